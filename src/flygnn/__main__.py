@@ -1,0 +1,5 @@
+import sys
+
+from flygnn.cli import main
+
+sys.exit(main())

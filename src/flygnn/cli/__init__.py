@@ -1,0 +1,67 @@
+"""The ``flygnn`` command: one subcommand per pipeline stage.
+
+Each subcommand lives in its own module here, exposing ``register(subparsers)``
+which adds its parser and sets ``func`` to a handler taking the parsed args and
+returning an exit status. Handlers are thin: they call library functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from flygnn import __version__
+from flygnn.errors import FlygnnError
+
+# module name -> imported lazily only when its command is used, so `flygnn --help`
+# and light commands start fast (torch import alone costs seconds).
+COMMAND_MODULES = [
+    "network",
+    "simulate",
+    "train",
+    "bundle",
+    "analyze",
+    "report",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flygnn",
+        description=(
+            "Simulate the fly visual system on its connectome, train a GNN on the "
+            "voltage traces and publish what it learned as a Quarto book."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"flygnn {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"flygnn.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"flygnn.cli.{name}":
+                continue  # command not part of this build
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except FlygnnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished outputs are kept, partial ones were discarded", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Figures: one module per figure family, sharing :mod:`flygnn.figures.style`."""
