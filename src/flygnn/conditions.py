@@ -11,8 +11,12 @@ import yaml
 from flygnn.errors import FlygnnError
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONDITIONS_FILE = PROJECT_ROOT / "data" / "conditions.yaml"
+CONDITIONS_FILE = Path("data") / "conditions.yaml"
+
+
+def default_conditions_file() -> Path:
+    """``data/conditions.yaml`` of the project in the working directory."""
+    return Path.cwd() / CONDITIONS_FILE
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,11 @@ class Condition:
 
 def load_conditions(path: str | Path | None = None) -> list[Condition]:
     """Read and validate the conditions file; errors name the entry and the field."""
-    path = Path(path) if path is not None else DEFAULT_CONDITIONS_FILE
+    path = Path(path) if path is not None else default_conditions_file()
     if not path.is_file():
-        raise FlygnnError(f"conditions file {path} not found; create it (see data/conditions.yaml in the project).")
+        raise FlygnnError(
+            f"conditions file {path} not found; run flygnn from the project root or pass --conditions-file."
+        )
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

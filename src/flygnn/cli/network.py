@@ -1,0 +1,59 @@
+"""``flygnn network`` and ``flygnn groundtruth``: inspect the network and its ground truth."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("network", help="compile (and cache) the network; print its size")
+    parser.add_argument("--extent", type=int, default=8, help="lattice radius in columns (default 8: 217 columns)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=network_command)
+
+    parser = subparsers.add_parser("groundtruth", help="print statistics of the ground truth τ, V_rest and W")
+    parser.add_argument("--extent", type=int, default=8)
+    add_groundtruth_options(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=groundtruth_command)
+
+
+def add_groundtruth_options(parser) -> None:
+    parser.add_argument(
+        "--flyvis-model",
+        metavar="DIR",
+        default=None,
+        help="flyvis network directory with the ground truth (default: $FLYGNN_FLYVIS_MODEL, then "
+        "flow/0000/000 where `flyvis download-pretrained` puts it)",
+    )
+    parser.add_argument(
+        "--synthetic-groundtruth",
+        action="store_true",
+        help="use a documented synthetic ground truth instead (labelled synthetic in every output)",
+    )
+
+
+def _print(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        width = max(map(len, summary))
+        for key, value in summary.items():
+            print(f"{key:<{width}}  {value}")
+
+
+def network_command(args) -> int:
+    from flygnn.connectome import load_network
+
+    _print(load_network(args.extent).summary(), args.json)
+    return 0
+
+
+def groundtruth_command(args) -> int:
+    from flygnn.connectome import load_network
+    from flygnn.groundtruth import load_ground_truth
+
+    network = load_network(args.extent)
+    truth = load_ground_truth(network, args.flyvis_model, synthetic=args.synthetic_groundtruth)
+    _print({"extent": network.extent, **truth.summary()}, args.json)
+    return 0
