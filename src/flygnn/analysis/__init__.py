@@ -1,0 +1,40 @@
+"""The analysis of a trained model (DESIGN section 7), as scikit-learn-style steps.
+
+Every step works on any model with ``message(v, a)``, ``aggregate(m)`` and
+``update(v, a, msg, I)`` (a trained GNN or :class:`OracleModel`) and on plain
+arrays; only :mod:`flygnn.analysis.context` touches files.
+"""
+
+from flygnn.analysis.biophysics import BiophysicalParameters, per_type_median
+from flygnn.analysis.functions import FunctionCurves, natural_range
+from flygnn.analysis.gauge import GaugeCorrection
+from flygnn.analysis.metrics import (
+    DEFINITIONS,
+    Metric,
+    biophysics_metrics,
+    gauge_metrics,
+    identity_r2,
+    ols_fit,
+    recovery_metrics,
+    weight_metrics,
+    write_metrics,
+)
+from flygnn.analysis.oracle import OracleModel
+
+__all__ = [
+    "DEFINITIONS",
+    "BiophysicalParameters",
+    "FunctionCurves",
+    "GaugeCorrection",
+    "Metric",
+    "OracleModel",
+    "biophysics_metrics",
+    "gauge_metrics",
+    "identity_r2",
+    "natural_range",
+    "ols_fit",
+    "per_type_median",
+    "recovery_metrics",
+    "weight_metrics",
+    "write_metrics",
+]
