@@ -76,7 +76,7 @@ class Network:
     @property
     def input_indices(self) -> np.ndarray:
         """(n_inputs,) the photoreceptors R1–R8, ascending (0..1735 at extent 8)."""
-        input_types = [self.type_names.index(t) for t in INPUT_TYPES]
+        input_types = [self.type_names.index(t) for t in INPUT_TYPES if t in self.type_names]
         return np.flatnonzero(np.isin(self.neuron_type, input_types))
 
     @property
