@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from flygnn.connectome import CONNECTOME_FILE, MAX_EXTENT, Network, load_network
+from flygnn.atomic import atomic_path
+from flygnn.connectome import CONNECTOME_FILE, MAX_EXTENT, Network, cache_dir, load_network
 from flygnn.errors import FlygnnError
 
 DEFAULT_MODEL = "flow/0000/000"
@@ -195,9 +196,40 @@ def _lookup(group_keys: np.ndarray, edge_keys: np.ndarray, what: str) -> np.ndar
         raise FlygnnError(f"an edge of the network has no {what} parameter in the flyvis model (group {exc}).") from None
 
 
+def _cache_path(network: Network, model_dir: Path) -> Path | None:
+    """Cache file for the mapped parameters: keyed by checkpoint bytes and network."""
+    checkpoint = model_dir / CHECKPOINT
+    if not checkpoint.is_file():
+        return None
+    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:16]
+    return cache_dir() / f"groundtruth-{digest}-{network.fingerprint()}.npz"
+
+
 def ground_truth_from_flyvis(network: Network, model_dir: str | os.PathLike) -> GroundTruth:
-    """τ, V_rest and W of ``network`` from a trained flyvis network directory."""
+    """τ, V_rest and W of ``network`` from a trained flyvis network directory.
+
+    Mapping the parameters needs the extent-15 network (seconds); the result is
+    cached per (checkpoint content, network).
+    """
     model_dir = Path(model_dir)
+    cached = _cache_path(network, model_dir)
+    if cached is not None and cached.is_file():
+        try:
+            with np.load(cached, allow_pickle=False) as data:
+                return GroundTruth(data["tau"], data["v_rest"], data["W"], str(model_dir.resolve()), synthetic=False)
+        except (OSError, ValueError, KeyError):
+            cached.unlink(missing_ok=True)
+    truth = _map_flyvis_parameters(network, model_dir)
+    if cached is not None:
+        try:
+            with atomic_path(cached) as tmp, open(tmp, "wb") as handle:
+                np.savez(handle, tau=truth.tau, v_rest=truth.v_rest, W=truth.W)
+        except OSError:
+            pass  # an unwritable cache only costs time next run
+    return truth
+
+
+def _map_flyvis_parameters(network: Network, model_dir: Path) -> GroundTruth:
     tensors, meta = _read_checkpoint(model_dir)
     reference = load_network(_compiled_extent(meta))  # the connectome the parameters were grouped on
     if reference.type_names != network.type_names:
