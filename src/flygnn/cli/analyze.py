@@ -1,0 +1,70 @@
+"""``flygnn analyze``: run the analysis notebooks of one or more conditions (papermill)."""
+
+from __future__ import annotations
+
+import argparse
+
+from flygnn.errors import FlygnnError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="run the analysis notebooks for one or more conditions",
+        description=(
+            "Execute analysis/<section>.ipynb for every section with papermill, per condition, "
+            "into results/<condition>/ (notebooks, figures, metrics.json, manifest.json). The "
+            "notebooks get the dataset the bundle was trained on when it is present. A condition "
+            "whose bundle and notebooks are unchanged since its last successful run is skipped. A "
+            "failing notebook stops its condition, keeps the previous results and is reported; the "
+            "other conditions still run. Paths default to the project that contains the cwd."
+        ),
+    )
+    parser.add_argument("--conditions", nargs="+", metavar="NAME", help="condition names (default: all)")
+    parser.add_argument("--conditions-file", metavar="YAML", help="default: data/conditions.yaml")
+    parser.add_argument("--bundles", metavar="DIR", help="bundle folders <DIR>/<condition>/ (default: data/bundles)")
+    parser.add_argument("--results", metavar="DIR", help="default: results")
+    parser.add_argument("--notebooks", metavar="DIR", help="analysis notebook templates (default: analysis)")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel (must run this interpreter)")
+    parser.add_argument(
+        "--flyvis-model", default="", metavar="DIR", help="ground-truth flyvis network folder (default: the usual lookup)"
+    )
+    parser.add_argument(
+        "--synthetic-groundtruth",
+        action="store_true",
+        default=None,
+        help="compare with the synthetic ground truth (default: whatever each bundle was trained on)",
+    )
+    parser.add_argument("--force", action="store_true", help="re-run conditions that are up to date")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar per notebook cell")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from flygnn.conditions import load_conditions, select_conditions
+    from flygnn.report.project import ProjectLayout, find_project_root
+    from flygnn.report.runner import AnalysisRunner
+
+    layout = ProjectLayout.at(
+        find_project_root(),
+        conditions_file=args.conditions_file,
+        bundles=args.bundles,
+        results=args.results,
+        notebooks=args.notebooks,
+    )
+    conditions = select_conditions(load_conditions(layout.conditions_file), args.conditions)
+    runner = AnalysisRunner(
+        layout,
+        kernel_name=args.kernel,
+        flyvis_model=args.flyvis_model,
+        synthetic_groundtruth=args.synthetic_groundtruth,
+        progress=args.progress,
+    )
+    runs = runner.run(conditions, force=args.force)
+    failed = [r for r in runs if r.status == "failed"]
+    summary = ", ".join(f"{r.condition}: {r.status}" for r in runs)
+    print(f"analysis: {summary}")
+    if failed:
+        details = "\n".join(f"- {r.message}" for r in failed)
+        raise FlygnnError(f"analysis failed for {len(failed)} of {len(runs)} condition(s):\n{details}")
+    return 0

@@ -1,0 +1,86 @@
+"""``flygnn report``: bring the analyses and chapters up to date and render the book."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from flygnn.errors import FlygnnError
+
+# exit status when everything up to the render is done but Quarto is not installed
+NO_QUARTO = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="analyse what changed and render the Quarto book (HTML and PDF)",
+        description=(
+            "Run the project's Snakemake workflow for the rules analyze and chapters (a new or "
+            "changed bundle re-analyses only its condition; nothing changed takes seconds), then "
+            "`quarto render` into a staging folder that replaces _book/ only when the book is "
+            f"complete. Without Quarto everything up to the render is done (exit status {NO_QUARTO})."
+        ),
+    )
+    parser.add_argument("--no-render", action="store_true", help="stop after the analyses and chapters")
+    parser.add_argument("--cores", type=int, default=1, help="conditions analysed in parallel (default 1)")
+    parser.add_argument("--force", action="store_true", help="re-run every analysis")
+    parser.add_argument("--conditions-file", metavar="YAML", help="default: data/conditions.yaml")
+    parser.add_argument("--bundles", metavar="DIR", help="default: data/bundles")
+    parser.add_argument(
+        "--flyvis-model", default="", metavar="DIR", help="ground-truth flyvis network folder (default: the usual lookup)"
+    )
+    parser.add_argument("--results", metavar="DIR", help="default: results")
+    parser.add_argument("--notebooks", metavar="DIR", help="default: analysis")
+    steps = parser.add_mutually_exclusive_group()
+    steps.add_argument(
+        "--pre-render",
+        action="store_true",
+        help="Quarto's pre-render step: update like --no-render unless `flygnn report` already did",
+    )
+    steps.add_argument(
+        "--chapters-only",
+        action="store_true",
+        help="(workflow rule) write chapters/_generated/ from the existing results",
+    )
+    steps.add_argument("--render-only", action="store_true", help="(workflow rule) render the book as it is")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from flygnn.conditions import load_conditions
+    from flygnn.report import chapters, quarto, workflow
+    from flygnn.report.project import ProjectLayout, find_project_root
+
+    if args.cores < 1:
+        raise FlygnnError(f"--cores must be at least 1, got {args.cores}.")
+    layout = ProjectLayout.at(
+        find_project_root(),
+        conditions_file=args.conditions_file,
+        bundles=args.bundles,
+        results=args.results,
+        notebooks=args.notebooks,
+    )
+    conditions = load_conditions(layout.conditions_file)
+    chapters.load_quarto_config(layout)  # a broken _quarto.yml is reported before any work
+
+    if args.chapters_only:
+        changed = chapters.build_chapters(layout, conditions)
+        chapters.write_book_record(layout, conditions, changed)
+        return 0
+    if args.render_only:
+        quarto.render_book(layout, conditions)
+        return 0
+    if args.pre_render and os.environ.get(quarto.UPDATED_ENV):
+        print("pre-render: flygnn report already brought the analyses and chapters up to date")
+        return 0
+
+    workflow.update_report(layout, conditions, cores=args.cores, force=args.force, flyvis_model=args.flyvis_model)
+    print(chapters.results_summary(layout, conditions))
+    if args.no_render or args.pre_render:
+        return 0
+    if quarto.find_quarto() is None:
+        print(quarto.install_help())
+        return NO_QUARTO
+    quarto.render_book(layout, conditions)
+    return 0
