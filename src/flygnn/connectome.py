@@ -130,9 +130,13 @@ class Network:
 
 
 def _connectome_path() -> Path:
-    from importlib import resources
+    # find the file without importing flyvis (which imports torch: 10+ s)
+    from importlib.util import find_spec
 
-    return Path(str(resources.files("flyvis.connectome").joinpath(CONNECTOME_FILE)))
+    spec = find_spec("flyvis")
+    if spec is None or not spec.submodule_search_locations:
+        raise FlygnnError("flyvis is not installed; install flygnn with its dependencies (pip install -e .).")
+    return Path(spec.submodule_search_locations[0]) / "connectome" / CONNECTOME_FILE
 
 
 def _cache_file(extent: int, directory: Path) -> Path:

@@ -187,13 +187,14 @@ def simulate_dataset(
     from flygnn import __version__
     from flygnn.atomic import atomic_directory
     from flygnn.dataset import DatasetWriter, open_dataset
-    from flygnn.stimulus import StimulusSpec, stimulus_frames
+    from flygnn.stimulus import StimulusSpec, natural_image_sources, stimulus_frames
 
     path = Path(path)
     for name, count in (("train", train_frames), ("test", test_frames)):
         if not isinstance(count, int) or count < 1:
             raise FlygnnError(f"{name} frames must be a positive integer, got {count!r}.")
-    spec = stimulus_spec if stimulus_spec is not None else StimulusSpec(seed=seed)
+    # resolved: records exactly which images went to train and test
+    spec = (stimulus_spec if stimulus_spec is not None else StimulusSpec(seed=seed)).resolved()
     simulator = Simulator(network, ground_truth, sigma, dt=dt, tau_mode=tau_mode)
     frames = {"train": train_frames, "test": test_frames}
     attrs = {
@@ -204,6 +205,7 @@ def simulate_dataset(
         "seed": int(seed),
         "tau_mode": tau_mode,
         "stimulus": spec.to_dict(),
+        "stimulus_sources": natural_image_sources() if spec.kind == "natural" else {},
         "flygnn_version": __version__,
         "created": __import__("datetime").datetime.now().isoformat(timespec="seconds"),
     }

@@ -35,10 +35,15 @@ def dataset_path(out: Path, preset: str, condition: str) -> Path:
     return Path(out) / preset / f"{condition}.zarr"
 
 
+def figures_dir(out: Path, preset: str, condition: str) -> Path:
+    return Path(out) / preset / "figures" / condition
+
+
 def simulate_command(args) -> int:
     from flygnn.conditions import load_conditions, select_conditions
     from flygnn.connectome import load_network
     from flygnn.errors import FlygnnError
+    from flygnn.figures.dataset import write_dataset_figures
     from flygnn.groundtruth import load_ground_truth
     from flygnn.simulate import preset, simulate_dataset
     from flygnn.stimulus import StimulusSpec
@@ -79,5 +84,10 @@ def simulate_command(args) -> int:
             tau_mode=args.tau_mode,
             overwrite=args.overwrite,
         )
-        print(f"{condition.name}: wrote {path} ({dataset.frames('train')} train + {dataset.frames('test')} test frames, σ = {condition.sigma:g})")
+        figures = figures_dir(args.out, args.preset, condition.name)
+        write_dataset_figures(dataset, network, figures)
+        print(
+            f"{condition.name}: wrote {path} ({dataset.frames('train')} train + {dataset.frames('test')} test frames, "
+            f"σ = {condition.sigma:g}); figures in {figures}"
+        )
     return 0

@@ -205,3 +205,45 @@ def plot_activity_ranges(
     ]
     ax.legend(handles=legend, loc="best", frameon=False)
     return fig
+
+
+TRACE_FRAMES = 400  # 8 s of activity: five natural-image sequences
+
+
+def write_dataset_figures(dataset, network, directory) -> list:
+    """The three first-look figures of a dataset, saved as PNG + PDF under ``directory``.
+
+    ``stimulus`` (frames on the lattice), ``activity-traces`` (the first 8 s of the
+    train split for a selection of types, central column) and ``activity-ranges``
+    (per type, over the whole train split). Reads only the frames it draws.
+    """
+    from flygnn.figures.style import save_figure
+
+    frames = min(TRACE_FRAMES, dataset.frames("train"))
+    voltage = dataset.read("train", "voltage", slice(0, frames))
+    stimulus = dataset.read("train", "stimulus", slice(0, frames))
+    # every R1 of a column carries the column's luminance
+    r1 = np.flatnonzero(network.neuron_type == network.type_names.index("R1"))
+    luminance = stimulus[:, r1]
+    label = f"{dataset.attrs.get('condition', '')}  σ = {dataset.sigma:g}"
+    written = []
+    written += save_figure(
+        plot_stimulus_frames(luminance[:80], network.columns_u, network.columns_v, title=f"stimulus ({label})", dt=dataset.dt),
+        directory,
+        "stimulus",
+    )
+    written += save_figure(
+        plot_activity_traces(
+            voltage, network.neuron_type, network.type_names, dataset.dt,
+            neuron_u=network.neuron_u, neuron_v=network.neuron_v,
+            stimulus=luminance[:, np.flatnonzero((network.columns_u == 0) & (network.columns_v == 0))[0]],
+        ),
+        directory,
+        "activity-traces",
+    )
+    written += save_figure(
+        plot_activity_ranges(dataset.voltage_mean, dataset.voltage_std, network.neuron_type, network.type_names),
+        directory,
+        "activity-ranges",
+    )
+    return written

@@ -6,6 +6,7 @@ print, each written atomically so a failed run never leaves a half-written image
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,8 @@ RC = {
     "savefig.bbox": "tight",
 }
 plt.rcParams.update(RC)
+# flyvis turns logging up to INFO; PDF font subsetting would then print hundreds of lines
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def type_colors(n_types: int) -> list[str]:
