@@ -1,0 +1,264 @@
+"""Checkpoint bundles: a trained GNN as a folder that is safe to load and small to commit.
+
+    <bundle>/model.safetensors     W (E,), a (N, d), g_phi.layers.*, f_theta.layers.*
+    <bundle>/bundle.json           format, condition, σ, architecture, training, dataset,
+                                   ground truth, library versions, recovery
+    <bundle>/activity.safetensors  voltage_mean, voltage_std (N,) over the training frames;
+                                   frames_voltage, frames_stimulus (K, N) sampled frames
+
+Loading never unpickles anything (safetensors and JSON only) and checks every tensor
+against the network the bundle was trained on, so a bundle for another network, a
+truncated file or NaN weights are refused with a message naming the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from flygnn.atomic import atomic_directory, write_json
+from flygnn.errors import FlygnnError
+from flygnn.model import FlyVisGNN, check_state_dict_shapes
+
+if TYPE_CHECKING:
+    from flygnn.connectome import Network
+
+FORMAT = "flygnn-bundle/1"
+MODEL_FILE = "model.safetensors"
+META_FILE = "bundle.json"
+ACTIVITY_FILE = "activity.safetensors"
+BUNDLE_FILES = (MODEL_FILE, META_FILE, ACTIVITY_FILE)
+ACTIVITY_KEYS = ("voltage_mean", "voltage_std", "frames_voltage", "frames_stimulus")
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: the model (eval mode, CPU), its metadata and activity statistics."""
+
+    path: Path
+    meta: dict[str, Any]
+    model: FlyVisGNN
+    activity: dict[str, np.ndarray]
+
+    @property
+    def condition(self) -> str:
+        return str(self.meta.get("condition", ""))
+
+    @property
+    def sigma(self) -> float:
+        return float(self.meta["sigma"])
+
+    def fingerprint(self) -> str:
+        """A short hash of the three bundle files: identifies this exact model."""
+        return bundle_fingerprint(self.path)
+
+
+def bundle_fingerprint(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    for name in BUNDLE_FILES:
+        digest.update(name.encode())
+        digest.update((Path(path) / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of flygnn and the libraries that shape a trained model."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import flygnn
+
+    versions = {"flygnn": flygnn.__version__}
+    for package in ("torch", "numpy", "safetensors", "flyvis"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _non_finite_tensors(tensors: Mapping[str, Any]) -> list[str]:
+    bad = []
+    for name, value in tensors.items():
+        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            bad.append(name)
+    return bad
+
+
+def _check_activity(activity: Mapping[str, np.ndarray], n_neurons: int, where: str) -> dict[str, np.ndarray]:
+    missing = [k for k in ACTIVITY_KEYS if k not in activity]
+    if missing:
+        raise FlygnnError(f"{where}: activity is missing {missing}; expected {list(ACTIVITY_KEYS)}.")
+    checked = {}
+    for key in ACTIVITY_KEYS:
+        array = np.asarray(activity[key], dtype=np.float32)
+        expected = "(N,)" if key.startswith("voltage") else "(K, N)"
+        ok = array.shape == (n_neurons,) if key.startswith("voltage") else (array.ndim == 2 and array.shape[1] == n_neurons)
+        if not ok:
+            raise FlygnnError(
+                f"{where}: activity tensor {key!r} has shape {array.shape}, expected {expected} with N = {n_neurons}."
+            )
+        checked[key] = np.ascontiguousarray(array)
+    if checked["frames_voltage"].shape != checked["frames_stimulus"].shape:
+        raise FlygnnError(
+            f"{where}: frames_voltage {checked['frames_voltage'].shape} and frames_stimulus "
+            f"{checked['frames_stimulus'].shape} must have the same shape."
+        )
+    return checked
+
+
+def save_bundle(
+    path: str | Path,
+    model: FlyVisGNN,
+    meta: Mapping[str, Any],
+    activity: Mapping[str, np.ndarray],
+    *,
+    overwrite: bool = False,
+    extra_files: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a bundle folder atomically (complete or not at all).
+
+    ``meta`` holds condition, sigma, training, dataset, groundtruth, recovery; the
+    format, architecture and library versions are filled in here from ``model``.
+    ``extra_files(folder)`` may add files (loss log, figures) before the folder is
+    moved into place. Refuses weights or activity that contain NaN or infinity.
+    """
+    path = Path(path)
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    bad = _non_finite_tensors(state)
+    if bad:
+        raise FlygnnError(f"refusing to write bundle {path}: tensor(s) {bad} contain NaN or infinity.")
+    checked_activity = _check_activity(activity, model.n_neurons, f"bundle {path}")
+    bad = _non_finite_tensors(checked_activity)
+    if bad:
+        raise FlygnnError(f"refusing to write bundle {path}: activity {bad} contain NaN or infinity.")
+    if "sigma" not in meta:
+        raise FlygnnError("bundle metadata needs 'sigma'.")
+    document = {"format": FORMAT, **dict(meta), "architecture": model.architecture(), "versions": library_versions()}
+
+    from safetensors.numpy import save_file as save_numpy
+    from safetensors.torch import save_file as save_torch
+
+    with atomic_directory(path, overwrite=overwrite) as tmp:
+        save_torch(state, str(tmp / MODEL_FILE), metadata={"format": FORMAT})
+        save_numpy(checked_activity, str(tmp / ACTIVITY_FILE), metadata={"format": FORMAT})
+        write_json(tmp / META_FILE, _json_safe(document))
+        if extra_files is not None:
+            extra_files(tmp)
+    return path
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON types; non-finite floats become null (JSON has no NaN)."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """``bundle.json`` of the bundle at ``path``, validated for format and architecture."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FlygnnError(
+            f"no checkpoint bundle at {path}; train one with `flygnn train` or convert one with "
+            "`flygnn import-upstream`."
+        )
+    missing = [name for name in BUNDLE_FILES if not (path / name).is_file()]
+    if missing:
+        raise FlygnnError(f"bundle {path} is incomplete: missing {missing} (a bundle holds {list(BUNDLE_FILES)}).")
+    try:
+        meta = json.loads((path / META_FILE).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FlygnnError(f"{path / META_FILE} is not valid JSON ({exc}); the bundle is damaged.") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise FlygnnError(f"{path / META_FILE}: format {found!r} is not {FORMAT!r}; not a flygnn bundle.")
+    architecture = meta.get("architecture")
+    needed = ("n_neurons", "n_edges", "embedding_dim", "hidden", "layers")
+    if not isinstance(architecture, dict) or any(k not in architecture for k in needed):
+        raise FlygnnError(f"{path / META_FILE}: 'architecture' must give {list(needed)}.")
+    if "sigma" not in meta:
+        raise FlygnnError(f"{path / META_FILE}: 'sigma' is missing.")
+    return meta
+
+
+def _network_for(architecture: Mapping[str, Any], network: Network | None, where: str) -> Network:
+    from flygnn.connectome import load_network
+
+    if network is None:
+        extent = architecture.get("extent")
+        if extent is None:
+            raise FlygnnError(f"{where}: the bundle does not record its network's extent; pass the network explicitly.")
+        network = load_network(extent=int(extent))
+    recorded = architecture.get("network_fingerprint")
+    sizes_differ = (network.n_neurons, network.n_edges) != (architecture["n_neurons"], architecture["n_edges"])
+    if sizes_differ or (recorded and recorded != network.fingerprint()):
+        raise FlygnnError(
+            f"{where} was trained on another network: it has {architecture['n_neurons']} neurons, "
+            f"{architecture['n_edges']} edges (extent {architecture.get('extent')}, fingerprint {recorded}), "
+            f"the network given has {network.n_neurons} neurons, {network.n_edges} edges (extent "
+            f"{network.extent}, fingerprint {network.fingerprint()}). Use the network the bundle was trained on."
+        )
+    return network
+
+
+def model_from_state(
+    state: Mapping[str, torch.Tensor], architecture: Mapping[str, Any], network: Network, where: str
+) -> FlyVisGNN:
+    """Build the model of ``architecture`` on ``network`` and load ``state`` into it, checked."""
+    model = FlyVisGNN.from_network(
+        network,
+        embedding_dim=int(architecture["embedding_dim"]),
+        hidden=int(architecture["hidden"]),
+        layers=int(architecture["layers"]),
+        W_init_scale=float(architecture.get("W_init_scale", 1.0)),
+    )
+    check_state_dict_shapes(dict(state), model, where)
+    bad = _non_finite_tensors(state)
+    if bad:
+        raise FlygnnError(f"{where}: tensor(s) {bad} contain NaN or infinity; the model is unusable.")
+    model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
+    return model.eval()
+
+
+def load_bundle(path: str | Path, network: Network | None = None) -> Bundle:
+    """Load and validate a bundle (model on CPU in eval mode).
+
+    Without ``network`` the network of the recorded extent is loaded and checked
+    against the recorded fingerprint.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file as load_numpy
+    from safetensors.torch import load_file as load_torch
+
+    path = Path(path)
+    meta = read_meta(path)
+    where = f"bundle {path}"
+    network = _network_for(meta["architecture"], network, where)
+    try:
+        state = load_torch(str(path / MODEL_FILE))
+        activity = load_numpy(str(path / ACTIVITY_FILE))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise FlygnnError(
+            f"{where}: cannot read its safetensors files ({exc}); the bundle is damaged or not a bundle "
+            "(flygnn never loads pickled checkpoints here)."
+        ) from exc
+    model = model_from_state(state, meta["architecture"], network, f"{path / MODEL_FILE}")
+    checked = _check_activity(activity, model.n_neurons, f"{path / ACTIVITY_FILE}")
+    return Bundle(path=path, meta=meta, model=model, activity=checked)

@@ -1,0 +1,243 @@
+"""Training: configuration from presets, the loss, a smoke run, exact resume, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from flygnn.errors import FlygnnError
+from flygnn.model import FlyVisGNN
+from flygnn.train import (
+    Trainer,
+    TrainingDiverged,
+    TrainingFrames,
+    load_training_config,
+    loss_terms,
+    monotonicity_penalty,
+    resolve_device,
+    train_condition,
+)
+
+
+@pytest.fixture(scope="module")
+def truth(tiny_network):
+    from flygnn.groundtruth import load_ground_truth
+
+    return load_ground_truth(tiny_network, synthetic=True, seed=0)
+
+
+@pytest.fixture(scope="module")
+def dataset(tiny_network, truth, tmp_path_factory):
+    from flygnn.simulate import simulate_dataset
+
+    path = tmp_path_factory.mktemp("datasets") / "sigma-0p05.zarr"
+    return simulate_dataset(
+        path, tiny_network, truth, sigma=0.05, train_frames=240, test_frames=20, condition="sigma-0p05",
+        preset_name="smoke", progress=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def frames(dataset, tiny_network):
+    return TrainingFrames.from_dataset(dataset, tiny_network.input_indices, chunk=100)
+
+
+def smoke_config(**changes):
+    config = load_training_config("smoke", 0.05, {"iterations": 60, "log_every": 10})
+    return dataclasses.replace(config, **changes)
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+def test_published_coefficients_per_sigma():
+    config = load_training_config("paper", 0.5)
+    assert (config.embedding_dim, config.hidden, config.layers, config.W_init_scale) == (2, 80, 3, 0.25)
+    assert (config.monotonicity, config.anchor, config.g_phi_L1) == (750, 0.9, 0.28)
+    assert (config.f_theta_L1, config.f_theta_L2, config.W_L1) == (0.5, 1e-3, 7.5e-5)
+    assert (config.lr_W, config.lr_mlp, config.lr_embedding) == (6e-4, 1.2e-3, 1.55e-3)
+    assert (config.batch_size, config.iterations) == (2, 128000)
+    sigma0 = load_training_config("paper", 0.0)
+    assert (sigma0.embedding_dim, sigma0.monotonicity, sigma0.anchor, sigma0.W_L1) == (4, 1500, 0, 0)
+    assert load_training_config("paper", 0.05).iterations == 112000
+
+
+def test_cpu_preset_scales_learning_rates_and_overrides_win():
+    config = load_training_config("cpu", 0.05, {"iterations": 7, "seed": 3, "batch_size": None})
+    assert config.lr_W == pytest.approx(1.5 * 9e-4)
+    assert config.lr_embedding == pytest.approx(1.5 * 2.325e-3)
+    assert (config.iterations, config.seed) == (7, 3)
+    assert config.batch_size == load_training_config("cpu", 0.05).batch_size
+
+
+def test_unknown_sigma_and_preset_are_refused_with_the_choices():
+    with pytest.raises(FlygnnError, match=r"σ = 0.2 .*σ values defined: 0, 0.05, 0.5"):
+        load_training_config("cpu", 0.2)
+    with pytest.raises(FlygnnError, match="unknown training preset 'fast'.*paper, cpu, smoke"):
+        load_training_config("fast", 0.5)
+
+
+# -- loss ------------------------------------------------------------------------------
+
+
+def test_monotonicity_is_zero_for_an_increasing_function_and_known_otherwise():
+    v = torch.linspace(-1, 1, 11)
+    increasing = torch.relu(v) ** 2
+    assert monotonicity_penalty(increasing, torch.relu(v + 0.1) ** 2).item() == 0.0
+    # g²(v) = -v decreases by exactly 0.1 at every point: ‖0.1 · 1‖₂ over 11 points
+    assert monotonicity_penalty(-v, -(v + 0.1)).item() == pytest.approx(0.1 * np.sqrt(11), rel=1e-5)
+
+
+def test_loss_terms_match_their_definitions(tiny_network):
+    torch.manual_seed(0)
+    config = smoke_config()
+    model = FlyVisGNN.from_network(tiny_network, **config.architecture())
+    N = tiny_network.n_neurons
+    v, I, y = torch.randn(2, N), torch.zeros(2, N), torch.randn(2, N)
+    terms = loss_terms(model, v, I, y, config, xnorm=0.3)
+    assert set(terms) == {"prediction", "monotonicity", "anchor", "g_phi_L1", "f_theta_weights", "W_L1"}
+    torch.testing.assert_close(terms["prediction"], (model(v, I) - y).norm())
+    g2 = model.message(torch.full((N,), 0.6), model.a)
+    torch.testing.assert_close(terms["anchor"], config.anchor * (g2 - 0.6).norm())
+    torch.testing.assert_close(terms["W_L1"], config.W_L1 * model.W.abs().sum())
+    # the regularisers see the embeddings as constants
+    terms["monotonicity"].backward(retain_graph=True)
+    terms["anchor"].backward()
+    assert model.a.grad is None or torch.all(model.a.grad == 0)
+    sigma0 = load_training_config("paper", 0.0)
+    assert set(loss_terms(FlyVisGNN.from_network(tiny_network, **sigma0.architecture()), v, I, y, sigma0, 0.3)) == {
+        "prediction", "monotonicity"
+    }
+
+
+# -- training --------------------------------------------------------------------------
+
+
+def test_training_lowers_the_loss_and_moves_every_parameter_group(frames, tiny_network):
+    torch.set_num_threads(1)
+    config = smoke_config(iterations=150)
+    trainer = Trainer(config, tiny_network, progress=False)
+    torch.manual_seed(config.seed)
+    initial = FlyVisGNN.from_network(tiny_network, **config.architecture())
+    trainer.fit(frames)
+    assert trainer.iteration_ == 150
+    history = trainer.history_
+    assert [row["iteration"] for row in history] == list(range(10, 151, 10))
+    assert history[-1]["loss"] < 0.7 * history[0]["loss"]
+    # the prediction error on every training frame falls too (slowly: the targets are
+    # noise-driven and per-neuron time constants take thousands of iterations to learn)
+    v, y = torch.from_numpy(frames.voltage), torch.from_numpy(frames.target)
+    I = torch.from_numpy(frames.stimulus_frames(np.arange(frames.n_frames)))
+    with torch.no_grad():
+        assert (trainer.model_(v, I) - y).norm() < (initial(v, I) - y).norm()
+    trained = dict(trainer.model_.named_parameters())
+    for name, before in initial.named_parameters():
+        assert not torch.equal(before, trained[name]), f"{name} did not move"
+    assert trainer.xnorm_ == pytest.approx(1.5 * frames.voltage.std(), rel=1e-4)
+
+
+def test_resume_reproduces_the_uninterrupted_run(frames, tiny_network, tmp_path):
+    torch.set_num_threads(1)
+    full = Trainer(smoke_config(iterations=40), tiny_network, checkpoint_dir=tmp_path / "a", progress=False).fit(frames)
+    first = Trainer(smoke_config(iterations=20), tiny_network, checkpoint_dir=tmp_path / "b", progress=False).fit(frames)
+    assert first.iteration_ == 20
+    resumed = Trainer(smoke_config(iterations=40), tiny_network, checkpoint_dir=tmp_path / "b", progress=False)
+    resumed.fit(frames, resume=True)
+    assert resumed.iteration_ == 40
+    for (name, a), b in zip(full.model_.state_dict().items(), resumed.model_.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert [r["loss"] for r in full.history_] == [r["loss"] for r in resumed.history_]
+    progress = json.loads((tmp_path / "b" / "progress.json").read_text())
+    assert progress["iteration"] == 40
+
+
+def test_resume_refuses_other_settings_and_missing_checkpoints(frames, tiny_network, tmp_path):
+    Trainer(smoke_config(iterations=10), tiny_network, checkpoint_dir=tmp_path, progress=False).fit(frames)
+    with pytest.raises(FlygnnError, match="batch_size: 2 -> 3"):
+        Trainer(smoke_config(batch_size=3), tiny_network, checkpoint_dir=tmp_path, progress=False).fit(frames, resume=True)
+    with pytest.raises(FlygnnError, match="nothing to resume"):
+        Trainer(smoke_config(), tiny_network, checkpoint_dir=tmp_path / "none", progress=False).fit(frames, resume=True)
+
+
+def test_divergence_names_the_iteration(frames, tiny_network):
+    config = smoke_config(lr_W=1e30, lr_mlp=1e30, lr_embedding=1e30)
+    with pytest.raises(TrainingDiverged, match=r"diverged at iteration [2-9]"):
+        Trainer(config, tiny_network, progress=False).fit(frames)
+
+
+def test_frames_from_another_network_are_refused(frames, small_network):
+    with pytest.raises(FlygnnError, match="another network"):
+        Trainer(smoke_config(), small_network, progress=False).fit(frames)
+
+
+def test_frames_keep_only_stimulated_columns_and_reject_nan(dataset, frames, tiny_network):
+    np.testing.assert_array_equal(frames.stimulus_neurons, tiny_network.input_indices)
+    picked = np.array([0, 5, 17])
+    np.testing.assert_array_equal(frames.stimulus_frames(picked), dataset.read("train", "stimulus", picked))
+    voltage = dataset.read("train", "voltage")
+    voltage[7, 3] = np.nan
+    with pytest.raises(FlygnnError, match="voltage has NaN or infinite values at frame 7"):
+        TrainingFrames.from_arrays(voltage, dataset.read("train", "stimulus"), dataset.read("train", "target"))
+
+
+def test_devices_that_do_not_exist_are_refused():
+    assert resolve_device("cpu").type == "cpu"
+    with pytest.raises(FlygnnError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(FlygnnError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+# -- end to end ------------------------------------------------------------------------
+
+
+def test_train_condition_writes_a_bundle_that_loads(dataset, tiny_network, truth, tmp_path):
+    from flygnn.bundle import load_bundle
+
+    out = tmp_path / "bundles" / "sigma-0p05"
+    train_condition(
+        "sigma-0p05", "smoke", dataset=dataset.path, out=out, checkpoint_dir=tmp_path / "ckpt",
+        overrides={"iterations": 30, "activity_frames": 16}, progress=False,
+    )
+    bundle = load_bundle(out, tiny_network)
+    meta = bundle.meta
+    assert meta["condition"] == "sigma-0p05" and meta["sigma"] == 0.05
+    assert meta["training"]["iterations"] == 30 and meta["training"]["preset"] == "smoke"
+    assert meta["dataset"]["fingerprint"] == dataset.fingerprint()
+    assert meta["groundtruth"]["synthetic"] is True
+    assert set(meta["recovery"]) == {"W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2"}
+    assert bundle.activity["frames_voltage"].shape == (16, tiny_network.n_neurons)
+    np.testing.assert_allclose(bundle.activity["voltage_mean"], dataset.read("train", "voltage").mean(0), atol=1e-5)
+    assert (out / "training-loss.csv").is_file() and (out / "training-loss.png").is_file()
+    with pytest.raises(FlygnnError, match="already exists; pass --overwrite"):
+        train_condition("sigma-0p05", "smoke", dataset=dataset.path, out=out, progress=False)
+    with pytest.raises(FlygnnError, match="checkpoint of an earlier run exists"):
+        train_condition("sigma-0p05", "smoke", dataset=dataset.path, out=tmp_path / "other",
+                        checkpoint_dir=tmp_path / "ckpt", progress=False)
+
+
+def test_train_condition_refuses_bad_datasets(dataset, tmp_path):
+    with pytest.raises(FlygnnError, match="not found; simulate it first"):
+        train_condition("sigma-0p05", "smoke", dataset=tmp_path / "missing.zarr", out=tmp_path / "b", progress=False)
+    with pytest.raises(FlygnnError, match="simulated at σ = 0.05 but condition sigma-0p5 has σ = 0.5"):
+        train_condition("sigma-0p5", "smoke", dataset=dataset.path, out=tmp_path / "b", progress=False)
+
+
+def test_cli_smoke_training(dataset, tmp_path, capsys):
+    from flygnn.cli import main
+
+    out = tmp_path / "bundle"
+    status = main([
+        "train", "--condition", "sigma-0p05", "--preset", "smoke", "--dataset", str(dataset.path), "--out", str(out),
+        "--checkpoint-dir", str(tmp_path / "ckpt"), "--iterations", "20", "--no-progress",
+    ])
+    assert status == 0
+    assert (out / "model.safetensors").is_file()
+    assert main(["train", "--condition", "sigma-0p05", "--preset", "smoke", "--dataset", str(dataset.path),
+                 "--out", str(tmp_path / "x"), "--device", "tpu"]) == 2
+    assert "device 'tpu'" in capsys.readouterr().err
