@@ -1,0 +1,114 @@
+"""Checkpoint bundles: round trip, validation against the network, refusal of bad files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from flygnn.bundle import BUNDLE_FILES, FORMAT, load_bundle, save_bundle
+from flygnn.errors import FlygnnError
+from flygnn.model import FlyVisGNN
+
+
+def _model(network, seed=0):
+    torch.manual_seed(seed)
+    model = FlyVisGNN.from_network(network, embedding_dim=2, hidden=16)
+    with torch.no_grad():
+        model.a.normal_()
+    return model
+
+
+def _activity(network, k=4):
+    rng = np.random.default_rng(0)
+    n = network.n_neurons
+    return {
+        "voltage_mean": rng.normal(size=n).astype(np.float32),
+        "voltage_std": rng.random(n).astype(np.float32),
+        "frames_voltage": rng.normal(size=(k, n)).astype(np.float32),
+        "frames_stimulus": rng.random((k, n)).astype(np.float32),
+    }
+
+
+META = {"condition": "sigma-0p5", "sigma": 0.5, "training": {"preset": "smoke", "iterations": 3}, "recovery": None}
+
+
+def test_round_trip(tiny_network, tmp_path):
+    model, activity = _model(tiny_network), _activity(tiny_network)
+    path = save_bundle(tmp_path / "b", model, META, activity)
+    assert sorted(p.name for p in path.iterdir()) == sorted(BUNDLE_FILES)
+    bundle = load_bundle(path, tiny_network)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(bundle.model.state_dict()[name], tensor), name
+    for key, array in activity.items():
+        np.testing.assert_array_equal(bundle.activity[key], array)
+    assert (bundle.condition, bundle.sigma) == ("sigma-0p5", 0.5)
+    assert bundle.meta["format"] == FORMAT
+    assert bundle.meta["architecture"]["network_fingerprint"] == tiny_network.fingerprint()
+    assert bundle.meta["versions"]["torch"] == torch.__version__
+    assert not bundle.model.training
+    v = torch.randn(2, tiny_network.n_neurons)
+    torch.testing.assert_close(bundle.model(v, v), model(v, v))
+    assert bundle.fingerprint() == load_bundle(path).fingerprint()  # network found from the recorded extent
+
+
+def test_existing_bundle_is_replaced_only_when_asked(tiny_network, tmp_path):
+    save_bundle(tmp_path / "b", _model(tiny_network), META, _activity(tiny_network))
+    with pytest.raises(FlygnnError, match="already exists"):
+        save_bundle(tmp_path / "b", _model(tiny_network, 1), META, _activity(tiny_network))
+    save_bundle(tmp_path / "b", _model(tiny_network, 1), META, _activity(tiny_network), overwrite=True)
+    assert torch.equal(load_bundle(tmp_path / "b", tiny_network).model.W, _model(tiny_network, 1).W)
+
+
+def test_nan_weights_are_never_written(tiny_network, tmp_path):
+    model = _model(tiny_network)
+    with torch.no_grad():
+        model.W[3] = float("nan")
+    with pytest.raises(FlygnnError, match=r"tensor\(s\) \['W'\] contain NaN"):
+        save_bundle(tmp_path / "b", model, META, _activity(tiny_network))
+    assert not (tmp_path / "b").exists()
+
+
+def test_bundle_for_another_network_is_refused_clearly(tiny_network, small_network, tmp_path):
+    save_bundle(tmp_path / "b", _model(tiny_network), META, _activity(tiny_network))
+    with pytest.raises(FlygnnError, match=r"trained on another network: it has 443 neurons, 8174 edges .*1203 neurons"):
+        load_bundle(tmp_path / "b", small_network)
+
+
+def test_wrong_tensor_shape_is_named(tiny_network, tmp_path):
+    from safetensors.torch import save_file
+
+    path = save_bundle(tmp_path / "b", _model(tiny_network), META, _activity(tiny_network))
+    state = dict(_model(tiny_network).state_dict())
+    state["a"] = torch.ones(tiny_network.n_neurons, 3)
+    save_file(state, str(path / "model.safetensors"))
+    with pytest.raises(FlygnnError, match=r"'a' has shape \(443, 3\), expected \(443, 2\)"):
+        load_bundle(path, tiny_network)
+
+
+def test_damaged_and_foreign_files_are_refused(tiny_network, tmp_path):
+    path = save_bundle(tmp_path / "b", _model(tiny_network), META, _activity(tiny_network))
+    # a pickle where the safetensors file should be is never unpickled
+    torch.save(_model(tiny_network).state_dict(), path / "model.safetensors")
+    with pytest.raises(FlygnnError, match="cannot read its safetensors files"):
+        load_bundle(path, tiny_network)
+    (path / "activity.safetensors").unlink()
+    with pytest.raises(FlygnnError, match=r"incomplete: missing \['activity.safetensors'\]"):
+        load_bundle(path, tiny_network)
+    with pytest.raises(FlygnnError, match="no checkpoint bundle"):
+        load_bundle(tmp_path / "nothing", tiny_network)
+    other = save_bundle(tmp_path / "c", _model(tiny_network), META, _activity(tiny_network))
+    meta = json.loads((other / "bundle.json").read_text())
+    meta["format"] = "something-else/9"
+    (other / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(FlygnnError, match="not a flygnn bundle"):
+        load_bundle(other, tiny_network)
+
+
+def test_activity_shapes_are_checked(tiny_network, tmp_path):
+    activity = _activity(tiny_network)
+    activity["voltage_std"] = activity["voltage_std"][:10]
+    with pytest.raises(FlygnnError, match=r"'voltage_std' has shape \(10,\), expected \(N,\) with N = 443"):
+        save_bundle(tmp_path / "b", _model(tiny_network), META, activity)
