@@ -154,6 +154,8 @@ class ConditionResults:
 
     @property
     def groundtruth_source(self) -> str:
+        if not self.manifest:
+            return "not analysed yet"
         groundtruth = (self.manifest.get("bundle") or {}).get("groundtruth") or {}
         source = groundtruth.get("source")
         if source:
@@ -212,6 +214,8 @@ def check_results(layout: ProjectLayout, conditions: Sequence[Condition], log: L
 
 
 def ground_truth_notice(results: Sequence[ConditionResults]) -> str:
+    if not any(r.manifest for r in results):
+        return GENERATED_NOTE + "<!-- not analysed yet: `flygnn report` writes the ground-truth notice -->\n"
     synthetic = [r for r in results if r.synthetic_groundtruth]
     if not synthetic:
         return GENERATED_NOTE + "<!-- every condition was compared with the pretrained flyvis network -->\n"
@@ -307,10 +311,20 @@ class BookParts:
         return changed
 
 
-def generate_parts(layout: ProjectLayout, conditions: Sequence[Condition], results: Sequence[ConditionResults]) -> BookParts:
-    """Every file of ``chapters/_generated/`` for these conditions and results."""
+def generate_parts(
+    layout: ProjectLayout, conditions: Sequence[Condition], results: Sequence[ConditionResults] | None
+) -> BookParts:
+    """Every file of ``chapters/_generated/`` for these conditions and results.
+
+    ``results=None`` writes placeholders (every value "missing"): what a fresh clone
+    holds so that Quarto can load the project before the first analysis.
+    """
     published = load_published(layout.published)
-    metrics = load_metrics(layout.results, conditions)
+    if results is None:
+        metrics: dict[str, dict[str, Any]] = {c.name: {} for c in conditions}
+        results = [ConditionResults(c, {}) for c in conditions]
+    else:
+        metrics = load_metrics(layout.results, conditions)
     out = layout.generated
     parts = BookParts()
     for section in SECTIONS:

@@ -1,0 +1,232 @@
+"""Generated chapter parts: σ-grids, ids and references, figures, tables, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from test_report_project import PNG_1x1, analysed_copy, make_project
+
+from flygnn.conditions import Condition, load_conditions
+from flygnn.errors import FlygnnError
+from flygnn.report import chapters
+from flygnn.report.project import ProjectLayout
+from flygnn.report.summary import format_value
+from flygnn.sections import SECTIONS, FigureFamily, Section, figure_families
+
+ROOT = Path(__file__).resolve().parents[1]
+THREE = [Condition("sigma-0", 0.0, "σ = 0"), Condition("sigma-0p05", 0.05, "σ = 0.05"), Condition("sigma-0p5", 0.5, "σ = 0.5")]
+
+
+def test_sigma_grid_known_answer(tmp_path):
+    layout = ProjectLayout.at(tmp_path)
+    family = FigureFamily("weights-corrected", "Gauge-corrected weights", "Corrected weights W* against W.")
+    assert chapters.sigma_grid(family, THREE, layout) == (
+        "::: {#fig-weights-corrected layout-ncol=3}\n"
+        "\n"
+        "![σ = 0](../results/sigma-0/figures/weights-corrected.png){#fig-weights-corrected-sigma-0}\n"
+        "\n"
+        "![σ = 0.05](../results/sigma-0p05/figures/weights-corrected.png){#fig-weights-corrected-sigma-0p05}\n"
+        "\n"
+        "![σ = 0.5](../results/sigma-0p5/figures/weights-corrected.png){#fig-weights-corrected-sigma-0p5}\n"
+        "\n"
+        "**Gauge-corrected weights.** Corrected weights W\\* against W.\n"
+        ":::\n"
+    )
+
+
+def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_path):
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    chapters.build_chapters(layout, conditions, log=lambda m: None)
+    check = chapters.check_book(layout)
+    assert check.problems == []
+    # every σ-grid and every panel is defined exactly once in the whole book
+    for family in figure_families():
+        assert check.definitions[f"fig-{family.name}"] == [check.definitions[f"fig-{family.name}"][0]]
+        for condition in conditions:
+            assert len(check.definitions[f"fig-{family.name}-{condition.name}"]) == 1
+    # and every id that is referenced is defined (dangling ones would read "?@fig-…")
+    assert set(check.references) <= set(check.definitions)
+    assert {"tbl-summary", "tbl-additional-metrics", "tbl-provenance", "tbl-figure-index"} <= set(check.definitions)
+    # every image shown exists, one per family and condition
+    images = [image for page_images in check.images.values() for image in page_images]
+    assert len(images) == len(figure_families()) * len(conditions)
+    assert all(image.is_file() for image in images)
+
+
+def test_each_chapter_links_its_executed_notebooks(tmp_path):
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    chapters.build_chapters(layout, conditions, log=lambda m: None)
+    for section in SECTIONS:
+        text = chapters.expand_includes(layout.chapters / f"{section.name}.qmd")
+        for condition in conditions:
+            link = f"(../results/{condition.name}/notebooks/{section.name}.ipynb)"
+            assert text.count(link) == 1
+            assert (layout.chapters / link[1:-1]).resolve().is_file()
+
+
+def test_generated_summary_table_matches_metrics_json(tmp_path):
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    chapters.build_chapters(layout, conditions, log=lambda m: None)
+    table = (layout.generated / "summary-table.qmd").read_text()
+    rows = {}
+    for line in table.splitlines():
+        if line.startswith("| ") and not line.startswith("| Metric"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[cells[0]] = cells[1:]
+    labels = {"W_corrected_R2": "W corrected R²", "W_corrected_slope": "W corrected slope", "tau_R2": "τ R²",
+              "V_rest_R2": "V\\_rest R²", "clustering_accuracy": "Clustering accuracy"}
+    for index, condition in enumerate(conditions):
+        metrics = json.loads((layout.result_dir(condition.name) / "metrics.json").read_text())["metrics"]
+        for metric, label in labels.items():
+            assert rows[label][2 * index] == format_value(metrics[metric]["value"])
+
+
+def test_adding_a_condition_needs_no_hand_edit(tmp_path):
+    layout = analysed_copy(tmp_path)
+    # a third σ whose (copied) bundle and results exist
+    shutil.copytree(layout.bundle_dir("sigma-0p5"), layout.bundle_dir("sigma-1"))
+    shutil.copytree(layout.result_dir("sigma-0p5"), layout.result_dir("sigma-1"))
+    document = yaml.safe_load(layout.conditions_file.read_text())
+    document["conditions"].append({"name": "sigma-1", "sigma": 1.0, "label": "σ = 1"})
+    layout.conditions_file.write_text(yaml.safe_dump(document, allow_unicode=True))
+    hand_written = {p: p.read_text() for p in [*layout.chapters.glob("*.qmd"), layout.root / "index.qmd", layout.quarto_config]}
+    chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
+    grid = (layout.generated / "fig-weights-raw.qmd").read_text()
+    assert "layout-ncol=3" in grid and "{#fig-weights-raw-sigma-1}" in grid and "![σ = 1]" in grid
+    assert "σ = 1: ours" in (layout.generated / "summary-table.qmd").read_text()
+    assert chapters.check_book(layout).problems == []
+    assert {p: p.read_text() for p in hand_written} == hand_written, "no hand-written file changed"
+
+
+def test_new_figure_family_appears_without_editing_the_chapter(tmp_path, monkeypatch):
+    layout = analysed_copy(tmp_path)
+    extra = FigureFamily("spectral-gap", "Spectral gap", "The gap between the leading eigenvalues.")
+    sections = tuple(
+        Section(s.name, s.title, s.figures + (extra,)) if s.name == "spectral" else s for s in SECTIONS
+    )
+    monkeypatch.setattr(chapters, "SECTIONS", sections)
+    for name in ("sigma-0", "sigma-0p5"):
+        (layout.result_dir(name) / "figures" / "spectral-gap.png").write_bytes(b"png")
+    chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
+    more = (layout.generated / "spectral-more.qmd").read_text()
+    assert "::: {#fig-spectral-gap layout-ncol=2}" in more and "## Spectral gap" in more
+    assert "fig-spectral " not in more, "families placed by the chapter are not repeated"
+    assert chapters.check_book(layout).problems == []
+
+
+def test_unchanged_rebuild_rewrites_nothing(tmp_path):
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    assert chapters.build_chapters(layout, conditions, log=lambda m: None)
+    stamps = {p: p.stat().st_mtime_ns for p in layout.generated.iterdir()}
+    assert chapters.build_chapters(layout, conditions, log=lambda m: None) == []
+    assert {p: p.stat().st_mtime_ns for p in layout.generated.iterdir()} == stamps
+
+
+def test_book_is_not_built_from_stale_or_missing_results(tmp_path):
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    chapters.build_chapters(layout, conditions, log=lambda m: None)
+    before = {p: p.read_text() for p in layout.generated.iterdir()}
+    (layout.bundle_dir("sigma-0") / "model.safetensors").write_bytes(b"retrained")
+    shutil.rmtree(layout.result_dir("sigma-0p5"))
+    with pytest.raises(FlygnnError) as error:
+        chapters.build_chapters(layout, conditions, log=lambda m: None)
+    message = str(error.value)
+    assert "sigma-0: the results were made from another bundle than data/bundles/sigma-0/ holds" in message
+    assert "sigma-0p5: not analysed (no results/sigma-0p5/manifest.json)" in message
+    assert {p: p.read_text() for p in layout.generated.iterdir()} == before, "generated chapters untouched"
+
+
+def test_missing_include_is_reported_before_quarto_runs(tmp_path):
+    layout = analysed_copy(tmp_path)
+    chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
+    (layout.generated / "fig-tau.qmd").unlink()
+    with pytest.raises(FlygnnError, match=r"includes _generated/fig-tau.qmd, which does not exist"):
+        chapters.check_book(layout)
+
+
+def test_duplicate_ids_and_dangling_references_are_found(tmp_path):
+    layout = analysed_copy(tmp_path)
+    chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
+    spectral = layout.chapters / "spectral.qmd"
+    spectral.write_text(
+        spectral.read_text() + "\n{{< include _generated/fig-tau.qmd >}}\n\nSee @fig-nowhere.\n"
+    )
+    problems = chapters.check_book(layout).problems
+    assert any(p.startswith("id #fig-tau is defined 2 times") for p in problems)
+    assert any(p.startswith("id #fig-tau-sigma-0 is defined 2 times") for p in problems)
+    assert "@fig-nowhere is referenced in ['chapters/spectral.qmd'] but defined nowhere" in problems
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: "project: [\n", "is not valid YAML"),
+        (lambda c: {**c, "book": {k: v for k, v in c["book"].items() if k != "author"}}, "book.author is required"),
+        (lambda c: {**c, "project": {**c["project"], "type": "website"}}, "project.type must be 'book'"),
+        (lambda c: {**c, "execute": {"enabled": True}}, "execute.enabled must be false"),
+        (
+            lambda c: {**c, "book": {**c["book"], "chapters": [ch for ch in c["book"]["chapters"] if "spectral" not in ch]}},
+            r"book.chapters lacks \['chapters/spectral.qmd'\]",
+        ),
+        (
+            lambda c: {**c, "book": {**c["book"], "chapters": [*c["book"]["chapters"], "chapters/absent.qmd"]}},
+            r"chapter file\(s\) \['chapters/absent.qmd'\] listed in book.chapters do not exist",
+        ),
+    ],
+)
+def test_malformed_quarto_config_is_a_clear_message(tmp_path, edit, message):
+    layout = make_project(tmp_path, conditions=[("sigma-0", 0.0)], bundles=False)
+    config = yaml.safe_load(layout.quarto_config.read_text())
+    edited = edit(config)
+    layout.quarto_config.write_text(edited if isinstance(edited, str) else yaml.safe_dump(edited))
+    with pytest.raises(FlygnnError, match=message):
+        chapters.chapter_files(layout, chapters.load_quarto_config(layout))
+
+
+def test_report_command_reports_malformed_inputs(tmp_path, monkeypatch, capsys):
+    from flygnn.cli import main
+
+    layout = make_project(tmp_path, conditions=[("sigma-0", 0.0)], bundles=False)
+    monkeypatch.chdir(layout.root)
+    layout.conditions_file.write_text("conditions:\n  - name: Sigma 0\n    sigma: 0\n")
+    assert main(["report", "--no-render"]) == 2
+    assert "name 'Sigma 0' must be lower-case" in capsys.readouterr().err
+    layout.conditions_file.write_text("conditions:\n  - name: sigma-0\n    sigma: 0\n")
+    layout.quarto_config.write_text("project:\n  type: book\n book: {\n")
+    assert main(["report", "--no-render"]) == 2
+    assert "_quarto.yml is not valid YAML" in capsys.readouterr().err
+
+
+def test_placeholders_let_a_fresh_clone_load(tmp_path):
+    layout = make_project(tmp_path, bundles=False)
+    conditions = load_conditions(layout.conditions_file)
+    chapters.generate_parts(layout, conditions, None).write()
+    check = chapters.check_book(layout)
+    assert [p for p in check.problems if "does not exist" not in p] == [], "ids and references are consistent"
+    table = (layout.generated / "summary-table.qmd").read_text()
+    assert "| W corrected R² | missing | 0.9263 | missing | 0.9898 |" in table
+
+
+def test_committed_book_loads_in_a_fresh_clone():
+    """Quarto resolves includes when it loads the project, before the pre-render step:
+    every include of the committed chapters must exist and the ids must be consistent."""
+    layout = ProjectLayout.at(ROOT)
+    check = chapters.check_book(layout)
+    assert [p for p in check.problems if "does not exist" not in p] == []
+    for family in figure_families():
+        assert f"fig-{family.name}" in check.definitions
+
+
+def test_png_fixture_is_a_png():
+    import base64
+
+    assert base64.b64decode(PNG_1x1)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,140 @@
+"""Summary tables: known answers, published values by σ, and no hand-typed numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from flygnn.conditions import Condition
+from flygnn.errors import FlygnnError
+from flygnn.report.summary import (
+    additional_metrics_table,
+    escape_markdown,
+    format_value,
+    load_metrics,
+    load_published,
+    summary_table,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDITIONS = [Condition("sigma-0", 0.0, "σ = 0"), Condition("sigma-0p05", 0.05, "σ = 0.05")]
+
+
+def entry(value, section="connectivity", definition="def"):
+    return {"value": value, "definition": definition, "section": section}
+
+
+METRICS = {
+    "sigma-0": {
+        "W_corrected_R2": entry(0.93121),
+        "W_corrected_slope": entry(0.9),
+        "tau_R2": entry(None, "biophysics"),
+        "V_rest_R2": entry(0.1, "biophysics"),
+        "excluded_edges": entry(12, "connectivity", "edges with |W*-W| > 5"),
+        "clustering_ARI": entry(0.77, "embeddings", "adjusted Rand index"),
+    },
+    "sigma-0p05": {
+        "W_corrected_R2": entry(0.98),
+        "W_corrected_slope": entry(0.99),
+        "tau_R2": entry(0.97, "biophysics"),
+        "V_rest_R2": entry(-0.25, "biophysics"),
+        "clustering_accuracy": entry(0.8, "embeddings"),
+        "excluded_edges": entry(3, "connectivity", "edges with |W*-W| > 5"),
+    },
+}
+
+
+def table_rows(markdown: str) -> dict[str, list[str]]:
+    """First cell → other cells, for the body rows of a pipe table."""
+    rows = {}
+    for line in markdown.splitlines():
+        if line.startswith("| ") and not line.startswith("| Metric"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_published_file_holds_the_seed_table():
+    published = load_published(ROOT / "data" / "published.yaml")
+    assert published.metrics == ["W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy"]
+    by_metric = {row.metric: row for row in published.rows}
+    assert by_metric["W_corrected_R2"].published_at(0.05) == 0.9852
+    assert by_metric["V_rest_R2"].published_at(0.0) == 0.0884
+    assert by_metric["tau_R2"].published_at(0.5) == 0.9997
+    assert by_metric["clustering_accuracy"].published_at(0.5) is None
+    assert by_metric["W_corrected_R2"].published_at(0.1) is None
+
+
+def test_summary_table_known_answer():
+    published = load_published(ROOT / "data" / "published.yaml")
+    text = summary_table(CONDITIONS, METRICS, published)
+    lines = text.splitlines()
+    assert lines[0] == "| Metric | σ = 0: ours | σ = 0: published | σ = 0.05: ours | σ = 0.05: published |"
+    assert lines[1] == "|:---|---:|---:|---:|---:|"
+    rows = table_rows(text)
+    assert rows["W corrected R²"] == ["0.9312", "0.9263", "0.9800", "0.9852"]
+    assert rows["τ R²"] == ["n/a", "0.5277", "0.9700", "0.9888"]
+    assert rows["V\\_rest R²"] == ["0.1000", "0.0884", "-0.2500", "0.3104"]
+    assert rows["Clustering accuracy"] == ["missing", "—", "0.8000", "—"]
+    assert re.search(r"^: .* \{#tbl-summary\}$", text, re.MULTILINE), "Quarto caption with the table id"
+    assert text.count("{#tbl-summary}") == 1
+
+
+def test_every_number_of_the_summary_comes_from_metrics_or_published():
+    published = load_published(ROOT / "data" / "published.yaml")
+    text = summary_table(CONDITIONS, METRICS, published)
+    allowed = {format_value(e["value"]) for m in METRICS.values() for e in m.values() if e["value"] is not None}
+    allowed |= {format_value(v) for row in published.rows for v in row.published.values()}
+    shown = {cell for cells in table_rows(text).values() for cell in cells if re.fullmatch(r"-?\d+\.\d+", cell)}
+    assert shown and shown <= allowed
+
+
+def test_additional_metrics_table_lists_the_rest_by_section():
+    published = load_published(ROOT / "data" / "published.yaml")
+    text = additional_metrics_table(CONDITIONS, METRICS, published)
+    rows = table_rows(text)
+    assert list(rows) == ["excluded\\_edges", "clustering\\_ARI"], "sections in book order, upstream metrics left out"
+    assert rows["excluded\\_edges"] == ["connectivity", "edges with \\|W\\*-W\\| \\> 5", "12", "3"]
+    assert rows["clustering\\_ARI"] == ["embeddings", "adjusted Rand index", "0.7700", "missing"]
+    assert "{#tbl-additional-metrics}" in text
+
+
+def test_additional_metrics_table_exists_even_when_empty():
+    published = load_published(ROOT / "data" / "published.yaml")
+    only_upstream = {c: {k: v for k, v in m.items() if k in published.metrics} for c, m in METRICS.items()}
+    text = additional_metrics_table(CONDITIONS, only_upstream, published)
+    assert "(none recorded)" in text and "{#tbl-additional-metrics}" in text
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(0.98521, "0.9852"), (-0.25, "-0.2500"), (12, "12"), (None, "n/a"), (0.0, "0"), (3.2e-05, "3.20e-05"), (13741.0, "13741.0")],
+)
+def test_format_value(value, text):
+    assert format_value(value) == text
+
+
+def test_escape_markdown_keeps_data_literal():
+    assert escape_markdown("V_rest | W* <x> @fig-a") == "V\\_rest \\| W\\* \\<x\\> \\@fig-a"
+
+
+def test_load_metrics_names_missing_conditions(tmp_path):
+    folder = tmp_path / "sigma-0"
+    folder.mkdir()
+    (folder / "metrics.json").write_text(json.dumps({"metrics": {"a": entry(1.0)}}))
+    assert load_metrics(tmp_path, CONDITIONS[:1]) == {"sigma-0": {"a": entry(1.0)}}
+    with pytest.raises(FlygnnError, match=r"no metrics.json for condition\(s\) \['sigma-0p05'\]"):
+        load_metrics(tmp_path, CONDITIONS)
+
+
+def test_malformed_published_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "published.yaml"
+    path.write_text("rows:\n  - metric: tau_R2\n    published: {0.0: high}\n")
+    with pytest.raises(FlygnnError, match=r"row #1 \(tau_R2\): value at σ = 0.0 is not a number"):
+        load_published(path)
+    path.write_text("rows: [\n")
+    with pytest.raises(FlygnnError, match="not valid YAML"):
+        load_published(path)

@@ -1,0 +1,158 @@
+"""The Snakemake workflow behind ``flygnn report``: incremental, per condition, never trains."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_report_project import analysed_copy, make_project
+
+from flygnn.cli import main
+from flygnn.conditions import load_conditions
+from flygnn.report.chapters import build_chapters
+from flygnn.report.project import ProjectLayout
+from flygnn.report.workflow import ANALYSIS_STAMP, snakemake_command
+
+CONDITIONS = ("sigma-0", "sigma-0p5")
+
+
+def analysed_and_stamped(destination: Path, with_chapters: bool = False) -> ProjectLayout:
+    """The analysed stand-in project as Snakemake leaves it: stamps newer than the inputs."""
+    layout = analysed_copy(destination)
+    for name in CONDITIONS:
+        (layout.result_dir(name) / ANALYSIS_STAMP).touch()
+    if with_chapters:
+        build_chapters(layout, load_conditions(layout.conditions_file), log=lambda message: None)
+    return layout
+
+
+def runs_of(layout: ProjectLayout) -> dict[str, str]:
+    """When each condition's notebooks were last executed (manifest start time)."""
+    runs = {}
+    for name in CONDITIONS:
+        path = layout.result_dir(name) / "manifest.json"
+        runs[name] = json.loads(path.read_text())["started"] + f"/{path.stat().st_mtime_ns}" if path.is_file() else None
+    return runs
+
+
+def generated_state(layout: ProjectLayout) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in sorted(layout.generated.iterdir())}
+
+
+def report(layout: ProjectLayout, monkeypatch, *args: str) -> int:
+    monkeypatch.chdir(layout.root)
+    return main(["report", "--no-render", *args])
+
+
+def test_unchanged_rebuild_runs_no_notebook_and_a_changed_bundle_only_its_condition(tmp_path, monkeypatch, capfd):
+    layout = analysed_and_stamped(tmp_path)
+    before = runs_of(layout)
+    assert report(layout, monkeypatch) == 0
+    assert runs_of(layout) == before, "results that are up to date are not analysed again"
+    assert (layout.results / "book.json").is_file()
+    assert "executing" not in capfd.readouterr().out
+    generated = generated_state(layout)
+
+    t0 = time.perf_counter()
+    assert report(layout, monkeypatch) == 0
+    assert time.perf_counter() - t0 < 60, "nothing changed: seconds, not minutes"
+    assert runs_of(layout) == before
+    assert generated_state(layout) == generated, "unchanged chapters are not rewritten"
+    assert "executing" not in capfd.readouterr().out
+
+    bundle = layout.bundle_dir("sigma-0p5") / "bundle.json"
+    meta = json.loads(bundle.read_text())
+    meta["test_quality"] = 0.42
+    bundle.write_text(json.dumps(meta))
+    assert report(layout, monkeypatch) == 0
+    out = capfd.readouterr().out
+    after = runs_of(layout)
+    assert after["sigma-0"] == before["sigma-0"], "the unchanged condition is not analysed again"
+    assert after["sigma-0p5"] != before["sigma-0p5"], "the changed bundle is analysed again"
+    assert "[sigma-0p5] 1/5 connectivity: executing" in out and "[sigma-0] " not in out
+    assert "| W corrected R² | 0.9000 | 0.9263 | 0.4200 | 0.9898 |" in (layout.generated / "summary-table.qmd").read_text()
+
+
+def test_missing_bundle_fails_the_build_naming_the_condition(tmp_path, monkeypatch, capfd):
+    layout = analysed_and_stamped(tmp_path, with_chapters=True)
+    generated = generated_state(layout)
+    capfd.readouterr()
+    for path in layout.bundle_dir("sigma-0").iterdir():
+        path.unlink()
+    assert report(layout, monkeypatch) == 2
+    err = capfd.readouterr().err
+    assert "the report was not updated" in err
+    assert "sigma-0: no complete bundle at data/bundles/sigma-0/" in err
+    assert "sigma-0p5" not in err.split("the report was not updated")[1]
+    assert generated_state(layout) == generated, "the generated chapters are left as they were"
+
+
+def test_failing_analysis_fails_the_build_and_keeps_previous_results(tmp_path, monkeypatch, capfd):
+    layout = analysed_and_stamped(tmp_path, with_chapters=True)
+    generated = generated_state(layout)
+    metrics = (layout.result_dir("sigma-0p5") / "metrics.json").read_bytes()
+    bundle = layout.bundle_dir("sigma-0p5") / "bundle.json"
+    bundle.write_text(json.dumps({**json.loads(bundle.read_text()), "test_fail_section": "connectivity"}))
+    capfd.readouterr()
+    assert report(layout, monkeypatch) == 2
+    err = capfd.readouterr().err.split("the report was not updated")[1]
+    assert "sigma-0p5: notebook analysis/connectivity.ipynb failed in cell" in err
+    assert "RuntimeError: stand-in failure in connectivity" in err
+    assert (layout.result_dir("sigma-0p5") / "metrics.json").read_bytes() == metrics
+    assert (layout.result_dir("sigma-0p5") / "manifest.json").is_file(), "the previous manifest is kept too"
+    assert generated_state(layout) == generated
+
+
+def test_pre_render_step_is_a_no_op_inside_flygnn_report(tmp_path, monkeypatch, capfd):
+    layout = make_project(tmp_path)
+    monkeypatch.chdir(layout.root)
+    monkeypatch.setenv("FLYGNN_REPORT_UPDATED", "1")
+    assert main(["report", "--pre-render"]) == 0
+    assert "already brought the analyses and chapters up to date" in capfd.readouterr().out
+    assert not layout.results.exists(), "nothing was analysed twice"
+
+
+def test_report_restricts_snakemake_to_analysis_and_chapters(tmp_path):
+    layout = ProjectLayout.at(tmp_path)
+    command = snakemake_command(layout, ["results/book.json"], cores=2, forcerun=["chapters"])
+    assert command[:3] == [sys.executable, "-m", "snakemake"]
+    allowed = command[command.index("--allowed-rules") + 1 : command.index("--forcerun")]
+    assert allowed == ["analyze", "chapters"], "flygnn report never simulates or trains"
+    assert command[command.index("--cores") + 1] == "2"
+    assert "results=results" in command and command[-2:] == ["--", "results/book.json"]
+
+
+def dry_run(layout: ProjectLayout, *targets: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", "--cores", "2", *targets],
+        cwd=layout.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def test_full_pipeline_trains_missing_bundles_on_a_gpu_resource(tmp_path):
+    layout = make_project(tmp_path, bundles=False)
+    plan = dry_run(layout, "report")
+    for rule in ("simulate", "train", "analyze", "chapters"):
+        assert f"rule {rule}:" in plan
+    assert plan.count("rule train:") == 2, "one training job per condition"
+    train = plan.split("rule train:")[1].split("rule ")[0]
+    assert "gpu=1" in train
+    assert "wildcards: condition=sigma-0" in plan and "data/datasets/cpu/sigma-0p5.zarr" in plan
+
+
+def test_existing_bundles_are_never_retrained(tmp_path):
+    layout = analysed_and_stamped(tmp_path)
+    plan = dry_run(layout, "report")
+    assert "rule train:" not in plan and "rule simulate:" not in plan
+    assert "rule analyze:" not in plan, "analyses are up to date"
+    assert "rule chapters:" in plan
