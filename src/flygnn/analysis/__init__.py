@@ -12,13 +12,18 @@ from flygnn.analysis.metrics import (
     DEFINITIONS,
     Metric,
     biophysics_metrics,
+    clustering_metrics,
+    function_metrics,
     gauge_metrics,
     identity_r2,
     ols_fit,
     recovery_metrics,
+    spectral_metrics,
     weight_metrics,
     write_metrics,
 )
+from flygnn.analysis.clustering import TypeClustering, clustering_features, hungarian_accuracy, umap_embedding
+from flygnn.analysis.spectral import SpectralAnalysis, random_alignment_baseline, weight_matrix
 from flygnn.analysis.oracle import OracleModel
 
 __all__ = [
@@ -28,7 +33,17 @@ __all__ = [
     "GaugeCorrection",
     "Metric",
     "OracleModel",
+    "SpectralAnalysis",
+    "TypeClustering",
     "biophysics_metrics",
+    "clustering_features",
+    "clustering_metrics",
+    "function_metrics",
+    "hungarian_accuracy",
+    "random_alignment_baseline",
+    "spectral_metrics",
+    "umap_embedding",
+    "weight_matrix",
     "gauge_metrics",
     "identity_r2",
     "natural_range",

@@ -49,6 +49,9 @@ DEFINITIONS: dict[str, str] = {
     "of the top-k singular vectors of W*.",
     "random-alignment-baseline": "expected best |cosine| of a unit vector with k random unit vectors in "
     "N dimensions.",
+    "identity-r2-pooled": "identity-r2 over all (neuron, voltage) points of the curves at once.",
+    "ols-r2-median-per-neuron": "median over neurons of the ols-r2 of one neuron's curve against the true "
+    "function over its natural range (shape agreement, free of the gauge's gain and offset).",
     "ols-r2-singular-values": "ols-r2 of the top-k singular values of W* against those of W, matched by rank.",
 }
 
@@ -216,6 +219,69 @@ def gauge_metrics(gauge) -> dict[str, Metric]:
         ),
         "zero_range_neurons": Metric(
             int(gauge.zero_range_.sum()), "count", {"description": "neurons whose voltage never varied (s = 0)"}
+        ),
+    }
+
+
+def function_metrics(curves, message_slope: np.ndarray) -> dict[str, Metric]:
+    """Agreement of the learned f_θ and g_φ² curves (a fitted FunctionCurves) with the true functions."""
+    out = {}
+    if curves.true_update_ is not None:
+        finite = np.isfinite(curves.update_) & np.isfinite(curves.true_update_)
+        out["f_theta_R2_identity"] = Metric(
+            identity_r2(curves.true_update_[finite], curves.update_[finite]), "identity-r2-pooled", {"points": int(finite.sum())}
+        )
+        out["f_theta_R2_median"] = Metric(_median_r2(curves.true_update_, curves.update_), "ols-r2-median-per-neuron")
+    out["g_phi_R2_median"] = Metric(_median_r2(curves.true_message_, curves.message_), "ols-r2-median-per-neuron")
+    out["g_phi_unidentifiable_neurons"] = Metric(
+        int(np.count_nonzero(~np.isfinite(message_slope))),
+        "count",
+        {"description": "neurons whose message gain s_g is undefined (left out of the normalised g_φ² figure)"},
+    )
+    return out
+
+
+def _median_r2(true: np.ndarray, learned: np.ndarray) -> float:
+    """Median over columns (neurons) of the squared correlation of (P, N) curves; constant columns skipped."""
+    dt = true - true.mean(axis=0)
+    dl = learned - learned.mean(axis=0)
+    stt, sll, stl = (dt * dt).sum(axis=0), (dl * dl).sum(axis=0), (dt * dl).sum(axis=0)
+    valid = (stt > 0) & (sll > 0) & np.isfinite(stl)
+    if not valid.any():
+        return float("nan")
+    return float(np.median(stl[valid] ** 2 / (stt[valid] * sll[valid])))
+
+
+def clustering_metrics(scores: dict[str, np.ndarray], imputed: int = 0) -> dict[str, Metric]:
+    """Upstream clustering accuracy (mean over GMM seeds) and the robustness additions beside it."""
+    seeds = len(scores["accuracy"])
+    out = {
+        "clustering_accuracy": Metric(np.mean(scores["accuracy"]), "hungarian-accuracy", {"seeds": seeds}),
+        "clustering_accuracy_std": Metric(np.std(scores["accuracy"]), "hungarian-accuracy-std", {"seeds": seeds}),
+        "clustering_ARI": Metric(np.mean(scores["ari"]), "adjusted-rand-index", {"seeds": seeds}),
+        "clustering_NMI": Metric(np.mean(scores["nmi"]), "normalized-mutual-information", {"seeds": seeds}),
+        "clustering_purity": Metric(np.mean(scores["purity"]), "majority-purity", {"seeds": seeds}),
+        "clustering_imputed_features": Metric(
+            imputed, "count", {"description": "non-finite feature entries replaced by their column median"}
+        ),
+    }
+    out["clustering_accuracy"].details["per_seed"] = [float(x) for x in scores["accuracy"]]
+    return out
+
+
+def spectral_metrics(spectral) -> dict[str, Metric]:
+    """Agreement of the spectra of W* and W (a fitted SpectralAnalysis)."""
+    k = int(spectral.singular_values_true_.size)
+    baseline = {"k": k, "random_best": float(spectral.random_best_)}
+    return {
+        "spectral_singular_values_R2": Metric(
+            ols_fit(spectral.singular_values_true_, spectral.singular_values_corrected_)[0], "ols-r2-singular-values", {"k": k}
+        ),
+        "spectral_left_alignment": Metric(np.mean(spectral.best_left_alignment_), "singular-vector-alignment", dict(baseline)),
+        "spectral_right_alignment": Metric(np.mean(spectral.best_right_alignment_), "singular-vector-alignment", dict(baseline)),
+        "spectral_random_alignment": Metric(spectral.random_best_, "random-alignment-baseline", {"k": k}),
+        "spectral_dropped_edges": Metric(
+            int(spectral.dropped_edges_), "count", {"description": "undefined (NaN) W* left out of the N×N matrix"}
         ),
     }
 

@@ -1,0 +1,163 @@
+"""Write the section notebooks ``analysis/<section>.ipynb`` (the single source of their content).
+
+Run ``python analysis/make_notebooks.py`` after editing a cell here; the notebooks are
+committed so papermill and readers see them without running this script, and
+``tests/test_notebooks.py`` checks that they match what this script writes.
+
+Each notebook: a papermill ``parameters`` cell (identical for every section), one
+line that loads and cross-checks the condition's inputs, then a few calls into
+``flygnn.analysis`` and ``flygnn.figures`` with short text. Shared quantities come
+from the per-condition cache, so no notebook recomputes another one's work.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+PARAMETERS = '''\
+condition = "sigma-0p05"
+sigma = 0.05
+bundle = "data/bundles/sigma-0p05"
+dataset = ""
+output_dir = "results/sigma-0p05"
+flyvis_model = ""
+synthetic_groundtruth = False'''
+
+SETUP = '''\
+from flygnn.analysis.context import load_context
+
+ctx = load_context(condition, sigma, bundle, output_dir, dataset, flyvis_model, synthetic_groundtruth)
+print(ctx.label, "—", ctx.network.n_neurons, "neurons,", ctx.network.n_edges, "edges")'''
+
+SECTIONS: dict[str, list[tuple[str, str]]] = {
+    "connectivity": [
+        ("md", "# Connectivity recovery\n\n"
+               "Does the GNN recover the 434,112 synaptic weights? The learned Ŵ is only defined up to the "
+               "model's gauge: a gain of g_φ or of f_θ's sensitivity to msg trades with Ŵ, and W enters the "
+               "dynamics divided by τ."),
+        ("code", "from flygnn.analysis import gauge_metrics, weight_metrics\n"
+                 "from flygnn.figures.weights import corrected_weights_figure, raw_weights_figure\n\n"
+                 "gauge = ctx.gauge()\n"
+                 "true_W = ctx.ground_truth.W\n"
+                 'ctx.save_figure(raw_weights_figure(true_W, gauge.learned_W_, ctx.label), "weights-raw");'),
+        ("md", "## Gauge-corrected weights\n\n"
+               "W*ₑ = −Ŵₑ / s_f(i) · ∂f/∂msg|ᵢ · s_g(j), with s_g and s_f the slopes of g_φ² and f_θ over each "
+               "neuron's natural range (μ ± 2s) and ∂f/∂msg the median over the bundle's sampled training "
+               "frames. Upstream scores W* on the edges with |W* − W| ≤ 5; the figure counts the others."),
+        ("code", 'ctx.save_figure(corrected_weights_figure(true_W, gauge.corrected_W_, ctx.label), "weights-corrected");'),
+        ("md", "## Metrics\n\n`W_corrected_R2` and `W_corrected_slope` are upstream's definitions; the identity-line "
+               "R², the unfiltered scores and the counts are reported beside them."),
+        ("code", 'ctx.write_metrics("connectivity", weight_metrics(true_W, gauge.corrected_W_, gauge.learned_W_) | gauge_metrics(gauge))'),
+    ],
+    "embeddings": [
+        ("md", "# Neural embeddings and clustering\n\n"
+               "Each neuron's learned embedding a_i, in all its dimensions, coloured by the true cell type."),
+        ("code", "from flygnn.analysis import clustering_metrics\n"
+                 "from flygnn.figures.embeddings import embeddings_figure, umap_clusters_figure, umap_types_figure\n\n"
+                 "embedding = ctx.model.a.detach().numpy()\n"
+                 'ctx.save_figure(embeddings_figure(embedding, ctx.neuron_type, ctx.type_names, ctx.label), "embeddings");'),
+        ("md", "## Clustering\n\n"
+               "A GMM with 100 components on standardised features [a_i, τ̂_i, V̂_rest,i, mean and std of incoming "
+               "and outgoing W*], fitted with several seeds. Accuracy is upstream's Hungarian one-to-one match of "
+               "clusters to the 65 types; ARI, NMI and purity are reported beside it. UMAP (15 neighbours, "
+               "min_dist 0.1) of the same features is for display only."),
+        ("code", "clusters = ctx.clustering()\n"
+                 'ctx.save_figure(umap_types_figure(clusters["umap"], ctx.neuron_type, ctx.type_names, ctx.label), "umap-types")\n'
+                 'first_seed = {name: values[0] for name, values in clusters["scores"].items()}\n'
+                 'ctx.save_figure(umap_clusters_figure(clusters["umap"], clusters["labels"], ctx.label, first_seed), "umap-clusters");'),
+        ("code", 'ctx.write_metrics("embeddings", clustering_metrics(clusters["scores"], clusters["imputed"]))'),
+    ],
+    "functions": [
+        ("md", "# Learned functions\n\n"
+               "f_θ(v, a_i, msg = 0, I = 0) per neuron over its natural range μ ± 2s, beside the simulator's "
+               "(V_rest − v)/τ. Both are in dv/dt units (1/s)."),
+        ("code", "from flygnn.analysis import function_metrics\n"
+                 "from flygnn.figures.functions import message_function_figure, update_function_figure\n\n"
+                 "curves = ctx.function_curves()\n"
+                 "ctx.save_figure(update_function_figure(curves.voltages_, curves.update_, curves.true_update_,\n"
+                 '                                       ctx.neuron_type, ctx.type_names, ctx.label), "f-theta");'),
+        ("md", "## Message function\n\n"
+               "g_φ(v, a_j)² divided by its slope s_g(j) over the rectified natural range — the gain that trades "
+               "with Ŵ — beside the simulator's ReLU(v)."),
+        ("code", "message_slope = ctx.gauge().message_slope_\n"
+                 "ctx.save_figure(message_function_figure(curves.voltages_, curves.message_, message_slope,\n"
+                 '                                        ctx.neuron_type, ctx.type_names, ctx.label), "g-phi");'),
+        ("code", 'ctx.write_metrics("functions", function_metrics(curves, message_slope))'),
+    ],
+    "biophysics": [
+        ("md", "# Biophysical parameters\n\n"
+               "τ̂_i = −1/s_f(i) and V̂_rest,i = −b_i/s_f(i) from the line fitted to f_θ(v, a_i, 0, 0) over the "
+               "natural range. The truth is per type, so per-type medians are shown beside the per-neuron values. "
+               "Upstream scores τ̂ clipped to [0, 1] s; the figure draws every estimate."),
+        ("code", "from flygnn.analysis import biophysics_metrics\n"
+                 "from flygnn.figures.biophysics import parameter_figure\n\n"
+                 "bio, truth = ctx.biophysics(), ctx.ground_truth\n"
+                 "ctx.save_figure(parameter_figure(truth.tau, bio.tau_, ctx.neuron_type, ctx.type_names, ctx.label,\n"
+                 '                                 "τ", "s", score_clip=(0.0, 1.0)), "tau");'),
+        ("md", "## Resting potentials\n\n"
+               "Upstream reads V_rest at msg = 0 in model units, which is not \"no input\" when g_φ² has an offset. "
+               "The third panel reads it at the operating point: f_θ linearised at each sampled frame and solved "
+               "for dv/dt = 0 with the msg of all-zero presynaptic voltages and no stimulus."),
+        ("code", "ctx.save_figure(parameter_figure(truth.v_rest, bio.v_rest_, ctx.neuron_type, ctx.type_names, ctx.label,\n"
+                 '                                 "V_rest", extra=("operating point", bio.v_rest_operating_)), "v-rest");'),
+        ("code", 'ctx.write_metrics("biophysics", biophysics_metrics(truth.tau, truth.v_rest, bio.tau_, bio.v_rest_,\n'
+                 "                                                   bio.v_rest_operating_, ctx.neuron_type))"),
+    ],
+    "spectral": [
+        ("md", "# Spectral analysis\n\n"
+               "W and W* as N×N matrices (row = target): their 200 largest-magnitude eigenvalues, top-100 singular "
+               "values and the alignment of their top-100 singular vectors. Two random unit vectors in N "
+               "dimensions have |cos| ≈ √(2/(πN)); the dashed line is the expected best of 100."),
+        ("code", "from flygnn.analysis import spectral_metrics\n"
+                 "from flygnn.figures.spectral import spectral_figure\n\n"
+                 "spectra = ctx.spectral()\n"
+                 'ctx.save_figure(spectral_figure(spectra, ctx.label), "spectral");'),
+        ("code", 'ctx.write_metrics("spectral", spectral_metrics(spectra))'),
+    ],
+}
+
+
+def build(section: str) -> nbformat.NotebookNode:
+    """The notebook of ``section`` (deterministic: same cells, same ids, no outputs)."""
+    cells = [
+        new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+        new_code_cell(SETUP),
+    ]
+    for kind, source in SECTIONS[section]:
+        cells.append(new_markdown_cell(source) if kind == "md" else new_code_cell(source))
+    cells.insert(0, cells.pop(2))  # the title comes first, then parameters and setup
+    for number, cell in enumerate(cells):
+        cell["id"] = f"{section}-{number}"
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    return notebook
+
+
+def text(section: str) -> str:
+    return nbformat.writes(build(section)) + "\n"
+
+
+def main(directory: Path = HERE) -> list[Path]:
+    from flygnn.sections import SECTIONS as BOOK_SECTIONS
+
+    names = [s.name for s in BOOK_SECTIONS]
+    if sorted(names) != sorted(SECTIONS):
+        sys.exit(f"sections differ from flygnn.sections: {sorted(names)} vs {sorted(SECTIONS)}")
+    paths = []
+    for name in names:
+        path = directory / f"{name}.ipynb"
+        path.write_text(text(name))
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    for written in main():
+        print(written)

@@ -1,0 +1,373 @@
+"""What a section notebook needs for one condition, and the on-disk cache they share.
+
+A notebook calls :func:`load_context` with its papermill parameters and gets the
+bundle's model, the network and the ground truth, checked against each other.
+Quantities that several sections use (the gauge correction, the clustering, the
+spectra) are computed once per condition and cached under ``<output_dir>/cache/``,
+keyed by the fingerprints of their inputs, written atomically and guarded by a
+file lock, so notebooks running in parallel never compute the same thing twice.
+
+This is the only analysis module that touches files; the steps it calls are pure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flygnn.analysis.biophysics import BiophysicalParameters
+from flygnn.analysis.clustering import TypeClustering, clustering_features, umap_embedding
+from flygnn.analysis.functions import FunctionCurves
+from flygnn.analysis.gauge import GaugeCorrection
+from flygnn.analysis.metrics import Metric, write_metrics
+from flygnn.analysis.spectral import SpectralAnalysis
+from flygnn.atomic import atomic_path
+from flygnn.errors import FlygnnError
+
+# Bump when a cached quantity's definition changes, so old caches are not reused.
+CACHE_VERSION = 1
+
+GAUGE_ATTRIBUTES = (
+    "message_range_",
+    "update_range_",
+    "message_slope_",
+    "update_slope_",
+    "update_offset_",
+    "msg_sensitivity_",
+    "stimulus_sensitivity_",
+    "no_input_msg_",
+    "operating_v_rest_",
+    "unidentifiable_",
+    "zero_range_",
+    "learned_W_",
+    "corrected_W_",
+)
+SPECTRAL_ATTRIBUTES = (
+    "eigenvalues_true_",
+    "eigenvalues_corrected_",
+    "singular_values_true_",
+    "singular_values_corrected_",
+    "left_alignment_",
+    "right_alignment_",
+    "best_left_alignment_",
+    "best_right_alignment_",
+)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cached_arrays(directory: Path, name: str, key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Arrays from ``directory/<name>-<key>.npz``, computing and saving them (atomically) if absent.
+
+    A lock file makes concurrent callers wait for the first one instead of recomputing.
+    Never unpickles: object arrays are refused.
+    """
+    path = directory / f"{name}-{key}.npz"
+    with _locked(directory / f".{name}.lock"):
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    return {k: data[k] for k in data.files}
+            except (OSError, ValueError, KeyError):
+                path.unlink(missing_ok=True)  # corrupt: recompute
+        arrays = compute()
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+        return arrays
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _restore(cls, arrays: dict[str, np.ndarray], scalars: dict[str, Any] | None = None):
+    """An instance of a fitted estimator rebuilt from its cached learned attributes."""
+    obj = cls.__new__(cls)
+    for name, value in arrays.items():
+        setattr(obj, name, value)
+    for name, value in (scalars or {}).items():
+        setattr(obj, name, value)
+    return obj
+
+
+@dataclass
+class AnalysisContext:
+    """One condition's inputs, checked against each other, and its output folders.
+
+    ``bundle`` is a :class:`flygnn.bundle.Bundle`; ``network`` a
+    :class:`flygnn.connectome.Network`; ``ground_truth`` a :class:`flygnn.groundtruth.GroundTruth`.
+    """
+
+    condition: str
+    sigma: float
+    output_dir: Path
+    bundle: Any
+    network: Any
+    ground_truth: Any
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.output_dir / "figures"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.output_dir / "metrics"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.output_dir / "cache"
+
+    @property
+    def model(self):
+        return self.bundle.model
+
+    @property
+    def type_names(self) -> tuple[str, ...]:
+        return self.network.type_names
+
+    @property
+    def neuron_type(self) -> np.ndarray:
+        return self.network.neuron_type
+
+    @property
+    def bundle_fingerprint(self) -> str:
+        """The bundle's fingerprint (hashing its files once)."""
+        if not hasattr(self, "_bundle_fingerprint"):
+            self._bundle_fingerprint = self.bundle_fingerprint
+        return self._bundle_fingerprint
+
+    def inputs(self) -> dict[str, str]:
+        """Fingerprints of everything the metrics depend on (recorded beside each metric)."""
+        return {
+            "bundle": self.bundle_fingerprint,
+            "groundtruth": self.ground_truth.fingerprint(),
+            "network": self.network.fingerprint(),
+        }
+
+    @property
+    def label(self) -> str:
+        """Text for figure titles: condition, σ, and 'synthetic ground truth' when it is."""
+        text = f"{self.condition} (σ = {self.sigma:g})"
+        return text + ", synthetic ground truth" if self.ground_truth.synthetic else text
+
+    # --- shared derived quantities (cached) -------------------------------------------
+
+    def gauge(self) -> GaugeCorrection:
+        """The fitted gauge correction (W*, slopes, flags) of this condition's model."""
+        if not hasattr(self, "_gauge"):
+
+            def compute() -> dict[str, np.ndarray]:
+                fitted = GaugeCorrection().fit(self.model, self.bundle.activity)
+                arrays = {name: getattr(fitted, name) for name in GAUGE_ATTRIBUTES}
+                arrays["nonfinite_learned_W_"] = np.array(fitted.nonfinite_learned_W_)
+                return arrays
+
+            arrays = cached_arrays(self.cache_dir, "gauge", _key(self.bundle_fingerprint), compute)
+            scalars = {"nonfinite_learned_W_": int(arrays.pop("nonfinite_learned_W_"))}
+            self._gauge = _restore(GaugeCorrection, arrays, scalars)
+        return self._gauge
+
+    def biophysics(self) -> BiophysicalParameters:
+        """τ̂ and V̂_rest per neuron and per type (instant from the cached gauge)."""
+        return BiophysicalParameters().fit(self.gauge(), self.neuron_type, self.network.n_types)
+
+    def clustering(self, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
+        """Features, GMM clusters and scores over ``seeds``, and the 2-D UMAP (cached).
+
+        Returns {"features" (N, F), "feature_names", "labels" (N,), "scores" {name: (n_seeds,)},
+        "umap" (N, 2), "imputed"}.
+        """
+        gauge, bio = self.gauge(), self.biophysics()
+        features, names = clustering_features(
+            self.model.a.detach().cpu().double().numpy(),
+            bio.tau_,
+            bio.v_rest_,
+            gauge.corrected_W_,
+            self.network.source,
+            self.network.target,
+        )
+
+        def compute() -> dict[str, np.ndarray]:
+            fitted = TypeClustering(seeds=seeds).fit(features, self.neuron_type)
+            arrays = {f"score_{k}": v for k, v in fitted.scores_.items()}
+            arrays.update(labels=fitted.labels_, imputed=np.array(fitted.imputed_), umap=umap_embedding(features))
+            return arrays
+
+        key = _key(self.bundle_fingerprint, self.network.fingerprint(), list(seeds))
+        arrays = cached_arrays(self.cache_dir, "clustering", key, compute)
+        return {
+            "features": features,
+            "feature_names": names,
+            "labels": arrays["labels"],
+            "scores": {k[len("score_") :]: v for k, v in arrays.items() if k.startswith("score_")},
+            "umap": arrays["umap"],
+            "imputed": int(arrays["imputed"]),
+        }
+
+    def spectral(self, n_eigenvalues: int = 200, n_singular: int = 100) -> SpectralAnalysis:
+        """Spectra of W and W* (cached). Smaller networks get fewer values (at most N/4)."""
+        n = self.network.n_neurons
+        n_eigenvalues, n_singular = min(n_eigenvalues, n // 4), min(n_singular, n // 4)
+        gauge = self.gauge()
+
+        def compute() -> dict[str, np.ndarray]:
+            fitted = SpectralAnalysis(n_eigenvalues, n_singular).fit(
+                self.ground_truth.W, gauge.corrected_W_, self.network.source, self.network.target, n
+            )
+            arrays = {name: getattr(fitted, name) for name in SPECTRAL_ATTRIBUTES}
+            arrays.update(random_mean_=np.array(fitted.random_mean_), random_best_=np.array(fitted.random_best_))
+            arrays["dropped_edges_"] = np.array(fitted.dropped_edges_)
+            return arrays
+
+        key = _key(self.bundle_fingerprint, self.ground_truth.fingerprint(), n_eigenvalues, n_singular)
+        arrays = cached_arrays(self.cache_dir, "spectral", key, compute)
+        scalars = {name: arrays.pop(name).item() for name in ("random_mean_", "random_best_", "dropped_edges_")}
+        return _restore(SpectralAnalysis, arrays, scalars)
+
+    def function_curves(self, n_points: int = 48) -> FunctionCurves:
+        """f_θ and g_φ² per neuron over its natural range with the true functions (one section uses it)."""
+        activity = self.bundle.activity
+        return FunctionCurves(n_points).fit(
+            self.model, activity["voltage_mean"], activity["voltage_std"], self.ground_truth.tau, self.ground_truth.v_rest
+        )
+
+    # --- outputs ------------------------------------------------------------------------
+
+    def save_figure(self, fig, stem: str, show: bool = True) -> list[Path]:
+        """Save ``fig`` as ``figures/<stem>.png`` and ``.pdf`` (atomically) and show the PNG inline.
+
+        The figure is drawn once; a notebook displays the saved file, so the book and the
+        executed notebook show the same image.
+        """
+        from flygnn.figures.style import save_figure
+
+        paths = save_figure(fig, self.figures_dir, stem)
+        if show:
+            try:
+                from IPython.display import Image, display
+            except ImportError:  # outside IPython there is nothing to show
+                return paths
+            display(Image(filename=str(paths[0])))
+        return paths
+
+    def write_metrics(self, section: str, metrics: dict[str, Metric]):
+        """Write ``metrics/<section>.json`` (value, definition and input fingerprints of each metric).
+
+        Returns the metrics as a table (pandas DataFrame: metric, value, definition) to show.
+        """
+        import pandas as pd
+
+        write_metrics(self.metrics_dir / f"{section}.json", metrics, self.inputs())
+        rows = [{"metric": name, "value": m.value, "definition": m.definition} for name, m in metrics.items()]
+        return pd.DataFrame(rows).set_index("metric")
+
+
+def _synthetic_seed(meta: dict) -> int:
+    match = re.search(r"seed=(\d+)", str(meta.get("groundtruth", {}).get("source", "")))
+    return int(match.group(1)) if match else 0
+
+
+def _ground_truth(network, bundle, cache: Path, dataset: str, flyvis_model: str, synthetic: bool):
+    """The ground truth the bundle was trained against, from the dataset or the flyvis model (cached)."""
+    from flygnn.groundtruth import GroundTruth, load_ground_truth
+
+    expected = bundle.meta.get("groundtruth", {}).get("fingerprint")
+    if dataset:
+        from flygnn.dataset import open_dataset
+
+        data = open_dataset(dataset)
+        data.check_network(network)
+        truth = data.ground_truth()
+        where = f"dataset {dataset}"
+    else:
+        source = "synthetic" if synthetic else (flyvis_model or "default flyvis model")
+
+        def compute() -> dict[str, np.ndarray]:
+            loaded = load_ground_truth(network, flyvis_model or None, synthetic=synthetic, seed=_synthetic_seed(bundle.meta))
+            return {
+                "tau": loaded.tau,
+                "v_rest": loaded.v_rest,
+                "W": loaded.W,
+                "source": np.array(loaded.source),
+                "synthetic": np.array(loaded.synthetic),
+            }
+
+        arrays = cached_arrays(cache, "groundtruth", _key(network.fingerprint(), source, expected), compute)
+        truth = GroundTruth(
+            tau=arrays["tau"], v_rest=arrays["v_rest"], W=arrays["W"], source=str(arrays["source"]), synthetic=bool(arrays["synthetic"])
+        )
+        where = f"ground truth {truth.source}"
+    if expected is not None and truth.fingerprint() != expected:
+        raise FlygnnError(
+            f"the bundle {bundle.path} was trained against ground truth {expected} "
+            f"({bundle.meta.get('groundtruth', {}).get('source')}), but {where} is {truth.fingerprint()}; "
+            "pass the dataset the model was trained on, or the right flyvis_model / synthetic_groundtruth."
+        )
+    return truth
+
+
+def load_context(
+    condition: str,
+    sigma: float,
+    bundle: str,
+    output_dir: str,
+    dataset: str = "",
+    flyvis_model: str = "",
+    synthetic_groundtruth: bool = False,
+) -> AnalysisContext:
+    """Load and cross-check a condition's bundle, network and ground truth (the notebook parameters).
+
+    Raises FlygnnError when the bundle is missing, belongs to another network, has
+    another σ, or was trained against another ground truth.
+    """
+    from flygnn.bundle import load_bundle
+    from flygnn.connectome import load_network
+
+    bundle_path = Path(bundle)
+    if not bundle or not (bundle_path / "bundle.json").is_file():
+        raise FlygnnError(
+            f"condition {condition!r} has no checkpoint bundle at {bundle_path} (no bundle.json); "
+            f"train one with `flygnn train --condition {condition}` or copy a bundle folder there."
+        )
+    meta = json.loads((bundle_path / "bundle.json").read_text())
+    architecture = meta.get("architecture", {})
+    if "extent" not in architecture:
+        raise FlygnnError(f"{bundle_path / 'bundle.json'} lacks architecture.extent; it is not a flygnn bundle.")
+    network = load_network(int(architecture["extent"]))
+    recorded = architecture.get("network_fingerprint")
+    if recorded is not None and recorded != network.fingerprint():
+        raise FlygnnError(
+            f"bundle {bundle_path} was trained on another network (fingerprint {recorded}) than the flyvis "
+            f"network of extent {network.extent} ({network.fingerprint()}); it cannot be analysed with it."
+        )
+    loaded = load_bundle(bundle_path, network)
+    if not np.isclose(float(loaded.sigma), float(sigma)):
+        raise FlygnnError(
+            f"bundle {bundle_path} was trained at σ = {loaded.sigma:g}, but the analysis of {condition!r} "
+            f"was asked for σ = {sigma:g}; check data/conditions.yaml and the bundle folder."
+        )
+    if loaded.condition != condition:
+        warnings.warn(f"bundle {bundle_path} was trained as condition {loaded.condition!r}; analysing it as {condition!r}.", stacklevel=2)
+    output = Path(output_dir)
+    truth = _ground_truth(network, loaded, output / "cache", dataset, flyvis_model, synthetic_groundtruth)
+    return AnalysisContext(condition, float(sigma), output, loaded, network, truth)

@@ -1,0 +1,120 @@
+"""Recovered τ and V_rest against the truth, per neuron and per cell type.
+
+Estimates far outside the truth's range (a near-zero slope s_f gives a huge τ̂) would
+squash the plot; instead of fixed limits that hide them, the view is the range of
+the truth and of the central 98 % of the estimates, and every point beyond it is
+drawn on the border as a triangle and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from flygnn.analysis.biophysics import per_type_median
+from flygnn.analysis.metrics import ols_fit
+from flygnn.figures.embeddings import add_type_legend
+from flygnn.figures.style import type_colors
+
+
+def _view(true: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:
+    finite = estimate[np.isfinite(estimate)]
+    values = [np.min(true), np.max(true)]
+    if finite.size:
+        values += list(np.percentile(finite, [1, 99]))
+    low, high = min(values), max(values)
+    pad = 0.05 * (high - low) if high > low else 0.1
+    return low - pad, high + pad
+
+
+def _panel(ax, true, estimate, colors, low, high, size, error=None) -> tuple[int, int]:
+    """Scatter with points beyond [low, high] pinned to the border; returns (shown, pinned)."""
+    finite = np.isfinite(estimate)
+    inside = finite & (estimate >= low) & (estimate <= high)
+    ax.scatter(true[inside], estimate[inside], c=colors[inside], s=size, linewidths=0, alpha=0.8, rasterized=True)
+    if error is not None:
+        for k in np.flatnonzero(inside):
+            ax.plot([true[k]] * 2, error[k], color=colors[k], lw=0.6, alpha=0.8)
+    above, below = finite & (estimate > high), finite & (estimate < low)
+    ax.scatter(true[above], np.full(above.sum(), high), marker="^", c=colors[above], s=size * 3, linewidths=0, clip_on=False)
+    ax.scatter(true[below], np.full(below.sum(), low), marker="v", c=colors[below], s=size * 3, linewidths=0, clip_on=False)
+    ax.plot([low, high], [low, high], color="0.3", ls="--", lw=0.8)
+    ax.set_ylim(low, high)
+    return int(inside.sum()), int((above | below).sum())
+
+
+def parameter_figure(
+    true: np.ndarray,
+    estimate: np.ndarray,
+    neuron_type: np.ndarray,
+    type_names: Sequence[str],
+    title: str,
+    symbol: str,
+    unit: str = "",
+    score_clip: tuple[float, float] | None = None,
+    extra: tuple[str, np.ndarray] | None = None,
+) -> Figure:
+    """True against estimated parameter (N,), per neuron and per type (median ± interquartile range).
+
+    ``score_clip``: the upstream R² clips the estimate to this interval (τ: [0, 1] s);
+    the points are drawn unclipped. ``extra``: (name, (N,) estimate) shown per type in
+    a third panel (the operating-point V_rest).
+    """
+    true = np.asarray(true, float)
+    estimate = np.asarray(estimate, float)
+    n_types = len(type_names)
+    palette = np.array(type_colors(n_types))
+    unit_text = f" ({unit})" if unit else ""
+    n_panels = 3 if extra is not None else 2
+    fig, axes = plt.subplots(1, n_panels, figsize=(4.0 * n_panels, 4.0))
+
+    low, high = _view(true, estimate)
+    shown, pinned = _panel(axes[0], true, estimate, palette[neuron_type], low, high, size=3)
+    scored = np.clip(estimate, *score_clip) if score_clip else estimate
+    r2, slope = ols_fit(true, scored)
+    nan = int((~np.isfinite(estimate)).sum())
+    lines = [f"R² = {r2:.4f}" + (f" (clipped to [{score_clip[0]:g}, {score_clip[1]:g}])" if score_clip else ""),
+             f"slope = {slope:.4f}", f"neurons: {shown:,} shown"]
+    if pinned:
+        lines.append(f"{pinned:,} beyond the view (▲▼)")
+    if nan:
+        lines.append(f"{nan:,} undefined (NaN)")
+    _text(axes[0], lines)
+    axes[0].set_title("per neuron")
+    axes[0].set_xlabel(f"true {symbol}{unit_text}")
+    axes[0].set_ylabel(f"recovered {symbol}{unit_text}")
+
+    for ax, (name, values) in zip(axes[1:], [("per type", estimate)] + ([extra] if extra else [])):
+        _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_text)
+        ax.set_title(name if name == "per type" else f"{name}, per type")
+    fig.suptitle(f"{title}: {symbol}")
+    fig.tight_layout()
+    add_type_legend(fig, type_names, ncol=11)
+    return fig
+
+
+def _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_text) -> None:
+    true_type = per_type_median(true, neuron_type, n_types)
+    median = per_type_median(values, neuron_type, n_types)
+    quartiles = np.full((n_types, 2), np.nan)
+    for t in range(n_types):
+        members = values[(neuron_type == t) & np.isfinite(values)]
+        if members.size:
+            quartiles[t] = np.percentile(members, [25, 75])
+    low, high = _view(true_type, median)
+    shown, pinned = _panel(ax, true_type, median, palette, low, high, size=14, error=quartiles)
+    r2, slope = ols_fit(true_type, median)
+    lines = [f"R² = {r2:.4f}", f"slope = {slope:.4f}", f"types: {shown} shown"]
+    if pinned:
+        lines.append(f"{pinned} beyond the view (▲▼)")
+    _text(ax, lines)
+    ax.set_xlabel(f"true {symbol}{unit_text}")
+    ax.set_ylabel(f"recovered {symbol}, median of type{unit_text}")
+
+
+def _text(ax, lines: list[str]) -> None:
+    ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7.5,
+            bbox={"fc": "white", "ec": "0.8", "alpha": 0.9})

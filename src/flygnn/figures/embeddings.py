@@ -1,0 +1,103 @@
+"""Learned neuron embeddings and their UMAP, coloured by cell type or GMM cluster.
+
+Also home of :func:`add_type_legend`, the 65-type legend grouped by type family
+that every per-type figure shares.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from flygnn.figures.style import type_colors, type_family
+
+
+def type_order(type_names: Sequence[str]) -> list[int]:
+    """Type indices grouped by family (first appearance order), for legends."""
+    families: dict[str, list[int]] = {}
+    for index, name in enumerate(type_names):
+        families.setdefault(type_family(name), []).append(index)
+    return [index for members in families.values() for index in members]
+
+
+def add_type_legend(fig: Figure, type_names: Sequence[str], ncol: int = 5, **kwargs) -> None:
+    """A figure legend with one marker per cell type, grouped by family, below the axes."""
+    colors = type_colors(len(type_names))
+    handles = [
+        Line2D([], [], marker="o", linestyle="", markersize=4, color=colors[i], label=type_names[i])
+        for i in type_order(type_names)
+    ]
+    options = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "frameon": False, "fontsize": 6.5}
+    options.update(kwargs)
+    fig.legend(handles=handles, ncol=ncol, columnspacing=0.8, handletextpad=0.2, **options)
+
+
+def scatter_by_type(ax, x: np.ndarray, y: np.ndarray, neuron_type: np.ndarray, n_types: int, size: float = 2.0, alpha: float = 0.7) -> None:
+    """Points coloured by type, drawn in a shuffled order so no type hides the others."""
+    colors = np.array(type_colors(n_types))
+    order = np.random.default_rng(0).permutation(len(x))
+    ax.scatter(
+        x[order], y[order], c=colors[neuron_type[order]], s=size, alpha=alpha, linewidths=0, rasterized=True
+    )
+
+
+def embeddings_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str) -> Figure:
+    """Every dimension of the learned embedding a (N, d): all pairs of dimensions, coloured by type."""
+    n, d = embedding.shape
+    pairs = list(itertools.combinations(range(d), 2)) if d > 1 else [(0, None)]
+    ncols = min(len(pairs), 3)
+    nrows = int(np.ceil(len(pairs) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows + 0.4), squeeze=False)
+    for ax, (i, j) in zip(axes.flat, pairs):
+        if j is None:  # one dimension: a strip per type
+            scatter_by_type(ax, embedding[:, 0], neuron_type.astype(float), neuron_type, len(type_names))
+            ax.set_xlabel("$a_0$")
+            ax.set_ylabel("type index")
+        else:
+            scatter_by_type(ax, embedding[:, i], embedding[:, j], neuron_type, len(type_names))
+            ax.set_xlabel(f"$a_{i}$")
+            ax.set_ylabel(f"$a_{j}$")
+    for ax in list(axes.flat)[len(pairs) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title}: embeddings a (d = {d}, {n:,} neurons)")
+    fig.tight_layout()
+    add_type_legend(fig, type_names, ncol=min(9, 3 * ncols + 2))
+    return fig
+
+
+def umap_types_figure(xy: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str) -> Figure:
+    """UMAP of the clustering features coloured by the true cell type."""
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    scatter_by_type(ax, xy[:, 0], xy[:, 1], neuron_type, len(type_names), size=2.5)
+    _umap_axes(ax, f"{title}: UMAP by cell type")
+    fig.tight_layout()
+    add_type_legend(fig, type_names, ncol=7)
+    return fig
+
+
+def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores: dict[str, float]) -> Figure:
+    """The same UMAP coloured by GMM cluster, with the clustering scores."""
+    clusters, index = np.unique(labels, return_inverse=True)
+    palette = np.array(type_colors(min(len(clusters), 256)))
+    colors = palette[index % len(palette)]
+    order = np.random.default_rng(0).permutation(len(xy))
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    ax.scatter(xy[order, 0], xy[order, 1], c=colors[order], s=2.5, alpha=0.7, linewidths=0, rasterized=True)
+    _umap_axes(ax, f"{title}: UMAP by GMM cluster ({len(clusters)} clusters)")
+    text = "\n".join(f"{name} {value:.3f}" for name, value in scores.items())
+    ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=8, bbox={"fc": "white", "ec": "0.8", "alpha": 0.9})
+    fig.tight_layout()
+    return fig
+
+
+def _umap_axes(ax, title: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel("UMAP 1")
+    ax.set_ylabel("UMAP 2")
+    ax.set_xticks([])
+    ax.set_yticks([])

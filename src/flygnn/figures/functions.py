@@ -1,0 +1,99 @@
+"""The learned functions f_θ and g_φ² per neuron over its natural range, beside the truth."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from flygnn.figures.embeddings import add_type_legend
+from flygnn.figures.style import type_colors
+
+
+def _curves(ax, voltages: np.ndarray, values: np.ndarray, neuron_type: np.ndarray, n_types: int) -> int:
+    """One line per neuron (columns of (P, N) arrays), coloured by type; returns how many were drawn."""
+    finite = np.isfinite(values).all(axis=0) & np.isfinite(voltages).all(axis=0)
+    columns = np.flatnonzero(finite)
+    columns = columns[np.random.default_rng(0).permutation(columns.size)]
+    segments = np.stack([voltages[:, columns].T, values[:, columns].T], axis=-1)
+    colors = np.array(type_colors(n_types))[neuron_type[columns]]
+    ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.5, alpha=0.35, rasterized=True))
+    if columns.size:
+        ax.set_xlim(np.min(segments[..., 0]), np.max(segments[..., 0]))
+        low, high = np.min(segments[..., 1]), np.max(segments[..., 1])
+        pad = 0.03 * (high - low) if high > low else 1.0
+        ax.set_ylim(low - pad, high + pad)
+    return int(columns.size)
+
+
+def _pair_figure(
+    voltages: np.ndarray,
+    learned: np.ndarray,
+    true: np.ndarray | None,
+    neuron_type: np.ndarray,
+    type_names: Sequence[str],
+    title: str,
+    learned_label: str,
+    true_label: str,
+    share_y: bool,
+) -> Figure:
+    n_panels = 2 if true is not None else 1
+    fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.8), squeeze=False, sharey=share_y)
+    drawn = _curves(axes[0, 0], voltages, learned, neuron_type, len(type_names))
+    axes[0, 0].set_title(f"learned ({drawn:,} of {voltages.shape[1]:,} neurons)")
+    axes[0, 0].set_ylabel(learned_label)
+    if true is not None:
+        _curves(axes[0, 1], voltages, true, neuron_type, len(type_names))
+        axes[0, 1].set_title("true")
+        axes[0, 1].set_ylabel(true_label)
+        if share_y:  # one y range for both panels, from both data sets
+            low = min(np.nanmin(learned), np.nanmin(true))
+            high = max(np.nanmax(learned), np.nanmax(true))
+            pad = 0.03 * (high - low) if high > low else 1.0
+            axes[0, 0].set_ylim(low - pad, high + pad)
+    for ax in axes.flat:
+        ax.set_xlabel("voltage v (natural range μ ± 2s of each neuron)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    add_type_legend(fig, type_names, ncol=9)
+    return fig
+
+
+def update_function_figure(
+    voltages: np.ndarray,
+    learned: np.ndarray,
+    true: np.ndarray | None,
+    neuron_type: np.ndarray,
+    type_names: Sequence[str],
+    title: str,
+) -> Figure:
+    """f_θ(v, a_i, msg = 0, I = 0) per neuron beside (V_rest − v)/τ; (P, N) arrays, same units (1/s)."""
+    return _pair_figure(
+        voltages, learned, true, neuron_type, type_names, f"{title}: update function f_θ",
+        "f_θ(v, a_i, 0, 0)  (dv/dt, 1/s)", "(V_rest − v)/τ  (1/s)", share_y=True,
+    )
+
+
+def message_function_figure(
+    voltages: np.ndarray,
+    learned: np.ndarray,
+    message_slope: np.ndarray,
+    neuron_type: np.ndarray,
+    type_names: Sequence[str],
+    title: str,
+) -> Figure:
+    """g_φ(v, a_j)² / s_g(j) per neuron beside ReLU(v).
+
+    The learned g_φ² is divided by its own slope s_g over the rectified natural range,
+    the gain that trades with Ŵ; what remains is its shape. Neurons whose gain is
+    unidentifiable (s_g NaN) are left out and counted in the panel title.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised = learned / message_slope[None, :]
+    return _pair_figure(
+        voltages, normalised, np.maximum(voltages, 0.0), neuron_type, type_names,
+        f"{title}: message function g_φ²", "g_φ(v, a_j)² / s_g(j)", "ReLU(v)", share_y=True,
+    )

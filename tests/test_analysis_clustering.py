@@ -1,0 +1,70 @@
+"""Known answers of the clustering step and its scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flygnn.analysis import TypeClustering, clustering_features, hungarian_accuracy
+from flygnn.analysis.clustering import purity, standardize
+from flygnn.analysis.metrics import clustering_metrics
+from flygnn.errors import FlygnnError
+
+
+def perfect_features(n_types=8, per_type=30, seed=0):
+    """Features that encode the type exactly: tight, well-separated blobs."""
+    rng = np.random.default_rng(seed)
+    types = np.repeat(np.arange(n_types), per_type)
+    centres = rng.normal(0, 10, (n_types, 3))
+    return centres[types] + rng.normal(0, 0.01, (types.size, 3)), types
+
+
+def test_features_that_encode_types_give_accuracy_one():
+    features, types = perfect_features()
+    fitted = TypeClustering(n_components=8, seeds=(0, 1)).fit(features, types)
+    assert fitted.accuracy_ == pytest.approx(1.0)
+    assert fitted.ari_ == pytest.approx(1.0)
+    assert fitted.nmi_ == pytest.approx(1.0)
+    assert fitted.purity_ == pytest.approx(1.0)
+    assert fitted.scores_["accuracy"].shape == (2,)
+
+
+def test_hungarian_accuracy_is_one_to_one():
+    types = np.array([0, 0, 0, 1, 1, 1])
+    assert hungarian_accuracy(np.array([5, 5, 5, 2, 2, 2]), types) == 1.0  # label names do not matter
+    # two clusters per type: only one of each pair can be matched, purity still 1
+    split = np.array([0, 0, 1, 2, 2, 3])
+    assert hungarian_accuracy(split, types) == pytest.approx(4 / 6)
+    assert purity(split, types) == 1.0
+    # one cluster for everything: matched to one type only
+    assert hungarian_accuracy(np.zeros(6, int), types) == pytest.approx(0.5)
+
+
+def test_clustering_features_edge_statistics():
+    embedding = np.zeros((3, 2))
+    source = np.array([0, 1, 0])
+    target = np.array([2, 2, 1])
+    W = np.array([1.0, 3.0, np.nan])  # the NaN is left out, not zeroed
+    features, names = clustering_features(embedding, np.ones(3), np.zeros(3), W, source, target)
+    assert names == ["a0", "a1", "tau", "v_rest", "W_in_mean", "W_in_std", "W_out_mean", "W_out_std"]
+    assert features[2, 4] == 2.0 and features[2, 5] == 1.0  # in: {1, 3}
+    assert features[1, 4] == 0.0  # only a NaN edge in: no input
+    assert features[0, 6] == 1.0 and features[1, 6] == 3.0
+
+
+def test_standardize_imputes_and_counts():
+    features = np.array([[1.0, np.nan], [2.0, 4.0], [3.0, 6.0]])
+    scaled, imputed = standardize(features)
+    assert imputed == 1
+    assert np.isfinite(scaled).all()
+    np.testing.assert_allclose(scaled.mean(axis=0), 0, atol=1e-12)
+    with pytest.raises(FlygnnError, match="NaN for every neuron"):
+        standardize(np.array([[1.0, np.nan], [2.0, np.nan]]))
+
+
+def test_clustering_metrics_names_and_definitions():
+    scores = {"accuracy": np.array([0.9, 0.8]), "ari": np.array([0.5, 0.5]), "nmi": np.array([0.7, 0.7]), "purity": np.array([1.0, 1.0])}
+    metrics = clustering_metrics(scores)
+    assert metrics["clustering_accuracy"].value == pytest.approx(0.85)
+    assert metrics["clustering_accuracy"].definition == "hungarian-accuracy"
+    assert metrics["clustering_accuracy_std"].value == pytest.approx(0.05)

@@ -1,0 +1,158 @@
+"""Every section notebook executes under papermill on a smoke bundle and writes its outputs.
+
+The smoke bundle is built once per session by the real pipeline: a smoke dataset of
+the extent-1 network simulated with the pretrained ground truth, and a smoke
+training run (a few hundred iterations). Its recovery is poor; what is tested is
+that every notebook runs, saves the figure families of ``flygnn.sections`` and a
+metrics file whose entries carry a value and a definition.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flygnn.errors import FlygnnError
+from flygnn.sections import SECTIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+ANALYSIS = ROOT / "analysis"
+CONDITION, SIGMA = "sigma-0p5", 0.5
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_notebooks", ANALYSIS / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, tiny_network, flyvis_model_dir):
+    """(dataset path, bundle path) of a smoke condition trained on the extent-1 network."""
+    from flygnn.groundtruth import load_ground_truth
+    from flygnn.simulate import simulate_dataset
+    from flygnn.train import train_condition
+
+    root = tmp_path_factory.mktemp("smoke")
+    truth = load_ground_truth(tiny_network, flyvis_model_dir)
+    dataset = simulate_dataset(
+        root / f"{CONDITION}.zarr", tiny_network, truth, SIGMA, train_frames=600, test_frames=200,
+        condition=CONDITION, preset_name="smoke", progress=False,
+    )
+    dataset = root / f"{CONDITION}.zarr"
+    bundle = train_condition(
+        CONDITION, "smoke", dataset=dataset, out=root / "bundles" / CONDITION,
+        checkpoint_dir=root / "checkpoints", progress=False,
+    )
+    return dataset, Path(bundle)
+
+
+def parameters(smoke_run, output_dir: Path) -> dict:
+    dataset, bundle = smoke_run
+    return {
+        "condition": CONDITION, "sigma": SIGMA, "bundle": str(bundle), "dataset": str(dataset),
+        "output_dir": str(output_dir), "flyvis_model": "", "synthetic_groundtruth": False,
+    }
+
+
+def test_notebooks_match_their_generator():
+    generator = _generator()
+    for section in SECTIONS:
+        path = ANALYSIS / f"{section.name}.ipynb"
+        assert path.read_text() == generator.text(section.name), f"{path} is stale: run python analysis/make_notebooks.py"
+
+
+def test_parameters_cell_is_tagged_and_identical():
+    import nbformat
+
+    cells = []
+    for section in SECTIONS:
+        notebook = nbformat.read(ANALYSIS / f"{section.name}.ipynb", as_version=4)
+        tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1
+        cells.append(tagged[0].source)
+    assert len(set(cells)) == 1
+    for name in ("condition", "sigma", "bundle", "dataset", "output_dir", "flyvis_model", "synthetic_groundtruth"):
+        assert f"\n{name} = " in "\n" + cells[0]
+
+
+def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
+    import papermill
+
+    output_dir = tmp_path / "results" / CONDITION
+    for section in SECTIONS:
+        papermill.execute_notebook(
+            str(ANALYSIS / f"{section.name}.ipynb"),
+            str(output_dir / "notebooks" / f"{section.name}.ipynb"),
+            parameters=parameters(smoke_run, output_dir),
+            kernel_name="python3",
+            cwd=str(ROOT),
+            progress_bar=False,
+        )
+        for family in section.figures:
+            for suffix in ("png", "pdf"):
+                path = output_dir / "figures" / f"{family.name}.{suffix}"
+                assert path.is_file() and path.stat().st_size > 1000, path
+        metrics = json.loads((output_dir / "metrics" / f"{section.name}.json").read_text())
+        assert metrics, section.name
+        for name, entry in metrics.items():
+            assert set(entry) >= {"value", "definition", "inputs"}, name
+    merged = {}
+    for section in SECTIONS:
+        merged.update(json.loads((output_dir / "metrics" / f"{section.name}.json").read_text()))
+    for upstream in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy"):
+        assert upstream in merged
+        assert merged[upstream]["value"] is None or np.isfinite(merged[upstream]["value"])
+    # shared quantities were computed once and cached
+    cached = sorted(p.name.split("-")[0] for p in (output_dir / "cache").glob("*.npz"))
+    assert cached == ["clustering", "gauge", "spectral"]
+
+
+def test_recovery_in_the_bundle_matches_the_analysis(smoke_run, tmp_path):
+    """The trainer's recovery_metrics and the connectivity section agree (one definition)."""
+    from flygnn.analysis import weight_metrics
+    from flygnn.analysis.context import load_context
+
+    ctx = load_context(**parameters(smoke_run, tmp_path))
+    gauge = ctx.gauge()
+    recorded = ctx.bundle.meta["recovery"]["W_corrected_R2"]
+    assert weight_metrics(ctx.ground_truth.W, gauge.corrected_W_)["W_corrected_R2"].value == pytest.approx(recorded, rel=1e-4)
+
+
+def test_condition_without_a_bundle_is_a_clear_error(tmp_path):
+    from flygnn.analysis.context import load_context
+
+    with pytest.raises(FlygnnError, match="has no checkpoint bundle.*flygnn train --condition sigma-0p5"):
+        load_context(CONDITION, SIGMA, str(tmp_path / "missing"), str(tmp_path / "out"))
+
+
+def test_bundle_for_another_network_or_sigma_is_refused(smoke_run, tmp_path):
+    from flygnn.analysis.context import load_context
+
+    _, bundle = smoke_run
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    meta = json.loads((copy / "bundle.json").read_text())
+    meta["architecture"]["network_fingerprint"] = "0123456789abcdef"
+    (copy / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(FlygnnError, match="another network"):
+        load_context(CONDITION, SIGMA, str(copy), str(tmp_path / "out"))
+    with pytest.raises(FlygnnError, match="σ = 0.5.*σ = 0.05"):
+        load_context(CONDITION, 0.05, str(bundle), str(tmp_path / "out"))
+
+
+def test_ground_truth_without_dataset_is_cached_and_checked(smoke_run, tmp_path, flyvis_model_dir):
+    from flygnn.analysis.context import load_context
+
+    _, bundle = smoke_run
+    ctx = load_context(CONDITION, SIGMA, str(bundle), str(tmp_path), flyvis_model=str(flyvis_model_dir))
+    assert list((tmp_path / "cache").glob("groundtruth-*.npz"))
+    assert ctx.ground_truth.fingerprint() == ctx.bundle.meta["groundtruth"]["fingerprint"]
+    with pytest.raises(FlygnnError, match="trained against ground truth"):
+        load_context(CONDITION, SIGMA, str(bundle), str(tmp_path / "other"), synthetic_groundtruth=True)
