@@ -225,27 +225,32 @@ class TrainingFrames:
     @classmethod
     def from_dataset(cls, dataset: Any, input_neurons: np.ndarray, split: str = "train", chunk: int = 2000) -> TrainingFrames:
         """Read a split of a ``flygnn.dataset`` into RAM (stimulus in chunks, input columns only)."""
-        T = dataset.frames(split)
-        voltage = np.ascontiguousarray(dataset.read(split, "voltage"), dtype=np.float32)
-        target = np.ascontiguousarray(dataset.read(split, "target"), dtype=np.float32)
-        N = voltage.shape[1]
-        if voltage.shape[0] != T or target.shape != voltage.shape:
-            raise FlygnnError(
-                f"dataset {getattr(dataset, 'path', '')}: split {split!r} says {T} frames but voltage is "
-                f"{voltage.shape} and target {target.shape}; the dataset is truncated or damaged — simulate it again."
-            )
+        T, N = dataset.frames(split), dataset.n_neurons
+        where = f"dataset {getattr(dataset, 'path', '')} ({split})"
+
+        def read_chunk(name: str, start: int) -> np.ndarray:
+            block = np.asarray(dataset.read(split, name, slice(start, min(start + chunk, T))), dtype=np.float32)
+            if block.shape != (min(chunk, T - start), N):
+                raise FlygnnError(
+                    f"{where}: {name} frames {start}… have shape {block.shape}, expected "
+                    f"({min(chunk, T - start)}, {N}); the dataset is truncated or damaged — simulate it again."
+                )
+            return block
+
+        # read chunk by chunk into preallocated arrays: reading a whole array at once
+        # costs a second copy of it in memory (1.8 GB at full size)
+        voltage = np.empty((T, N), dtype=np.float32)
+        target = np.empty((T, N), dtype=np.float32)
+        for start in range(0, T, chunk):
+            voltage[start : start + chunk] = read_chunk("voltage", start)
+            target[start : start + chunk] = read_chunk("target", start)
         input_neurons = np.asarray(input_neurons, dtype=np.int64)
         others = np.ones(N, dtype=bool)
         others[input_neurons] = False
         stimulus = np.empty((T, len(input_neurons)), dtype=np.float32)
         full: np.ndarray | None = None
         for start in range(0, T, chunk):
-            block = np.asarray(dataset.read(split, "stimulus", slice(start, min(start + chunk, T))), dtype=np.float32)
-            if block.shape != (min(chunk, T - start), N):
-                raise FlygnnError(
-                    f"dataset {getattr(dataset, 'path', '')}: stimulus frames {start}… have shape {block.shape}; "
-                    "the dataset is truncated or damaged — simulate it again."
-                )
+            block = read_chunk("stimulus", start)
             if full is None and np.any(block[:, others] != 0):
                 full = np.zeros((T, N), dtype=np.float32)  # input beyond the photoreceptors: keep all columns
                 full[:start, input_neurons] = stimulus[:start]
@@ -257,7 +262,7 @@ class TrainingFrames:
             frames = cls(voltage, target, full, np.arange(N, dtype=np.int64))
         else:
             frames = cls(voltage, target, stimulus, input_neurons)
-        frames.check_finite(f"dataset {getattr(dataset, 'path', '')} ({split})")
+        frames.check_finite(where)
         return frames
 
     def check_finite(self, where: str) -> None:
@@ -275,8 +280,8 @@ class TrainingFrames:
         """Per-neuron mean and std of v (N,) and xnorm = 1.5 × std of all voltages."""
         total = np.zeros(self.n_neurons)
         squares = np.zeros(self.n_neurons)
-        for start in range(0, self.n_frames, 4096):
-            block = self.voltage[start : start + 4096].astype(np.float64)
+        for start in range(0, self.n_frames, 1024):
+            block = self.voltage[start : start + 1024].astype(np.float64)
             total += block.sum(axis=0)
             squares += np.square(block).sum(axis=0)
         mean = total / self.n_frames

@@ -38,7 +38,7 @@ def plot_training_loss(history: Sequence[dict[str, Any]], title: str | None = No
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("iteration")
     ax_loss.set_ylabel("loss term (mean per log window)")
-    ax_loss.legend(loc="upper right", frameon=False)
+    ax_loss.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=4, frameon=False)
     speed = np.array([row.get("iterations_per_s", np.nan) for row in history], dtype=float)
     ax_speed.plot(iterations, speed, color="tab:gray", linewidth=1.0)
     ax_speed.set_xlabel("iteration")
