@@ -158,6 +158,8 @@ def test_condition_without_bundle_is_reported_and_the_others_still_run(tmp_path)
     assert "condition sigma-0: no checkpoint bundle at data/bundles/sigma-0/" in runs[0].message
     metrics = json.loads((layout.result_dir("sigma-0p5") / "metrics.json").read_text())["metrics"]
     assert metrics["tau_R2"]["value"] == 0.5, "the changed bundle was analysed again"
+    cached = (layout.result_dir("sigma-0p5") / "cache" / "sections.txt").read_text().split()
+    assert cached == [s.name for s in SECTIONS] * 2, "the previous run's cache is carried over"
 
 
 def test_cli_analyze_reports_failures_with_exit_status_2(tmp_path, monkeypatch, capsys):

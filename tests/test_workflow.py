@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from test_report_project import analysed_copy, make_project
 
 from flygnn.cli import main

@@ -166,7 +166,9 @@ def render_book(
     staging.parent.mkdir(parents=True, exist_ok=True)
     command = [str(quarto), "render", "--output-dir", os.path.relpath(staging, layout.root)]
     log(f"render: {' '.join(command)}")
-    env = {**os.environ, UPDATED_ENV: "1"}
+    # the pre-render step calls `flygnn`: make it this environment's, even when not activated
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, UPDATED_ENV: "1", "PATH": path}
     completed = subprocess.run(command, cwd=layout.root, env=env)
     kept = f"the published book in {layout.relative(target)}/ was left as it was"
     if completed.returncode != 0:

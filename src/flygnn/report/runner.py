@@ -11,7 +11,9 @@ Layout written (``results/<condition>/``)::
     notebooks/<section>.ipynb   executed (kernel cwd = this folder, output_dir = ".")
     figures/<family>.png|.pdf   saved by the notebooks
     metrics/<section>.json      saved by the notebooks
-    cache/                      scratch shared by the sections of one run
+    cache/                      derived quantities shared by the sections (the notebooks
+                                key them by the bundle's fingerprint; carried over
+                                from the previous run)
     metrics.json                merged here (format flygnn-metrics/1)
     manifest.json               status, parameters, input fingerprints, timings
     failed/                     only after a failed run: the failing executed
@@ -387,8 +389,15 @@ class AnalysisRunner:
             "notebooks": records,
         }
         with atomic_directory(result_dir, overwrite=True) as staging:
-            for sub in ("notebooks", "figures", "metrics", "cache"):
+            for sub in ("notebooks", "figures", "metrics"):
                 (staging / sub).mkdir()
+            # derived quantities are keyed by the bundle's fingerprint in the notebooks'
+            # cache, so the previous run's cache is safe to start from (copied: the
+            # previous results stay untouched if this run fails)
+            if (result_dir / "cache").is_dir():
+                shutil.copytree(result_dir / "cache", staging / "cache")
+            else:
+                (staging / "cache").mkdir()
             try:
                 for number, section in enumerate(self.sections, start=1):
                     records.append(
