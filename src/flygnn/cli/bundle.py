@@ -1,0 +1,77 @@
+"""``flygnn import-upstream`` and ``flygnn bundle-info``: bring in and inspect checkpoint bundles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "import-upstream",
+        help="convert a flyvis-gnn checkpoint and its dataset into a checkpoint bundle",
+        description=(
+            "Convert a flyvis-gnn checkpoint (best_model_with_*.pt; legacy lin_edge./lin_phi. names too) "
+            "plus its dataset folder (edge_index.pt and x_list_train) into a flygnn bundle. The .pt files "
+            "are loaded with weights_only=True: files that would run code are refused."
+        ),
+    )
+    parser.add_argument("checkpoint", help="the flyvis-gnn .pt checkpoint")
+    parser.add_argument("--dataset", required=True, help="its dataset folder (or a flygnn dataset of the same network)")
+    parser.add_argument("--condition", required=True, help="condition name for the bundle (e.g. sigma-0p05)")
+    parser.add_argument("--sigma", type=float, help="σ of the training data (default: from data/conditions.yaml)")
+    parser.add_argument("--conditions-file", help="default data/conditions.yaml")
+    parser.add_argument("--out", help="bundle folder to write (default: data/bundles/<condition>)")
+    parser.add_argument("--extent", type=int, default=8, help="network extent the checkpoint was trained on (default 8)")
+    parser.add_argument("--activity-frames", type=int, default=256, help="training frames sampled into the bundle")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    parser.set_defaults(func=import_command)
+
+    info = subparsers.add_parser("bundle-info", help="validate a checkpoint bundle and print its summary")
+    info.add_argument("bundle", help="bundle folder")
+    info.set_defaults(func=info_command)
+
+
+def import_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flygnn.conditions import load_conditions
+    from flygnn.connectome import load_network
+    from flygnn.errors import FlygnnError
+    from flygnn.train import default_bundle_path
+    from flygnn.upstream import import_upstream
+
+    sigma = args.sigma
+    if sigma is None:
+        known = {c.name: c.sigma for c in load_conditions(args.conditions_file)}
+        if args.condition not in known:
+            raise FlygnnError(
+                f"condition {args.condition!r} is not in the conditions file (known: {sorted(known)}); pass --sigma."
+            )
+        sigma = known[args.condition]
+    out = Path(args.out) if args.out else default_bundle_path(args.condition)
+    path = import_upstream(
+        args.checkpoint, args.dataset, out, condition=args.condition, sigma=sigma,
+        network=load_network(extent=args.extent), overwrite=args.overwrite, activity_frames=args.activity_frames,
+    )
+    print(f"wrote bundle {path}")
+    return 0
+
+
+def info_command(args: argparse.Namespace) -> int:
+    from flygnn.bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    training = bundle.meta.get("training") or {}
+    summary = {
+        "bundle": str(bundle.path),
+        "fingerprint": bundle.fingerprint(),
+        "condition": bundle.condition,
+        "sigma": bundle.sigma,
+        "architecture": bundle.meta["architecture"],
+        "training": {k: training.get(k) for k in ("preset", "iterations", "wall_time_s", "final_loss", "device")},
+        "recovery": bundle.meta.get("recovery"),
+        "activity_frames": int(bundle.activity["frames_voltage"].shape[0]),
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
