@@ -123,6 +123,11 @@ def _merge(base: dict, update: Mapping | None) -> dict:
     return merged
 
 
+def _round(value: float) -> float:
+    """Drop binary noise from scaled rates (1.5 × 2.325e-3 = 0.0034874999999999997)."""
+    return float(f"{value:.12g}")
+
+
 def available_presets(path: str | Path | None = None) -> list[str]:
     document = yaml.safe_load(Path(path or presets_file()).read_text())
     return list(document["presets"])
@@ -156,9 +161,9 @@ def load_training_config(
         "sigma": float(sigma),
         **spec["architecture"],
         **spec["loss"],
-        "lr_W": float(spec["learning_rates"]["W"]) * scale,
-        "lr_mlp": float(spec["learning_rates"]["mlp"]) * scale,
-        "lr_embedding": float(spec["learning_rates"]["embedding"]) * scale,
+        "lr_W": _round(float(spec["learning_rates"]["W"]) * scale),
+        "lr_mlp": _round(float(spec["learning_rates"]["mlp"]) * scale),
+        "lr_embedding": _round(float(spec["learning_rates"]["embedding"]) * scale),
         "learning_rate_scale": scale,
         **spec["schedule"],
     }
@@ -690,8 +695,8 @@ def train_condition(
     device_ = resolve_device(device)
     if not Path(dataset_path).exists():
         raise FlygnnError(
-            f"dataset {dataset_path} not found; simulate it first (`flygnn simulate --condition {condition} "
-            f"--preset {preset}`) or pass --dataset."
+            f"dataset {dataset_path} not found; simulate it first (`flygnn simulate --preset {preset} "
+            f"--conditions {condition}`) or pass --dataset."
         )
     ds = open_dataset(dataset_path)
     if abs(float(ds.sigma) - entry.sigma) > SIGMA_TOLERANCE:
