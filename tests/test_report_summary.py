@@ -35,6 +35,7 @@ METRICS = {
         "V_rest_R2": entry(0.1, "biophysics"),
         "excluded_edges": entry(12, "connectivity", "edges with |W*-W| > 5"),
         "clustering_ARI": entry(0.77, "embeddings", "adjusted Rand index"),
+        "unidentifiable_neurons": entry(22.0, "connectivity", "count"),
     },
     "sigma-0p05": {
         "W_corrected_R2": entry(0.98),
@@ -96,8 +97,11 @@ def test_additional_metrics_table_lists_the_rest_by_section():
     published = load_published(ROOT / "data" / "published.yaml")
     text = additional_metrics_table(CONDITIONS, METRICS, published)
     rows = table_rows(text)
-    assert list(rows) == ["excluded\\_edges", "clustering\\_ARI"], "sections in book order, upstream metrics left out"
+    assert list(rows) == ["excluded\\_edges", "unidentifiable\\_neurons", "clustering\\_ARI"], (
+        "sections in book order, upstream metrics left out"
+    )
     assert rows["excluded\\_edges"] == ["connectivity", "edges with \\|W\\*-W\\| \\> 5", "12", "3"]
+    assert rows["unidentifiable\\_neurons"] == ["connectivity", "count", "22", "missing"], "counts stay integers"
     assert rows["clustering\\_ARI"] == ["embeddings", "adjusted Rand index", "0.7700", "missing"]
     assert "{#tbl-additional-metrics}" in text
 

@@ -105,8 +105,11 @@ def notebook_links(section: Section, conditions: Sequence[Condition], layout: Pr
         + " · ".join(links)
         + "\n:::\n\n"
         '::: {.content-visible unless-format="html"}\n'
-        f"The executed notebooks of this chapter are results/<condition>/notebooks/{section.name}.ipynb, "
-        "linked from the HTML version of this report.\n:::\n"
+        + escape_markdown(
+            f"The executed notebooks of this chapter are results/<condition>/notebooks/{section.name}.ipynb, "
+            "linked from the HTML version of this report."
+        )
+        + "\n:::\n"
     )
 
 
@@ -239,8 +242,13 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
     header = ["", *(escape_markdown(r.condition.label) for r in results)]
     rows: list[tuple[str, list[str]]] = []
 
+    def shown(value: Any) -> str:
+        if value in (None, ""):
+            return "—"
+        return escape_markdown(f"{value:.6g}" if isinstance(value, float) else value)
+
     def row(label: str, values: Iterable[Any]) -> None:
-        rows.append((label, [escape_markdown(v) if v not in (None, "") else "—" for v in values]))
+        rows.append((label, [shown(v) for v in values]))
 
     bundles = [r.manifest.get("bundle") or {} for r in results]
     inputs = [r.manifest.get("inputs") or {} for r in results]

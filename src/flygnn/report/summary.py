@@ -137,11 +137,19 @@ def load_metrics(results: Path, conditions: Sequence[Condition]) -> dict[str, di
     return loaded
 
 
+def format_metric(entry: Mapping[str, Any]) -> str:
+    """A metrics.json entry as table text; counts (definition "count") as integers."""
+    value = entry.get("value")
+    if "count" in str(entry.get("definition", "")) and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return format_value(value)
+
+
 def _our_value(metrics: Mapping[str, Any], name: str) -> str:
     entry = metrics.get(name)
     if entry is None:
         return NOT_COMPUTED
-    return format_value(entry.get("value"))
+    return format_metric(entry)
 
 
 def _table(header: list[str], align: list[str], rows: list[list[str]], caption: str, table_id: str) -> str:

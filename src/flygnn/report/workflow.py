@@ -106,7 +106,10 @@ def update_report(
     targets = [f"{layout.relative(layout.result_dir(c.name))}/{ANALYSIS_STAMP}" for c in present]
     if not missing:
         targets.append(f"{layout.relative(layout.results)}/{BOOK_RECORD}")
-    forcerun = ["chapters"] + (["analyze"] if force else [])
+    # the chapter parts are cheap and read files Snakemake does not track (chapters/*.qmd,
+    # the generator itself): always regenerate them. Forcing a rule adds its job to the
+    # DAG, so only when the book is a target.
+    forcerun = (["chapters"] if not missing else []) + (["analyze"] if force else [])
     command = snakemake_command(layout, targets, cores, forcerun=forcerun, flyvis_model=flyvis_model)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -118,16 +121,21 @@ def update_report(
         f"{layout.relative(layout.bundle_dir(c.name))}/bundle.json`) or import one (`flygnn import-upstream`)"
         for c in missing
     ]
+    attributed = True  # every problem names its condition
     if completed is not None and completed.returncode != 0:
         failures = _failed_since(layout, present, started)
+        attributed = bool(failures)
         problems += failures or [
             f"snakemake exited with status {completed.returncode}; its messages above name the failing rule"
         ]
     if problems:
+        blocked = {p.split(":", 1)[0] for p in problems}
+        others = [c.name for c in present if c.name not in blocked] if attributed else []
+        done = f"The other conditions ({', '.join(others)}) are analysed; the" if others else "The"
         raise FlygnnError(
             "the report was not updated:\n"
             + "\n".join(f"- {p}" for p in problems)
-            + "\nThe other conditions were analysed; the generated chapters and the published book were left as they were."
+            + f"\n{done} generated chapters and the published book were left as they were."
         )
     log(f"workflow: up to date in {time.perf_counter() - t0:.1f} s")
 
