@@ -718,6 +718,8 @@ def train_condition(
                 f"a checkpoint of an earlier run exists in {checkpoint_dir}; pass --resume to continue it "
                 "or --fresh to start over."
             )
+    if resume and not trainer.checkpoint_exists():
+        print(f"no checkpoint in {checkpoint_dir}; starting from iteration 0", file=sys.stderr)
     frames = TrainingFrames.from_dataset(ds, network.input_indices)
     trainer.fit(frames, resume=resume and trainer.checkpoint_exists())
     activity = frames.activity(config.activity_frames, config.seed)
