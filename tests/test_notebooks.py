@@ -41,7 +41,7 @@ def smoke_run(tmp_path_factory, tiny_network, flyvis_model_dir):
 
     root = tmp_path_factory.mktemp("smoke")
     truth = load_ground_truth(tiny_network, flyvis_model_dir)
-    dataset = simulate_dataset(
+    simulate_dataset(
         root / f"{CONDITION}.zarr", tiny_network, truth, SIGMA, train_frames=600, test_frames=200,
         condition=CONDITION, preset_name="smoke", progress=False,
     )
@@ -86,6 +86,7 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
     import papermill
 
     output_dir = tmp_path / "results" / CONDITION
+    (output_dir / "notebooks").mkdir(parents=True)
     for section in SECTIONS:
         papermill.execute_notebook(
             str(ANALYSIS / f"{section.name}.ipynb"),

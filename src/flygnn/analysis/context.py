@@ -153,7 +153,7 @@ class AnalysisContext:
     def bundle_fingerprint(self) -> str:
         """The bundle's fingerprint (hashing its files once)."""
         if not hasattr(self, "_bundle_fingerprint"):
-            self._bundle_fingerprint = self.bundle_fingerprint
+            self._bundle_fingerprint = self.bundle.fingerprint()
         return self._bundle_fingerprint
 
     def inputs(self) -> dict[str, str]:
