@@ -100,5 +100,7 @@ def test_metrics_file_carries_value_and_definition(tmp_path):
     document = json.loads(path.read_text())
     assert document["a"] == {"value": 0.5, "definition": "ols-r2", "edges": 3, "inputs": {"bundle": "abc"}}
     assert document["b"]["value"] is None
+    assert Metric(np.int64(3), "count").to_json()["value"] == 3  # counts stay integers
+    assert isinstance(Metric(np.int64(3), "count").value, int)
     with pytest.raises(KeyError):
         Metric(1.0, "no-such-definition")

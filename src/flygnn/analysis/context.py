@@ -264,10 +264,12 @@ class AnalysisContext:
         paths = save_figure(fig, self.figures_dir, stem)
         if show:
             try:
+                from IPython import get_ipython
                 from IPython.display import Image, display
             except ImportError:  # outside IPython there is nothing to show
                 return paths
-            display(Image(filename=str(paths[0])))
+            if get_ipython() is not None:
+                display(Image(filename=str(paths[0])))
         return paths
 
     def write_metrics(self, section: str, metrics: dict[str, Metric]):

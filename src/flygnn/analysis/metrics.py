@@ -67,7 +67,9 @@ class Metric:
     def __post_init__(self) -> None:
         if self.definition not in DEFINITIONS:
             raise KeyError(f"unknown metric definition {self.definition!r}")
-        if self.value is not None:
+        if isinstance(self.value, (int, np.integer)) and not isinstance(self.value, bool):
+            self.value = int(self.value)  # counts stay integers
+        elif self.value is not None:
             self.value = float(self.value)
             if not np.isfinite(self.value):
                 self.value = None

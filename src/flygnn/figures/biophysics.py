@@ -41,8 +41,11 @@ def _panel(ax, true, estimate, colors, low, high, size, error=None) -> tuple[int
     above, below = finite & (estimate > high), finite & (estimate < low)
     ax.scatter(true[above], np.full(above.sum(), high), marker="^", c=colors[above], s=size * 3, linewidths=0, clip_on=False)
     ax.scatter(true[below], np.full(below.sum(), low), marker="v", c=colors[below], s=size * 3, linewidths=0, clip_on=False)
-    ax.plot([low, high], [low, high], color="0.3", ls="--", lw=0.8)
+    ax.axline((low, low), slope=1.0, color="0.3", ls="--", lw=0.8)  # identity; does not move the limits
     ax.set_ylim(low, high)
+    x_low, x_high = float(np.min(true)), float(np.max(true))
+    pad = 0.05 * (x_high - x_low) if x_high > x_low else 0.1
+    ax.set_xlim(x_low - pad, x_high + pad)
     return int(inside.sum()), int((above | below).sum())
 
 

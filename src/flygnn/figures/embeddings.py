@@ -52,7 +52,8 @@ def embeddings_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names
     pairs = list(itertools.combinations(range(d), 2)) if d > 1 else [(0, None)]
     ncols = min(len(pairs), 3)
     nrows = int(np.ceil(len(pairs) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows + 0.4), squeeze=False)
+    size = (5.6, 5.0) if len(pairs) == 1 else (3.2 * ncols, 3.0 * nrows + 0.4)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
     for ax, (i, j) in zip(axes.flat, pairs):
         if j is None:  # one dimension: a strip per type
             scatter_by_type(ax, embedding[:, 0], neuron_type.astype(float), neuron_type, len(type_names))
@@ -66,7 +67,7 @@ def embeddings_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names
         ax.set_visible(False)
     fig.suptitle(f"{title}: embeddings a (d = {d}, {n:,} neurons)")
     fig.tight_layout()
-    add_type_legend(fig, type_names, ncol=min(9, 3 * ncols + 2))
+    add_type_legend(fig, type_names, ncol=7 if len(pairs) == 1 else 9)
     return fig
 
 

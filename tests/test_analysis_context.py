@@ -1,0 +1,43 @@
+"""The per-condition cache: computed once, reused, never unpickled, rebuilt when corrupt."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flygnn.analysis.context import cached_arrays
+
+
+def test_cached_arrays_compute_once_and_reuse(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": np.arange(3.0), "flag": np.array(True)}
+
+    first = cached_arrays(tmp_path, "gauge", "abc", compute)
+    second = cached_arrays(tmp_path, "gauge", "abc", compute)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first["x"], second["x"])
+    assert bool(second["flag"])
+    assert [p.name for p in tmp_path.glob("*.npz")] == ["gauge-abc.npz"]
+    assert not list(tmp_path.glob("*.tmp*"))  # written atomically, nothing left behind
+    cached_arrays(tmp_path, "gauge", "other-key", compute)  # another input: recomputed
+    assert len(calls) == 2
+
+
+def test_corrupt_cache_is_recomputed(tmp_path):
+    (tmp_path / "spectral-k.npz").write_bytes(b"not an npz")
+    result = cached_arrays(tmp_path, "spectral", "k", lambda: {"s": np.ones(2)})
+    np.testing.assert_array_equal(result["s"], np.ones(2))
+    assert cached_arrays(tmp_path, "spectral", "k", lambda: {"s": np.zeros(2)})["s"].sum() == 2
+
+
+def test_failed_computation_leaves_no_cache(tmp_path):
+    def broken():
+        raise RuntimeError("boom")
+
+    try:
+        cached_arrays(tmp_path, "clustering", "k", broken)
+    except RuntimeError:
+        pass
+    assert not list(tmp_path.glob("*.npz"))
