@@ -1,9 +1,9 @@
 """Recovered τ and V_rest against the truth, per neuron and per cell type.
 
 Estimates far outside the truth's range (a near-zero slope s_f gives a huge τ̂) would
-squash the plot; instead of fixed limits that hide them, the view is the range of
-the truth and of the central 98 % of the estimates, and every point beyond it is
-drawn on the border as a triangle and counted.
+squash the plot; instead of fixed limits that hide them, the view holds every
+estimate within one truth-range of the truth, and every point beyond it is drawn on
+the border as a triangle and counted.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from flygnn.figures.style import type_colors
 
 
 def _view(true: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:
+    """All estimates, unless some lie more than one truth-range beyond the truth: those are pinned."""
+    true_low, true_high = float(np.min(true)), float(np.max(true))
+    span = true_high - true_low if true_high > true_low else max(abs(true_high), 0.1)
     finite = estimate[np.isfinite(estimate)]
-    values = [np.min(true), np.max(true)]
+    low, high = true_low, true_high
     if finite.size:
-        values += list(np.percentile(finite, [1, 99]))
-    low, high = min(values), max(values)
-    pad = 0.05 * (high - low) if high > low else 0.1
+        low = min(low, max(float(finite.min()), true_low - span))
+        high = max(high, min(float(finite.max()), true_high + span))
+    pad = 0.04 * (high - low)
     return low - pad, high + pad
 
 

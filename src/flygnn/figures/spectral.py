@@ -61,7 +61,8 @@ def spectral_figure(spectral, title: str) -> Figure:
 
     ax = axes[1, 2]
     ax.plot(ranks, spectral.best_left_alignment_, color=TRUE_COLOR, lw=1.0, marker=".", ms=3, label="left")
-    ax.plot(ranks, spectral.best_right_alignment_, color=CORRECTED_COLOR, lw=1.0, marker=".", ms=3, label="right")
+    # left and right are often close: dashed and on top so both stay visible
+    ax.plot(ranks, spectral.best_right_alignment_, color=CORRECTED_COLOR, lw=0.9, ls="--", marker="x", ms=2.5, label="right")
     ax.axhline(spectral.random_best_, color="0.4", ls="--", lw=0.8, label=f"random, best of {k_s} ({spectral.random_best_:.3f})")
     ax.axhline(spectral.random_mean_, color="0.6", ls=":", lw=0.8, label=f"random, mean ({spectral.random_mean_:.3f})")
     ax.set_ylim(0, 1.02)
