@@ -241,3 +241,11 @@ def test_cli_smoke_training(dataset, tmp_path, capsys):
     assert main(["train", "--condition", "sigma-0p05", "--preset", "smoke", "--dataset", str(dataset.path),
                  "--out", str(tmp_path / "x"), "--device", "tpu"]) == 2
     assert "device 'tpu'" in capsys.readouterr().err
+
+
+def test_resume_compares_float_settings_up_to_rounding():
+    from flygnn.train import _same_setting
+
+    assert _same_setting(1.5 * 2.325e-3, 3.4875e-3)  # 0.0034874999999999997 vs 0.0034875
+    assert not _same_setting(1.8e-3, 2.7e-3)
+    assert _same_setting(2, 2) and not _same_setting(2, 4)

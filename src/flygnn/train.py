@@ -47,6 +47,17 @@ CHECKPOINT_FORMAT = "flygnn-training-checkpoint/1"
 LOSS_COMPONENTS = ("prediction", "monotonicity", "anchor", "g_phi_L1", "f_theta_weights", "W_L1")
 SIGMA_TOLERANCE = 1e-9
 # Fields that define the optimisation problem: a checkpoint resumes only under the same ones.
+def _same_setting(saved, current) -> bool:
+    """Equal, with floats compared to 1e-9 relative: a rate computed as 1.5 × 2.325e-3
+    in one version and written as 3.4875e-3 in another is the same setting."""
+    if isinstance(saved, float) or isinstance(current, float):
+        try:
+            return math.isclose(float(saved), float(current), rel_tol=1e-9, abs_tol=0.0)
+        except (TypeError, ValueError):
+            return False
+    return saved == current
+
+
 _RESUME_FIELDS = (
     "sigma", "embedding_dim", "hidden", "layers", "W_init_scale", "monotonicity", "monotonicity_step",
     "anchor", "g_phi_L1", "f_theta_L1", "f_theta_L2", "W_L1", "lr_W", "lr_mlp", "lr_embedding",
@@ -490,7 +501,7 @@ class Trainer:
                 f"now {self.dataset_fingerprint}); start without --resume."
             )
         saved = progress["config"]
-        changed = [k for k in _RESUME_FIELDS if saved.get(k) != getattr(self.config, k)]
+        changed = [k for k in _RESUME_FIELDS if not _same_setting(saved.get(k), getattr(self.config, k))]
         if changed:
             detail = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(self.config, k)!r}" for k in changed)
             raise FlygnnError(f"{where} was trained with other settings ({detail}); resume with the same ones.")
