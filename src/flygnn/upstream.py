@@ -192,7 +192,7 @@ def import_upstream(
     sigma: float,
     network: Network | None = None,
     overwrite: bool = False,
-    activity_frames: int = 256,
+    activity_frames: int = 64,
     seed: int = 0,
 ) -> Path:
     """Write a bundle at ``out`` from a flyvis-gnn checkpoint and its dataset folder.

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--conditions-file", help="default data/conditions.yaml")
     parser.add_argument("--out", help="bundle folder to write (default: data/bundles/<condition>)")
     parser.add_argument("--extent", type=int, default=8, help="network extent the checkpoint was trained on (default 8)")
-    parser.add_argument("--activity-frames", type=int, default=256, help="training frames sampled into the bundle")
+    parser.add_argument("--activity-frames", type=int, default=64, help="training frames sampled into the bundle")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
     parser.set_defaults(func=import_command)
 
