@@ -83,3 +83,14 @@ def test_nan_weights_are_dropped_and_counted():
     fitted = SpectralAnalysis(n_eigenvalues=5, n_singular=5).fit(W, corrected, source, target, 60)
     assert fitted.dropped_edges_ == 3
     assert spectral_metrics(fitted)["spectral_dropped_edges"].value == 3
+
+
+def test_edges_with_undefined_corrected_weight_leave_both_matrices():
+    """W* = W except for NaN edges: the spectra must then agree exactly."""
+    W, source, target, _, _ = known_spectrum_edges(n=60)
+    corrected = W.copy()
+    corrected[::7] = np.nan
+    fitted = SpectralAnalysis(n_eigenvalues=10, n_singular=10).fit(W, corrected, source, target, 60)
+    np.testing.assert_allclose(fitted.singular_values_corrected_, fitted.singular_values_true_, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(fitted.eigenvalues_corrected_), np.abs(fitted.eigenvalues_true_), rtol=1e-8)
+    np.testing.assert_allclose(fitted.best_left_alignment_, 1.0, rtol=1e-6)

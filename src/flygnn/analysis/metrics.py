@@ -283,7 +283,7 @@ def spectral_metrics(spectral) -> dict[str, Metric]:
         "spectral_right_alignment": Metric(np.mean(spectral.best_right_alignment_), "singular-vector-alignment", dict(baseline)),
         "spectral_random_alignment": Metric(spectral.random_best_, "random-alignment-baseline", {"k": k}),
         "spectral_dropped_edges": Metric(
-            int(spectral.dropped_edges_), "count", {"description": "undefined (NaN) W* left out of the N×N matrix"}
+            int(spectral.dropped_edges_), "count", {"description": "edges with undefined (NaN) W*, left out of both N×N matrices"}
         ),
     }
 

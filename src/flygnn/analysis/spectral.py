@@ -83,7 +83,7 @@ class SpectralAnalysis:
             (row) and c of W* (column).
         best_left_alignment_, best_right_alignment_: (k_s,) the best |cos| of each vector of W.
         random_mean_, random_best_: the random baselines for N-dimensional vectors.
-        dropped_edges_: non-finite W* left out of the matrix.
+        dropped_edges_: edges with non-finite W*, left out of both matrices.
     """
 
     def __init__(
@@ -115,7 +115,10 @@ class SpectralAnalysis:
                 f"asked for {self.n_eigenvalues} eigenvalues and {self.n_singular} singular values of a "
                 f"{n_neurons}-neuron matrix; at most {limit} are available."
             )
-        true_matrix, _ = weight_matrix(true_W, source, target, n_neurons)
+        # compare like with like: an edge whose W* is undefined leaves both matrices,
+        # otherwise the spectra differ by the missing edges rather than by the learning
+        defined = np.isfinite(np.asarray(corrected_W))
+        true_matrix, _ = weight_matrix(np.where(defined, true_W, np.nan), source, target, n_neurons)
         corrected_matrix, self.dropped_edges_ = weight_matrix(corrected_W, source, target, n_neurons)
         self.eigenvalues_true_ = top_eigenvalues(true_matrix, self.n_eigenvalues, dense, self.seed)
         self.eigenvalues_corrected_ = top_eigenvalues(corrected_matrix, self.n_eigenvalues, dense, self.seed)

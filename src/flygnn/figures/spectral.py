@@ -71,7 +71,7 @@ def spectral_figure(spectral, title: str) -> Figure:
     ax.set_title("(f) best alignment per vector")
     ax.legend(frameon=False, fontsize=7, loc="upper right")
 
-    note = f" — {spectral.dropped_edges_:,} undefined W* left out of the matrix" if spectral.dropped_edges_ else ""
+    note = f" — {spectral.dropped_edges_:,} edges with undefined W* left out of both matrices" if spectral.dropped_edges_ else ""
     fig.suptitle(f"{title}: spectra of W and W*{note}")
     fig.tight_layout()
     return fig
