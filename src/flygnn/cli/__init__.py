@@ -15,8 +15,8 @@ import sys
 from flygnn import __version__
 from flygnn.errors import FlygnnError
 
-# module name -> imported lazily only when its command is used, so `flygnn --help`
-# and light commands start fast (torch import alone costs seconds).
+# Each module imports its heavy dependencies (torch, flyvis) inside the handler, so
+# `flygnn --help` and light commands start fast (importing torch alone costs seconds).
 COMMAND_MODULES = [
     "network",
     "simulate",
@@ -38,13 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flygnn {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"flygnn.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"flygnn.cli.{name}":
-                continue  # command not part of this build
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"flygnn.cli.{name}").register(subparsers)
     return parser
 
 
