@@ -1,41 +1,20 @@
-"""Session fixtures: small flyvis networks and the pretrained ground-truth model."""
+"""Session fixtures: small flyvis networks and the shipped pretrained ground-truth model."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED_RELATIVE = Path("data/flyvis_pretrained/flow/0000/000")
-
-
-def _pretrained_candidates() -> list[Path]:
-    candidates = []
-    if os.environ.get("FLYGNN_FLYVIS_MODEL"):
-        candidates.append(Path(os.environ["FLYGNN_FLYVIS_MODEL"]))
-    candidates += [ROOT.parent / "shared" / PRETRAINED_RELATIVE, Path("/work/shared") / PRETRAINED_RELATIVE]
-    return candidates
-
 
 @pytest.fixture(scope="session")
 def flyvis_model_dir() -> Path:
-    """The pretrained flyvis network flow/0000/000 (read only).
+    """The pretrained flyvis network flow/0000/000 shipped with the package (read only)."""
+    from flygnn.groundtruth import CHECKPOINT, shipped_model_dir
 
-    Found via $FLYGNN_FLYVIS_MODEL or ../shared next to the checkout. Missing in CI
-    is a failure; elsewhere the tests that need it are skipped with the reason.
-    """
-    for candidate in _pretrained_candidates():
-        if (candidate / "chkpts" / "chkpt_00000").is_file():
-            return candidate
-    message = (
-        "pretrained flyvis model flow/0000/000 not found; set FLYGNN_FLYVIS_MODEL or run "
-        "`flyvis download-pretrained` (looked in: " + ", ".join(map(str, _pretrained_candidates())) + ")"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    model = shipped_model_dir()
+    assert (model / CHECKPOINT).is_file(), f"the shipped ground truth {model} is incomplete; reinstall flygnn"
+    return model
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,87 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import flygnn
+from flygnn import groundtruth
 from flygnn.errors import FlygnnError
-from flygnn.groundtruth import find_flyvis_model, load_ground_truth
+from flygnn.groundtruth import CHECKPOINT, DEFAULT_MODEL, describe_model_dir, find_flyvis_model, load_ground_truth, shipped_model_dir
+
+SHIPPED_SOURCE = "flyvis flow/0000/000 (shipped with flygnn)"
+CHECKSUM_ROW = re.compile(r"^\| `(?P<file>[^`]+)` \| (?P<size>\d+) \| `(?P<sha256>[0-9a-f]{64})` \|$")
+
+
+def _no_downloaded_models(monkeypatch, tmp_path) -> None:
+    """Neither the environment variable nor a `flyvis download-pretrained` results folder."""
+    monkeypatch.delenv("FLYGNN_FLYVIS_MODEL", raising=False)
+    monkeypatch.setenv("FLYVIS_ROOT_DIR", str(tmp_path / "flyvis-root"))
+
+
+def test_default_is_the_copy_shipped_in_the_package(monkeypatch, tmp_path):
+    _no_downloaded_models(monkeypatch, tmp_path)
+    model = find_flyvis_model()
+    assert model == shipped_model_dir()
+    assert model.resolve().is_relative_to(Path(flygnn.__file__).resolve().parent)
+    assert (model / CHECKPOINT).is_file() and (model / "_meta.yaml").is_file()
+    # the environment variable and an explicit path still take precedence
+    monkeypatch.setenv("FLYGNN_FLYVIS_MODEL", str(tmp_path / "other"))
+    assert find_flyvis_model() == tmp_path / "other"
+    assert find_flyvis_model(tmp_path / "explicit") == tmp_path / "explicit"
+
+
+def test_shipped_files_match_the_checksums_in_its_readme():
+    model = shipped_model_dir()
+    rows = [CHECKSUM_ROW.match(line) for line in (model / "README.md").read_text().splitlines()]
+    listed = {row["file"]: (int(row["size"]), row["sha256"]) for row in rows if row}
+    shipped = {
+        path.relative_to(model).as_posix(): path
+        for path in model.rglob("*")
+        if path.is_file() and path.name not in ("README.md", "LICENSE")
+    }
+    assert sorted(listed) == sorted(shipped) == sorted(
+        ["_meta.yaml", "best_chkpt", "chkpts/chkpt_00000", "validation/loss.h5", "validation_loss.h5"]
+    )
+    for name, path in shipped.items():
+        data = path.read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == listed[name], f"{name} differs from its README checksum"
+    licence = (model / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and "Lappalainen" in licence
+
+
+def test_source_is_a_name_never_an_absolute_path(small_network, flyvis_model_dir, tmp_path, monkeypatch):
+    with monkeypatch.context() as uncached:
+        uncached.setattr(groundtruth, "_cache_path", lambda network, model_dir: None)
+        first = load_ground_truth(small_network, flyvis_model_dir)  # mapped from the checkpoint
+    again = load_ground_truth(small_network, flyvis_model_dir)  # from the cache
+    assert first.source == again.source == SHIPPED_SOURCE
+    assert first.fingerprint() == again.fingerprint()
+
+    # a copy elsewhere: named by flyvis' ensemble/model folders, relative inside the cwd
+    copy = tmp_path / "results" / "flow" / "0000" / "000"
+    shutil.copytree(flyvis_model_dir, copy)
+    outside = load_ground_truth(small_network, copy)
+    assert outside.source == "flyvis network …/flow/0000/000"
+    assert outside.fingerprint() == first.fingerprint()
+    monkeypatch.chdir(tmp_path)
+    assert load_ground_truth(small_network, copy).source == "results/flow/0000/000"
+    for source in (first.source, outside.source):
+        assert not Path(source).is_absolute() and str(tmp_path) not in source
+
+
+def test_downloaded_model_is_found_and_named_when_nothing_is_shipped(monkeypatch, tmp_path, flyvis_model_dir):
+    _no_downloaded_models(monkeypatch, tmp_path)
+    monkeypatch.setattr(groundtruth, "shipped_model_dir", lambda: tmp_path / "not-shipped")
+    downloaded = tmp_path / "flyvis-root" / "results" / DEFAULT_MODEL
+    shutil.copytree(flyvis_model_dir, downloaded)
+    assert find_flyvis_model() == downloaded
+    assert describe_model_dir(downloaded) == "flyvis flow/0000/000 (flyvis download-pretrained)"
 
 
 @pytest.mark.slow
@@ -51,8 +125,8 @@ def test_missing_model_directory_says_what_to_do(small_network, tmp_path):
 
 
 def test_no_model_anywhere_names_the_options(monkeypatch, tmp_path):
-    monkeypatch.delenv("FLYGNN_FLYVIS_MODEL", raising=False)
-    monkeypatch.setenv("FLYVIS_ROOT_DIR", str(tmp_path))
+    _no_downloaded_models(monkeypatch, tmp_path)
+    monkeypatch.setattr(groundtruth, "shipped_model_dir", lambda: tmp_path / "not-shipped")
     with pytest.raises(FlygnnError, match="flyvis download-pretrained.*--synthetic-groundtruth"):
         find_flyvis_model()
 

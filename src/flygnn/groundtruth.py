@@ -1,9 +1,10 @@
 """Ground truth of the simulations: τ, V_rest per neuron and W per edge.
 
 Taken from a trained flyvis network directory (default: the pretrained
-``flow/0000/000``): per type ``nodes_time_const`` (τ) and ``nodes_bias`` (V_rest),
-per (source type, target type) ``edges_sign`` and ``edges_syn_strength``, per
-(type pair, du, dv) ``edges_syn_count`` stored as its log. An edge's weight is
+``flow/0000/000``, shipped with the package in ``flygnn/data/groundtruth/``): per
+type ``nodes_time_const`` (τ) and ``nodes_bias`` (V_rest), per (source type, target
+type) ``edges_sign`` and ``edges_syn_strength``, per (type pair, du, dv)
+``edges_syn_count`` stored as its log. An edge's weight is
 
     W_e = sign × exp(syn_count_raw) × syn_strength.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,10 @@ from flygnn.errors import FlygnnError
 
 DEFAULT_MODEL = "flow/0000/000"
 CHECKPOINT = Path("chkpts") / "chkpt_00000"
+# The default ground truth ships as package data (49 KB per checkpoint, MIT-licensed like
+# flyvis; origin, licence and checksums in its README.md), so editable and wheel installs
+# alike need no download.
+SHIPPED_MODEL = ("data", "groundtruth", "flyvis-flow-0000-000")
 REQUIRED_TENSORS = ("nodes_bias", "nodes_time_const", "edges_sign", "edges_syn_count", "edges_syn_strength")
 
 # Synthetic ground truth: per-type τ and V_rest drawn in the ranges of the pretrained
@@ -47,7 +53,8 @@ class GroundTruth:
     tau: (N,) f4 time constant per neuron, seconds.
     v_rest: (N,) f4 resting potential per neuron.
     W: (E,) f4 weight per edge; edge e goes from source[e] to target[e].
-    source: where it came from (a flyvis model directory or "synthetic (seed=…)").
+    source: where it came from, never an absolute path (see ``describe_model_dir``;
+        or "synthetic (seed=…)"); ``fingerprint()`` identifies the values.
     synthetic: True when not taken from a trained flyvis network.
     """
 
@@ -96,12 +103,39 @@ def _flyvis_results_dir() -> Path | None:
     return root / "results"
 
 
+def shipped_model_dir() -> Path:
+    """The copy of ``flow/0000/000`` shipped inside the package (a flyvis network directory)."""
+    return Path(str(resources.files("flygnn").joinpath(*SHIPPED_MODEL)))
+
+
+def describe_model_dir(model_dir: str | os.PathLike) -> str:
+    """A name for a flyvis network directory that holds no absolute path.
+
+    The shipped copy is "flyvis flow/0000/000 (shipped with flygnn)"; a model under
+    flyvis' results directory is named by its place there ("flyvis flow/0000/001
+    (flyvis download-pretrained)"); one inside the working directory by its relative
+    path; anything else by its last three path components (flyvis' ensemble/model).
+    """
+    model_dir = Path(model_dir).resolve()
+    if model_dir == shipped_model_dir().resolve():
+        return f"flyvis {DEFAULT_MODEL} (shipped with flygnn)"
+    results = _flyvis_results_dir()
+    for base, label in ((results, "flyvis {} (flyvis download-pretrained)"), (Path.cwd(), "{}")):
+        if base is None:
+            continue
+        try:
+            return label.format(model_dir.relative_to(base.resolve()).as_posix())
+        except ValueError:
+            continue
+    return "flyvis network …/" + "/".join(model_dir.parts[-3:])
+
+
 def find_flyvis_model(path: str | os.PathLike | None = None) -> Path:
     """The flyvis network directory to take the ground truth from.
 
-    Order: ``path`` if given; ``$FLYGNN_FLYVIS_MODEL``; flyvis' results directory
-    (``flyvis download-pretrained``) ``flow/0000/000``. Raises FlygnnError naming
-    the places looked at when none is found.
+    Order: ``path`` if given; ``$FLYGNN_FLYVIS_MODEL``; the copy of ``flow/0000/000``
+    shipped with the package; flyvis' results directory (``flyvis download-pretrained``)
+    ``flow/0000/000``. Raises FlygnnError naming the places looked at when none is found.
     """
     if path is not None and str(path) != "":
         return Path(path)
@@ -109,6 +143,10 @@ def find_flyvis_model(path: str | os.PathLike | None = None) -> Path:
     if os.environ.get("FLYGNN_FLYVIS_MODEL"):
         return Path(os.environ["FLYGNN_FLYVIS_MODEL"])
     looked.append("$FLYGNN_FLYVIS_MODEL (not set)")
+    shipped = shipped_model_dir()
+    if (shipped / CHECKPOINT).is_file():
+        return shipped
+    looked.append(f"the copy shipped with flygnn ({shipped}, missing)")
     results = _flyvis_results_dir()
     if results is not None:
         candidate = results / DEFAULT_MODEL
@@ -216,7 +254,7 @@ def ground_truth_from_flyvis(network: Network, model_dir: str | os.PathLike) -> 
     if cached is not None and cached.is_file():
         try:
             with np.load(cached, allow_pickle=False) as data:
-                return GroundTruth(data["tau"], data["v_rest"], data["W"], str(model_dir.resolve()), synthetic=False)
+                return GroundTruth(data["tau"], data["v_rest"], data["W"], describe_model_dir(model_dir), synthetic=False)
         except (OSError, ValueError, KeyError):
             cached.unlink(missing_ok=True)
     truth = _map_flyvis_parameters(network, model_dir)
@@ -265,7 +303,7 @@ def _map_flyvis_parameters(network: Network, model_dir: Path) -> GroundTruth:
         tau=tensors["nodes_time_const"][node_group].astype(np.float32),
         v_rest=tensors["nodes_bias"][node_group].astype(np.float32),
         W=W.astype(np.float32),
-        source=str(model_dir.resolve()),
+        source=describe_model_dir(model_dir),
         synthetic=False,
     )
 
