@@ -12,8 +12,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="convert a flyvis-gnn checkpoint and its dataset into a checkpoint bundle",
         description=(
             "Convert a flyvis-gnn checkpoint (best_model_with_*.pt; legacy lin_edge./lin_phi. names too) "
-            "plus its dataset folder (edge_index.pt and x_list_train) into a flygnn bundle. The .pt files "
-            "are loaded with weights_only=True: files that would run code are refused."
+            "plus its dataset folder graphs_data/fly/<dataset>/ (ode_params.pt, or legacy edge_index.pt, and "
+            "x_list_train) into a flygnn bundle. The ground truth in ode_params.pt (tau_i, V_i_rest, W) must "
+            "equal flygnn's for the same network. The .pt files are loaded with weights_only=True: files "
+            "that would run code are refused."
         ),
     )
     parser.add_argument("checkpoint", help="the flyvis-gnn .pt checkpoint")
@@ -23,6 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--conditions-file", help="default data/conditions.yaml")
     parser.add_argument("--out", help="bundle folder to write (default: data/bundles/<condition>)")
     parser.add_argument("--extent", type=int, default=8, help="network extent the checkpoint was trained on (default 8)")
+    parser.add_argument(
+        "--flyvis-model",
+        metavar="DIR",
+        default=None,
+        help="flyvis network directory the data were simulated from, the ground truth to check and score "
+        "against (default: $FLYGNN_FLYVIS_MODEL, then the flow/0000/000 shipped with flygnn)",
+    )
     parser.add_argument("--activity-frames", type=int, default=64, help="training frames sampled into the bundle")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
     parser.set_defaults(func=import_command)
@@ -38,6 +47,7 @@ def import_command(args: argparse.Namespace) -> int:
     from flygnn.conditions import load_conditions
     from flygnn.connectome import load_network
     from flygnn.errors import FlygnnError
+    from flygnn.groundtruth import load_ground_truth
     from flygnn.train import default_bundle_path
     from flygnn.upstream import import_upstream
 
@@ -50,9 +60,12 @@ def import_command(args: argparse.Namespace) -> int:
             )
         sigma = known[args.condition]
     out = Path(args.out) if args.out else default_bundle_path(args.condition)
+    network = load_network(extent=args.extent)
+    # an explicit --flyvis-model must be found; without it the default lookup may come up empty
+    truth = load_ground_truth(network, flyvis_model=args.flyvis_model) if args.flyvis_model else None
     path = import_upstream(
-        args.checkpoint, args.dataset, out, condition=args.condition, sigma=sigma,
-        network=load_network(extent=args.extent), overwrite=args.overwrite, activity_frames=args.activity_frames,
+        args.checkpoint, args.dataset, out, condition=args.condition, sigma=sigma, network=network,
+        ground_truth=truth, overwrite=args.overwrite, activity_frames=args.activity_frames,
     )
     print(f"wrote bundle {path}")
     return 0
