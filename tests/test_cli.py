@@ -71,3 +71,12 @@ def test_smoke_simulation_of_all_conditions(capsys, monkeypatch, tmp_path, flyvi
     # a second run keeps the finished datasets
     status, out, _ = run(capsys, "simulate", "--preset", "smoke", "--flyvis-model", str(flyvis_model_dir))
     assert status == 0 and out.count("exists, kept") == 3
+
+
+@pytest.mark.parametrize("command", ["network", "groundtruth"])
+def test_help_documents_extent_and_the_cache(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--extent EXTENT lattice radius in columns" in text
+    assert "~/.cache/flygnn" in text and "FLYGNN_CACHE_DIR" in text

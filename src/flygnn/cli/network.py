@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import json
 
+# where connectome.cache_dir() keeps compiled networks and mapped ground truths
+CACHE_HELP = (
+    "Compiled networks and the ground truth mapped onto them are cached in $FLYGNN_CACHE_DIR "
+    "(default ~/.cache/flygnn); deleting the folder only costs the time to rebuild them."
+)
+EXTENT_HELP = "lattice radius in columns (default 8: 217 columns, the full network)"
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("network", help="compile (and cache) the network; print its size")
-    parser.add_argument("--extent", type=int, default=8, help="lattice radius in columns (default 8: 217 columns)")
+    parser = subparsers.add_parser(
+        "network",
+        help="compile (and cache) the network; print its size",
+        description="Compile the flyvis connectome at the given extent and print its size. " + CACHE_HELP,
+    )
+    parser.add_argument("--extent", type=int, default=8, help=EXTENT_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=network_command)
 
-    parser = subparsers.add_parser("groundtruth", help="print statistics of the ground truth τ, V_rest and W")
-    parser.add_argument("--extent", type=int, default=8)
+    parser = subparsers.add_parser(
+        "groundtruth",
+        help="print statistics of the ground truth τ, V_rest and W",
+        description="Map the ground truth (τ, V_rest, W) of a flyvis network onto the compiled network "
+        "and print its statistics. " + CACHE_HELP,
+    )
+    parser.add_argument("--extent", type=int, default=8, help=EXTENT_HELP)
     add_groundtruth_options(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=groundtruth_command)
