@@ -25,6 +25,8 @@ import shlex
 import sys
 
 from flygnn.conditions import load_conditions
+from flygnn.report.project import ANALYSIS_STAMP
+from flygnn.report.runner import BUNDLE_FILES  # (flygnn.bundle has them too, but imports torch)
 from flygnn.sections import SECTIONS
 
 CONDITIONS_FILE = config.get("conditions", "data/conditions.yaml")
@@ -39,8 +41,9 @@ FLYVIS_MODEL = config.get("flyvis_model", "")
 FLYGNN = config.get("flygnn", f"{shlex.quote(sys.executable)} -m flygnn")
 
 CONDITIONS = [c.name for c in load_conditions(CONDITIONS_FILE)]
-BUNDLE_FILES = ["bundle.json", "model.safetensors", "activity.safetensors"]
-STAMP = ".analyzed"  # touched after a successful `flygnn analyze` of the condition
+# results/<condition>/.analyzed: written by `flygnn analyze` with the results (and refreshed
+# when it finds them current), so a standalone `flygnn analyze` counts here too
+STAMP = ANALYSIS_STAMP
 PATHS = (
     f"--conditions-file {shlex.quote(CONDITIONS_FILE)} --bundles {shlex.quote(BUNDLES)} "
     f"--results {shlex.quote(RESULTS)} --notebooks {shlex.quote(NOTEBOOKS)}"
@@ -105,14 +108,15 @@ rule analyze:
     output:
         # a stamp, not metrics.json or manifest.json: Snakemake deletes a job's outputs
         # before it runs and after it fails, and the previous good results (which the
-        # runner replaces only on success) must survive a failure untouched
+        # runner replaces only on success) must survive a failure untouched. The runner
+        # writes it; `flygnn report` sets it from the runner's fingerprints beforehand.
         f"{RESULTS}/{{condition}}/{STAMP}",
     threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
     shell:
-        "{FLYGNN} analyze --conditions {wildcards.condition} {PATHS} {GROUND_TRUTH} --force && touch {output:q}"
+        "{FLYGNN} analyze --conditions {wildcards.condition} {PATHS} {GROUND_TRUTH} --force"
 
 
 rule chapters:

@@ -255,3 +255,23 @@ def test_synthetic_groundtruth_follows_the_bundle(tmp_path):
     assert runner.parameters(condition, meta, layout.result_dir("sigma-0"))["synthetic_groundtruth"] is False
     forced = AnalysisRunner(layout, synthetic_groundtruth=True, **QUIET)
     assert forced.parameters(condition, meta, layout.result_dir("sigma-0"))["synthetic_groundtruth"] is True
+
+
+def test_a_later_success_removes_the_failure_record(tmp_path):
+    layout = analysed_copy(tmp_path)
+    good = (layout.bundle_dir("sigma-0") / "bundle.json").read_text()
+    failed = layout.result_dir("sigma-0") / "failed"
+    condition = [Condition("sigma-0", 0.0, "σ = 0")]
+    set_bundle_field(layout, "sigma-0", test_fail_section="embeddings")
+    assert AnalysisRunner(layout, **QUIET).run(condition)[0].status == "failed"
+    assert failed.is_dir()
+    # the bundle is back to what the good results were made from: they are current again
+    (layout.bundle_dir("sigma-0") / "bundle.json").write_text(good)
+    assert AnalysisRunner(layout, **QUIET).run(condition)[0].status == "skipped"
+    assert not failed.exists(), "a stale failure record does not stay beside current results"
+
+    set_bundle_field(layout, "sigma-0", test_fail_section="embeddings")
+    AnalysisRunner(layout, **QUIET).run(condition)
+    set_bundle_field(layout, "sigma-0", test_fail_section=None, test_quality=0.7)
+    assert AnalysisRunner(layout, **QUIET).run(condition)[0].status == "ok"
+    assert not failed.exists()

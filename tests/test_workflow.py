@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,8 +15,8 @@ from test_report_project import analysed_copy, make_project
 from flygnn.cli import main
 from flygnn.conditions import load_conditions
 from flygnn.report.chapters import build_chapters
-from flygnn.report.project import ProjectLayout
-from flygnn.report.workflow import ANALYSIS_STAMP, snakemake_command
+from flygnn.report.project import ANALYSIS_STAMP, ProjectLayout
+from flygnn.report.workflow import snakemake_command
 
 CONDITIONS = ("sigma-0", "sigma-0p5")
 
@@ -54,7 +55,7 @@ def test_unchanged_rebuild_runs_no_notebook_and_a_changed_bundle_only_its_condit
     assert report(layout, monkeypatch) == 0
     assert runs_of(layout) == before, "results that are up to date are not analysed again"
     assert (layout.results / "book.json").is_file()
-    assert "executing" not in capfd.readouterr().out
+    assert "connectivity: ok" not in capfd.readouterr().out
     generated = generated_state(layout)
 
     t0 = time.perf_counter()
@@ -62,7 +63,7 @@ def test_unchanged_rebuild_runs_no_notebook_and_a_changed_bundle_only_its_condit
     assert time.perf_counter() - t0 < 60, "nothing changed: seconds, not minutes"
     assert runs_of(layout) == before
     assert generated_state(layout) == generated, "unchanged chapters are not rewritten"
-    assert "executing" not in capfd.readouterr().out
+    assert "connectivity: ok" not in capfd.readouterr().out
 
     bundle = layout.bundle_dir("sigma-0p5") / "bundle.json"
     meta = json.loads(bundle.read_text())
@@ -73,8 +74,9 @@ def test_unchanged_rebuild_runs_no_notebook_and_a_changed_bundle_only_its_condit
     after = runs_of(layout)
     assert after["sigma-0"] == before["sigma-0"], "the unchanged condition is not analysed again"
     assert after["sigma-0p5"] != before["sigma-0p5"], "the changed bundle is analysed again"
-    assert "[sigma-0p5] 1/5 connectivity: executing" in out and "[sigma-0] " not in out
-    assert "| W corrected R² | 0.9000 | 0.9263 | 0.4200 | 0.9898 |" in (layout.generated / "summary-table.qmd").read_text()
+    assert "[sigma-0p5] 1/5 connectivity: ok" in out and "[sigma-0] " not in out
+    table = re.sub(r" +", " ", (layout.generated / "summary-table.qmd").read_text())  # whatever the column widths
+    assert "| W corrected R² | 0.9000 | 0.9263 | 0.4200 | 0.9898 |" in table
 
 
 def test_missing_bundle_fails_the_build_naming_the_condition(tmp_path, monkeypatch, capfd):
@@ -85,10 +87,9 @@ def test_missing_bundle_fails_the_build_naming_the_condition(tmp_path, monkeypat
         path.unlink()
     assert report(layout, monkeypatch) == 2
     err = capfd.readouterr().err
-    assert "the report was not updated" in err
-    assert "sigma-0: no complete bundle at data/bundles/sigma-0/" in err
-    problems = err.split("the report was not updated")[1]
-    assert "sigma-0p5:" not in problems and "The other conditions (sigma-0p5) are analysed" in problems
+    assert "nothing was analysed, the inputs are not ready" in err
+    assert "condition sigma-0: the bundle at data/bundles/sigma-0/ is incomplete" in err
+    assert "sigma-0p5" not in err
     assert generated_state(layout) == generated, "the generated chapters are left as they were"
 
 
@@ -121,8 +122,9 @@ def test_report_restricts_snakemake_to_analysis_and_chapters(tmp_path):
     layout = ProjectLayout.at(tmp_path)
     command = snakemake_command(layout, ["results/book.json"], cores=2, forcerun=["chapters"])
     assert command[:3] == [sys.executable, "-m", "snakemake"]
-    allowed = command[command.index("--allowed-rules") + 1 : command.index("--forcerun")]
+    allowed = command[command.index("--allowed-rules") + 1 : command.index("--rerun-triggers")]
     assert allowed == ["analyze", "chapters"], "flygnn report never simulates or trains"
+    assert command[command.index("--rerun-triggers") + 1] == "mtime", "the stamps decide, set from the runner's plan"
     assert command[command.index("--cores") + 1] == "2"
     assert "results=results" in command and command[-2:] == ["--", "results/book.json"]
 
@@ -156,3 +158,106 @@ def test_existing_bundles_are_never_retrained(tmp_path):
     assert "rule train:" not in plan and "rule simulate:" not in plan
     assert "rule analyze:" not in plan, "analyses are up to date"
     assert "rule chapters:" in plan
+
+
+# --- issue 8: what a new user hit ----------------------------------------------------------
+
+
+def test_standalone_analyze_keeps_the_conditions_up_to_date_for_report(tmp_path, monkeypatch, capfd):
+    layout = analysed_and_stamped(tmp_path)
+    monkeypatch.chdir(layout.root)
+    assert main(["analyze", "--conditions", "sigma-0", "--force"]) == 0
+    assert main(["analyze"]) == 0, "nothing changed: every condition is skipped"
+    for name in CONDITIONS:
+        assert (layout.result_dir(name) / ANALYSIS_STAMP).is_file(), f"{name}: analyze leaves the workflow's stamp"
+    err = capfd.readouterr().err
+    assert "IPKernelApp" not in err, "the kernel's transport warning does not reach the terminal"
+    before = runs_of(layout)
+    assert report(layout, monkeypatch) == 0
+    assert runs_of(layout) == before, "report does not re-run what analyze just brought up to date"
+    assert "connectivity: ok" not in capfd.readouterr().out
+
+
+def test_nonexistent_flyvis_model_fails_even_when_nothing_changed(tmp_path, monkeypatch, capfd):
+    layout = analysed_and_stamped(tmp_path, with_chapters=True)
+    capfd.readouterr()
+    assert report(layout, monkeypatch, "--flyvis-model", "/nonexistent") == 2
+    out, err = capfd.readouterr()
+    assert err.startswith("error: ") and "/nonexistent" in err and "--flyvis-model" in err
+    assert "up to date" not in out
+
+
+def _real_groundtruth_bundles(layout: ProjectLayout) -> None:
+    for name in CONDITIONS:
+        path = layout.bundle_dir(name) / "bundle.json"
+        meta = json.loads(path.read_text())
+        meta["groundtruth"] = {"source": "/somewhere/flow/0000/000", "synthetic": False, "fingerprint": "gt1"}
+        path.write_text(json.dumps(meta))
+
+
+def test_inputs_are_checked_before_the_workflow_starts(tmp_path, monkeypatch, capfd):
+    layout = make_project(tmp_path)
+    _real_groundtruth_bundles(layout)
+    monkeypatch.setenv("FLYGNN_FLYVIS_MODEL", str(tmp_path / "no-such-model"))
+    t0 = time.perf_counter()
+    assert report(layout, monkeypatch) == 2
+    assert time.perf_counter() - t0 < 10, "fails in seconds, before any notebook kernel starts"
+    out, err = capfd.readouterr()
+    assert not layout.results.exists() or not any(layout.results.glob("sigma-*/notebooks")), "no notebook ran"
+    assert err.count("error:") == 1 and err.count("no-such-model") == 1, "one message, not one per notebook"
+    assert "FLYGNN_FLYVIS_MODEL" in err and "--flyvis-model" in err
+    assert "--synthetic-groundtruth" not in err, "flygnn report does not accept it; it is not suggested"
+    assert "Snakemake" not in out + err and "rule analyze" not in out + err
+
+    # bundle problems: all of them in one message, still before the workflow starts
+    monkeypatch.delenv("FLYGNN_FLYVIS_MODEL")
+    layout = make_project(tmp_path / "second")
+    (layout.bundle_dir("sigma-0") / "model.safetensors").unlink()
+    path = layout.bundle_dir("sigma-0p5") / "bundle.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "sigma": 0.05}))
+    t0 = time.perf_counter()
+    assert report(layout, monkeypatch) == 2
+    assert time.perf_counter() - t0 < 10
+    err = capfd.readouterr().err
+    assert "sigma-0: " in err and "missing ['model.safetensors']" in err
+    assert "sigma-0p5 has σ = 0.5 but the bundle at data/bundles/sigma-0p5/ was trained at σ = 0.05" in err
+    assert not layout.results.exists() or not any(layout.results.glob("sigma-*/notebooks"))
+
+
+def test_analyze_checks_the_ground_truth_before_starting_kernels(tmp_path, monkeypatch, capfd):
+    layout = make_project(tmp_path)
+    _real_groundtruth_bundles(layout)
+    monkeypatch.setenv("FLYGNN_FLYVIS_MODEL", str(tmp_path / "no-such-model"))
+    monkeypatch.chdir(layout.root)
+    t0 = time.perf_counter()
+    assert main(["analyze"]) == 2
+    assert time.perf_counter() - t0 < 10
+    err = capfd.readouterr().err
+    assert err.count("no-such-model") == 1 and "--synthetic-groundtruth" not in err
+    assert not any(layout.results.glob("sigma-*/notebooks")) if layout.results.exists() else True
+
+
+def test_report_shows_one_line_per_notebook_and_logs_the_rest(tmp_path, monkeypatch, capfd):
+    layout = analysed_and_stamped(tmp_path, with_chapters=True)
+    bundle = layout.bundle_dir("sigma-0p5") / "bundle.json"
+    bundle.write_text(json.dumps({**json.loads(bundle.read_text()), "test_quality": 0.5}))
+    capfd.readouterr()
+    assert report(layout, monkeypatch) == 0
+    out, err = capfd.readouterr()
+    terminal = out + err
+    for noise in ("IPKernelApp", "jobid", "localrule", "Select jobs", "steps (", "Building DAG", "host:"):
+        assert noise not in terminal, f"Snakemake's or the kernel's chatter ({noise!r}) goes to the log file"
+    lines = [line for line in out.splitlines() if line.startswith("[sigma-0p5] ")]
+    assert len(lines) == 6, lines  # five notebooks and the condition
+    assert all(re.search(r"\d+(\.\d)? s", line) for line in lines), "every line carries its time"
+    assert "[sigma-0] " not in out
+    assert re.search(r"analysed 1 condition \(5 notebooks\) in [\d.]+ s; chapters regenerated", out), out
+    logs = re.findall(r"full log: (\S+)", out)
+    assert len(logs) == 1 and out.rstrip().endswith(logs[0])
+    log = (layout.root / logs[0]).read_text()
+    assert "rule analyze" in log and "[sigma-0p5] 1/5 connectivity" in log
+
+    assert report(layout, monkeypatch) == 0
+    out = capfd.readouterr().out
+    assert "up to date in" not in out
+    assert re.search(r"nothing to analyse \(2 conditions up to date\); chapters unchanged; [\d.]+ s", out), out

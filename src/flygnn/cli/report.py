@@ -16,8 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report",
         help="analyse what changed and render the Quarto book (HTML and PDF)",
         description=(
-            "Run the project's Snakemake workflow for the rules analyze and chapters (a new or "
-            "changed bundle re-analyses only its condition; nothing changed takes seconds), then "
+            "Check the inputs (bundles, notebooks, ground truth; one message listing every problem), "
+            "run the project's Snakemake workflow for the rules analyze and chapters (a new or "
+            "changed bundle re-analyses only its condition; nothing changed takes seconds; its full "
+            "output goes to results/report.log, the terminal shows one line per notebook), then "
             "`quarto render` into a staging folder that replaces _book/ only when the book is "
             f"complete. Without Quarto everything up to the render is done (exit status {NO_QUARTO})."
         ),
@@ -75,8 +77,12 @@ def run(args: argparse.Namespace) -> int:
         print("pre-render: flygnn report already brought the analyses and chapters up to date")
         return 0
 
-    workflow.update_report(layout, conditions, cores=args.cores, force=args.force, flyvis_model=args.flyvis_model)
+    update = workflow.update_report(
+        layout, conditions, cores=args.cores, force=args.force, flyvis_model=args.flyvis_model
+    )
+    print(update.summary())
     print(chapters.results_summary(layout, conditions))
+    print(f"full log: {update.log_file}")
     if args.no_render or args.pre_render:
         return 0
     if quarto.find_quarto() is None:

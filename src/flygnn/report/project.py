@@ -14,6 +14,11 @@ from pathlib import Path
 from flygnn.errors import FlygnnError
 
 MARKERS = ("_quarto.yml", "data/conditions.yaml")
+# results/<condition>/.analyzed: written by the runner with every successful analysis (and
+# refreshed when it finds the results current); the Snakefile's analyze rule has it as output
+ANALYSIS_STAMP = ".analyzed"
+# the full output of the last `flygnn report` (Snakemake, notebook kernels), under results/
+REPORT_LOG = "report.log"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,14 @@ class ProjectLayout:
 
     def result_dir(self, condition: str) -> Path:
         return self.results / condition
+
+    def analysis_stamp(self, condition: str) -> Path:
+        """The file Snakemake compares with the bundle and notebooks to decide what is out of date."""
+        return self.result_dir(condition) / ANALYSIS_STAMP
+
+    @property
+    def report_log(self) -> Path:
+        return self.results / REPORT_LOG
 
     def training_dataset(self, bundle_meta: dict) -> Path | None:
         """The dataset a bundle was trained on (bundle.json ``dataset.path``), if it is here."""

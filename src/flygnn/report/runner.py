@@ -16,9 +16,16 @@ Layout written (``results/<condition>/``)::
                                 from the previous run)
     metrics.json                merged here (format flygnn-metrics/1)
     manifest.json               status, parameters, input fingerprints, timings
+    .analyzed                   the workflow's stamp (see ``refresh_stamp``)
     failed/                     only after a failed run: the failing executed
                                 notebook and its manifest; the good results of the
-                                previous run above are left as they were
+                                previous run above are left as they were, and the
+                                folder goes as soon as they are current again
+
+Whether a condition is up to date is decided here, from fingerprints (``plan``):
+``flygnn analyze`` skips it, and ``flygnn report`` sets the stamps Snakemake compares
+from the same answer, so the two never disagree. Inputs that would fail every notebook
+(a missing bundle, a missing ground truth) are found before any kernel starts.
 
 Notebook parameters are paths *relative to the kernel's working directory*
 (``bundle = "../../data/bundles/sigma-0"``): they hold both in the staging folder
@@ -32,6 +39,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -46,13 +54,17 @@ from flygnn import __version__
 from flygnn.atomic import atomic_directory, write_json
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.report.project import ProjectLayout
+from flygnn.report.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.sections import SECTIONS, Section
 
 BUNDLE_FILES = ("bundle.json", "model.safetensors", "activity.safetensors")
 MANIFEST_FORMAT = "flygnn-manifest/1"
 METRICS_FORMAT = "flygnn-metrics/1"
 DEFAULT_KERNEL = "python3"
+# the kernel's own log (its "running over TCP without encryption" warning for every
+# notebook, the interrupt jupyter_client sends before shutting it down) is noise here:
+# errors in a cell reach the executed notebook, a dead kernel the failure message
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
 # libraries whose versions shape the analysis; recorded in every manifest
 RECORDED_PACKAGES = (
     "flygnn",
@@ -68,6 +80,32 @@ RECORDED_PACKAGES = (
 )
 
 Log = Callable[[str], None]
+
+# The lines that say what happened, one per notebook and one per condition, each with its
+# time. `flygnn report` shows only these from its workflow's output (parse_progress) and
+# keeps the rest in its log file.
+PROGRESS = re.compile(
+    r"^\[(?P<condition>[^\]\s]+)\] (?:\d+/\d+ (?P<section>\S+): (?P<status>ok|FAILED) \([\d.]+ s\)"
+    r"|(?P<done>done) in [\d.]+ s\b.*)$"
+)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A parsed progress line: ``section`` is None for the line about the whole condition."""
+
+    condition: str
+    section: str | None
+    status: str  # ok, FAILED, or done (the condition)
+
+
+def parse_progress(line: str) -> Progress | None:
+    match = PROGRESS.match(line.rstrip("\n"))
+    if match is None:
+        return None
+    if match["done"]:
+        return Progress(match["condition"], None, "done")
+    return Progress(match["condition"], match["section"], match["status"])
 
 
 def _now() -> str:
@@ -185,6 +223,76 @@ def _dataset_fingerprint(path: Path) -> str | None:
         return open_dataset(path).fingerprint()
     except Exception as exc:  # a dataset problem must not hide behind the analysis
         raise FlygnnError(f"dataset {path} cannot be read: {exc}") from exc
+
+
+def check_flyvis_model(flyvis_model: str, needed_by: Sequence[str]) -> None:
+    """Fail before any notebook starts when the ground-truth network cannot be found.
+
+    flyvis_model: the folder given with --flyvis-model ("" = the usual lookup); always
+    checked when given. needed_by: the conditions whose analysis reads it (their bundles
+    were trained against the pretrained network and no dataset supplies it). Only looks
+    for the files: loading the checkpoint (torch) is left to the notebooks.
+    """
+    if not flyvis_model and not needed_by:
+        return
+    from flygnn.groundtruth import CHECKPOINT, find_flyvis_model
+
+    if flyvis_model:
+        where = f"--flyvis-model {flyvis_model}"
+    elif os.environ.get("FLYGNN_FLYVIS_MODEL"):
+        where = f"$FLYGNN_FLYVIS_MODEL ({os.environ['FLYGNN_FLYVIS_MODEL']})"
+    else:
+        where = "the default lookup"
+    try:
+        model = find_flyvis_model(flyvis_model or None)
+    except FlygnnError as exc:
+        # find_flyvis_model names the places it looked at; its advice is for the simulator
+        looked = re.search(r"\(looked at: (.*?)\)\. ", str(exc))
+        problem = "no pretrained flyvis network was found" + (f" (looked at: {looked[1]})" if looked else "")
+    else:
+        if not model.is_dir():
+            problem = f"{where} does not exist"
+        elif not ((model / CHECKPOINT).is_file() or any(model.glob("chkpts/chkpt_*"))):
+            problem = f"{where} is not a flyvis network directory (no {CHECKPOINT.as_posix()} in it)"
+        else:
+            return
+    if not needed_by:
+        raise FlygnnError(
+            f"{problem}. Pass a flyvis network directory (such as .../results/flow/0000/000) or leave "
+            "--flyvis-model out."
+        )
+    raise FlygnnError(
+        f"the ground truth is not available: {problem}. The analysis of {', '.join(needed_by)} compares "
+        "with the pretrained flyvis network the bundles were trained against (bundle.json: groundtruth). "
+        "Point --flyvis-model DIR or $FLYGNN_FLYVIS_MODEL at a flyvis network directory such as "
+        ".../results/flow/0000/000 (`flyvis download-pretrained` fetches it)."
+    )
+
+
+@dataclass
+class ConditionPlan:
+    """What ``run`` would do with one condition, found without starting a kernel.
+
+    ``problem`` says why it cannot be analysed (bundle missing, incomplete, another σ);
+    ``current`` that its results were made from these inputs with these parameters.
+    """
+
+    condition: Condition
+    problem: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    current: bool = False
+    force: bool = False
+
+    @property
+    def runs(self) -> bool:
+        return not self.problem and (self.force or not self.current)
+
+    @property
+    def needs_flyvis_model(self) -> bool:
+        """The notebooks will read the ground truth from the flyvis network (no dataset, not synthetic)."""
+        return self.runs and not self.parameters["synthetic_groundtruth"] and not self.parameters["dataset"]
 
 
 @dataclass
@@ -344,33 +452,71 @@ class AnalysisRunner:
             and (result_dir / "metrics.json").is_file()
         )
 
+    def plan(self, conditions: Sequence[Condition], force: bool = False) -> list[ConditionPlan]:
+        """Check every condition's inputs and whether its results are current (seconds, no kernel)."""
+        templates = self.templates()
+        plans = []
+        for condition in conditions:
+            plan = ConditionPlan(condition, force=force)
+            bundle_dir = self.layout.bundle_dir(condition.name)
+            try:
+                plan.meta = read_bundle_meta(condition, bundle_dir, self.layout)
+                plan.inputs = self.inputs(plan.meta, bundle_dir, templates)
+            except FlygnnError as exc:
+                plan.problem = str(exc)
+            else:
+                # the staging folder is a sibling of result_dir, so the relative paths match
+                plan.parameters = self.parameters(condition, plan.meta, self.layout.result_dir(condition.name))
+                plan.current = self.is_up_to_date(condition, plan.inputs, plan.parameters)
+            plans.append(plan)
+        return plans
+
+    def check_ground_truth(self, plans: Sequence[ConditionPlan]) -> None:
+        check_flyvis_model(self.flyvis_model, [p.condition.name for p in plans if p.needs_flyvis_model])
+
+    def refresh_stamp(self, condition: str) -> None:
+        """Mark current results as such: the stamp newer than the inputs, no stale failure record."""
+        stamp = self.layout.analysis_stamp(condition)
+        inputs = [self.layout.bundle_dir(condition) / name for name in BUNDLE_FILES]
+        inputs += [self.layout.notebooks / f"{s.name}.ipynb" for s in self.sections]
+        newest = max((p.stat().st_mtime for p in inputs if p.is_file()), default=0.0)
+        if not stamp.is_file() or stamp.stat().st_mtime <= newest:
+            stamp.touch()
+            os.utime(stamp, (max(time.time(), newest + 1),) * 2)
+        shutil.rmtree(self.layout.result_dir(condition) / "failed", ignore_errors=True)
+
     def run(self, conditions: Sequence[Condition], force: bool = False) -> list[ConditionRun]:
-        """Analyse every condition; a failing one is reported and the others go on."""
+        """Analyse every condition; a failing one is reported and the others go on.
+
+        A ground truth that is needed and missing fails the whole run before any kernel
+        starts (every notebook would fail the same way).
+        """
         kernel = check_kernel(self.kernel_name)
         templates = self.templates()
+        plans = self.plan(conditions, force=force)
+        self.check_ground_truth(plans)
         runs = []
-        for condition in conditions:
-            try:
-                runs.append(self.run_condition(condition, templates, kernel, force=force))
-            except FlygnnError as exc:
-                self.log(f"[{condition.name}] FAILED: {exc}")
-                runs.append(ConditionRun(condition.name, "failed", str(exc)))
+        for plan in plans:
+            name = plan.condition.name
+            if plan.problem:
+                self.log(f"[{name}] FAILED: {plan.problem}")
+                runs.append(ConditionRun(name, "failed", plan.problem))
+            elif not plan.runs:
+                self.refresh_stamp(name)
+                self.log(f"[{name}] up to date (bundle and notebooks unchanged); --force re-runs it")
+                runs.append(ConditionRun(name, "skipped"))
+            else:
+                try:
+                    runs.append(self.run_condition(plan, templates, kernel))
+                except FlygnnError as exc:
+                    self.log(f"[{name}] FAILED: {exc}")
+                    runs.append(ConditionRun(name, "failed", str(exc)))
         return runs
 
-    def run_condition(
-        self, condition: Condition, templates: dict[str, Path], kernel: str, force: bool = False
-    ) -> ConditionRun:
+    def run_condition(self, plan: ConditionPlan, templates: dict[str, Path], kernel: str) -> ConditionRun:
+        condition, meta, inputs, parameters = plan.condition, plan.meta, plan.inputs, plan.parameters
         name = condition.name
-        bundle_dir = self.layout.bundle_dir(name)
         result_dir = self.layout.result_dir(name)
-        meta = read_bundle_meta(condition, bundle_dir, self.layout)
-        inputs = self.inputs(meta, bundle_dir, templates)
-        # the staging folder is a sibling of result_dir, so the relative paths match
-        parameters = self.parameters(condition, meta, result_dir)
-        if not force and self.is_up_to_date(condition, inputs, parameters):
-            self.log(f"[{name}] up to date (bundle and notebooks unchanged); --force re-runs it")
-            return ConditionRun(name, "skipped")
-
         started, t0 = _now(), time.perf_counter()
         records: list[dict[str, Any]] = []
         manifest = {
@@ -424,6 +570,8 @@ class AnalysisRunner:
             write_json(staging / "metrics.json", metrics)
             manifest.update(status="ok", finished=_now(), wall_time_s=round(wall, 3))
             write_json(staging / "manifest.json", manifest)
+            # written last, so it is newer than every input read above
+            (staging / ANALYSIS_STAMP).write_text(manifest["finished"] + "\n")
         self.log(f"[{name}] done in {wall:.1f} s: {self.layout.relative(result_dir)}/ ({len(merged)} metrics)")
         return ConditionRun(name, "ok", wall_time_s=wall, notebooks_executed=[r["section"] for r in records])
 
@@ -455,10 +603,13 @@ class AnalysisRunner:
                 cwd=str(staging),
                 progress_bar=self.progress,
                 log_output=False,
+                extra_arguments=list(KERNEL_ARGUMENTS),
             )
         except Exception as exc:  # papermill, nbclient (dead kernel, timeout), I/O
             details = _failure_details(exc)
-            record.update(status="failed", seconds=round(time.perf_counter() - t0, 3), **details)
+            seconds = time.perf_counter() - t0
+            record.update(status="failed", seconds=round(seconds, 3), **details)
+            self.log(f"[{condition.name}] {number}/{total} {section.name}: FAILED ({seconds:.1f} s)")
             where = (
                 f"cell {details['cell_index']} (In [{details['execution_count']}])"
                 if details["cell_index"] is not None
@@ -475,6 +626,7 @@ class AnalysisRunner:
         record.update(seconds=round(seconds, 3))
         if missing:
             record.update(status="failed", error=f"figures not saved: {missing}")
+            self.log(f"[{condition.name}] {number}/{total} {section.name}: FAILED ({seconds:.1f} s)")
             raise NotebookFailed(
                 section.name,
                 f"notebook {shown} finished but did not save {missing} (the figure families of section "
