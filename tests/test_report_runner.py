@@ -16,6 +16,7 @@ from flygnn.errors import FlygnnError
 from flygnn.report.runner import (
     AnalysisRunner,
     bundle_sha256,
+    check_flyvis_model,
     check_kernel,
     merge_metrics,
     read_bundle_meta,
@@ -275,3 +276,22 @@ def test_a_later_success_removes_the_failure_record(tmp_path):
     set_bundle_field(layout, "sigma-0", test_fail_section=None, test_quality=0.7)
     assert AnalysisRunner(layout, **QUIET).run(condition)[0].status == "ok"
     assert not failed.exists()
+
+
+def test_missing_ground_truth_names_where_it_looked_and_suggests_no_synthetic_option(monkeypatch):
+    import flygnn.groundtruth
+
+    def nothing_found(path=None):
+        raise FlygnnError(
+            "no pretrained flyvis model found (looked at: $FLYGNN_FLYVIS_MODEL (not set); /x/flow/0000/000). "
+            "Run `flyvis download-pretrained`, pass --flyvis-model DIR, or use --synthetic-groundtruth."
+        )
+
+    monkeypatch.setattr(flygnn.groundtruth, "find_flyvis_model", nothing_found)
+    check_flyvis_model("", [])  # nobody needs it and nobody asked for it
+    with pytest.raises(FlygnnError) as failure:
+        check_flyvis_model("", ["sigma-0", "sigma-0p5"])
+    message = str(failure.value)
+    assert "looked at: $FLYGNN_FLYVIS_MODEL (not set); /x/flow/0000/000" in message
+    assert "The analysis of sigma-0, sigma-0p5 compares" in message
+    assert "--synthetic-groundtruth" not in message
