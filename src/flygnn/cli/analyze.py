@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from flygnn.cli.network import GROUND_TRUTH_LOOKUP
 from flygnn.errors import FlygnnError
 
 
@@ -27,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--notebooks", metavar="DIR", help="analysis notebook templates (default: analysis)")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel (must run this interpreter)")
     parser.add_argument(
-        "--flyvis-model", default="", metavar="DIR", help="ground-truth flyvis network folder (default: the usual lookup)"
+        "--flyvis-model",
+        default="",
+        metavar="DIR",
+        help=f"ground-truth flyvis network folder, checked before anything runs (default: {GROUND_TRUTH_LOOKUP})",
     )
     parser.add_argument(
         "--synthetic-groundtruth",

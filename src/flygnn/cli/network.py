@@ -9,6 +9,11 @@ CACHE_HELP = (
     "Compiled networks and the ground truth mapped onto them are cached in $FLYGNN_CACHE_DIR "
     "(default ~/.cache/flygnn); deleting the folder only costs the time to rebuild them."
 )
+# groundtruth.find_flyvis_model's order, for every --flyvis-model help text
+GROUND_TRUTH_LOOKUP = (
+    "$FLYGNN_FLYVIS_MODEL, then the copy of flow/0000/000 shipped with flygnn, then "
+    "flow/0000/000 where `flyvis download-pretrained` puts it"
+)
 EXTENT_HELP = "lattice radius in columns (default 8: 217 columns, the full network)"
 
 
@@ -39,8 +44,7 @@ def add_groundtruth_options(parser) -> None:
         "--flyvis-model",
         metavar="DIR",
         default=None,
-        help="flyvis network directory with the ground truth (default: $FLYGNN_FLYVIS_MODEL, then "
-        "flow/0000/000 where `flyvis download-pretrained` puts it)",
+        help=f"flyvis network directory with the ground truth (default: {GROUND_TRUTH_LOOKUP})",
     )
     parser.add_argument(
         "--synthetic-groundtruth",

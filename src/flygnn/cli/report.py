@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from flygnn.cli.network import GROUND_TRUTH_LOOKUP
 from flygnn.errors import FlygnnError
 
 # exit status when everything up to the render is done but Quarto is not installed
@@ -30,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--conditions-file", metavar="YAML", help="default: data/conditions.yaml")
     parser.add_argument("--bundles", metavar="DIR", help="default: data/bundles")
     parser.add_argument(
-        "--flyvis-model", default="", metavar="DIR", help="ground-truth flyvis network folder (default: the usual lookup)"
+        "--flyvis-model",
+        default="",
+        metavar="DIR",
+        help=f"ground-truth flyvis network folder, checked before anything runs (default: {GROUND_TRUTH_LOOKUP})",
     )
     parser.add_argument("--results", metavar="DIR", help="default: results")
     parser.add_argument("--notebooks", metavar="DIR", help="default: analysis")
