@@ -48,12 +48,15 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  'ctx.save_figure(raw_weights_figure(true_W, gauge.learned_W_, ctx.label), "weights-raw");'),
         ("md", "## Gauge-corrected weights\n\n"
                "W*ₑ = −Ŵₑ / s_f(i) · ∂f/∂msg|ᵢ · s_g(j), with s_g and s_f the slopes of g_φ² and f_θ over each "
-               "neuron's natural range (μ ± 2s) and ∂f/∂msg the median over the bundle's sampled training "
-               "frames. Upstream scores W* on the edges with |W* − W| ≤ 5; the figure counts the others."),
-        ("code", 'ctx.save_figure(corrected_weights_figure(true_W, gauge.corrected_W_, ctx.label), "weights-corrected");'),
-        ("md", "## Metrics\n\n`W_corrected_R2` and `W_corrected_slope` are upstream's definitions; the identity-line "
-               "R², the unfiltered scores and the counts are reported beside them."),
-        ("code", 'ctx.write_metrics("connectivity", weight_metrics(true_W, gauge.corrected_W_, gauge.learned_W_) | gauge_metrics(gauge))'),
+               "neuron's natural range (μ ± 2s, 1000 points) and ∂f/∂msg the median over the bundle's sampled "
+               "training frames. `W_corrected_R2` and `W_corrected_slope` follow upstream's rules: s_g = 1 for the "
+               "neurons with μ + s ≤ 0 (whose gain cannot be read) and their edges scored, undefined W* set to 0, "
+               "edges with |W* − W| ≤ 5. `W_corrected_R2_identifiable` leaves the undefined W* out instead."),
+        ("code", "weights = weight_metrics(true_W, gauge)\n"
+                 'ctx.save_figure(corrected_weights_figure(true_W, gauge.upstream_corrected_W_, weights, ctx.label), "weights-corrected");'),
+        ("md", "## Metrics\n\nUpstream-named metrics first; the identity-line R², the identifiable-edges and unfiltered "
+               "scores and the counts are reported beside them."),
+        ("code", 'ctx.write_metrics("connectivity", weights | gauge_metrics(gauge))'),
     ],
     "embeddings": [
         ("md", "# Neural embeddings and clustering\n\n"
@@ -63,15 +66,18 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  "embedding = ctx.model.a.detach().numpy()\n"
                  'ctx.save_figure(embeddings_figure(embedding, ctx.neuron_type, ctx.type_names, ctx.label), "embeddings");'),
         ("md", "## Clustering\n\n"
-               "A GMM with 100 components on standardised features [a_i, τ̂_i, V̂_rest,i, mean and std of incoming "
-               "and outgoing W*], fitted with several seeds. Accuracy is upstream's Hungarian one-to-one match of "
-               "clusters to the 65 types; ARI, NMI and purity are reported beside it. UMAP (15 neighbours, "
-               "min_dist 0.1) of the same features is for display only."),
+               "`clustering_accuracy` is upstream's: one GMM with 100 components (random_state 42) on the unscaled "
+               "features [a_i, τ̂_i, V̂_rest,i, mean and std of incoming and outgoing W*] by upstream's rules, scored "
+               "by the Hungarian one-to-one match of clusters to the 65 types. Beside it, ours: the same features "
+               "standardised (unscaled, the feature with the largest units decides) over three seeds, with ARI, "
+               "NMI and purity. UMAP (15 neighbours, min_dist 0.1) of the standardised features is for display; "
+               "the second panel colours it by upstream's clusters."),
         ("code", "clusters = ctx.clustering()\n"
                  'ctx.save_figure(umap_types_figure(clusters["umap"], ctx.neuron_type, ctx.type_names, ctx.label), "umap-types")\n'
-                 'first_seed = {name: values[0] for name, values in clusters["scores"].items()}\n'
-                 'ctx.save_figure(umap_clusters_figure(clusters["umap"], clusters["labels"], ctx.label, first_seed), "umap-clusters");'),
-        ("code", 'ctx.write_metrics("embeddings", clustering_metrics(clusters["scores"], clusters["imputed"]))'),
+                 'scores = {"clustering_accuracy (upstream)": clusters["upstream_accuracy"],\n'
+                 '          "standardised, 3 seeds": float(clusters["scores"]["accuracy"].mean())}\n'
+                 'ctx.save_figure(umap_clusters_figure(clusters["umap"], clusters["upstream_labels"], ctx.label, scores), "umap-clusters");'),
+        ("code", 'ctx.write_metrics("embeddings", clustering_metrics(clusters["upstream_accuracy"], clusters["scores"], clusters["imputed"]))'),
     ],
     "functions": [
         ("md", "# Learned functions\n\n"
@@ -94,7 +100,9 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
         ("md", "# Biophysical parameters\n\n"
                "τ̂_i = −1/s_f(i) and V̂_rest,i = −b_i/s_f(i) from the line fitted to f_θ(v, a_i, 0, 0) over the "
                "natural range. The truth is per type, so per-type medians are shown beside the per-neuron values. "
-               "Upstream scores τ̂ clipped to [0, 1] s; the figure draws every estimate."),
+               "`tau_R2` and `V_rest_R2` follow upstream's rules: τ̂ clipped to [0, 1] s, and τ̂ = V̂_rest = 1 for a "
+               "neuron whose voltage never varied (slope 0); `_excluding_zero_range` leaves those out. The figure "
+               "draws every defined estimate."),
         ("code", "from flygnn.analysis import biophysics_metrics\n"
                  "from flygnn.figures.biophysics import parameter_figure\n\n"
                  "bio, truth = ctx.biophysics(), ctx.ground_truth\n"
@@ -106,8 +114,8 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                "for dv/dt = 0 with the msg of all-zero presynaptic voltages and no stimulus."),
         ("code", "ctx.save_figure(parameter_figure(truth.v_rest, bio.v_rest_, ctx.neuron_type, ctx.type_names, ctx.label,\n"
                  '                                 "V_rest", extra=("operating point", bio.v_rest_operating_)), "v-rest");'),
-        ("code", 'ctx.write_metrics("biophysics", biophysics_metrics(truth.tau, truth.v_rest, bio.tau_, bio.v_rest_,\n'
-                 "                                                   bio.v_rest_operating_, ctx.neuron_type))"),
+        ("code", 'ctx.write_metrics("biophysics", biophysics_metrics(truth.tau, truth.v_rest, bio, ctx.gauge().zero_range_,\n'
+                 "                                                   ctx.neuron_type))"),
     ],
     "spectral": [
         ("md", "# Spectral analysis\n\n"

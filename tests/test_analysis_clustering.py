@@ -64,7 +64,22 @@ def test_standardize_imputes_and_counts():
 
 def test_clustering_metrics_names_and_definitions():
     scores = {"accuracy": np.array([0.9, 0.8]), "ari": np.array([0.5, 0.5]), "nmi": np.array([0.7, 0.7]), "purity": np.array([1.0, 1.0])}
-    metrics = clustering_metrics(scores)
-    assert metrics["clustering_accuracy"].value == pytest.approx(0.85)
-    assert metrics["clustering_accuracy"].definition == "hungarian-accuracy"
-    assert metrics["clustering_accuracy_std"].value == pytest.approx(0.05)
+    metrics = clustering_metrics(0.6, scores)
+    assert metrics["clustering_accuracy"].value == pytest.approx(0.6)
+    assert metrics["clustering_accuracy"].definition == "upstream-clustering-accuracy"
+    assert metrics["clustering_accuracy_standardised"].value == pytest.approx(0.85)
+    assert metrics["clustering_accuracy_standardised_std"].value == pytest.approx(0.05)
+
+
+def test_upstream_clustering_is_one_unscaled_gmm_with_random_state_42():
+    """The same labels as scikit-learn's GaussianMixture(100, "full", random_state=42) on the raw features."""
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    types = np.repeat(np.arange(5), 60)
+    features = np.c_[types * 10.0 + rng.normal(0, 0.5, 300), rng.normal(0, 1e-3, 300)]  # unscaled on purpose
+    fitted = TypeClustering.upstream().fit(features, types)
+    direct = GaussianMixture(n_components=100, covariance_type="full", random_state=42).fit_predict(features)
+    np.testing.assert_array_equal(fitted.labels_, direct)
+    assert fitted.accuracy_ == pytest.approx(hungarian_accuracy(direct, types))
+    assert fitted.scores_["accuracy"].shape == (1,)

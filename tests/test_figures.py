@@ -55,16 +55,23 @@ def test_type_order_groups_families():
 
 
 def test_weight_figures_show_counts_and_all_points(fitted, tmp_path):
-    W, gauge = fitted["W"], fitted["gauge"]
-    corrected = gauge.corrected_W_.copy()
-    corrected[10] = W[10] + 50  # beyond |W* − W| > 5: excluded and counted
-    fig = corrected_weights_figure(W, corrected, "test")
+    import copy
+
+    from flygnn.analysis import weight_metrics
+
+    W, gauge = fitted["W"], copy.copy(fitted["gauge"])  # a shallow copy: the fixture is shared
+    corrected = gauge.upstream_corrected_W_.copy()
+    corrected[10] = W[10] + 50  # beyond |W* − W| > 5: left out and counted
+    gauge.upstream_corrected_W_ = corrected
+    metrics = weight_metrics(W, gauge)
+    fig = corrected_weights_figure(W, corrected, metrics, "test")
     text = " ".join(t.get_text() for t in fig.axes[0].texts)
-    n_nan = int(np.isnan(corrected).sum())
+    n_nan = int(np.isnan(gauge.corrected_W_).sum())
     assert n_nan > 0
-    assert f"excluded: 1 with |W* − W| > 5" in text
-    assert f"excluded: {n_nan:,} with W* undefined" in text
-    kept = np.isfinite(corrected) & (np.abs(corrected - W) <= 5)
+    assert "left out: 1 with |W* − W| > 5" in text
+    assert f"scored with upstream's fill: {n_nan:,} undefined W*" in text
+    assert f"R² = {metrics['W_corrected_R2'].value:.4f} (fit)" in text  # the number of the tables, not recomputed
+    kept = np.abs(corrected - W) <= 5
     low, high = fig.axes[0].get_ylim()
     assert low <= corrected[kept].min() and high >= corrected[kept].max()  # limits from the data
     saved(fig, tmp_path, "weights-corrected")

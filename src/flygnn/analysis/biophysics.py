@@ -18,6 +18,8 @@ import numpy as np
 
 from flygnn.analysis.gauge import GaugeCorrection
 
+UPSTREAM_TAU_CLIP = (0.0, 1.0)  # upstream clips τ̂ to [0, 1] s before scoring
+
 
 def per_type_median(values: np.ndarray, neuron_type: np.ndarray, n_types: int) -> np.ndarray:
     """(n_types,) median of the finite ``values`` (N,) of each type; NaN for a type with none."""
@@ -37,6 +39,8 @@ class BiophysicalParameters:
         tau_: (N,) τ̂ = −1/s_f in seconds (unclipped; NaN where s_f is undefined or 0).
         v_rest_: (N,) V̂_rest = −b/s_f (upstream definition, msg = 0).
         v_rest_operating_: (N,) V̂_rest at the operating point.
+        upstream_tau_, upstream_v_rest_: (N,) upstream's rules (DESIGN 7.8): from the upstream
+            slopes, τ̂ = 1 and V̂_rest = 1 where s_f = 0, τ̂ clipped to [0, 1] s.
         tau_per_type_, v_rest_per_type_, v_rest_operating_per_type_: (n_types,) medians over
             each type's neurons (only when ``neuron_type`` is given).
     """
@@ -46,6 +50,11 @@ class BiophysicalParameters:
         with np.errstate(divide="ignore", invalid="ignore"):
             self.tau_ = np.where(slope != 0, -1.0 / np.where(slope != 0, slope, 1.0), np.nan)
             self.v_rest_ = np.where(slope != 0, -gauge.update_offset_ / np.where(slope != 0, slope, 1.0), np.nan)
+        slope, offset = gauge.upstream_update_slope_, gauge.upstream_update_offset_
+        nonzero = slope != 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.upstream_tau_ = np.clip(np.where(nonzero, -1.0 / np.where(nonzero, slope, 1.0), 1.0), *UPSTREAM_TAU_CLIP)
+            self.upstream_v_rest_ = np.where(nonzero, -offset / np.where(nonzero, slope, 1.0), 1.0)
         self.v_rest_operating_ = np.where(np.isfinite(gauge.operating_v_rest_), gauge.operating_v_rest_, np.nan)
         if neuron_type is not None:
             n_types = int(neuron_type.max()) + 1 if n_types is None else n_types

@@ -35,7 +35,7 @@ from flygnn.atomic import atomic_path
 from flygnn.errors import FlygnnError
 
 # Bump when a cached quantity's definition changes, so old caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: upstream-rule gauge attributes, 1000-point fits, upstream clustering
 
 GAUGE_ATTRIBUTES = (
     "message_range_",
@@ -51,6 +51,10 @@ GAUGE_ATTRIBUTES = (
     "zero_range_",
     "learned_W_",
     "corrected_W_",
+    "upstream_message_slope_",
+    "upstream_update_slope_",
+    "upstream_update_offset_",
+    "upstream_corrected_W_",
 )
 SPECTRAL_ATTRIBUTES = (
     "eigenvalues_true_",
@@ -192,30 +196,38 @@ class AnalysisContext:
         return BiophysicalParameters().fit(self.gauge(), self.neuron_type, self.network.n_types)
 
     def clustering(self, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
-        """Features, GMM clusters and scores over ``seeds``, and the 2-D UMAP (cached).
+        """Upstream's GMM clustering, ours (standardised, over ``seeds``) and the 2-D UMAP (cached).
 
-        Returns {"features" (N, F), "feature_names", "labels" (N,), "scores" {name: (n_seeds,)},
+        Returns {"upstream_accuracy", "upstream_labels" (N,), "features" (N, F) (ours),
+        "feature_names", "labels" (N,) (ours, first seed), "scores" {name: (n_seeds,)},
         "umap" (N, 2), "imputed"}.
         """
         gauge, bio = self.gauge(), self.biophysics()
-        features, names = clustering_features(
-            self.model.a.detach().cpu().double().numpy(),
-            bio.tau_,
-            bio.v_rest_,
-            gauge.corrected_W_,
-            self.network.source,
-            self.network.target,
+        embedding = self.model.a.detach().cpu().double().numpy()
+        source, target = self.network.source, self.network.target
+        features, names = clustering_features(embedding, bio.tau_, bio.v_rest_, gauge.corrected_W_, source, target)
+        upstream_features, _ = clustering_features(
+            embedding, bio.upstream_tau_, bio.upstream_v_rest_, gauge.upstream_corrected_W_, source, target
         )
 
         def compute() -> dict[str, np.ndarray]:
+            upstream = TypeClustering.upstream().fit(upstream_features, self.neuron_type)
             fitted = TypeClustering(seeds=seeds).fit(features, self.neuron_type)
             arrays = {f"score_{k}": v for k, v in fitted.scores_.items()}
-            arrays.update(labels=fitted.labels_, imputed=np.array(fitted.imputed_), umap=umap_embedding(features))
+            arrays.update(
+                labels=fitted.labels_,
+                imputed=np.array(fitted.imputed_),
+                umap=umap_embedding(features),
+                upstream_labels=upstream.labels_,
+                upstream_accuracy=np.array(upstream.accuracy_),
+            )
             return arrays
 
         key = _key(self.bundle_fingerprint, self.network.fingerprint(), list(seeds))
         arrays = cached_arrays(self.cache_dir, "clustering", key, compute)
         return {
+            "upstream_accuracy": float(arrays["upstream_accuracy"]),
+            "upstream_labels": arrays["upstream_labels"],
             "features": features,
             "feature_names": names,
             "labels": arrays["labels"],
@@ -343,8 +355,11 @@ def load_context(
     another σ, or was trained against another ground truth.
     """
     from flygnn.bundle import load_bundle
+    from flygnn.conditions import same_sigma
     from flygnn.connectome import load_network
+    from flygnn.figures.style import apply_style
 
+    apply_style()
     bundle_path = Path(bundle)
     if not bundle or not (bundle_path / "bundle.json").is_file():
         raise FlygnnError(
@@ -363,7 +378,7 @@ def load_context(
             f"network of extent {network.extent} ({network.fingerprint()}); it cannot be analysed with it."
         )
     loaded = load_bundle(bundle_path, network)
-    if not np.isclose(float(loaded.sigma), float(sigma)):
+    if not same_sigma(loaded.sigma, sigma):
         raise FlygnnError(
             f"bundle {bundle_path} was trained at σ = {loaded.sigma:g}, but the analysis of {condition!r} "
             f"was asked for σ = {sigma:g}; check data/conditions.yaml and the bundle folder."

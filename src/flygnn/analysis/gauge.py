@@ -14,6 +14,13 @@ Neurons whose voltage is mostly below 0 (μ_j + s_j ≤ 0) never drive ReLU(v), 
 their message gain cannot be read: they are flagged ``unidentifiable_`` and their
 outgoing W* is NaN (counted, never replaced by a guess). A neuron whose voltage
 never varied (s = 0) has no range to fit a slope on: flagged ``zero_range_``.
+
+Upstream (flyvis-gnn) fills these cases by fiat instead, and the metrics that carry
+upstream's names must follow it exactly (DESIGN 7.8), so the ``upstream_*``
+attributes hold upstream's version beside ours: s_g = 1 for μ_j + s_j ≤ 0 (and
+their edges are scored), a slope of exactly 0 for an empty range (s_f = 0 turns into
+τ̂ = 1 and V̂_rest = 1 downstream), and non-finite W* set to 0. Both are read from the
+same 1000-point fits that upstream uses.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from flygnn.analysis.functions import DEFAULT_CHUNK, grid, line_fit, message_cur
 from flygnn.errors import FlygnnError
 
 ACTIVITY_KEYS = ("voltage_mean", "voltage_std", "frames_voltage", "frames_stimulus")
+UPSTREAM_POINTS = 1000  # points per neuron in upstream's slope fits (flyvis-gnn metrics.py)
 
 
 def check_model(model) -> tuple[int, int]:
@@ -95,9 +103,12 @@ class GaugeCorrection:
         zero_range_: (N,) bool, s = 0.
         learned_W_: (E,) Ŵ; nonfinite_learned_W_: number of NaN/inf entries in Ŵ.
         corrected_W_: (E,) W*, NaN where any factor is undefined.
+        upstream_message_slope_: (N,) s_g by upstream's rules: 1 where μ + s ≤ 0, 0 on an empty range.
+        upstream_update_slope_, upstream_update_offset_: (N,) s_f and b, exactly 0 on an empty range.
+        upstream_corrected_W_: (E,) W* from the upstream slopes, non-finite values set to 0.
     """
 
-    def __init__(self, n_points: int = 32, chunk: int = DEFAULT_CHUNK) -> None:
+    def __init__(self, n_points: int = UPSTREAM_POINTS, chunk: int = DEFAULT_CHUNK) -> None:
         self.n_points = n_points
         self.chunk = chunk
 
@@ -114,7 +125,8 @@ class GaugeCorrection:
             warnings.warn(
                 f"{int(self.zero_range_.sum())} neuron(s) never changed voltage over the training frames "
                 f"(std = 0; first: {np.flatnonzero(self.zero_range_)[:10].tolist()}); their slopes, τ̂, V̂_rest "
-                "and the W* of their edges are NaN and counted in the metrics.",
+                "and the W* of their edges are NaN and counted in the metrics (upstream's rules score them "
+                "with slope 0: τ̂ = 1, V̂_rest = 1).",
                 stacklevel=2,
             )
 
@@ -123,14 +135,18 @@ class GaugeCorrection:
         high = np.where(self.unidentifiable_, low, high)  # empty range -> NaN slope below
         self.message_range_ = np.stack([low, high], axis=1)
         voltages = grid(low, high, self.n_points)
-        self.message_slope_, _ = line_fit(voltages, message_curves(model, voltages, self.chunk))
-        self.message_slope_[self.unidentifiable_ | self.zero_range_] = np.nan
+        message_slope, _ = line_fit(voltages, message_curves(model, voltages, self.chunk))
+        self.message_slope_ = np.where(self.unidentifiable_ | self.zero_range_, np.nan, message_slope)
+        self.upstream_message_slope_ = np.where(self.unidentifiable_, 1.0, np.where(high > low, message_slope, 0.0))
 
         # Update slope s_f and offset b at msg = 0, I = 0 over the full natural range.
         low, high = natural_range(mean, std)
         self.update_range_ = np.stack([low, high], axis=1)
         voltages = grid(low, high, self.n_points)
         self.update_slope_, self.update_offset_ = line_fit(voltages, update_curves(model, voltages, chunk=self.chunk))
+        empty = ~(high > low)  # upstream: a degenerate fit gives slope 0 and offset 0
+        self.upstream_update_slope_ = np.where(empty, 0.0, self.update_slope_)
+        self.upstream_update_offset_ = np.where(empty, 0.0, self.update_offset_)
 
         self.no_input_msg_ = self._no_input_msg(model, n)
         self._frame_pass(model, activity["frames_voltage"], activity["frames_stimulus"])
@@ -148,7 +164,14 @@ class GaugeCorrection:
             self.corrected_W_ = (
                 -learned / self.update_slope_[target] * self.msg_sensitivity_[target] * self.message_slope_[source]
             )
-        self.corrected_W_[~np.isfinite(self.corrected_W_)] = np.nan
+            self.corrected_W_[~np.isfinite(self.corrected_W_)] = np.nan
+            upstream = (
+                -learned
+                / self.upstream_update_slope_[target]
+                * self.msg_sensitivity_[target]
+                * self.upstream_message_slope_[source]
+            )
+        self.upstream_corrected_W_ = np.where(np.isfinite(upstream), upstream, 0.0)
         return self
 
     @staticmethod

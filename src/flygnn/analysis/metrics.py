@@ -1,12 +1,18 @@
 """Recovery metrics: the upstream-compatible numbers and our additions beside them.
 
-Upstream-compatible (DESIGN 7.8, under upstream's names): R² = 1 − SS_res/SS_tot of
-the least-squares line learned-on-true (the squared correlation) with its slope;
-W* scored on edges with |W* − W| ≤ 5; τ̂ clipped to [0, 1]; one point per neuron.
+Upstream-compatible (DESIGN 7.8): the names in :data:`UPSTREAM_METRICS` follow
+flyvis-gnn's own rules exactly, fiat choices included, so the summary table compares
+like with like — 1000-point slope fits; s_g = 1 for neurons with μ + s ≤ 0, whose
+edges are scored; an empty range gives slope 0 and then τ̂ = 1, V̂_rest = 1;
+non-finite W* set to 0; R² = 1 − SS_res/SS_tot of the least-squares line learned-on-
+true with its slope, W* on the edges with |W* − W| ≤ 5; τ̂ clipped to [0, 1]; every
+neuron; clustering by one GMM (100 components, full covariance, random_state 42) on
+the unscaled features.
 
-Additions (DESIGN 7.9, reported beside, never instead): identity-line R² (can be
-negative), unfiltered W* R² with the number of edges excluded, per-type τ/V_rest
-scores, NaN counts, and the operating-point V_rest.
+Additions (DESIGN 7.9, under their own names, never instead): the principled variants
+(identifiable edges only, zero-range neurons excluded, standardised multi-seed
+clustering, operating-point V_rest), identity-line R² (can be negative), unfiltered
+W* R² with the numbers of edges left out, per-type τ/V_rest scores and NaN counts.
 
 Every metric carries the name of its definition (:data:`DEFINITIONS`) so a number
 in the report can always be traced to how it was computed.
@@ -23,24 +29,44 @@ import numpy as np
 from flygnn.atomic import write_json
 
 W_OUTLIER_THRESHOLD = 5.0  # upstream: edges with |W* − W| > 5 are left out of the W* score
-TAU_CLIP = (0.0, 1.0)  # upstream clips τ̂ to [0, 1] s before scoring
+
+# The metrics that carry upstream's names (the summary table's rows), and the four of
+# them a trained model is scored by during training (``recovery_metrics``).
+RECOVERY_METRICS = ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2")
+UPSTREAM_METRICS = (*RECOVERY_METRICS, "clustering_accuracy")
 
 DEFINITIONS: dict[str, str] = {
-    "ols-r2": "R² = 1 − SS_res/SS_tot of the least-squares line learned-on-true (= squared Pearson "
-    "correlation), finite pairs only; upstream flyvis-gnn definition.",
+    "upstream-r2": "R² = 1 − SS_res/SS_tot of the least-squares line learned-on-true, SS_tot of the learned "
+    "values (= squared Pearson correlation; 0 when the learned values are constant): flyvis-gnn's "
+    "compute_r_squared.",
+    "upstream-slope": "slope of the least-squares line learned-on-true (flyvis-gnn's compute_r_squared).",
+    "upstream-W-r2": "upstream-r2 of W* against W by upstream's rules: 1000-point slope fits, s_g = 1 for "
+    "neurons with μ + s ≤ 0 (their edges scored), slope 0 on an empty range, non-finite W* set to 0, "
+    "edges with |W* − W| ≤ 5.",
+    "upstream-W-slope": "upstream-slope of W* against W on the edges and by the rules of upstream-W-r2.",
+    "upstream-tau-r2": "upstream-r2 over all neurons of τ̂ = −1/s_f (τ̂ = 1 where s_f = 0, e.g. a neuron whose "
+    "voltage never varied), clipped to [0, 1] s: flyvis-gnn's derive_tau.",
+    "upstream-V-rest-r2": "upstream-r2 over all neurons of V̂_rest = −b/s_f at msg = 0, I = 0 (V̂_rest = 1 "
+    "where s_f = 0): flyvis-gnn's derive_vrest.",
+    "upstream-clustering-accuracy": "Hungarian one-to-one accuracy of one GaussianMixture(100 components, full "
+    "covariance, random_state 42, otherwise defaults) fitted on the unscaled features [a, τ̂, V̂_rest, "
+    "mean/std of incoming and outgoing W*] by upstream's rules.",
+    "ols-r2": "R² of the least-squares line learned-on-true (= squared Pearson correlation), finite pairs only.",
     "ols-slope": "slope of the least-squares line learned-on-true, finite pairs only.",
-    "ols-r2-outliers-removed": "ols-r2 over the edges with finite W* and |W* − W| ≤ 5 (upstream filter).",
-    "ols-slope-outliers-removed": "ols-slope over the edges with finite W* and |W* − W| ≤ 5 (upstream filter).",
-    "ols-r2-tau-clipped": "ols-r2 per neuron with τ̂ clipped to [0, 1] s (upstream).",
+    "ols-r2-identifiable": "ols-r2 of W* against W over the edges whose W* is defined (source neuron with "
+    "μ + s > 0, both end neurons with a voltage range) and |W* − W| ≤ 5: upstream's s_g = 1 guess left out.",
+    "ols-slope-identifiable": "ols-slope over the edges of ols-r2-identifiable.",
+    "ols-r2-excluding-zero-range": "ols-r2 over the neurons whose voltage varied over the training frames "
+    "(s > 0), τ̂ clipped to [0, 1] s like upstream: upstream's τ̂ = 1, V̂_rest = 1 for the others left out.",
     "identity-r2": "1 − Σ(learned − true)²/Σ(true − mean(true))²: agreement with the identity line; "
     "negative when worse than predicting the mean.",
     "ols-r2-per-type": "ols-r2 over the cell types (65 points): per-type median of the estimate against "
     "the per-type truth.",
     "count": "number of items (see the entry's description).",
     "fraction": "fraction of items (see the entry's description).",
-    "hungarian-accuracy": "fraction of neurons whose GMM cluster is matched to their type by the "
-    "one-to-one Hungarian assignment of clusters to types (upstream definition); mean over GMM seeds.",
-    "hungarian-accuracy-std": "standard deviation of hungarian-accuracy over GMM seeds.",
+    "hungarian-accuracy-standardised": "Hungarian one-to-one accuracy of a GMM (100 components) on z-scored "
+    "features [a, τ̂, V̂_rest, mean/std of incoming and outgoing identifiable W*]; mean over GMM seeds.",
+    "hungarian-accuracy-std": "standard deviation over GMM seeds of hungarian-accuracy-standardised.",
     "adjusted-rand-index": "adjusted Rand index of clusters against types (sklearn); mean over GMM seeds.",
     "normalized-mutual-information": "normalised mutual information of clusters and types (sklearn, "
     "arithmetic mean); mean over GMM seeds.",
@@ -120,107 +146,141 @@ def nonfinite(values: np.ndarray) -> int:
     return int(values.size - np.count_nonzero(np.isfinite(values)))
 
 
-def weight_metrics(true_W: np.ndarray, corrected_W: np.ndarray, learned_W: np.ndarray | None = None) -> dict[str, Metric]:
-    """Scores of W* (and the raw Ŵ) against W, (E,) each."""
+def upstream_fit(true: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
+    """(R², slope) exactly as flyvis-gnn's ``compute_r_squared``: least-squares line
+    learned = slope · true + c, R² = 1 − SS_res/SS_tot with SS_tot of the learned values,
+    and R² = 0 when the learned values are constant. Every pair counts (upstream has
+    already replaced what it would not score); NaN only when ``true`` is constant.
+    """
+    x = np.asarray(true, dtype=np.float64)
+    y = np.asarray(learned, dtype=np.float64)
+    if x.size < 2:
+        return float("nan"), float("nan")
+    dx, dy = x - x.mean(), y - y.mean()
+    sxx, sxy = float(dx @ dx), float(dx @ dy)
+    if sxx == 0:
+        return float("nan"), float("nan")
+    slope = sxy / sxx
+    ss_tot = float(dy @ dy)
+    if ss_tot == 0:
+        return 0.0, slope
+    residual = dy - slope * dx
+    return 1.0 - float(residual @ residual) / ss_tot, slope
+
+
+def weight_metrics(true_W: np.ndarray, gauge) -> dict[str, Metric]:
+    """Scores of the corrected weights of a fitted :class:`GaugeCorrection` (and its raw Ŵ) against W (E,).
+
+    ``W_corrected_R2``/``_slope`` follow upstream's rules (``upstream_corrected_W_``);
+    ``_identifiable`` scores our W* (``corrected_W_``) on the edges where it is defined.
+    """
     true_W = np.asarray(true_W, dtype=np.float64)
-    corrected_W = np.asarray(corrected_W, dtype=np.float64)
+    upstream = np.asarray(gauge.upstream_corrected_W_, dtype=np.float64)
+    ours = np.asarray(gauge.corrected_W_, dtype=np.float64)
+    learned = np.asarray(gauge.learned_W_, dtype=np.float64)
     n_edges = true_W.size
+    kept = np.abs(upstream - true_W) <= W_OUTLIER_THRESHOLD
+    r2, slope = upstream_fit(true_W[kept], upstream[kept])
+    r2_all, slope_all = upstream_fit(true_W, upstream)
     with np.errstate(invalid="ignore"):
-        kept = np.isfinite(corrected_W) & (np.abs(corrected_W - true_W) <= W_OUTLIER_THRESHOLD)
-    r2, slope = ols_fit(true_W[kept], corrected_W[kept])
-    r2_all, slope_all = ols_fit(true_W, corrected_W)
-    n_nan = nonfinite(corrected_W)
-    out = {
-        "W_corrected_R2": Metric(r2, "ols-r2-outliers-removed", {"edges": int(kept.sum()), "edges_total": n_edges}),
-        "W_corrected_slope": Metric(slope, "ols-slope-outliers-removed", {"edges": int(kept.sum())}),
-        "W_corrected_R2_unfiltered": Metric(r2_all, "ols-r2", {"edges": n_edges - n_nan}),
-        "W_corrected_slope_unfiltered": Metric(slope_all, "ols-slope", {"edges": n_edges - n_nan}),
-        "W_corrected_R2_identity": Metric(identity_r2(true_W[kept], corrected_W[kept]), "identity-r2", {"edges": int(kept.sum())}),
-        "W_corrected_excluded_edges": Metric(
-            n_edges - int(kept.sum()),
-            "count",
-            {"description": "edges left out of W_corrected_R2: |W* − W| > 5 or W* not finite"},
+        defined = np.isfinite(ours) & (np.abs(ours - true_W) <= W_OUTLIER_THRESHOLD)
+    r2_ours, slope_ours = ols_fit(true_W[defined], ours[defined])
+    undefined = nonfinite(ours)
+    raw_r2, raw_slope = ols_fit(true_W, learned)
+    return {
+        "W_corrected_R2": Metric(r2, "upstream-W-r2", {"edges": int(kept.sum()), "edges_total": n_edges}),
+        "W_corrected_slope": Metric(slope, "upstream-W-slope", {"edges": int(kept.sum())}),
+        "W_corrected_R2_identifiable": Metric(r2_ours, "ols-r2-identifiable", {"edges": int(defined.sum())}),
+        "W_corrected_slope_identifiable": Metric(slope_ours, "ols-slope-identifiable", {"edges": int(defined.sum())}),
+        "W_corrected_R2_unfiltered": Metric(r2_all, "upstream-r2", {"edges": n_edges, "filter": "none"}),
+        "W_corrected_slope_unfiltered": Metric(slope_all, "upstream-slope", {"edges": n_edges, "filter": "none"}),
+        "W_corrected_R2_identity": Metric(identity_r2(true_W[kept], upstream[kept]), "identity-r2", {"edges": int(kept.sum())}),
+        "W_corrected_outlier_edges": Metric(
+            int(n_edges - kept.sum()), "count", {"description": "edges with |W* − W| > 5 (upstream rules), left out of W_corrected_R2"}
         ),
-        "W_corrected_nonfinite_edges": Metric(
-            n_nan, "count", {"description": "edges whose W* is NaN/inf (undefined slope or non-finite Ŵ)"}
+        "W_corrected_undefined_edges": Metric(
+            undefined,
+            "count",
+            {
+                "description": "edges whose W* is undefined (source with μ + s ≤ 0, a neuron without voltage range, "
+                "or non-finite Ŵ): scored with upstream's s_g = 1 / zero fill in W_corrected_R2, left out of "
+                "W_corrected_R2_identifiable"
+            },
+        ),
+        "W_raw_R2": Metric(raw_r2, "ols-r2", {"edges": n_edges - nonfinite(learned)}),
+        "W_raw_slope": Metric(raw_slope, "ols-slope", {"edges": n_edges - nonfinite(learned)}),
+        "W_raw_nonfinite_edges": Metric(
+            nonfinite(learned), "count", {"description": "learned weights Ŵ that are NaN/inf (not zeroed)"}
         ),
     }
-    if learned_W is not None:
-        learned_W = np.asarray(learned_W, dtype=np.float64)
-        raw_r2, raw_slope = ols_fit(true_W, learned_W)
-        out["W_raw_R2"] = Metric(raw_r2, "ols-r2", {"edges": n_edges - nonfinite(learned_W)})
-        out["W_raw_slope"] = Metric(raw_slope, "ols-slope", {"edges": n_edges - nonfinite(learned_W)})
-        out["W_raw_nonfinite_edges"] = Metric(
-            nonfinite(learned_W), "count", {"description": "learned weights Ŵ that are NaN/inf (not zeroed)"}
-        )
-    return out
 
 
-def biophysics_metrics(
-    true_tau: np.ndarray,
-    true_v_rest: np.ndarray,
-    tau: np.ndarray,
-    v_rest: np.ndarray,
-    v_rest_operating: np.ndarray | None = None,
-    neuron_type: np.ndarray | None = None,
-) -> dict[str, Metric]:
-    """Scores of τ̂ and V̂_rest (N,) against the truth (N,), per neuron and (given types) per type."""
-    from flygnn.analysis.biophysics import per_type_median
+def biophysics_metrics(true_tau: np.ndarray, true_v_rest: np.ndarray, bio, zero_range: np.ndarray, neuron_type: np.ndarray | None = None) -> dict[str, Metric]:
+    """Scores of a fitted :class:`BiophysicalParameters` against the truth (N,), per neuron and (given types) per type.
+
+    ``tau_R2``/``V_rest_R2`` follow upstream's rules (``upstream_tau_``/``upstream_v_rest_``,
+    every neuron); ``_excluding_zero_range`` leaves out the neurons whose voltage never
+    varied (``zero_range`` (N,) bool), where upstream scores its fill value 1.
+    """
+    from flygnn.analysis.biophysics import UPSTREAM_TAU_CLIP, per_type_median
 
     true_tau = np.asarray(true_tau, dtype=np.float64)
     true_v_rest = np.asarray(true_v_rest, dtype=np.float64)
+    tau, v_rest, operating = bio.tau_, bio.v_rest_, bio.v_rest_operating_
     n = true_tau.size
-    clipped = np.clip(tau, *TAU_CLIP)
-    tau_r2, tau_slope = ols_fit(true_tau, clipped)
-    v_r2, v_slope = ols_fit(true_v_rest, v_rest)
+    varied = ~np.asarray(zero_range, dtype=bool)
+    tau_r2, tau_slope = upstream_fit(true_tau, bio.upstream_tau_)
+    v_r2, v_slope = upstream_fit(true_v_rest, bio.upstream_v_rest_)
+    clipped = np.clip(tau, *UPSTREAM_TAU_CLIP)
     out = {
-        "tau_R2": Metric(tau_r2, "ols-r2-tau-clipped", {"neurons": n - nonfinite(tau)}),
-        "tau_slope": Metric(tau_slope, "ols-slope", {"neurons": n - nonfinite(tau), "clipped": True}),
-        "V_rest_R2": Metric(v_r2, "ols-r2", {"neurons": n - nonfinite(v_rest)}),
-        "V_rest_slope": Metric(v_slope, "ols-slope", {"neurons": n - nonfinite(v_rest)}),
+        "tau_R2": Metric(tau_r2, "upstream-tau-r2", {"neurons": n}),
+        "tau_slope": Metric(tau_slope, "upstream-slope", {"neurons": n, "clipped": True}),
+        "V_rest_R2": Metric(v_r2, "upstream-V-rest-r2", {"neurons": n}),
+        "V_rest_slope": Metric(v_slope, "upstream-slope", {"neurons": n}),
+        "tau_R2_excluding_zero_range": Metric(
+            ols_fit(true_tau[varied], clipped[varied])[0], "ols-r2-excluding-zero-range", {"neurons": int(np.isfinite(tau[varied]).sum())}
+        ),
+        "V_rest_R2_excluding_zero_range": Metric(
+            ols_fit(true_v_rest[varied], v_rest[varied])[0], "ols-r2-excluding-zero-range", {"neurons": int(np.isfinite(v_rest[varied]).sum())}
+        ),
         "tau_R2_identity": Metric(identity_r2(true_tau, tau), "identity-r2", {"neurons": n - nonfinite(tau), "clipped": False}),
         "V_rest_R2_identity": Metric(identity_r2(true_v_rest, v_rest), "identity-r2", {"neurons": n - nonfinite(v_rest)}),
         "tau_clipped_neurons": Metric(
-            int(np.count_nonzero((tau < TAU_CLIP[0]) | (tau > TAU_CLIP[1]))),
+            int(np.count_nonzero((tau < UPSTREAM_TAU_CLIP[0]) | (tau > UPSTREAM_TAU_CLIP[1]))),
             "count",
-            {"description": "neurons whose τ̂ lies outside [0, 1] s and was clipped for tau_R2"},
+            {"description": "neurons whose τ̂ lies outside [0, 1] s and is clipped in tau_R2"},
         ),
-        "tau_nonfinite_neurons": Metric(nonfinite(tau), "count", {"description": "neurons whose τ̂ is NaN/inf"}),
-        "V_rest_nonfinite_neurons": Metric(nonfinite(v_rest), "count", {"description": "neurons whose V̂_rest is NaN/inf"}),
+        "zero_range_neurons": Metric(
+            int(n - varied.sum()), "count", {"description": "neurons whose voltage never varied (s = 0): τ̂ = V̂_rest = 1 in tau_R2 and V_rest_R2"}
+        ),
+        "V_rest_operating_R2": Metric(ols_fit(true_v_rest, operating)[0], "ols-r2", {"neurons": n - nonfinite(operating)}),
+        "V_rest_operating_slope": Metric(ols_fit(true_v_rest, operating)[1], "ols-slope", {"neurons": n - nonfinite(operating)}),
     }
-    if v_rest_operating is not None:
-        r2, slope = ols_fit(true_v_rest, v_rest_operating)
-        out["V_rest_operating_R2"] = Metric(r2, "ols-r2", {"neurons": n - nonfinite(v_rest_operating)})
-        out["V_rest_operating_slope"] = Metric(slope, "ols-slope", {"neurons": n - nonfinite(v_rest_operating)})
     if neuron_type is not None:
         n_types = int(neuron_type.max()) + 1
         true_tau_type = per_type_median(true_tau, neuron_type, n_types)
         true_v_type = per_type_median(true_v_rest, neuron_type, n_types)
-        out["tau_R2_per_type"] = Metric(
-            ols_fit(true_tau_type, per_type_median(tau, neuron_type, n_types))[0], "ols-r2-per-type", {"types": n_types}
-        )
-        out["V_rest_R2_per_type"] = Metric(
-            ols_fit(true_v_type, per_type_median(v_rest, neuron_type, n_types))[0], "ols-r2-per-type", {"types": n_types}
-        )
-        if v_rest_operating is not None:
-            out["V_rest_operating_R2_per_type"] = Metric(
-                ols_fit(true_v_type, per_type_median(v_rest_operating, neuron_type, n_types))[0],
-                "ols-r2-per-type",
-                {"types": n_types},
+        for name, truth, estimate in (
+            ("tau_R2_per_type", true_tau_type, tau),
+            ("V_rest_R2_per_type", true_v_type, v_rest),
+            ("V_rest_operating_R2_per_type", true_v_type, operating),
+        ):
+            out[name] = Metric(
+                ols_fit(truth, per_type_median(estimate, neuron_type, n_types))[0], "ols-r2-per-type", {"types": n_types}
             )
     return out
 
 
 def gauge_metrics(gauge) -> dict[str, Metric]:
-    """Counts of neurons whose gauge could not be read (flagged, never set to 1)."""
+    """Counts of neurons whose message gain could not be read (flagged; upstream sets s_g = 1)."""
     return {
         "unidentifiable_neurons": Metric(
             int(gauge.unidentifiable_.sum()),
             "count",
-            {"description": "neurons with μ + s ≤ 0 (never drive ReLU): message gain not identifiable, outgoing W* NaN"},
-        ),
-        "zero_range_neurons": Metric(
-            int(gauge.zero_range_.sum()), "count", {"description": "neurons whose voltage never varied (s = 0)"}
+            {
+                "description": "neurons with μ + s ≤ 0 (never drive ReLU): message gain not identifiable; "
+                "upstream's rules set s_g = 1 and score their outgoing edges"
+            },
         ),
     }
 
@@ -254,20 +314,22 @@ def _median_r2(true: np.ndarray, learned: np.ndarray) -> float:
     return float(np.median(stl[valid] ** 2 / (stt[valid] * sll[valid])))
 
 
-def clustering_metrics(scores: dict[str, np.ndarray], imputed: int = 0) -> dict[str, Metric]:
-    """Upstream clustering accuracy (mean over GMM seeds) and the robustness additions beside it."""
+def clustering_metrics(upstream_accuracy: float, scores: dict[str, np.ndarray], imputed: int = 0) -> dict[str, Metric]:
+    """Upstream's clustering accuracy (one GMM, raw features) and our standardised multi-seed scores beside it."""
     seeds = len(scores["accuracy"])
     out = {
-        "clustering_accuracy": Metric(np.mean(scores["accuracy"]), "hungarian-accuracy", {"seeds": seeds}),
-        "clustering_accuracy_std": Metric(np.std(scores["accuracy"]), "hungarian-accuracy-std", {"seeds": seeds}),
+        "clustering_accuracy": Metric(upstream_accuracy, "upstream-clustering-accuracy", {"seed": 42}),
+        "clustering_accuracy_standardised": Metric(
+            np.mean(scores["accuracy"]), "hungarian-accuracy-standardised", {"seeds": seeds, "per_seed": [float(x) for x in scores["accuracy"]]}
+        ),
+        "clustering_accuracy_standardised_std": Metric(np.std(scores["accuracy"]), "hungarian-accuracy-std", {"seeds": seeds}),
         "clustering_ARI": Metric(np.mean(scores["ari"]), "adjusted-rand-index", {"seeds": seeds}),
         "clustering_NMI": Metric(np.mean(scores["nmi"]), "normalized-mutual-information", {"seeds": seeds}),
         "clustering_purity": Metric(np.mean(scores["purity"]), "majority-purity", {"seeds": seeds}),
         "clustering_imputed_features": Metric(
-            imputed, "count", {"description": "non-finite feature entries replaced by their column median"}
+            imputed, "count", {"description": "non-finite feature entries replaced by their column median (standardised clustering)"}
         ),
     }
-    out["clustering_accuracy"].details["per_seed"] = [float(x) for x in scores["accuracy"]]
     return out
 
 
@@ -289,12 +351,12 @@ def spectral_metrics(spectral) -> dict[str, Metric]:
 
 
 def recovery_metrics(model, activity: dict[str, np.ndarray], ground_truth) -> dict[str, float]:
-    """The four upstream-compatible recovery numbers of a model, as plain floats.
+    """The four upstream-named recovery numbers of a model (:data:`RECOVERY_METRICS`), as plain floats.
 
     model: any message-passing model (``message``/``aggregate``/``update``, ``W``, ``a``).
     activity: voltage_mean, voltage_std (N,), frames_voltage, frames_stimulus (K, N).
     ground_truth: has ``W`` (E,), ``tau`` (N,), ``v_rest`` (N,).
-    Returns {"W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2"}; NaN where undefined.
+    The same code as the analysis' metrics.json (upstream's rules); NaN where undefined.
     """
     from flygnn.analysis.biophysics import BiophysicalParameters
     from flygnn.analysis.gauge import GaugeCorrection, check_model
@@ -302,10 +364,9 @@ def recovery_metrics(model, activity: dict[str, np.ndarray], ground_truth) -> di
     _check_ground_truth(ground_truth, *check_model(model))
     gauge = GaugeCorrection().fit(model, activity)
     bio = BiophysicalParameters().fit(gauge)
-    metrics = weight_metrics(ground_truth.W, gauge.corrected_W_)
-    metrics.update(biophysics_metrics(ground_truth.tau, ground_truth.v_rest, bio.tau_, bio.v_rest_))
-    names = ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2")
-    return {name: (float("nan") if metrics[name].value is None else metrics[name].value) for name in names}
+    metrics = weight_metrics(ground_truth.W, gauge)
+    metrics.update(biophysics_metrics(ground_truth.tau, ground_truth.v_rest, bio, gauge.zero_range_))
+    return {name: (float("nan") if metrics[name].value is None else metrics[name].value) for name in RECOVERY_METRICS}
 
 
 def _check_ground_truth(ground_truth, n: int, e: int) -> None:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, identity_r2, ols_fit
+from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, ols_fit
 
 
 def _scatter_panel(ax, true: np.ndarray, learned: np.ndarray, identity: bool) -> None:
@@ -56,27 +56,30 @@ def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, title: str) ->
     return fig
 
 
-def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, title: str) -> Figure:
-    """W* against W on the scored edges (|W* − W| ≤ 5), the excluded ones counted."""
+def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metrics: dict, title: str) -> Figure:
+    """W* by upstream's rules against W on the scored edges (|W* − W| ≤ 5), with the scores computed
+    by :func:`flygnn.analysis.weight_metrics` (``metrics``: its result); the left-out edges are counted."""
     true_W = np.asarray(true_W, float)
     corrected_W = np.asarray(corrected_W, float)
-    finite = np.isfinite(corrected_W)
-    with np.errstate(invalid="ignore"):
-        kept = finite & (np.abs(corrected_W - true_W) <= W_OUTLIER_THRESHOLD)
+    kept = np.abs(corrected_W - true_W) <= W_OUTLIER_THRESHOLD
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     _scatter_panel(ax, true_W[kept], corrected_W[kept], identity=True)
-    r2, slope = ols_fit(true_W[kept], corrected_W[kept])
+
+    def value(name: str) -> str:
+        number = metrics[name].value
+        return "n/a" if number is None else f"{number:.4f}"
+
     lines = [
-        f"R² = {r2:.4f} (fit), {identity_r2(true_W[kept], corrected_W[kept]):.4f} (identity)",
-        f"slope = {slope:.4f}",
+        f"R² = {value('W_corrected_R2')} (fit), {value('W_corrected_R2_identity')} (identity)",
+        f"slope = {value('W_corrected_slope')}",
         f"edges shown: {kept.sum():,} of {true_W.size:,}",
-        f"excluded: {(finite & ~kept).sum():,} with |W* − W| > {W_OUTLIER_THRESHOLD:g}",
+        f"left out: {metrics['W_corrected_outlier_edges'].value:,} with |W* − W| > {W_OUTLIER_THRESHOLD:g}",
+        f"scored with upstream's fill: {metrics['W_corrected_undefined_edges'].value:,} undefined W*",
+        f"identifiable edges only: R² = {value('W_corrected_R2_identifiable')}",
     ]
-    if (~finite).any():
-        lines.append(f"excluded: {(~finite).sum():,} with W* undefined (NaN)")
     _stats_text(ax, lines)
     ax.set_xlabel("true W")
-    ax.set_ylabel("corrected W*")
+    ax.set_ylabel("corrected W* (upstream rules)")
     ax.set_title(f"{title}: gauge-corrected weights")
     fig.tight_layout()
     return fig
