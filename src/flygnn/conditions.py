@@ -11,6 +11,14 @@ import yaml
 from flygnn.errors import FlygnnError
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Two noise levels are the same when they agree to 1e-9 absolute: σ is written by hand
+# (0.05) and read back from YAML, JSON and zarr attributes, never computed.
+SIGMA_TOLERANCE = 1e-9
+
+
+def same_sigma(a: float, b: float) -> bool:
+    """Whether two noise levels are the same condition (the one place σ equality is decided)."""
+    return abs(float(a) - float(b)) <= SIGMA_TOLERANCE
 CONDITIONS_FILE = Path("data") / "conditions.yaml"
 
 
@@ -26,6 +34,10 @@ class Condition:
     name: str
     sigma: float
     label: str
+
+    def matches(self, sigma: float) -> bool:
+        """Whether ``sigma`` (from a dataset, bundle or table) is this condition's σ."""
+        return same_sigma(self.sigma, sigma)
 
 
 def load_conditions(path: str | Path | None = None) -> list[Condition]:

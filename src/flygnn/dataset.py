@@ -216,10 +216,26 @@ class Dataset:
         )
 
     def fingerprint(self) -> str:
-        """Identifies the dataset's content: its attributes (σ, seed, stimulus, ground truth...) and shapes."""
-        description = {k: v for k, v in self.attrs.items() if k not in ("created",)}
+        """Identifies the dataset's content the same way on every machine.
+
+        Hashes the attributes that define it (σ, seed, stimulus, network, the ground
+        truth's fingerprint…) without what depends on the machine (creation time, install
+        paths of the stimulus images, the ground truth's location), the split sizes, and
+        the bytes of the first and last training frames' voltages — so a dataset
+        regenerated elsewhere matches only if the simulation really gave the same numbers.
+        """
+        description = {k: v for k, v in self.attrs.items() if k not in ("created", "stimulus_sources", "groundtruth")}
+        sources = self.attrs.get("stimulus_sources") or {}
+        description["stimulus_sources"] = {name: str(text).split(":", 1)[0] for name, text in sorted(sources.items())}
+        truth = self.attrs.get("groundtruth") or {}
+        description["groundtruth"] = {k: truth.get(k) for k in ("fingerprint", "synthetic")}
         description["shapes"] = {s: self.frames(s) for s in SPLITS}
-        return hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode())
+        frames = self.frames("train")
+        if frames:
+            for index in sorted({0, frames - 1}):
+                digest.update(np.ascontiguousarray(self.read("train", "voltage", slice(index, index + 1)), dtype="<f4").tobytes())
+        return digest.hexdigest()[:16]
 
 
 def open_dataset(path: str | Path) -> Dataset:
