@@ -217,7 +217,9 @@ def write_dataset_figures(dataset, network, directory) -> list:
     train split for a selection of types, central column) and ``activity-ranges``
     (per type, over the whole train split). Reads only the frames it draws.
     """
-    from flygnn.figures.style import save_figure
+    from flygnn.figures.style import apply_style, save_figure
+
+    apply_style()
 
     frames = min(TRACE_FRAMES, dataset.frames("train"))
     voltage = dataset.read("train", "voltage", slice(0, frames))

@@ -31,9 +31,14 @@ RC = {
     "axes.spines.right": False,
     "savefig.bbox": "tight",
 }
-plt.rcParams.update(RC)
-# flyvis turns logging up to INFO; PDF font subsetting would then print hundreds of lines
-logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+
+def apply_style() -> None:
+    """Apply the report's matplotlib style. Called by whoever draws (the notebook context,
+    the training and dataset figure writers), never as a side effect of an import."""
+    plt.rcParams.update(RC)
+    # flyvis turns logging up to INFO; PDF font subsetting would then print hundreds of lines
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def type_colors(n_types: int) -> list[str]:
