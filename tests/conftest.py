@@ -31,3 +31,31 @@ def tiny_network():
     from flygnn.connectome import load_network
 
     return load_network(extent=1)
+
+
+@pytest.fixture(scope="session")
+def synthetic_truth(tiny_network):
+    """A synthetic ground truth for the tiny network (no flyvis model involved)."""
+    from flygnn.groundtruth import load_ground_truth
+
+    return load_ground_truth(tiny_network, synthetic=True, seed=0)
+
+
+@pytest.fixture(scope="session")
+def dataset(tiny_network, synthetic_truth, tmp_path_factory):
+    """A σ = 0.05 smoke dataset of the tiny network: 240 training and 20 test frames."""
+    from flygnn.simulate import simulate_dataset
+
+    path = tmp_path_factory.mktemp("datasets") / "sigma-0p05.zarr"
+    return simulate_dataset(
+        path, tiny_network, synthetic_truth, sigma=0.05, train_frames=240, test_frames=20, condition="sigma-0p05",
+        preset_name="smoke", progress=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def frames(dataset, tiny_network):
+    """The dataset's training split in memory."""
+    from flygnn.train import TrainingFrames
+
+    return TrainingFrames.from_dataset(dataset, tiny_network.input_indices, chunk=100)

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flygnn.analysis.metrics import RECOVERY_METRICS, UPSTREAM_METRICS
+
 from flygnn.errors import FlygnnError
 from flygnn.sections import SECTIONS
 
@@ -37,7 +39,7 @@ def smoke_run(tmp_path_factory, tiny_network, flyvis_model_dir):
     """(dataset path, bundle path) of a smoke condition trained on the extent-1 network."""
     from flygnn.groundtruth import load_ground_truth
     from flygnn.simulate import simulate_dataset
-    from flygnn.train import train_condition
+    from flygnn.pipeline.train import train_condition
 
     root = tmp_path_factory.mktemp("smoke")
     truth = load_ground_truth(tiny_network, flyvis_model_dir)
@@ -107,7 +109,7 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
     merged = {}
     for section in SECTIONS:
         merged.update(json.loads((output_dir / "metrics" / f"{section.name}.json").read_text()))
-    for upstream in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy"):
+    for upstream in UPSTREAM_METRICS:
         assert upstream in merged
         assert merged[upstream]["value"] is None or np.isfinite(merged[upstream]["value"])
     # shared quantities were computed once and cached
@@ -116,14 +118,18 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
 
 
 def test_recovery_in_the_bundle_matches_the_analysis(smoke_run, tmp_path):
-    """The trainer's recovery_metrics and the connectivity section agree (one definition)."""
-    from flygnn.analysis import weight_metrics
+    """The trainer's recovery and the analysis' metrics agree exactly (one definition, same code)."""
+    from flygnn.analysis import BiophysicalParameters, biophysics_metrics, weight_metrics
     from flygnn.analysis.context import load_context
 
     ctx = load_context(**parameters(smoke_run, tmp_path))
     gauge = ctx.gauge()
-    recorded = ctx.bundle.meta["recovery"]["W_corrected_R2"]
-    assert weight_metrics(ctx.ground_truth.W, gauge.corrected_W_)["W_corrected_R2"].value == pytest.approx(recorded, rel=1e-4)
+    recorded = ctx.bundle.meta["recovery"]
+    metrics = weight_metrics(ctx.ground_truth.W, gauge)
+    bio = BiophysicalParameters().fit(gauge)
+    metrics |= biophysics_metrics(ctx.ground_truth.tau, ctx.ground_truth.v_rest, bio, gauge.zero_range_)
+    for name in RECOVERY_METRICS:
+        assert metrics[name].value == pytest.approx(recorded[name], rel=1e-9, abs=1e-12), name
 
 
 def test_condition_without_a_bundle_is_a_clear_error(tmp_path):

@@ -1,4 +1,9 @@
-"""Training: configuration from presets, the loss, a smoke run, exact resume, bad input."""
+"""Training: configuration from presets, the loss, a smoke run, exact resume, bad input.
+
+The state files and the end-to-end orchestration have their own modules
+(tests/test_train_state.py, tests/test_pipeline_train.py); the fixtures they share
+live in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -15,35 +20,13 @@ from flygnn.train import (
     Trainer,
     TrainingDiverged,
     TrainingFrames,
+    TrainingState,
     load_training_config,
     loss_terms,
     monotonicity_penalty,
     resolve_device,
-    train_condition,
 )
-
-
-@pytest.fixture(scope="module")
-def truth(tiny_network):
-    from flygnn.groundtruth import load_ground_truth
-
-    return load_ground_truth(tiny_network, synthetic=True, seed=0)
-
-
-@pytest.fixture(scope="module")
-def dataset(tiny_network, truth, tmp_path_factory):
-    from flygnn.simulate import simulate_dataset
-
-    path = tmp_path_factory.mktemp("datasets") / "sigma-0p05.zarr"
-    return simulate_dataset(
-        path, tiny_network, truth, sigma=0.05, train_frames=240, test_frames=20, condition="sigma-0p05",
-        preset_name="smoke", progress=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def frames(dataset, tiny_network):
-    return TrainingFrames.from_dataset(dataset, tiny_network.input_indices, chunk=100)
+from flygnn.train.config import _same_setting
 
 
 def smoke_config(**changes):
@@ -74,9 +57,16 @@ def test_cpu_preset_scales_learning_rates_and_overrides_win():
     assert config.batch_size == load_training_config("cpu", 0.05).batch_size
 
 
-def test_unknown_sigma_and_preset_are_refused_with_the_choices():
-    with pytest.raises(FlygnnError, match=r"σ = 0.2 .*σ values defined: 0, 0.05, 0.5"):
-        load_training_config("cpu", 0.2)
+def test_a_sigma_without_published_settings_takes_the_nearest_and_says_so():
+    config = load_training_config("cpu", 0.2)
+    nearest = load_training_config("cpu", 0.05)
+    assert config.derived_from == 0.05 and config.sigma == 0.2
+    assert config.differences(nearest.to_dict()) == ["sigma: 0.05 -> 0.2"]
+    assert load_training_config("cpu", 0.4).derived_from == 0.5
+    assert load_training_config("cpu", 0.5).derived_from is None
+
+
+def test_unknown_preset_is_refused_with_the_choices():
     with pytest.raises(FlygnnError, match="unknown training preset 'fast'.*paper, cpu, smoke"):
         load_training_config("fast", 0.5)
 
@@ -142,25 +132,53 @@ def test_training_lowers_the_loss_and_moves_every_parameter_group(frames, tiny_n
 
 def test_resume_reproduces_the_uninterrupted_run(frames, tiny_network, tmp_path):
     torch.set_num_threads(1)
-    full = Trainer(smoke_config(iterations=40), tiny_network, checkpoint_dir=tmp_path / "a", progress=False).fit(frames)
-    first = Trainer(smoke_config(iterations=20), tiny_network, checkpoint_dir=tmp_path / "b", progress=False).fit(frames)
-    assert first.iteration_ == 20
-    resumed = Trainer(smoke_config(iterations=40), tiny_network, checkpoint_dir=tmp_path / "b", progress=False)
-    resumed.fit(frames, resume=True)
+    full = Trainer(smoke_config(iterations=40), tiny_network, progress=False).fit(frames)
+    saved = []
+    first = Trainer(smoke_config(iterations=20), tiny_network, progress=False, save_state=saved.append).fit(frames)
+    assert first.iteration_ == 20 and saved[-1].iteration == 20
+    # through the files, as a fresh clone would continue
+    saved[-1].save(tmp_path / "state")
+    state = TrainingState.load(tmp_path / "state")
+    resumed = Trainer(smoke_config(iterations=40), tiny_network, progress=False)
+    resumed.fit(frames, initial_state=state, history=first.history_)
     assert resumed.iteration_ == 40
     for (name, a), b in zip(full.model_.state_dict().items(), resumed.model_.state_dict().values()):
         assert torch.equal(a, b), name
     assert [r["loss"] for r in full.history_] == [r["loss"] for r in resumed.history_]
-    progress = json.loads((tmp_path / "b" / "progress.json").read_text())
-    assert progress["iteration"] == 40
+    assert [leg["ended_iteration"] for leg in resumed.legs_] == [20, 40]
 
 
-def test_resume_refuses_other_settings_and_missing_checkpoints(frames, tiny_network, tmp_path):
-    Trainer(smoke_config(iterations=10), tiny_network, checkpoint_dir=tmp_path, progress=False).fit(frames)
+def test_resume_refuses_other_settings(frames, tiny_network):
+    saved = []
+    Trainer(smoke_config(iterations=10), tiny_network, progress=False, save_state=saved.append).fit(frames)
     with pytest.raises(FlygnnError, match="batch_size: 2 -> 3"):
-        Trainer(smoke_config(batch_size=3), tiny_network, checkpoint_dir=tmp_path, progress=False).fit(frames, resume=True)
-    with pytest.raises(FlygnnError, match="nothing to resume"):
-        Trainer(smoke_config(), tiny_network, checkpoint_dir=tmp_path / "none", progress=False).fit(frames, resume=True)
+        saved[-1].check_compatible(smoke_config(batch_size=3), tiny_network.fingerprint(), None, "state")
+    # leg settings may change between legs
+    saved[-1].check_compatible(smoke_config(iterations=99, score_every=7), tiny_network.fingerprint(), None, "state")
+
+
+def test_scores_go_into_the_history_every_score_every_iterations(frames, tiny_network):
+    calls = []
+
+    def scorer(model):
+        assert not model.training
+        calls.append(1)
+        return {"W_corrected_R2": float(len(calls))}
+
+    trainer = Trainer(smoke_config(iterations=50, score_every=20), tiny_network, progress=False, scorer=scorer).fit(frames)
+    scored = [row["iteration"] for row in trainer.history_ if "W_corrected_R2" in row]
+    assert scored == [0, 20, 40, 50]  # the start, every 20, and the end
+
+
+def test_time_limit_and_stop_end_the_leg_at_a_log_boundary(frames, tiny_network):
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    trainer = Trainer(smoke_config(iterations=60), tiny_network, progress=False, stop=stop).fit(frames)
+    assert trainer.stopped_early_ and trainer.iteration_ == 10
+    trainer = Trainer(smoke_config(iterations=60), tiny_network, progress=False, time_limit_s=0.0).fit(frames)
+    assert trainer.stopped_early_ and trainer.iteration_ == 10 and trainer.state_.iteration == 10
 
 
 def test_divergence_names_the_iteration(frames, tiny_network):
@@ -193,59 +211,7 @@ def test_devices_that_do_not_exist_are_refused():
             resolve_device("cuda")
 
 
-# -- end to end ------------------------------------------------------------------------
-
-
-def test_train_condition_writes_a_bundle_that_loads(dataset, tiny_network, truth, tmp_path):
-    from flygnn.bundle import load_bundle
-
-    out = tmp_path / "bundles" / "sigma-0p05"
-    train_condition(
-        "sigma-0p05", "smoke", dataset=dataset.path, out=out, checkpoint_dir=tmp_path / "ckpt",
-        overrides={"iterations": 30, "activity_frames": 16}, progress=False,
-    )
-    bundle = load_bundle(out, tiny_network)
-    meta = bundle.meta
-    assert meta["condition"] == "sigma-0p05" and meta["sigma"] == 0.05
-    assert meta["training"]["iterations"] == 30 and meta["training"]["preset"] == "smoke"
-    assert meta["dataset"]["fingerprint"] == dataset.fingerprint()
-    assert meta["groundtruth"]["synthetic"] is True
-    assert set(meta["recovery"]) == {"W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2"}
-    assert bundle.activity["frames_voltage"].shape == (16, tiny_network.n_neurons)
-    np.testing.assert_allclose(bundle.activity["voltage_mean"], dataset.read("train", "voltage").mean(0), atol=1e-5)
-    assert (out / "training-loss.csv").is_file() and (out / "training-loss.png").is_file()
-    with pytest.raises(FlygnnError, match="already exists; pass --overwrite"):
-        train_condition("sigma-0p05", "smoke", dataset=dataset.path, out=out, progress=False)
-    with pytest.raises(FlygnnError, match="checkpoint of an earlier run exists"):
-        train_condition("sigma-0p05", "smoke", dataset=dataset.path, out=tmp_path / "other",
-                        checkpoint_dir=tmp_path / "ckpt", progress=False)
-
-
-def test_train_condition_refuses_bad_datasets(dataset, tmp_path):
-    with pytest.raises(FlygnnError, match="not found; simulate it first"):
-        train_condition("sigma-0p05", "smoke", dataset=tmp_path / "missing.zarr", out=tmp_path / "b", progress=False)
-    with pytest.raises(FlygnnError, match="simulated at σ = 0.05 but condition sigma-0p5 has σ = 0.5"):
-        train_condition("sigma-0p5", "smoke", dataset=dataset.path, out=tmp_path / "b", progress=False)
-
-
-def test_cli_smoke_training(dataset, tmp_path, capsys):
-    from flygnn.cli import main
-
-    out = tmp_path / "bundle"
-    status = main([
-        "train", "--condition", "sigma-0p05", "--preset", "smoke", "--dataset", str(dataset.path), "--out", str(out),
-        "--checkpoint-dir", str(tmp_path / "ckpt"), "--iterations", "20", "--no-progress",
-    ])
-    assert status == 0
-    assert (out / "model.safetensors").is_file()
-    assert main(["train", "--condition", "sigma-0p05", "--preset", "smoke", "--dataset", str(dataset.path),
-                 "--out", str(tmp_path / "x"), "--device", "tpu"]) == 2
-    assert "device 'tpu'" in capsys.readouterr().err
-
-
 def test_resume_compares_float_settings_up_to_rounding():
-    from flygnn.train import _same_setting
-
     assert _same_setting(1.5 * 2.325e-3, 3.4875e-3)  # 0.0034874999999999997 vs 0.0034875
     assert not _same_setting(1.8e-3, 2.7e-3)
     assert _same_setting(2, 2) and not _same_setting(2, 4)

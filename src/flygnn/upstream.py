@@ -434,12 +434,13 @@ def import_upstream(
         "recovery": None,
     }
     if truth is not None:
-        from flygnn.train import score_bundle
+        from flygnn.analysis import recovery_metrics
 
         meta["groundtruth"] = {
             "source": str(truth.source), "synthetic": bool(truth.synthetic), "fingerprint": truth.fingerprint()
         }
-        meta["recovery"] = score_bundle(model, activity, truth)
+        with torch.no_grad():
+            meta["recovery"] = recovery_metrics(model.eval(), dict(activity), truth)
     return save_bundle(out, model, meta, activity, overwrite=overwrite)
 
 

@@ -48,7 +48,7 @@ def import_command(args: argparse.Namespace) -> int:
     from flygnn.connectome import load_network
     from flygnn.errors import FlygnnError
     from flygnn.groundtruth import load_ground_truth
-    from flygnn.train import default_bundle_path
+    from flygnn.pipeline.train import default_bundle_path
     from flygnn.upstream import import_upstream
 
     sigma = args.sigma

@@ -10,9 +10,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train the GNN on a simulated dataset and write a checkpoint bundle",
         description=(
-            "Train the GNN of DESIGN section 6 on one condition's dataset and write its checkpoint "
-            "bundle (model.safetensors, bundle.json, activity.safetensors, loss log and figure). "
-            "Checkpoints every few minutes; --resume continues exactly."
+            "Train the GNN (README 'The pipeline'; the model and loss are described in "
+            "src/flygnn/train/loss.py) on one condition's dataset and write its checkpoint bundle: "
+            "model.safetensors, bundle.json, activity.safetensors, the resumable training-state/, "
+            "training-history.csv (loss terms, and recovery by upstream's rules every score_every "
+            "iterations) and the loss figure. States are saved every few minutes and on Ctrl-C; "
+            "--resume continues exactly, also in a fresh clone (it regenerates nothing: simulate the "
+            "dataset first, which is deterministic). Send SIGUSR1 to end the leg early and write the bundle."
         ),
     )
     parser.add_argument("--condition", required=True, help="condition name from data/conditions.yaml (e.g. sigma-0p5)")
@@ -21,33 +25,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", help="dataset folder (default: data/datasets/<preset>/<condition>.zarr)")
     parser.add_argument("--out", help="bundle folder to write (default: data/bundles/<condition>)")
     parser.add_argument(
-        "--checkpoint-dir", help="where training checkpoints go (default: data/cache/training/<preset>/<condition>)"
+        "--checkpoint-dir", help="where states go while a leg runs (default: data/cache/training/<preset>/<condition>)"
     )
-    parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --checkpoint-dir")
-    parser.add_argument("--fresh", action="store_true", help="start over even if a checkpoint exists")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument(
+        "--resume", action="store_true",
+        help="continue the newest training state (the running leg's, or the one committed in the bundle) and replace the bundle",
+    )
+    start.add_argument(
+        "--warm-start", action="store_true",
+        help="continue a bundle that has no training state from its weights, with fresh Adam moments",
+    )
+    start.add_argument("--fresh", action="store_true", help="start over even if a training state exists")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out when starting over")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    parser.add_argument("--iterations", type=int, help="override the preset's number of iterations")
+    parser.add_argument("--iterations", type=int, help="total iterations to reach (default: the preset's)")
     parser.add_argument("--batch-size", type=int, help="override the preset's frames per iteration")
     parser.add_argument("--seed", type=int, help="random seed (default: the preset's, 0)")
+    parser.add_argument("--score-every", type=int, help="iterations between recovery scores in the history (0: only at the end)")
+    parser.add_argument(
+        "--time-limit", type=float, metavar="MINUTES",
+        help="end this leg after about this many minutes of training: save the state and write the bundle",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one run per core)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     import torch
 
     from flygnn.errors import FlygnnError
-    from flygnn.train import train_condition, tune_cpu_allocator
+    from flygnn.pipeline.train import train_condition
+    from flygnn.train import tune_cpu_allocator
 
     if args.threads < 1:
         raise FlygnnError(f"--threads must be >= 1, got {args.threads}.")
-    if args.resume and args.fresh:
-        raise FlygnnError("--resume and --fresh exclude each other.")
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise FlygnnError(f"--time-limit must be > 0 minutes, got {args.time_limit}.")
     torch.set_num_threads(args.threads)
     if args.device == "cpu":
         tune_cpu_allocator()
+    stop = threading.Event()
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda *_: stop.set())
     out = train_condition(
         args.condition,
         args.preset,
@@ -55,12 +79,17 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         checkpoint_dir=args.checkpoint_dir,
         resume=args.resume,
+        warm_start=args.warm_start,
         fresh=args.fresh,
         overwrite=args.overwrite,
         device=args.device,
-        overrides={"iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed},
+        overrides={
+            "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed, "score_every": args.score_every,
+        },
         progress=not args.no_progress,
         conditions_file=args.conditions_file,
+        time_limit_s=None if args.time_limit is None else 60.0 * args.time_limit,
+        stop=stop,
     )
     print(f"wrote bundle {out}")
     return 0

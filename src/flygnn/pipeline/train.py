@@ -1,0 +1,267 @@
+"""Train one condition end to end: dataset → trainer → bundle → scores → figure.
+
+A bundle folder holds, beside the three files that define the model (see
+:mod:`flygnn.bundle`), what is needed to continue its training on any machine:
+
+    training-state/          the resumable state (:mod:`flygnn.train.state`)
+    training-history.csv     loss terms every log window, recovery every score_every iterations
+    training-loss.png/.pdf   the loss terms and speed against iterations
+
+While a leg runs, states go to ``data/cache/training/<preset>/<condition>/`` every
+few minutes and on Ctrl-C/SIGTERM; when it ends (its iterations reached, its time
+limit, or SIGUSR1) the bundle is written with the final state inside — commit that.
+``--resume`` continues the newest of the two states that matches the configuration,
+network and dataset.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from flygnn.errors import FlygnnError
+from flygnn.train import (
+    HISTORY_FILE,
+    Trainer,
+    TrainingConfig,
+    TrainingFrames,
+    TrainingState,
+    load_training_config,
+    read_history,
+    resolve_device,
+    write_history,
+)
+from flygnn.train.state import peek_iteration
+
+STATE_FOLDER = "training-state"
+LEGACY_LOSS_LOG = "training-loss.csv"
+
+
+def default_dataset_path(preset: str, condition: str) -> Path:
+    """Where ``flygnn simulate`` writes a condition's dataset (relative to the project)."""
+    return Path("data") / "datasets" / preset / f"{condition}.zarr"
+
+
+def default_bundle_path(condition: str) -> Path:
+    return Path("data") / "bundles" / condition
+
+
+def default_checkpoint_dir(preset: str, condition: str) -> Path:
+    """Training states while a leg runs: under the git-ignored ``data/cache``."""
+    return Path("data") / "cache" / "training" / preset / condition
+
+
+def write_training_record(history: list[dict[str, Any]], directory: str | Path, title: str | None = None) -> list[Path]:
+    """``training-history.csv`` and the loss figure ``training-loss.{png,pdf}`` in ``directory``."""
+    from flygnn.figures.style import apply_style, save_figure
+    from flygnn.figures.training import plot_training_loss
+
+    directory = Path(directory)
+    paths = [write_history(history, directory / HISTORY_FILE)]
+    logged = [row for row in history if "loss" in row]
+    if logged:
+        apply_style()
+        paths += save_figure(plot_training_loss(logged, title), directory, "training-loss")
+    return paths
+
+
+def _choose_state(candidates: list[Path]) -> Path | None:
+    """The candidate state folder with the highest iteration (None when there is none)."""
+    found = [(peek_iteration(path), path) for path in candidates]
+    found = [(iteration, path) for iteration, path in found if iteration is not None]
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def _warm_start_state(bundle: Path, config: TrainingConfig, frames: TrainingFrames, network, dataset_fingerprint: str) -> tuple[TrainingState, list]:
+    """A state from a bundle's weights with fresh Adam moments (for bundles trained before states were kept)."""
+    from flygnn.bundle import load_bundle
+
+    loaded = load_bundle(bundle, network)
+    training = loaded.meta.get("training", {})
+    saved = training.get("config", {})
+    changed = config.differences(saved)
+    if changed:
+        raise FlygnnError(f"bundle {bundle} was trained with other settings ({'; '.join(changed)}); warm-start with the same ones.")
+    iteration = int(training.get("iterations", 0))
+    rng = np.random.default_rng([config.seed, iteration])
+    state = TrainingState(
+        iteration=iteration,
+        parameters={k: v.detach().clone() for k, v in loaded.model.state_dict().items()},
+        moments={},
+        steps={},
+        rng_state=rng.bit_generator.state,
+        xnorm=float(training.get("xnorm", frames.voltage_statistics()[2])),
+        wall_time_s=float(training.get("wall_time_s", 0.0)),
+        config=dict(saved),
+        network_fingerprint=network.fingerprint(),
+        dataset_fingerprint=dataset_fingerprint,
+        legs=[
+            {
+                "started_iteration": 0,
+                "ended_iteration": iteration,
+                "wall_time_s": float(training.get("wall_time_s", 0.0)),
+                "device": training.get("device", "cpu"),
+                "threads": training.get("threads"),
+                "batch_size": config.batch_size,
+                "preset": training.get("preset", config.preset),
+                "note": "trained before resumable states were kept; Adam's moments and the sampler were not saved",
+            }
+        ],
+    )
+    history = read_history(bundle / HISTORY_FILE) or read_history(bundle / LEGACY_LOSS_LOG)
+    return state, history
+
+
+def train_condition(
+    condition: str,
+    preset: str,
+    *,
+    dataset: str | Path | None = None,
+    out: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    warm_start: bool = False,
+    fresh: bool = False,
+    overwrite: bool = False,
+    device: str = "cpu",
+    overrides: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    conditions_file: str | Path | None = None,
+    time_limit_s: float | None = None,
+    stop: threading.Event | None = None,
+) -> Path:
+    """Train the GNN for one condition and write its checkpoint bundle; returns its path.
+
+    ``condition`` names an entry of ``data/conditions.yaml``; its σ must equal the
+    dataset's. ``resume`` continues the newest matching state (the running leg's in
+    ``checkpoint_dir`` or the one committed in the bundle) and replaces the bundle;
+    ``warm_start`` continues a bundle without a state from its weights (fresh optimizer).
+    Without either, an existing state is an error unless ``fresh`` (start over).
+    """
+    from flygnn.analysis import recovery_metrics
+    from flygnn.bundle import save_bundle
+    from flygnn.conditions import load_conditions, select_conditions
+    from flygnn.connectome import load_network
+    from flygnn.dataset import open_dataset
+
+    if sum((resume, warm_start, fresh)) > 1:
+        raise FlygnnError("--resume, --warm-start and --fresh exclude each other.")
+    (entry,) = select_conditions(load_conditions(conditions_file), [condition])
+    dataset_path = Path(dataset) if dataset is not None else default_dataset_path(preset, condition)
+    out = Path(out) if out is not None else default_bundle_path(condition)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(preset, condition)
+    continuing = resume or warm_start
+    if out.exists() and not (overwrite or continuing):
+        raise FlygnnError(f"bundle {out} already exists; pass --overwrite to replace it, --resume to continue it (or choose --out).")
+    device_ = resolve_device(device)
+    config = load_training_config(preset, entry.sigma, overrides)
+    if config.derived_from is not None:
+        print(
+            f"σ = {entry.sigma:g} has no published settings; using those of σ = {config.derived_from:g} "
+            "(recorded in bundle.json as derived_from)",
+            file=sys.stderr,
+        )
+    states = [checkpoint_dir, out / STATE_FOLDER]
+    chosen = _choose_state(states) if resume else None
+    if resume and chosen is None:
+        raise FlygnnError(
+            f"nothing to resume: no training state in {checkpoint_dir} or {out / STATE_FOLDER}. "
+            "Start without --resume, or --warm-start from a bundle trained before states were kept."
+        )
+    if not continuing and not fresh and _choose_state(states) is not None:
+        raise FlygnnError(
+            f"a training state of an earlier run exists ({_choose_state(states)}); pass --resume to continue it "
+            "or --fresh to start over."
+        )
+    if warm_start and not (out / "bundle.json").is_file():
+        raise FlygnnError(f"--warm-start needs a bundle at {out}; there is none.")
+    if not dataset_path.exists():
+        raise FlygnnError(
+            f"dataset {dataset_path} not found; simulate it first (`flygnn simulate --preset {preset} "
+            f"--conditions {condition}`; it is deterministic, so a resumed run gets the same frames) or pass --dataset."
+        )
+    ds = open_dataset(dataset_path)
+    if not entry.matches(ds.sigma):
+        raise FlygnnError(
+            f"dataset {dataset_path} was simulated at σ = {ds.sigma:g} but condition {condition} has σ = {entry.sigma:g}; "
+            "pass the matching --dataset."
+        )
+    network = load_network(extent=int(ds.attrs["extent"]))
+    ds.check_network(network)
+    fingerprint = ds.fingerprint()
+
+    initial_state, history, note = None, [], "fresh start"
+    if chosen is not None:
+        initial_state = TrainingState.load(chosen)
+        initial_state.check_compatible(config, network.fingerprint(), fingerprint, f"training state {chosen}")
+        history = read_history((out if chosen == out / STATE_FOLDER else chosen) / HISTORY_FILE)
+        if not history and chosen == checkpoint_dir:
+            history = read_history(out / HISTORY_FILE)
+        note = f"resumed from {chosen.as_posix()} at iteration {initial_state.iteration}"
+        if initial_state.iteration >= config.iterations:
+            raise FlygnnError(
+                f"{chosen} is already at iteration {initial_state.iteration} ≥ --iterations {config.iterations}; "
+                "pass a larger --iterations to continue."
+            )
+    frames = TrainingFrames.from_dataset(ds, network.input_indices)
+    if warm_start:
+        initial_state, history = _warm_start_state(out, config, frames, network, fingerprint)
+        note = f"warm start from the weights of bundle {out.as_posix()} at iteration {initial_state.iteration} (fresh Adam moments)"
+
+    activity = frames.activity(config.activity_frames, config.seed)
+    ground_truth = ds.ground_truth()
+
+    def scorer(model) -> dict[str, float]:
+        return recovery_metrics(model, activity, ground_truth)
+
+    def save_state(state: TrainingState) -> None:
+        state.save(checkpoint_dir)
+        write_history(trainer.history_, checkpoint_dir / HISTORY_FILE)
+
+    trainer = Trainer(
+        config, network, device=device_, progress=progress, dataset_fingerprint=fingerprint,
+        save_state=save_state, scorer=scorer, time_limit_s=time_limit_s, stop=stop,
+    )
+    trainer.fit(frames, initial_state=initial_state, history=history, note=note)
+    recovery = {k: v for k, v in trainer.history_[-1].items() if k in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2")}
+    if len(recovery) < 4:
+        recovery = scorer(trainer.model_.cpu().eval())
+    meta = {
+        "condition": condition,
+        "sigma": entry.sigma,
+        "training": {
+            "preset": preset,
+            "config": config.to_dict(),
+            "iterations": trainer.iteration_,
+            "wall_time_s": round(trainer.wall_time_s_, 1),
+            "final_loss": trainer.final_loss_,
+            "seed": config.seed,
+            "device": str(device_),
+            "xnorm": trainer.xnorm_,
+            "threads": torch.get_num_threads(),
+            "training_frames": frames.n_frames,
+            "legs": trainer.legs_,
+            "stopped_early": trainer.stopped_early_,
+        },
+        "dataset": {"path": dataset_path.as_posix(), "fingerprint": fingerprint},
+        "groundtruth": {
+            "source": str(ground_truth.source),
+            "synthetic": bool(ground_truth.synthetic),
+            "fingerprint": ground_truth.fingerprint(),
+        },
+        "recovery": recovery,
+    }
+    final_state = trainer.state_
+
+    def extra_files(folder: Path) -> None:
+        write_training_record(trainer.history_, folder, f"{condition}: training loss")
+        final_state.save(folder / STATE_FOLDER)
+
+    save_bundle(out, trainer.model_.cpu(), meta, activity, overwrite=True, extra_files=extra_files)
+    return out

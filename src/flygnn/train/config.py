@@ -1,0 +1,192 @@
+"""Training settings: the presets file resolved for one σ (DESIGN section 6).
+
+A setting is resolved for one condition as (later wins)
+
+    published[σ]  ->  presets.<name>.all  ->  presets.<name>.sigma[σ]  ->  overrides
+
+``published`` holds flyvis-gnn's configuration for the σ values of the study. A σ
+without its own entry takes the entry of the nearest published σ, and
+:attr:`TrainingConfig.derived_from` says so (recorded in bundle.json), so a new
+condition in ``data/conditions.yaml`` trains without editing the presets file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flygnn.conditions import same_sigma
+from flygnn.errors import FlygnnError
+
+# Settings that may change from one training leg to the next; every other field of
+# TrainingConfig defines the optimisation problem, and a state resumes only under it.
+LEG_SETTINGS = frozenset(
+    {"preset", "iterations", "checkpoint_every_s", "log_every", "score_every", "activity_frames", "derived_from"}
+)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that determines a training run (recorded in ``bundle.json``).
+
+    Learning rates are the effective ones (published × ``learning_rate_scale``).
+    """
+
+    preset: str
+    sigma: float
+    embedding_dim: int
+    hidden: int
+    layers: int
+    W_init_scale: float
+    monotonicity: float
+    anchor: float
+    g_phi_L1: float
+    f_theta_L1: float
+    f_theta_L2: float
+    W_L1: float
+    lr_W: float
+    lr_mlp: float
+    lr_embedding: float
+    learning_rate_scale: float
+    batch_size: int
+    iterations: int
+    seed: int = 0
+    monotonicity_step: float = 0.05
+    checkpoint_every_s: float = 180.0
+    log_every: int = 50
+    # iterations between recovery scores in the training history (upstream's rules,
+    # 1000-point fits: ~20-60 s at full size on this CPU, so not every log row)
+    score_every: int = 1000
+    # K sampled training frames in the bundle for ∂f/∂msg: 64 keeps a full-size bundle
+    # near 9 MB (256 made it 30 MB) and is still 8x the 8 frames upstream used
+    activity_frames: int = 64
+    # the published σ whose settings were used when this σ has none of its own
+    derived_from: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def architecture(self) -> dict[str, Any]:
+        return {
+            "embedding_dim": self.embedding_dim,
+            "hidden": self.hidden,
+            "layers": self.layers,
+            "W_init_scale": self.W_init_scale,
+        }
+
+    def differences(self, saved: Mapping[str, Any]) -> list[str]:
+        """The problem-defining settings in which ``saved`` (a ``to_dict()``) differs from this one.
+
+        Floats compare to 1e-9 relative: a rate computed as 1.5 × 2.325e-3 in one version
+        and written as 3.4875e-3 in another is the same setting.
+        """
+        changed = []
+        for field in dataclasses.fields(self):
+            if field.name in LEG_SETTINGS:
+                continue
+            mine, theirs = getattr(self, field.name), saved.get(field.name)
+            if not _same_setting(theirs, mine):
+                changed.append(f"{field.name}: {theirs!r} -> {mine!r}")
+        return changed
+
+
+def _same_setting(saved: Any, current: Any) -> bool:
+    if isinstance(saved, float) or isinstance(current, float):
+        try:
+            return math.isclose(float(saved), float(current), rel_tol=1e-9, abs_tol=0.0)
+        except (TypeError, ValueError):
+            return False
+    return saved == current
+
+
+def presets_file() -> Path:
+    return Path(str(resources.files("flygnn").joinpath("presets/training.yaml")))
+
+
+def _entry_for_sigma(entries: list[dict] | None, sigma: float) -> dict | None:
+    for entry in entries or []:
+        if same_sigma(float(entry["sigma"]), sigma):
+            return entry
+    return None
+
+
+def _merge(base: dict, update: Mapping | None) -> dict:
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in (update or {}).items():
+        if key == "sigma":
+            continue
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _round(value: float) -> float:
+    """Drop binary noise from scaled rates (1.5 × 2.325e-3 = 0.0034874999999999997)."""
+    return float(f"{value:.12g}")
+
+
+def load_training_config(
+    preset: str, sigma: float, overrides: Mapping[str, Any] | None = None, path: str | Path | None = None
+) -> TrainingConfig:
+    """Resolve the training settings for ``preset`` at noise level ``sigma``.
+
+    ``overrides`` (flat TrainingConfig field names, e.g. ``iterations``, ``seed``,
+    ``batch_size``) win over the file; ``None`` values are ignored.
+    """
+    path = Path(path or presets_file())
+    document = yaml.safe_load(path.read_text())
+    presets = document.get("presets", {})
+    if preset not in presets:
+        raise FlygnnError(f"unknown training preset {preset!r}; known: {', '.join(presets)} (from {path}).")
+    entries = document.get("published") or []
+    if not entries:
+        raise FlygnnError(f"{path} has no 'published' settings.")
+    published = _entry_for_sigma(entries, sigma)
+    derived_from = None
+    if published is None:
+        published = min(entries, key=lambda e: (abs(float(e["sigma"]) - sigma), float(e["sigma"])))
+        derived_from = float(published["sigma"])
+    spec = _merge(published, presets[preset].get("all"))
+    own = _entry_for_sigma(presets[preset].get("sigma"), sigma)
+    if own is None and derived_from is not None:
+        own = _entry_for_sigma(presets[preset].get("sigma"), derived_from)
+    spec = _merge(spec, own)
+    scale = float(spec.get("learning_rate_scale", 1.0))
+    values: dict[str, Any] = {
+        "preset": preset,
+        "sigma": float(sigma),
+        **spec["architecture"],
+        **spec["loss"],
+        "lr_W": _round(float(spec["learning_rates"]["W"]) * scale),
+        "lr_mlp": _round(float(spec["learning_rates"]["mlp"]) * scale),
+        "lr_embedding": _round(float(spec["learning_rates"]["embedding"]) * scale),
+        "learning_rate_scale": scale,
+        **spec["schedule"],
+        "derived_from": derived_from,
+    }
+    for key in ("checkpoint_every_s", "log_every", "score_every", "activity_frames", "seed", "monotonicity_step"):
+        if key in spec:
+            values[key] = spec[key]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    known = {f.name for f in dataclasses.fields(TrainingConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise FlygnnError(f"{path}: unknown training setting(s) {unknown}; known: {sorted(known)}.")
+    config = TrainingConfig(**values)
+    if config.batch_size < 1 or config.iterations < 0 or config.score_every < 0:
+        raise FlygnnError(
+            f"batch size must be >= 1, iterations and score_every >= 0; got {config.batch_size}, "
+            f"{config.iterations} and {config.score_every}."
+        )
+    return config

@@ -1,0 +1,72 @@
+"""The training history: one row per logged window, appended across resumed legs.
+
+``training-history.csv`` beside a bundle: iteration, wall time, the mean of every loss
+term over the window, iterations/s, and — on the rows where the run was scored — the
+recovery metrics by upstream's rules (empty on the other rows).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flygnn.atomic import write_text
+from flygnn.errors import FlygnnError
+from flygnn.train.loss import LOSS_COMPONENTS
+
+HISTORY_FILE = "training-history.csv"
+SCORE_COLUMNS = ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2")
+COLUMNS = ("iteration", "wall_time_s", *LOSS_COMPONENTS, "loss", "iterations_per_s", *SCORE_COLUMNS)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    number = float(value)
+    if not math.isfinite(number):
+        return "nan"
+    return str(int(number)) if number.is_integer() and abs(number) < 2**53 else f"{number:.8g}"
+
+
+def history_text(rows: Sequence[dict[str, Any]]) -> str:
+    lines = [",".join(COLUMNS)]
+    lines += [",".join(_cell(row.get(column)) for column in COLUMNS) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_history(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    write_text(path, history_text(rows))
+    return Path(path)
+
+
+def read_history(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a history CSV (missing columns and empty cells are absent keys); [] when there is none.
+
+    Also reads the older ``training-loss.csv`` (loss terms only).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="") as handle:
+        for number, record in enumerate(csv.DictReader(handle), start=2):
+            row: dict[str, Any] = {}
+            for key, text in record.items():
+                if key is None or text in (None, ""):
+                    continue
+                try:
+                    row[key] = float(text)
+                except ValueError as exc:
+                    raise FlygnnError(f"{path}, line {number}: {key} = {text!r} is not a number.") from exc
+            if "iteration" in row:
+                row["iteration"] = int(row["iteration"])
+                rows.append(row)
+    return rows
+
+
+def scored_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that carry recovery scores."""
+    return [row for row in rows if any(key in row for key in SCORE_COLUMNS)]

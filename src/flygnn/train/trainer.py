@@ -1,0 +1,304 @@
+"""The trainer: Adam on the loss of :mod:`flygnn.train.loss`, resumable exactly.
+
+The trainer knows nothing about files: it starts from a :class:`TrainingState` (or
+from scratch), hands a new state to ``save_state`` every ``checkpoint_every_s``
+seconds, on Ctrl-C/SIGTERM and at the end, and scores the model with ``scorer``
+every ``score_every`` iterations for the history. Where states live and how a model
+is scored is decided by the caller (:mod:`flygnn.pipeline`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from flygnn.errors import FlygnnError
+from flygnn.model import FlyVisGNN
+from flygnn.train.config import TrainingConfig
+from flygnn.train.frames import DeviceFrames, TrainingFrames
+from flygnn.train.loss import LOSS_COMPONENTS, loss_terms
+from flygnn.train.state import TrainingState
+
+if TYPE_CHECKING:
+    from flygnn.connectome import Network
+
+
+class TrainingDiverged(FlygnnError):
+    """The loss became NaN or infinite; no bundle is written."""
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed memory in the process (glibc): large per-iteration tensors then reuse
+    warm pages instead of fresh mmap'd ones (page faults). Returns whether it applied.
+    Same effect as ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=… MALLOC_TOP_PAD_=…``.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX = -1, -2, -4
+    ok = libc.mallopt(M_MMAP_MAX, 0) == 1
+    ok &= libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1
+    ok &= libc.mallopt(M_TOP_PAD, 256 << 20) == 1
+    return bool(ok)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch device that exists here, or a FlygnnError saying which ones do."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise FlygnnError(f"unknown device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N').") from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise FlygnnError(f"device {device!r} requested but no CUDA GPU is available here; use --device cpu.")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise FlygnnError(f"device {device!r} does not exist: {torch.cuda.device_count()} GPU(s) here.")
+    elif resolved.type != "cpu":
+        raise FlygnnError(f"device {device!r} is not supported; use 'cpu' or 'cuda'.")
+    return resolved
+
+
+class Trainer:
+    """Fits a ``FlyVisGNN`` to training frames (scikit-learn style: ``fit`` returns self).
+
+    Args:
+        config: the resolved training settings.
+        network: the network the frames were simulated on.
+        device: 'cpu' or 'cuda'.
+        progress: show a progress bar.
+        dataset_fingerprint: recorded in every state (and checked when resuming).
+        save_state: called with a :class:`TrainingState` to checkpoint (None: never).
+        scorer: ``scorer(model) -> {metric: value}``, called every ``config.score_every``
+            iterations (and at the end); its values go into the history rows.
+        time_limit_s: stop at the first log boundary after this many seconds of this leg.
+        stop: an event; when set, the run stops at the next log boundary (like the time limit).
+
+    Learned: ``model_``, ``history_`` (rows: iteration, wall time, mean of every loss term
+    and of the total, iterations/s, and the scores where scored), ``iteration_``,
+    ``wall_time_s_`` (over all legs), ``final_loss_``, ``xnorm_``, ``legs_``, ``state_``
+    (the last state handed out), ``stopped_early_``.
+    """
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        network: Network,
+        *,
+        device: str | torch.device = "cpu",
+        progress: bool = True,
+        dataset_fingerprint: str | None = None,
+        save_state: Callable[[TrainingState], Any] | None = None,
+        scorer: Callable[[FlyVisGNN], dict[str, float]] | None = None,
+        time_limit_s: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.config = config
+        self.network = network
+        self.device = resolve_device(device)
+        self.progress = progress
+        self.dataset_fingerprint = dataset_fingerprint
+        self.save_state = save_state
+        self.scorer = scorer
+        self.time_limit_s = time_limit_s
+        self.stop = stop
+
+    def _build(self) -> tuple[FlyVisGNN, torch.optim.Optimizer]:
+        config = self.config
+        torch.manual_seed(config.seed)
+        model = FlyVisGNN.from_network(self.network, **config.architecture()).to(self.device)
+        groups = model.parameter_groups()
+        optimizer = torch.optim.Adam(
+            [
+                {"params": groups["W"], "lr": config.lr_W, "name": "W"},
+                {"params": groups["mlp"], "lr": config.lr_mlp, "name": "mlp"},
+                {"params": groups["embedding"], "lr": config.lr_embedding, "name": "embedding"},
+            ]
+        )
+        return model, optimizer
+
+    def _state(self, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> TrainingState:
+        return TrainingState.capture(
+            self.model_, optimizer, rng,
+            iteration=self.iteration_, xnorm=self.xnorm_, wall_time_s=round(self.wall_time_s_, 3),
+            config=self.config.to_dict(), network_fingerprint=self.network.fingerprint(),
+            dataset_fingerprint=self.dataset_fingerprint, legs=[*self.legs_, self._leg],
+        )
+
+    def _checkpoint(self, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> None:
+        self._leg["ended_iteration"] = self.iteration_
+        self._leg["wall_time_s"] = round(self.wall_time_s_ - self._leg_started_wall, 1)
+        self.state_ = self._state(optimizer, rng)
+        if self.save_state is not None:
+            self.save_state(self.state_)
+        self._last_checkpoint = self.iteration_
+
+    def _score(self) -> dict[str, float]:
+        if self.scorer is None:
+            return {}
+        was_training = self.model_.training
+        self.model_.eval()
+        try:
+            with torch.no_grad():
+                return dict(self.scorer(self.model_))
+        finally:
+            self.model_.train(was_training)
+
+    def _score_starting_point(self) -> None:
+        """Score the model the leg starts from, unless the history already has that score."""
+        if self.scorer is None or not self.config.score_every or self.iteration_ >= self.config.iterations:
+            return
+        rows = [row for row in self.history_ if row["iteration"] == self.iteration_]
+        if any("W_corrected_R2" in row for row in rows):
+            return
+        if rows:
+            rows[-1].update(self._score())
+        else:
+            self.history_.append({"iteration": self.iteration_, "wall_time_s": round(self.wall_time_s_, 3), **self._score()})
+
+    def _close_log_row(self, sums: dict, window: int, now: float, window_start: float, bar: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {"iteration": self.iteration_, "wall_time_s": round(self.wall_time_s_, 3)}
+        row.update({k: sums[k] / window for k in (*LOSS_COMPONENTS, "loss")})
+        row["iterations_per_s"] = window / max(now - window_start, 1e-9)
+        self.history_.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.4g}", pred=f"{row['prediction']:.4g}")
+        return row
+
+    def fit(
+        self,
+        frames: TrainingFrames,
+        *,
+        initial_state: TrainingState | None = None,
+        history: list[dict[str, Any]] | None = None,
+        note: str = "",
+    ) -> Trainer:
+        """Train until ``config.iterations`` (continuing ``initial_state`` when given).
+
+        ``history``: the rows of earlier legs (rows after the state's iteration are dropped:
+        they belong to a leg whose state was never saved).
+        """
+        from tqdm.auto import tqdm
+
+        config = self.config
+        if frames.n_neurons != self.network.n_neurons:
+            raise FlygnnError(
+                f"training frames have {frames.n_neurons} neurons but the network has {self.network.n_neurons}; "
+                "the dataset was simulated on another network."
+            )
+        if frames.n_frames < 1:
+            raise FlygnnError("no training frames.")
+        self.model_, optimizer = self._build()
+        rng = np.random.default_rng(config.seed)
+        self.stopped_early_ = False
+        if initial_state is not None:
+            initial_state.restore(self.model_, optimizer, rng)
+            self.iteration_ = initial_state.iteration
+            self.wall_time_s_ = initial_state.wall_time_s
+            self.xnorm_ = initial_state.xnorm
+            self.legs_ = list(initial_state.legs)
+        else:
+            self.iteration_, self.wall_time_s_, self.legs_ = 0, 0.0, []
+            self.xnorm_ = frames.voltage_statistics()[2]
+        self.history_ = [row for row in (history or []) if row["iteration"] <= self.iteration_]
+        self._last_checkpoint = self.iteration_
+        self._leg_started_wall = self.wall_time_s_
+        self._leg = {
+            "started_iteration": self.iteration_,
+            "ended_iteration": self.iteration_,
+            "wall_time_s": 0.0,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "device": str(self.device),
+            "threads": torch.get_num_threads(),
+            "batch_size": config.batch_size,
+            "preset": config.preset,
+            "note": note,
+        }
+        data = DeviceFrames(frames, self.device)
+        self.model_.train()
+
+        sums = dict.fromkeys((*LOSS_COMPONENTS, "loss"), 0.0)
+        window = 0
+        rng_state = rng.bit_generator.state
+        started = time.perf_counter()
+        elapsed_before = self.wall_time_s_
+        last_save = started
+        window_start = started
+        scoring = 0.0  # seconds spent scoring: not training time
+        bar = tqdm(
+            total=config.iterations, initial=min(self.iteration_, config.iterations), disable=not self.progress,
+            unit="it", dynamic_ncols=True, desc=f"train σ={config.sigma:g} ({config.preset})",
+        )
+        try:
+            self._score_starting_point()
+            while self.iteration_ < config.iterations:
+                indices = rng.integers(0, frames.n_frames, size=config.batch_size)
+                v, I, y = data.batch(indices)
+                optimizer.zero_grad(set_to_none=True)
+                terms = loss_terms(self.model_, v, I, y, config, self.xnorm_)
+                loss = torch.stack(list(terms.values())).sum()
+                loss.backward()
+                values = torch.stack([t.detach() for t in terms.values()]).tolist()
+                total = math.fsum(values)
+                if not math.isfinite(total):
+                    raise TrainingDiverged(
+                        f"training diverged at iteration {self.iteration_ + 1}: the loss is {total} "
+                        f"({', '.join(f'{k}={x:.4g}' for k, x in zip(terms, values))}). No bundle was written; "
+                        f"the last good state is at iteration {self._last_checkpoint}. Lower the learning "
+                        "rates (learning_rate_scale in the preset) or try another --seed."
+                    )
+                optimizer.step()
+                self.iteration_ += 1
+                rng_state = rng.bit_generator.state  # restored if Ctrl-C lands mid-iteration
+                for name, value in zip(terms, values):
+                    sums[name] += value
+                sums["loss"] += total
+                window += 1
+                bar.update(1)
+                last = self.iteration_ == config.iterations
+                if self.iteration_ % config.log_every == 0 or last:
+                    now = time.perf_counter()
+                    self.wall_time_s_ = elapsed_before + (now - started) - scoring
+                    row = self._close_log_row(sums, window, now, window_start, bar)
+                    if self.scorer is not None and (last or (config.score_every and self.iteration_ % config.score_every == 0)):
+                        before = time.perf_counter()
+                        row.update(self._score())
+                        scoring += time.perf_counter() - before
+                    sums, window, window_start = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
+                    out_of_time = self.time_limit_s is not None and now - started >= self.time_limit_s
+                    if (out_of_time or (self.stop is not None and self.stop.is_set())) and not last:
+                        self.stopped_early_ = True
+                        if self.scorer is not None and "W_corrected_R2" not in row:
+                            row.update(self._score())
+                        break
+                    # checkpoints only at log boundaries, so the saved history matches the saved state
+                    if time.perf_counter() - last_save >= config.checkpoint_every_s and not last:
+                        self._checkpoint(optimizer, rng)
+                        last_save = time.perf_counter()
+        except KeyboardInterrupt:
+            rng.bit_generator.state = rng_state
+            self.wall_time_s_ = elapsed_before + (time.perf_counter() - started) - scoring
+            if window:
+                self._close_log_row(sums, window, time.perf_counter(), window_start, bar)
+            self._checkpoint(optimizer, rng)
+            print(f"\ninterrupted; training state saved at iteration {self.iteration_} (continue with --resume)", file=sys.stderr)
+            raise
+        finally:
+            bar.close()
+        self.wall_time_s_ = elapsed_before + (time.perf_counter() - started) - scoring
+        self._checkpoint(optimizer, rng)
+        self.legs_ = list(self.state_.legs)
+        losses = [row["loss"] for row in self.history_ if "loss" in row]
+        self.final_loss_ = float(losses[-1]) if losses else float("nan")
+        self.model_.eval()
+        return self

@@ -1,0 +1,124 @@
+"""Training one condition end to end: bundle with its state and history, resume in a fresh clone, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from flygnn.errors import FlygnnError
+from flygnn.pipeline.train import STATE_FOLDER, train_condition
+from flygnn.train import HISTORY_FILE, read_history
+
+
+def train(dataset, out, checkpoint_dir, iterations, **kwargs):
+    overrides = {"iterations": iterations, "activity_frames": 16, "log_every": 10, "score_every": 20}
+    return train_condition(
+        "sigma-0p05", "smoke", dataset=dataset.path, out=out, checkpoint_dir=checkpoint_dir,
+        overrides=overrides, progress=False, **kwargs,
+    )
+
+
+def test_bundle_carries_its_state_history_and_upstream_recovery(dataset, tiny_network, tmp_path):
+    from flygnn.bundle import load_bundle
+
+    out = train(dataset, tmp_path / "bundles" / "sigma-0p05", tmp_path / "ckpt", 30)
+    bundle = load_bundle(out, tiny_network)
+    meta = bundle.meta
+    assert meta["condition"] == "sigma-0p05" and meta["sigma"] == 0.05
+    assert meta["training"]["iterations"] == 30 and meta["training"]["preset"] == "smoke"
+    assert meta["dataset"] == {"path": dataset.path.as_posix(), "fingerprint": dataset.fingerprint()}
+    assert meta["groundtruth"]["synthetic"] is True
+    assert [leg["ended_iteration"] for leg in meta["training"]["legs"]] == [30]
+    history = read_history(out / HISTORY_FILE)
+    scored = [row for row in history if "W_corrected_R2" in row]
+    assert [row["iteration"] for row in scored] == [0, 20, 30]
+    assert {k: scored[-1][k] for k in meta["recovery"]} == pytest.approx(meta["recovery"])
+    assert set(meta["recovery"]) == {"W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2"}
+    assert (out / STATE_FOLDER / "state.safetensors").is_file() and (out / "training-loss.png").is_file()
+    assert bundle.activity["frames_voltage"].shape == (16, tiny_network.n_neurons)
+    voltage = dataset.read("train", "voltage").astype(np.float64)
+    np.testing.assert_allclose(bundle.activity["voltage_std"], voltage.std(0, ddof=1), rtol=1e-4, atol=1e-6)
+
+
+def test_resume_in_a_fresh_clone_continues_exactly(dataset, tmp_path):
+    """Legs of 20 + 20 iterations from the committed state equal one run of 40, history appended."""
+    torch.set_num_threads(1)
+    whole = train(dataset, tmp_path / "whole", tmp_path / "ckpt-whole", 40)
+    leg = train(dataset, tmp_path / "leg", tmp_path / "ckpt-leg", 20)
+    shutil.rmtree(tmp_path / "ckpt-leg")  # a fresh clone has only what was committed: the bundle
+    train(dataset, leg, tmp_path / "ckpt-leg", 40, resume=True)
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(leg / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows_whole, rows_leg = read_history(whole / HISTORY_FILE), read_history(leg / HISTORY_FILE)
+    assert [r["iteration"] for r in rows_leg] == [r["iteration"] for r in rows_whole]
+    assert [r.get("loss") for r in rows_leg] == [r.get("loss") for r in rows_whole]
+    assert [r.get("W_corrected_R2") for r in rows_leg] == [r.get("W_corrected_R2") for r in rows_whole]
+    legs = json.loads((leg / "bundle.json").read_text())["training"]["legs"]
+    assert [(x["started_iteration"], x["ended_iteration"]) for x in legs] == [(0, 20), (20, 40)]
+
+
+def test_resume_takes_the_newer_of_the_running_and_the_committed_state(dataset, tmp_path):
+    out = train(dataset, tmp_path / "b", tmp_path / "ckpt", 20)
+    # a newer running state (as left by Ctrl-C at iteration 30) wins over the bundle's
+    (tmp_path / "ckpt").mkdir(exist_ok=True)
+    state_json = json.loads((tmp_path / "ckpt" / "state.json").read_text())
+    assert state_json["iteration"] == 20
+    train(dataset, out, tmp_path / "ckpt", 30, resume=True)
+    train(dataset, out, tmp_path / "ckpt", 40, resume=True)
+    assert json.loads((out / "bundle.json").read_text())["training"]["iterations"] == 40
+
+
+def test_refusals_name_what_to_do(dataset, tmp_path):
+    out = train(dataset, tmp_path / "b", tmp_path / "ckpt", 20)
+    with pytest.raises(FlygnnError, match="already exists; pass --overwrite"):
+        train(dataset, out, tmp_path / "other-ckpt", 20)
+    with pytest.raises(FlygnnError, match="state of an earlier run exists.*--resume.*--fresh"):
+        train(dataset, tmp_path / "new", tmp_path / "ckpt", 20)
+    with pytest.raises(FlygnnError, match="nothing to resume"):
+        train(dataset, tmp_path / "none", tmp_path / "none-ckpt", 20, resume=True)
+    with pytest.raises(FlygnnError, match="already at iteration 20 ≥ --iterations 20"):
+        train(dataset, out, tmp_path / "ckpt", 20, resume=True)
+    with pytest.raises(FlygnnError, match="batch_size: 2 -> 3"):
+        train_condition(
+            "sigma-0p05", "smoke", dataset=dataset.path, out=out, checkpoint_dir=tmp_path / "ckpt", resume=True,
+            overrides={"iterations": 40, "batch_size": 3}, progress=False,
+        )
+    with pytest.raises(FlygnnError, match="not found; simulate it first"):
+        train_condition("sigma-0p05", "smoke", dataset=tmp_path / "missing.zarr", out=tmp_path / "x", progress=False)
+    with pytest.raises(FlygnnError, match="simulated at σ = 0.05 but condition sigma-0p5 has σ = 0.5"):
+        train_condition("sigma-0p5", "smoke", dataset=dataset.path, out=tmp_path / "x", progress=False)
+
+
+def test_warm_start_continues_a_bundle_without_state(dataset, tmp_path):
+    out = train(dataset, tmp_path / "b", tmp_path / "ckpt", 20)
+    shutil.rmtree(out / STATE_FOLDER)
+    shutil.rmtree(tmp_path / "ckpt")
+    with pytest.raises(FlygnnError, match="nothing to resume.*--warm-start"):
+        train(dataset, out, tmp_path / "ckpt", 40, resume=True)
+    train(dataset, out, tmp_path / "ckpt", 40, warm_start=True)
+    meta = json.loads((out / "bundle.json").read_text())
+    legs = meta["training"]["legs"]
+    assert meta["training"]["iterations"] == 40
+    assert "Adam's moments" in legs[0]["note"] and "warm start" in legs[1]["note"]
+    assert [r["iteration"] for r in read_history(out / HISTORY_FILE)][:3] == [0, 10, 20]
+
+
+def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
+    from flygnn.cli import main
+
+    args = ["train", "--condition", "sigma-0p05", "--preset", "smoke", "--dataset", str(dataset.path),
+            "--checkpoint-dir", str(tmp_path / "ckpt"), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "bundle"), "--iterations", "20", "--score-every", "0"]) == 0
+    assert (tmp_path / "bundle" / "model.safetensors").is_file()
+    assert main([*args, "--out", str(tmp_path / "x"), "--device", "tpu"]) == 2
+    assert "device 'tpu'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--out", str(tmp_path / "x"), "--resume", "--fresh"])
+    assert main([*args, "--out", str(tmp_path / "x"), "--time-limit", "0"]) == 2
+    assert "--time-limit must be > 0" in capsys.readouterr().err
