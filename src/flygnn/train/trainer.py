@@ -82,7 +82,8 @@ class Trainer:
         save_state: called with a :class:`TrainingState` to checkpoint (None: never).
         scorer: ``scorer(model) -> {metric: value}``, called every ``config.score_every``
             iterations (and at the end); its values go into the history rows.
-        time_limit_s: stop at the first log boundary after this many seconds of this leg.
+        time_limit_s: stop at the first log boundary after this many seconds of training in this leg
+            (time spent scoring not counted).
         stop: an event; when set, the run stops at the next log boundary (like the time limit).
 
     Learned: ``model_``, ``history_`` (rows: iteration, wall time, mean of every loss term
@@ -275,7 +276,7 @@ class Trainer:
                         row.update(self._score())
                         scoring += time.perf_counter() - before
                     sums, window, window_start = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
-                    out_of_time = self.time_limit_s is not None and now - started >= self.time_limit_s
+                    out_of_time = self.time_limit_s is not None and now - started - scoring >= self.time_limit_s
                     if (out_of_time or (self.stop is not None and self.stop.is_set())) and not last:
                         self.stopped_early_ = True
                         if self.scorer is not None and "W_corrected_R2" not in row:
