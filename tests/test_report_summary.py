@@ -10,12 +10,14 @@ import pytest
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
+from test_report_markdown import grid_cells
+
 from flygnn.report.summary import (
     additional_metrics_table,
-    escape_markdown,
     format_value,
     load_metrics,
     load_published,
+    metric_cell,
     summary_table,
 )
 
@@ -49,13 +51,9 @@ METRICS = {
 
 
 def table_rows(markdown: str) -> dict[str, list[str]]:
-    """First cell → other cells, for the body rows of a pipe table."""
-    rows = {}
-    for line in markdown.splitlines():
-        if line.startswith("| ") and not line.startswith("| Metric"):
-            cells = [c.strip() for c in line.strip("|").split(" | ")]
-            rows[cells[0]] = cells[1:]
-    return rows
+    """First cell → other cells, for the body rows of a grid table (group rows left out)."""
+    body = grid_cells(markdown)
+    return {cells[0]: cells[1:] for cells in body if len(cells) > 1}
 
 
 def test_published_file_holds_the_seed_table():
@@ -72,16 +70,22 @@ def test_published_file_holds_the_seed_table():
 def test_summary_table_known_answer():
     published = load_published(ROOT / "data" / "published.yaml")
     text = summary_table(CONDITIONS, METRICS, published)
-    lines = text.splitlines()
-    assert lines[0] == "| Metric | σ = 0: ours | σ = 0: published | σ = 0.05: ours | σ = 0.05: published |"
-    assert lines[1] == "|:---|---:|---:|---:|---:|"
+    cells = grid_cells(text)
+    assert cells[0] == ["", "σ\u00a0=\u00a00", "σ\u00a0=\u00a00.05"], "one σ group over each pair of columns"
+    assert cells[1] == ["Metric", "ours", "published", "ours", "published"]
     rows = table_rows(text)
     assert rows["W corrected R²"] == ["0.9312", "0.9263", "0.9800", "0.9852"]
     assert rows["τ R²"] == ["n/a", "0.5277", "0.9700", "0.9888"]
     assert rows["V\\_rest R²"] == ["0.1000", "0.0884", "-0.2500", "0.3104"]
-    assert rows["Clustering accuracy"] == ["missing", "—", "0.8000", "—"]
+    assert rows["Clustering accuracy"] == ["n/a", "—", "0.8000", "—"]
     assert re.search(r"^: .* \{#tbl-summary\}$", text, re.MULTILINE), "Quarto caption with the table id"
     assert text.count("{#tbl-summary}") == 1
+    # every "n/a" says why, below the table
+    assert "- Not available for σ\u00a0=\u00a00 (undefined: metrics.json holds no finite value): τ R²." in text
+    assert (
+        "- Not available for σ\u00a0=\u00a00 (not computed: absent from results/sigma-0/metrics.json): "
+        "Clustering accuracy." in text
+    )
 
 
 def test_every_number_of_the_summary_comes_from_metrics_or_published():
@@ -96,14 +100,21 @@ def test_every_number_of_the_summary_comes_from_metrics_or_published():
 def test_additional_metrics_table_lists_the_rest_by_section():
     published = load_published(ROOT / "data" / "published.yaml")
     text = additional_metrics_table(CONDITIONS, METRICS, published)
+    cells = grid_cells(text)
+    assert cells[0] == ["Metric", "Definition", "σ\u00a0=\u00a00", "σ\u00a0=\u00a00.05"]
+    assert [c[0] for c in cells[1:]] == [
+        "**Connectivity recovery**", "excluded\\_edges", "unidentifiable\\_neurons",
+        "**Neural embeddings and clustering**", "clustering\\_ARI",
+    ], "a titled group per section in book order, upstream metrics left out"
     rows = table_rows(text)
-    assert list(rows) == ["excluded\\_edges", "unidentifiable\\_neurons", "clustering\\_ARI"], (
-        "sections in book order, upstream metrics left out"
-    )
-    assert rows["excluded\\_edges"] == ["connectivity", "edges with \\|W\\*-W\\| \\> 5", "12", "3"]
-    assert rows["unidentifiable\\_neurons"] == ["connectivity", "count", "22", "missing"], "counts stay integers"
-    assert rows["clustering\\_ARI"] == ["embeddings", "adjusted Rand index", "0.7700", "missing"]
+    assert rows["excluded\\_edges"] == ["edges with \\|W\\*-W\\| \\> 5", "12", "3"]
+    assert rows["unidentifiable\\_neurons"] == ["count", "22", "n/a"], "counts stay integers"
+    assert rows["clustering\\_ARI"] == ["adjusted Rand index", "0.7700", "n/a"]
     assert "{#tbl-additional-metrics}" in text
+    assert (
+        "- Not available for σ\u00a0=\u00a00.05 (not computed: absent from results/sigma-0p05/metrics.json): "
+        "unidentifiable\\_neurons, clustering\\_ARI." in text
+    )
 
 
 def test_additional_metrics_table_exists_even_when_empty():
@@ -114,15 +125,48 @@ def test_additional_metrics_table_exists_even_when_empty():
 
 
 @pytest.mark.parametrize(
+    "entry, text, reason",
+    [
+        (entry(float("nan")), "n/a", "undefined: metrics.json holds no finite value"),
+        (entry(float("inf")), "n/a", "undefined: metrics.json holds no finite value"),
+        ({"value": None, "reason": "fewer than 2 finite pairs"}, "n/a", "undefined: fewer than 2 finite pairs"),
+        (entry("high"), "n/a", "unreadable: metrics.json holds 'high', not a number"),
+        (entry([1, 2]), "n/a", "unreadable: metrics.json holds '[1, 2]', not a number"),
+        (0.5, "0.5000", None),
+        (entry(12.0, definition="count"), "12", None),
+    ],
+)
+def test_a_bad_value_is_not_available_with_a_reason(entry, text, reason):
+    condition = CONDITIONS[0]
+    assert metric_cell({"m": entry}, "m", condition).text == text
+    assert metric_cell({"m": entry}, "m", condition).reason == reason
+    assert metric_cell({}, "m", condition).reason == "not computed: absent from results/sigma-0/metrics.json"
+    assert metric_cell(None, "m", condition).reason == "not analysed yet"
+
+
+def test_bad_input_never_breaks_a_table():
+    """NaN, text, a bare number, a condition without results: the tables stay well formed."""
+    published = load_published(ROOT / "data" / "published.yaml")
+    metrics = {
+        "sigma-0": {"W_corrected_R2": entry(float("nan")), "tau_R2": entry("?"), "odd": 3.5, "V_rest_R2": [1]},
+        "sigma-0p05": None,
+    }
+    for text in (summary_table(CONDITIONS, metrics, published), additional_metrics_table(CONDITIONS, metrics, published)):
+        grid = [line for line in text.splitlines() if line.startswith(("+", "|"))]
+        assert len({len(line) for line in grid}) == 1
+        assert all(line.endswith(("+", "|")) for line in grid)
+        assert "Not available for σ\u00a0=\u00a00.05 (not analysed yet)" in text
+    rows = table_rows(summary_table(CONDITIONS, metrics, published))
+    assert rows["W corrected R²"] == ["n/a", "0.9263", "n/a", "0.9852"]
+    assert table_rows(additional_metrics_table(CONDITIONS, metrics, published))["odd"] == ["", "3.5000", "n/a"]
+
+
+@pytest.mark.parametrize(
     "value, text",
     [(0.98521, "0.9852"), (-0.25, "-0.2500"), (12, "12"), (None, "n/a"), (0.0, "0"), (3.2e-05, "3.20e-05"), (13741.0, "13741.0")],
 )
 def test_format_value(value, text):
     assert format_value(value) == text
-
-
-def test_escape_markdown_keeps_data_literal():
-    assert escape_markdown("V_rest | W* <x> @fig-a") == "V\\_rest \\| W\\* \\<x\\> \\@fig-a"
 
 
 def test_load_metrics_names_missing_conditions(tmp_path):

@@ -1,16 +1,16 @@
 """The summary tables of the book, generated from ``results/<condition>/metrics.json``.
 
-Markdown pipe tables (pandas' HTML tables break the PDF) with a Quarto caption and
-id, so ``@tbl-summary`` resolves in HTML and PDF. Our numbers come only from the
-metrics files, the published ones only from ``data/published.yaml``: nothing is
-typed by hand.
+Pandoc grid tables (:mod:`flygnn.report.markdown`) with a Quarto caption and id, so
+``@tbl-summary`` resolves in HTML and PDF. Our numbers come only from the metrics
+files, the published ones only from ``data/published.yaml``: nothing is typed by hand.
+A value that cannot be shown reads "n/a" in its cell and the reason is printed below
+the table (not computed, undefined, not analysed yet, unreadable).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,30 +20,24 @@ import yaml
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, table
 from flygnn.sections import SECTIONS
 
 NOT_PUBLISHED = "—"
-NOT_COMPUTED = "missing"
-UNDEFINED = "n/a"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+!|@$~^])")
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` as literal Markdown (captions and table cells come from data files)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+NOT_AVAILABLE = "n/a"
 
 
 def format_value(value: Any) -> str:
     """A metric value as table text: integers as they are, reals with 4 decimals."""
     if value is None:
-        return UNDEFINED
+        return NOT_AVAILABLE
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
         return str(value)
     value = float(value)
     if not math.isfinite(value):
-        return UNDEFINED
+        return NOT_AVAILABLE
     if value == 0:
         return "0"
     if abs(value) < 1e-3:
@@ -137,52 +131,82 @@ def load_metrics(results: Path, conditions: Sequence[Condition]) -> dict[str, di
     return loaded
 
 
-def format_metric(entry: Mapping[str, Any]) -> str:
-    """A metrics.json entry as table text; counts (definition "count") as integers."""
-    value = entry.get("value")
-    if "count" in str(entry.get("definition", "")) and isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return format_value(value)
+@dataclass(frozen=True)
+class Shown:
+    """What a table cell shows for one metric of one condition, and why when it is "n/a"."""
+
+    text: str
+    reason: str | None = None
 
 
-def _our_value(metrics: Mapping[str, Any], name: str) -> str:
-    entry = metrics.get(name)
-    if entry is None:
-        return NOT_COMPUTED
-    return format_metric(entry)
+def metric_cell(metrics: Mapping[str, Any] | None, name: str, condition: Condition) -> Shown:
+    """The cell for metric ``name`` of ``condition``; ``metrics`` is None when it was not analysed.
+
+    Never raises on bad input: a metric that is absent, null, NaN or not a number gives
+    "n/a" with the reason, so one broken value cannot break the table.
+    """
+    if metrics is None:
+        return Shown(NOT_AVAILABLE, "not analysed yet")
+    if name not in metrics:
+        return Shown(NOT_AVAILABLE, f"not computed: absent from results/{condition.name}/metrics.json")
+    entry = metrics[name]
+    value = entry.get("value") if isinstance(entry, Mapping) else entry
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        reason = entry.get("reason") if isinstance(entry, Mapping) else None
+        return Shown(NOT_AVAILABLE, "undefined: " + (str(reason) if reason else "metrics.json holds no finite value"))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return Shown(NOT_AVAILABLE, f"unreadable: metrics.json holds {str(value)[:40]!r}, not a number")
+    definition = entry.get("definition", "") if isinstance(entry, Mapping) else ""
+    if "count" in str(definition) and isinstance(value, float) and value.is_integer():
+        return Shown(str(int(value)))  # counts stay integers
+    return Shown(format_value(value))
 
 
-def _table(header: list[str], align: list[str], rows: list[list[str]], caption: str, table_id: str) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + f"\n\n: {caption} {{#{table_id}}}\n"
+def _reasons(missing: dict[tuple[str, str], list[str]]) -> str:
+    """The "n/a" cells of a table, one line per condition and reason."""
+    if not missing:
+        return ""
+    lines = [
+        f"- Not available for {keep_together(label)} ({escape_markdown(reason)}): {', '.join(names)}."
+        for (label, reason), names in missing.items()
+    ]
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _value_width(texts: Sequence[str], *headers: str) -> int:
+    return max(len(t) for t in (*texts, *headers))
 
 
 def summary_table(
-    conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any]], published: PublishedTable
+    conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None], published: PublishedTable
 ) -> str:
-    """The upstream summary table (``#tbl-summary``): ours beside published, per σ."""
-    header = ["Metric"]
-    for condition in conditions:
-        label = escape_markdown(condition.label)
-        header += [f"{label}: ours", f"{label}: published"]
-    align = [":---"] + ["---:"] * (2 * len(conditions))
-    rows = []
+    """The upstream summary table (``#tbl-summary``): per σ, our value beside the published one."""
+    rows, missing = [], {}
     for row in published.rows:
-        cells = [escape_markdown(row.label)]
+        label = escape_markdown(row.label)
+        cells = [label]
         for condition in conditions:
-            ours = _our_value(metrics[condition.name], row.metric)
+            ours = metric_cell(metrics.get(condition.name), row.metric, condition)
+            if ours.reason:
+                missing.setdefault((escape_markdown(condition.label), ours.reason), []).append(label)
             theirs = row.published_at(condition.sigma)
-            cells += [ours, NOT_PUBLISHED if theirs is None else format_value(theirs)]
+            cells += [ours.text, NOT_PUBLISHED if theirs is None else format_value(theirs)]
         rows.append(cells)
+    header = [
+        [""] + [Cell(keep_together(escape_markdown(c.label)), span=2) for c in conditions],
+        ["Metric"] + ["ours", "published"] * len(conditions),
+    ]
+    values = [cell for r in rows for cell in r[1:]]
+    # the labels get room to spare: they should not wrap even in the wider HTML font
+    widths = [max(len(r[0]) for r in rows) + 6] + [_value_width(values, "published")] * (2 * len(conditions))
+    grid = GridTable(header, rows, ["left"] + ["right"] * (2 * len(conditions)), widths)
     caption = (
         "Recovery of connectivity, biophysical parameters and cell types for each noise level σ: "
-        "our value beside the published one. "
-        f"{NOT_PUBLISHED} = not published for this σ; {UNDEFINED} = undefined for our model; "
-        f"{NOT_COMPUTED} = not computed by the analysis. Generated from results/<condition>/metrics.json "
-        "and data/published.yaml."
+        f"our value beside the published one. {NOT_PUBLISHED} = not published for this σ; "
+        f"{NOT_AVAILABLE} = not available (the reason is given below the table). "
+        "Generated from results/<condition>/metrics.json and data/published.yaml."
     )
-    text = _table(header, align, rows, escape_markdown(caption), "tbl-summary")
+    text = table(grid, escape_markdown(caption), "tbl-summary") + _reasons(missing)
     notes = [f"{escape_markdown(row.label)}: {escape_markdown(row.note)}." for row in published.rows if row.note]
     if published.source:
         notes.append(f"Published values: {escape_markdown(published.source)}.")
@@ -191,37 +215,59 @@ def summary_table(
     return text
 
 
+def _description(entries: Sequence[Any]) -> str:
+    """What a metric is, from the first entry that says: its label, description or definition."""
+    for entry in entries:
+        if isinstance(entry, Mapping):
+            for key in ("label", "description", "definition"):
+                if entry.get(key):
+                    return str(entry[key])
+    return ""
+
+
 def additional_metrics_table(
-    conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any]], published: PublishedTable
+    conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None], published: PublishedTable
 ) -> str:
-    """Every other metric of the metrics files (``#tbl-additional-metrics``), by section."""
-    section_order = {s.name: i for i, s in enumerate(SECTIONS)}
+    """Every other metric of the metrics files (``#tbl-additional-metrics``), grouped by section.
+
+    Whatever metrics.json holds is shown, in the order of the sections and of the file;
+    a row titled by its section starts each group.
+    """
+    titles = {s.name: s.title for s in SECTIONS}
+    order = {s.name: i for i, s in enumerate(SECTIONS)}
     names: dict[str, tuple[int, int, str]] = {}
     for condition in conditions:
-        for position, (name, entry) in enumerate(metrics[condition.name].items()):
+        for position, (name, entry) in enumerate((metrics.get(condition.name) or {}).items()):
             if name in published.metrics or name in names:
                 continue
-            section = str(entry.get("section", ""))
-            names[name] = (section_order.get(section, len(section_order)), position, section)
-    header = ["Metric", "Section", "Definition"] + [escape_markdown(c.label) for c in conditions]
-    align = [":---", ":---", ":---"] + ["---:"] * len(conditions)
-    rows = []
+            section = str(entry.get("section", "")) if isinstance(entry, Mapping) else ""
+            names[name] = (order.get(section, len(order)), position, section)
+    rows, missing, current = [], {}, None
+    width = 2 + len(conditions)
     for name, (_, _, section) in sorted(names.items(), key=lambda item: item[1][:2]):
-        definition = ""
+        if section != current:
+            title = titles.get(section) or (section.capitalize() if section else "Other metrics")
+            rows.append([Cell(f"**{escape_markdown(title)}**", span=width)])
+            current = section
+        label = escape_markdown(name)
+        description = _description([(metrics.get(c.name) or {}).get(name) for c in conditions])
+        cells = [label, escape_markdown(description)]
         for condition in conditions:
-            entry = metrics[condition.name].get(name)
-            if entry is not None:
-                definition = str(entry.get("label") or entry.get("definition", ""))
-                break
-        rows.append(
-            [escape_markdown(name), escape_markdown(section), escape_markdown(definition)]
-            + [_our_value(metrics[c.name], name) for c in conditions]
-        )
+            shown = metric_cell(metrics.get(condition.name), name, condition)
+            if shown.reason:
+                missing.setdefault((escape_markdown(condition.label), shown.reason), []).append(label)
+            cells.append(shown.text)
+        rows.append(cells)
     if not rows:
-        rows = [["(none recorded)", "", ""] + [""] * len(conditions)]
+        rows = [[Cell("(none recorded)", span=width)]]
+    header = [["Metric", "Definition"] + [keep_together(escape_markdown(c.label)) for c in conditions]]
+    values = [cell for r in rows if len(r) == width for cell in r[2:]]
+    longest_name = max((len(r[0]) for r in rows if len(r) == width), default=10)
+    widths = [longest_name, 32] + [_value_width(values or ["0"], *header[0][2:])] * len(conditions)
+    grid = GridTable(header, rows, ["left", "left"] + ["right"] * len(conditions), widths)
     caption = (
-        "Metrics beyond the published summary table, for each noise level σ "
-        f"({UNDEFINED} = undefined, {NOT_COMPUTED} = not computed for this σ). "
+        "Metrics beyond the published summary table, by section, for each noise level σ "
+        f"({NOT_AVAILABLE} = not available, the reason is given below the table). "
         "Generated from results/<condition>/metrics.json."
     )
-    return _table(header, align, rows, escape_markdown(caption), "tbl-additional-metrics")
+    return table(grid, escape_markdown(caption), "tbl-additional-metrics") + _reasons(missing)
