@@ -4,11 +4,16 @@ with a stand-in ``quarto`` that writes a site like Quarto's."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import textwrap
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,7 +24,7 @@ from flygnn.conditions import load_conditions
 from flygnn.errors import FlygnnError
 from flygnn.report import chapters, quarto
 from flygnn.report.project import ProjectLayout
-from flygnn.sections import figure_families
+from flygnn.sections import SECTIONS, figure_families
 
 QUARTO = shutil.which("quarto")
 needs_quarto = pytest.mark.skipif(
@@ -31,8 +36,8 @@ FAKE_QUARTO = textwrap.dedent(
     '''\
     #!{python}
     """A stand-in for `quarto`: writes one HTML page per chapter with the ids and images of
-    its (include-expanded) Markdown, and the book PDF. FAKE_QUARTO_MODE: ok | fail |
-    unresolved | nopdf."""
+    its (include-expanded) Markdown, the book PDF and the notebook pages. FAKE_QUARTO_MODE:
+    ok | fail | unresolved | nopdf | nonotebooks."""
     import os, re, shutil, sys
     from pathlib import Path
     import yaml
@@ -70,6 +75,15 @@ FAKE_QUARTO = textwrap.dedent(
         page.write_text(f"<html><body>{{body}}</body></html>")
     if mode != "nopdf":
         (site / (config["book"]["output-file"] + ".pdf")).write_bytes(b"%PDF-1.7 fake")
+    # the post-render step: one page per executed notebook
+    from flygnn.sections import SECTIONS
+    for condition in yaml.safe_load(Path("data/conditions.yaml").read_text())["conditions"]:
+        for section in SECTIONS:
+            if mode == "nonotebooks" and section.name == "spectral":
+                continue
+            page = site / "notebooks" / condition["name"] / f"{{section.name}}.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text('<div class="cell" data-tags="[&quot;injected-parameters&quot;]"></div>')
     '''
 )
 
@@ -116,6 +130,7 @@ def test_complete_render_replaces_the_book(tmp_path, fake_quarto, monkeypatch):
         ("fail", "quarto render failed (exit status 1"),
         ("unresolved", "index.html has unresolved cross-references ['?@fig-nowhere']"),
         ("nopdf", "the PDF flygnn-report.pdf was not produced"),
+        ("nonotebooks", "the notebook page notebooks/sigma-0p5/spectral.html was not produced"),
     ],
 )
 def test_failed_or_incomplete_render_keeps_the_previous_book(tmp_path, fake_quarto, monkeypatch, mode, problem):
@@ -156,22 +171,180 @@ def test_without_quarto_everything_up_to_the_render_is_done(tmp_path, monkeypatc
     assert "Quarto is not installed" in out
     assert "pip install quarto-cli" in out and "https://quarto.org/docs/get-started/" in out
     assert (layout.results / "book.json").is_file(), "the analyses and chapters are up to date"
-    assert "{#fig-weights-raw-sigma-0p5}" in (layout.generated / "fig-weights-raw.qmd").read_text()
+    assert "{#fig-weights-raw-sigma-0p5 " in (layout.generated / "fig-weights-raw.qmd").read_text()
+
+
+# --- the real Quarto ---------------------------------------------------------------------
+
+needs_pdftotext = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="no `pdftotext` on PATH: install poppler-utils to check the PDF's layout"
+)
+# names of a condition's metrics that stand for many long ones: the additional-metrics
+# table gets longer than a page
+STRESS_METRICS = [f"stress_metric_with_a_long_name_number_{i:02d}_variant" for i in range(70)]
+
+
+@dataclass(frozen=True)
+class Word:
+    page: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+
+def pdf_words(pdf: Path) -> list[tuple[float, float, list[Word]]]:
+    """(width, height, words) of every page, from poppler's ``pdftotext -bbox``."""
+    out = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = []
+    for number, page in enumerate(re.findall(r"<page (.*?)</page>", out, re.S), start=1):
+        width, height = map(float, re.search(r'width="([\d.]+)" height="([\d.]+)"', page).groups())
+        words = [
+            Word(number, *map(float, m.groups()[:4]), html.unescape(m.group(5)))
+            for m in re.finditer(
+                r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">(.*?)</word>', page
+            )
+        ]
+        pages.append((width, height, words))
+    return pages
+
+
+def typeset_math(word: Word) -> bool:
+    """A glyph of typeset maths (italic maths letters, combining accents, lone symbols), whose
+    boxes stack on purpose: a hat over a letter, a sub- over a superscript."""
+    return any(0x1D400 <= ord(c) <= 0x1D7FF or unicodedata.combining(c) for c in word.text) or not any(
+        c.isalnum() for c in word.text
+    )
+
+
+def overprinted(words: list[Word]) -> list[tuple[Word, Word]]:
+    """Pairs of words whose boxes overlap by more than a fifth of the smaller one."""
+    pairs = []
+    ordered = sorted(words, key=lambda w: w.y0)
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if b.y0 >= a.y1:
+                break
+            dx, dy = min(a.x1, b.x1) - max(a.x0, b.x0), min(a.y1, b.y1) - max(a.y0, b.y0)
+            smaller = min((a.x1 - a.x0) * (a.y1 - a.y0), (b.x1 - b.x0) * (b.y1 - b.y0))
+            if dx > 0.5 and dy > 0 and dx * dy > 0.2 * smaller and not (typeset_math(a) or typeset_math(b)):
+                pairs.append((a, b))
+    return pairs
+
+
+def test_the_layout_check_finds_overprinted_words():
+    row = [Word(1, 10, 10, 60, 20, "W_raw_R2"), Word(1, 70, 10, 90, 20, "0.51")]
+    assert overprinted(row) == []
+    on_top = Word(1, 12, 12, 58, 21, "tau_R2")
+    assert overprinted([*row, on_top]) == [(row[0], on_top)]
+    hat = Word(1, 12, 8, 16, 12, "\u0302")
+    assert overprinted([*row, hat, Word(1, 11, 9, 20, 19, "𝑊")]) == [], "maths glyphs stack on purpose"
+
+
+@pytest.fixture(scope="module")
+def rendered_book(tmp_path_factory):
+    """The stand-in project rendered by the real Quarto, with inputs that once broke the
+    layout: a table longer than a page, long metric names, a NaN, a text value, a metric
+    missing for one condition, and an absolute path recorded by the training machine."""
+    root = tmp_path_factory.mktemp("book")
+    layout = analysed_copy(root / "project")
+    conditions = load_conditions(layout.conditions_file)
+    metrics_path = layout.result_dir("sigma-0") / "metrics.json"
+    document = json.loads(metrics_path.read_text())
+    for number, name in enumerate(STRESS_METRICS):
+        document["metrics"][name] = {
+            "value": number / 7, "definition": "stand-in", "section": SECTIONS[number % len(SECTIONS)].name,
+            "description": "a long description that has to wrap inside its cell of the table " * (number % 3),
+        }
+    document["metrics"]["tau_R2"]["value"] = float("nan")
+    document["metrics"]["connectivity_extra"]["value"] = "not a number"
+    metrics_path.write_text(json.dumps(document))
+    metrics_path = layout.result_dir("sigma-0p5") / "metrics.json"
+    document = json.loads(metrics_path.read_text())
+    del document["metrics"]["V_rest_R2"]
+    metrics_path.write_text(json.dumps(document))
+    manifest_path = layout.result_dir("sigma-0") / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["bundle"]["groundtruth"]["source"] = "/home/trainer/flyvis_pretrained/flow/0000/000"
+    manifest_path.write_text(json.dumps(manifest))
+    chapters.build_chapters(layout, conditions, log=lambda m: None)
+    book = quarto.render_book(layout, conditions, log=lambda m: None)
+    return layout, conditions, book
 
 
 @needs_quarto
-def test_quarto_renders_the_html_book_and_the_pdf(tmp_path, monkeypatch):
-    layout = analysed_copy(tmp_path / "project")
-    monkeypatch.chdir(layout.root)
-    assert main(["report"]) == 0
-    book = layout.root / "_book"
+def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
+    layout, conditions, book = rendered_book
     assert (book / "index.html").is_file()
     assert (book / "flygnn-report.pdf").read_bytes()[:5] == b"%PDF-"
     config = chapters.load_quarto_config(layout)
-    conditions = load_conditions(layout.conditions_file)
     assert quarto.verify_render(book, layout, config, conditions) == []
-    html = "".join(p.read_text() for p in book.rglob("*.html"))
-    assert "?@" not in html
+    html_text = "".join(p.read_text() for p in (book / "chapters").glob("*.html")) + (book / "index.html").read_text()
+    assert "?@" not in html_text
     for family in figure_families():
         for condition in conditions:
-            assert f'id="fig-{family.name}-{condition.name}"' in html
+            assert f'id="fig-{family.name}-{condition.name}"' in html_text
+    # every figure opens at full size; σ-grids are wider than the text column
+    connectivity = (book / "chapters" / "connectivity.html").read_text()
+    assert connectivity.count('class="lightbox"') == 2 * len(conditions)
+    assert 'data-gallery="weights-raw"' in connectivity
+    assert "column-page-right" in connectivity
+    # bad input shows as "n/a" with its reason, never as a broken table
+    summary = (book / "chapters" / "summary.html").read_text()
+    assert "Not available for σ&nbsp;=&nbsp;0 (unreadable: metrics.json holds" in summary
+    assert "Not available for σ&nbsp;=&nbsp;0.5 (not computed: absent from results/sigma-0p5/metrics.json)" in (
+        (book / "index.html").read_text()
+    )
+
+
+@needs_quarto
+def test_the_executed_notebooks_are_pages_of_the_site(rendered_book):
+    layout, conditions, book = rendered_book
+    chapter = (book / "chapters" / "embeddings.html").read_text()
+    for condition in conditions:
+        assert f'href="../notebooks/{condition.name}/embeddings.html"' in chapter
+        page = book / "notebooks" / condition.name / "embeddings.html"
+        text = page.read_text()
+        # the parameters papermill injected, with this condition's values, and the stored code
+        injected = text[text.index("injected-parameters") :]
+        assert f"{condition.name}" in injected[:3000]
+        download = re.search(r'href="([^"]+\.ipynb)" download="embeddings-' + condition.name, text).group(1)
+        assert (page.parent / download).resolve().is_file(), "the .ipynb is downloadable from its page"
+    assert (book / "notebooks" / "index.html").is_file()
+
+
+@needs_quarto
+@needs_pdftotext
+def test_pdf_words_neither_overprint_nor_leave_the_page(rendered_book):
+    _, _, book = rendered_book
+    pages = pdf_words(book / "flygnn-report.pdf")
+    problems = []
+    for width, height, words in pages:
+        problems += [f"page {a.page}: {a.text!r} and {b.text!r} overprint" for a, b in overprinted(words)]
+        problems += [
+            f"page {w.page}: {w.text!r} leaves the page" for w in words
+            if w.x0 < 0 or w.y0 < 0 or w.x1 > width or w.y1 > height
+        ]
+    assert problems == []
+
+
+@needs_quarto
+@needs_pdftotext
+def test_pdf_tables_continue_on_the_next_page_and_read_well(rendered_book):
+    layout, _, book = rendered_book
+    pages = pdf_words(book / "flygnn-report.pdf")
+    page_of = {}
+    for _, _, words in pages:
+        for word in words:
+            page_of.setdefault(word.text.replace("\u200b", ""), word.page)
+    first, last = STRESS_METRICS[0], STRESS_METRICS[-1]
+    assert first in page_of and last in page_of, "every row is printed"
+    assert page_of[last] > page_of[first], "the long table continues on the next page"
+    header_pages = {w.page for _, _, words in pages for w in words if w.text == "Definition"}
+    assert len(header_pages) >= 2, "its header row is repeated"
+    text = subprocess.run(["pdftotext", str(book / "flygnn-report.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "Table 1:" in text and "Table 0." not in text, "the preface's table is Table 1, as in HTML"
+    assert not re.search(r"Chapter \d+\.\.", text), "no doubled full stop after a chapter reference"
+    assert "/home/" not in text and str(layout.root) not in text, "no absolute path of any machine"
+    assert "Not available for" in text

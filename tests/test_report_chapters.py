@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_report_markdown import grid_cells
 from test_report_project import PNG_1x1, analysed_copy, make_project
 
 from flygnn.conditions import Condition, load_conditions
@@ -25,16 +26,20 @@ def test_sigma_grid_known_answer(tmp_path):
     layout = ProjectLayout.at(tmp_path)
     family = FigureFamily("weights-corrected", "Gauge-corrected weights", "Corrected weights W* against W.")
     assert chapters.sigma_grid(family, THREE, layout) == (
+        "::::: {.sigma-grid}\n"
+        "\n"
         "::: {#fig-weights-corrected layout-ncol=3}\n"
         "\n"
-        "![σ = 0](../results/sigma-0/figures/weights-corrected.png){#fig-weights-corrected-sigma-0}\n"
+        '![σ = 0](../results/sigma-0/figures/weights-corrected.png){#fig-weights-corrected-sigma-0 group="weights-corrected"}\n'
         "\n"
-        "![σ = 0.05](../results/sigma-0p05/figures/weights-corrected.png){#fig-weights-corrected-sigma-0p05}\n"
+        '![σ = 0.05](../results/sigma-0p05/figures/weights-corrected.png){#fig-weights-corrected-sigma-0p05 group="weights-corrected"}\n'
         "\n"
-        "![σ = 0.5](../results/sigma-0p5/figures/weights-corrected.png){#fig-weights-corrected-sigma-0p5}\n"
+        '![σ = 0.5](../results/sigma-0p5/figures/weights-corrected.png){#fig-weights-corrected-sigma-0p5 group="weights-corrected"}\n'
         "\n"
         "**Gauge-corrected weights.** Corrected weights W\\* against W.\n"
         ":::\n"
+        "\n"
+        ":::::\n"
     )
 
 
@@ -58,16 +63,23 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     assert all(image.is_file() for image in images)
 
 
-def test_each_chapter_links_its_executed_notebooks(tmp_path):
+def test_each_chapter_links_the_pages_of_its_executed_notebooks(tmp_path):
     layout = analysed_copy(tmp_path)
     conditions = load_conditions(layout.conditions_file)
     chapters.build_chapters(layout, conditions, log=lambda m: None)
     for section in SECTIONS:
         text = chapters.expand_includes(layout.chapters / f"{section.name}.qmd")
         for condition in conditions:
+            # a page of the site (the book's chapters are one folder down from its root)
+            assert text.count(f"(../notebooks/{condition.name}/{section.name}.html)") == 1
+        assert ".ipynb)" not in text, "no raw notebook (a browser downloads it as JSON)"
+        assert f"results/\\<condition\\>/notebooks/{section.name}.ipynb" in text, "the PDF names the files"
+    index = (layout.generated / "notebook-index.qmd").read_text()
+    for condition in conditions:
+        for section in SECTIONS:
+            assert f"[page](../notebooks/{condition.name}/{section.name}.html)" in index
             link = f"(../results/{condition.name}/notebooks/{section.name}.ipynb)"
-            assert text.count(link) == 1
-            assert (layout.chapters / link[1:-1]).resolve().is_file()
+            assert link in index and (layout.chapters / link[1:-1]).resolve().is_file()
 
 
 def test_generated_summary_table_matches_metrics_json(tmp_path):
@@ -75,11 +87,7 @@ def test_generated_summary_table_matches_metrics_json(tmp_path):
     conditions = load_conditions(layout.conditions_file)
     chapters.build_chapters(layout, conditions, log=lambda m: None)
     table = (layout.generated / "summary-table.qmd").read_text()
-    rows = {}
-    for line in table.splitlines():
-        if line.startswith("| ") and not line.startswith("| Metric"):
-            cells = [c.strip() for c in line.strip("|").split(" | ")]
-            rows[cells[0]] = cells[1:]
+    rows = {cells[0]: cells[1:] for cells in grid_cells(table)[2:]}
     labels = {"W_corrected_R2": "W corrected R²", "W_corrected_slope": "W corrected slope", "tau_R2": "τ R²",
               "V_rest_R2": "V\\_rest R²", "clustering_accuracy": "Clustering accuracy"}
     for index, condition in enumerate(conditions):
@@ -99,8 +107,8 @@ def test_adding_a_condition_needs_no_hand_edit(tmp_path):
     hand_written = {p: p.read_text() for p in [*layout.chapters.glob("*.qmd"), layout.root / "index.qmd", layout.quarto_config]}
     chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
     grid = (layout.generated / "fig-weights-raw.qmd").read_text()
-    assert "layout-ncol=3" in grid and "{#fig-weights-raw-sigma-1}" in grid and "![σ = 1]" in grid
-    assert "σ = 1: ours" in (layout.generated / "summary-table.qmd").read_text()
+    assert "layout-ncol=3" in grid and "{#fig-weights-raw-sigma-1 " in grid and "![σ = 1]" in grid
+    assert grid_cells((layout.generated / "summary-table.qmd").read_text())[0][-1] == "σ\u00a0=\u00a01"
     assert chapters.check_book(layout).problems == []
     assert {p: p.read_text() for p in hand_written} == hand_written, "no hand-written file changed"
 
@@ -213,7 +221,8 @@ def test_placeholders_let_a_fresh_clone_load(tmp_path):
     check = chapters.check_book(layout)
     assert [p for p in check.problems if "does not exist" not in p] == [], "ids and references are consistent"
     table = (layout.generated / "summary-table.qmd").read_text()
-    assert "| W corrected R² | missing | 0.9263 | missing | 0.9898 |" in table
+    assert ["W corrected R²", "n/a", "0.9263", "n/a", "0.9898"] in grid_cells(table)
+    assert "Not available for σ\u00a0=\u00a00 (not analysed yet)" in table
 
 
 def test_committed_book_loads_in_a_fresh_clone():
@@ -230,3 +239,41 @@ def test_png_fixture_is_a_png():
     import base64
 
     assert base64.b64decode(PNG_1x1)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "recorded, shown",
+    [
+        ("/work/shared/data/flyvis_pretrained/flow/0000/000", "…/flow/0000/000"),
+        ("C:\\Users\\me\\flyvis\\flow\\0000\\000", "…/flow/0000/000"),
+        ("data/datasets/cpu/sigma-0.zarr", "data/datasets/cpu/sigma-0.zarr"),
+        ("synthetic (seed=0)", "synthetic (seed=0)"),
+    ],
+)
+def test_recorded_paths_are_printed_without_the_machine(tmp_path, recorded, shown):
+    assert chapters.shown_path(recorded, ProjectLayout.at(tmp_path)) == shown
+    inside = tmp_path / "data" / "bundles" / "sigma-0"
+    assert chapters.shown_path(str(inside), ProjectLayout.at(tmp_path)) == "data/bundles/sigma-0"
+
+
+def test_provenance_is_readable_and_prints_no_absolute_path(tmp_path):
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    manifest_path = layout.result_dir("sigma-0") / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["bundle"]["groundtruth"] = {"source": "/home/someone/flyvis/flow/0000/000", "synthetic": False}
+    manifest["parameters"]["synthetic_groundtruth"] = False
+    manifest["bundle"]["dataset"]["path"] = str(tmp_path / "data" / "datasets" / "sigma-0.zarr")
+    manifest["bundle"]["training"]["wall_time_s"] = 4403.1
+    manifest_path.write_text(json.dumps(manifest))
+    chapters.build_chapters(layout, conditions, log=lambda m: None)
+    text = (layout.generated / "provenance.qmd").read_text()
+    assert "/home/" not in text and str(tmp_path) not in text
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in text.splitlines() if line.startswith("| ")}
+    assert rows["Ground truth"][0] == "flyvis …/flow/0000/000"
+    assert rows["Training dataset"][0] == "data/datasets/sigma-0.zarr"
+    assert rows["Wall time"][0] == "4403 s (1 h 13 min)"
+    assert rows["Bundle"][0] == "data/bundles/sigma-0"
+    # the long software lists are printed once below the table, not per column
+    assert text.count("Trained with (every noise level): flygnn 0.1.0, torch 2.x.") == 1
+    assert "{#tbl-provenance}" in text

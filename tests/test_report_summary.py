@@ -158,6 +158,11 @@ def test_bad_input_never_breaks_a_table():
         assert "Not available for σ\u00a0=\u00a00.05 (not analysed yet)" in text
     rows = table_rows(summary_table(CONDITIONS, metrics, published))
     assert rows["W corrected R²"] == ["n/a", "0.9263", "n/a", "0.9852"]
+    many = {"sigma-0": {f"m{i}": entry(None) for i in range(10)}, "sigma-0p05": {}}
+    assert (
+        "- Not available for σ\u00a0=\u00a00 (undefined: metrics.json holds no finite value): "
+        "m0, m1, m2, m3, m4, m5 and 4 more." in additional_metrics_table(CONDITIONS, many, published)
+    ), "a long list of names is counted, not printed"
     assert table_rows(additional_metrics_table(CONDITIONS, metrics, published))["odd"] == ["", "3.5000", "n/a"]
 
 

@@ -10,12 +10,15 @@ everything that depends on the conditions or on results is written here into
                              per condition, the shared caption last
 ``<section>-more.qmd``       σ-grids of the section's families that its chapter does
                              not place by hand (so a new family needs no edit), and
-                             links to the executed notebooks of every condition
+                             links to the pages of the executed notebooks of every
+                             condition (:mod:`flygnn.report.notebook_pages`)
 ``summary-table.qmd``        ``#tbl-summary`` (ours beside published)
 ``additional-metrics.qmd``   ``#tbl-additional-metrics``
 ``conditions.qmd``           the conditions in one sentence
 ``ground-truth-notice.qmd``  a warning on the first page when a ground truth is synthetic
-``provenance.qmd``           bundles, datasets, ground truth, code and library versions
+``provenance.qmd``           ``#tbl-provenance``: bundles, training, datasets, ground
+                             truth; code and library versions below it
+``notebook-index.qmd``       every executed notebook: its page (HTML) or file (PDF)
 ``figure-index.qmd``         ``#tbl-figure-index``: every sub-figure, cross-referenced
 
 Quarto reads a book's includes when it loads the project, *before* its pre-render
@@ -29,9 +32,10 @@ figures/<family>.png``), which Quarto copies into the site and embeds in the PDF
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,17 +43,14 @@ from typing import Any
 import yaml
 
 from flygnn.atomic import write_text
+from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
+from flygnn.report.markdown import escape_markdown, pipe_table
+from flygnn.report.notebook_pages import page_href
 from flygnn.report.project import ProjectLayout
-from flygnn.report.runner import bundle_sha256, file_sha256, read_manifest
-from flygnn.report.summary import (
-    additional_metrics_table,
-    escape_markdown,
-    load_metrics,
-    load_published,
-    summary_table,
-)
+from flygnn.report.runner import read_manifest
+from flygnn.report.summary import additional_metrics_table, load_metrics, load_published, summary_table
 from flygnn.sections import SECTIONS, FigureFamily, Section
 
 GENERATED_NOTE = (
@@ -81,35 +82,39 @@ def _posix_relpath(path: Path, start: Path) -> str:
 
 
 def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: ProjectLayout) -> str:
-    """One parent figure with one sub-figure per condition, side by side."""
-    lines = [f"::: {{#{figure_id(family)} layout-ncol={len(conditions)}}}", ""]
+    """One parent figure with one sub-figure per condition, side by side.
+
+    The ``.sigma-grid`` div around it is widened to the page by the book's HTML filter
+    (chapters/sigma-grid.lua); each panel opens in a lightbox whose gallery is the
+    family, so a reader steps through σ at full size.
+    """
+    lines = ["::::: {.sigma-grid}", "", f"::: {{#{figure_id(family)} layout-ncol={len(conditions)}}}", ""]
     for condition in conditions:
         image = layout.result_dir(condition.name) / "figures" / f"{family.name}.png"
         lines += [
             f"![{escape_markdown(condition.label)}]({_posix_relpath(image, layout.chapters)})"
-            f"{{#{figure_id(family, condition)}}}",
+            f'{{#{figure_id(family, condition)} group="{family.name}"}}',
             "",
         ]
-    lines += [f"**{escape_markdown(family.title)}.** {escape_markdown(family.caption)}", ":::", ""]
+    lines += [f"**{escape_markdown(family.title)}.** {escape_markdown(family.caption)}", ":::", "", ":::::", ""]
     return "\n".join(lines)
 
 
-def notebook_links(section: Section, conditions: Sequence[Condition], layout: ProjectLayout) -> str:
-    links = []
-    for condition in conditions:
-        notebook = layout.result_dir(condition.name) / "notebooks" / f"{section.name}.ipynb"
-        links.append(f"[{escape_markdown(condition.label)}]({_posix_relpath(notebook, layout.chapters)})")
+def notebook_links(section: Section, conditions: Sequence[Condition]) -> str:
+    """Where a chapter's executed notebooks are: their pages in HTML, their files in the PDF."""
+    links = " · ".join(
+        f"[{escape_markdown(c.label)}]({page_href(c.name, section.name, 'chapters')})" for c in conditions
+    )
     return (
         '::: {.content-visible when-format="html"}\n'
-        f"Executed notebooks of this chapter (analysis/{section.name}.ipynb run by papermill): "
-        + " · ".join(links)
-        + "\n:::\n\n"
+        f"Executed notebooks of this chapter (analysis/{section.name}.ipynb run by papermill), with the "
+        f"parameters papermill injected and every output: {links}\n:::\n\n"
         '::: {.content-visible unless-format="html"}\n'
         + escape_markdown(
-            f"The executed notebooks of this chapter are results/<condition>/notebooks/{section.name}.ipynb, "
-            "linked from the HTML version of this report."
+            f"The executed notebooks of this chapter, results/<condition>/notebooks/{section.name}.ipynb, "
+            "are pages of the HTML version of this report;"
         )
-        + "\n:::\n"
+        + " @sec-provenance lists them.\n:::\n"
     )
 
 
@@ -129,7 +134,7 @@ def section_more(section: Section, conditions: Sequence[Condition], layout: Proj
     for family in section.figures:
         if family.name not in placed:
             parts += [f"## {escape_markdown(family.title)}\n\n", sigma_grid(family, conditions, layout), "\n"]
-    parts.append(notebook_links(section, conditions, layout))
+    parts.append(notebook_links(section, conditions))
     return "".join(parts)
 
 
@@ -179,7 +184,7 @@ def check_results(layout: ProjectLayout, conditions: Sequence[Condition], log: L
         bundle_dir = layout.bundle_dir(name)
         manifest = read_manifest(result_dir)
         failed = read_manifest(result_dir / "failed")
-        if not all((bundle_dir / f).is_file() for f in ("bundle.json", "model.safetensors", "activity.safetensors")):
+        if not all((bundle_dir / f).is_file() for f in BUNDLE_FILES):
             problems.append(f"{name}: no complete bundle at {layout.relative(bundle_dir)}/")
             continue
         last_failure = ((failed or {}).get("error") or {}).get("message")
@@ -189,7 +194,7 @@ def check_results(layout: ProjectLayout, conditions: Sequence[Condition], log: L
                 f"{name}: not analysed (no {layout.relative(result_dir)}/manifest.json){because}"
             )
             continue
-        if manifest.get("inputs", {}).get("bundle", {}).get("sha256") != bundle_sha256(bundle_dir):
+        if manifest.get("inputs", {}).get("bundle", {}).get("sha256") != bundle_fingerprint(bundle_dir):
             problems.append(
                 f"{name}: the results were made from another bundle than {layout.relative(bundle_dir)}/ holds{because}"
             )
@@ -216,14 +221,14 @@ def check_results(layout: ProjectLayout, conditions: Sequence[Condition], log: L
     return results
 
 
-def ground_truth_notice(results: Sequence[ConditionResults]) -> str:
+def ground_truth_notice(results: Sequence[ConditionResults], layout: ProjectLayout) -> str:
     if not any(r.manifest for r in results):
         return GENERATED_NOTE + "<!-- not analysed yet: `flygnn report` writes the ground-truth notice -->\n"
     synthetic = [r for r in results if r.synthetic_groundtruth]
     if not synthetic:
         return GENERATED_NOTE + "<!-- every condition was compared with the pretrained flyvis network -->\n"
     labels = ", ".join(escape_markdown(r.condition.label) for r in synthetic)
-    sources = "; ".join(sorted({escape_markdown(r.groundtruth_source) for r in synthetic}))
+    sources = "; ".join(sorted({escape_markdown(shown_path(r.groundtruth_source, layout)) for r in synthetic}))
     scope = "every condition" if len(synthetic) == len(results) else labels
     return (
         GENERATED_NOTE + "::: {.callout-warning}\n## Synthetic ground truth\n\n"
@@ -237,47 +242,97 @@ def _short(digest: Any, length: int = 12) -> str:
     return str(digest)[:length] if digest else "—"
 
 
+def shown_path(value: Any, layout: ProjectLayout) -> str:
+    """A recorded path as the book prints it: relative to the project when inside it,
+    otherwise only its last three parts ("…/flow/0000/000"), never an absolute path
+    of the machine it was recorded on."""
+    text = str(value)
+    if not text.startswith(("/", "~")) and not re.match(r"^[A-Za-z]:[\\/]", text):
+        return text
+    path = Path(text)
+    try:
+        return path.relative_to(layout.root).as_posix()
+    except ValueError:
+        parts = [p for p in re.split(r"[\\/]+", text) if p and not re.fullmatch(r"[A-Za-z]:|~", p)]
+        return "…/" + "/".join(parts[-3:])
+
+
+def _wall_time(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
+        return "—"
+    minutes = round(seconds / 60)
+    return f"{seconds:.0f} s ({minutes // 60} h {minutes % 60:02d} min)" if minutes >= 60 else f"{seconds:.0f} s"
+
+
+def _shown(value: Any) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _software_notes(label: str, per_condition: list[tuple[str, str]]) -> str:
+    """One bullet: the value once when every condition has it, else one sub-bullet per condition."""
+    values = {v for _, v in per_condition}
+    if len(values) == 1:
+        return f"- {label} (every noise level): {escape_markdown(values.pop() or '—')}.\n"
+    lines = [f"- {label}:"] + [f"    - {escape_markdown(c)}: {escape_markdown(v or '—')}." for c, v in per_condition]
+    return "\n".join(lines) + "\n"
+
+
 def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> str:
-    """Which bundles, datasets, ground truth, code and library versions made each column."""
-    header = ["", *(escape_markdown(r.condition.label) for r in results)]
-    rows: list[tuple[str, list[str]]] = []
-
-    def shown(value: Any) -> str:
-        if value in (None, ""):
-            return "—"
-        return escape_markdown(f"{value:.6g}" if isinstance(value, float) else value)
-
-    def row(label: str, values: Iterable[Any]) -> None:
-        rows.append((label, [shown(v) for v in values]))
-
+    """Which bundle, training, dataset and ground truth made each column (``#tbl-provenance``),
+    then the code and library versions, printed once when every column shares them."""
     bundles = [r.manifest.get("bundle") or {} for r in results]
     inputs = [r.manifest.get("inputs") or {} for r in results]
-    row("Bundle", [f"{i.get('bundle', {}).get('path', '')}/ (sha256 {_short(i.get('bundle', {}).get('sha256'))})" for i in inputs])
     trainings = [b.get("training") or {} for b in bundles]
-    row("Training preset", [t.get("preset") for t in trainings])
-    row("Training iterations", [t.get("iterations") for t in trainings])
-    row("Training device", [t.get("device") for t in trainings])
-    row("Training wall time (s)", [t.get("wall_time_s") for t in trainings])
-    row("Final training loss", [t.get("final_loss") for t in trainings])
-    row("Training seed", [t.get("seed") for t in trainings])
     datasets = [b.get("dataset") or {} for b in bundles]
-    row("Dataset (training)", [f"{d.get('path', '—')} ({_short(d.get('fingerprint'))})" for d in datasets])
-    row("Ground truth", [
-        r.groundtruth_source + (" (synthetic)" if r.synthetic_groundtruth and "synthetic" not in r.groundtruth_source else "")
-        for r in results
-    ])
-    trained_with = [b.get("versions") or {} for b in bundles]
-    row("Trained with", [", ".join(f"{k} {v}" for k, v in sorted(t.items())) for t in trained_with])
-    analysed_with = [r.manifest.get("versions") or {} for r in results]
-    row("Analysed with", [", ".join(f"{k} {v}" for k, v in a.items() if v) for a in analysed_with])
-    row("Analysis notebooks (sha256)", [
-        ", ".join(f"{s} {_short(h, 8)}" for s, h in (i.get("notebooks") or {}).items()) for i in inputs
-    ])
-    row("Analysed on", [str(r.manifest.get("finished", ""))[:10] for r in results])
+    truths = [b.get("groundtruth") or {} for b in bundles]
 
-    lines = ["| " + " | ".join(header) + " |", "|:---|" + "|".join([":---"] * len(results)) + "|"]
-    lines += ["| " + label + " | " + " | ".join(values) + " |" for label, values in rows]
-    table = "\n".join(lines) + "\n\n: Provenance of each column of the report. {#tbl-provenance}\n"
+    def ground_truth(result: ConditionResults) -> str:
+        source = shown_path(result.groundtruth_source, layout)
+        if result.synthetic_groundtruth:
+            return source if "synthetic" in source else f"{source} (synthetic)"
+        return source if "flyvis" in source else f"flyvis {source}"
+
+    rows = [
+        ("Bundle", [shown_path((i.get("bundle") or {}).get("path") or "—", layout) for i in inputs]),
+        ("Bundle sha256", [_short((i.get("bundle") or {}).get("sha256")) for i in inputs]),
+        ("Training preset", [_shown(t.get("preset")) for t in trainings]),
+        ("Training device", [_shown(t.get("device")) for t in trainings]),
+        ("Iterations", [_shown(t.get("iterations")) for t in trainings]),
+        ("Training frames", [_shown(t.get("training_frames")) for t in trainings]),
+        ("Wall time", [_wall_time(t.get("wall_time_s")) for t in trainings]),
+        ("Final training loss", [_shown(t.get("final_loss")) for t in trainings]),
+        ("Seed", [_shown(t.get("seed")) for t in trainings]),
+        ("Training dataset", [shown_path(d.get("path") or "—", layout) for d in datasets]),
+        ("Dataset fingerprint", [_short(d.get("fingerprint")) for d in datasets]),
+        ("Ground truth", [ground_truth(r) for r in results]),
+        ("Ground-truth fingerprint", [_short(t.get("fingerprint")) for t in truths]),
+        ("Analysed on", [str(r.manifest.get("finished", ""))[:10] or "—" for r in results]),
+    ]
+    header = [""] + [escape_markdown(r.condition.label) for r in results]
+    body = [[label] + [escape_markdown(v) for v in values] for label, values in rows]
+    width = 1.0 if len(results) <= 3 else 3.0 / len(results)
+    grid = pipe_table(header, body, ["left"] * len(header), [1.3] + [width] * len(results))
+    labels = [r.condition.label for r in results]
+    software = "".join(
+        [
+            _software_notes("Trained with", [
+                (c, ", ".join(f"{k} {v}" for k, v in sorted((b.get("versions") or {}).items())))
+                for c, b in zip(labels, bundles)
+            ]),
+            _software_notes("Analysed with", [
+                (c, ", ".join(f"{k} {v}" for k, v in (r.manifest.get("versions") or {}).items() if v))
+                for c, r in zip(labels, results)
+            ]),
+            _software_notes("Analysis notebooks, sha256", [
+                (c, ", ".join(f"{s} {_short(h, 8)}" for s, h in (i.get("notebooks") or {}).items()))
+                for c, i in zip(labels, inputs)
+            ]),
+        ]
+    )
     links = " · ".join(
         f"{escape_markdown(r.condition.label)}: "
         f"[manifest.json]({_posix_relpath(layout.result_dir(r.condition.name) / 'manifest.json', layout.chapters)}), "
@@ -285,21 +340,63 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
         for r in results
     )
     return (
-        GENERATED_NOTE + table + '\n::: {.content-visible when-format="html"}\n'
+        GENERATED_NOTE + grid + "\n: Provenance of each noise level: bundle, training, dataset and ground truth. "
+        "{#tbl-provenance}\n\n" + software + '\n::: {.content-visible when-format="html"}\n'
         f"Machine-readable records: {links}\n:::\n"
+    )
+
+
+def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> str:
+    """Every executed notebook: a table of links to its page and file (HTML), a list of files (PDF)."""
+    header = ["Section"] + [escape_markdown(c.label) for c in conditions]
+    rows = []
+    for section in SECTIONS:
+        cells = [f"{escape_markdown(section.title)} (@sec-{section.name})"]
+        for condition in conditions:
+            notebook = layout.result_dir(condition.name) / "notebooks" / f"{section.name}.ipynb"
+            cells.append(
+                f"[page]({page_href(condition.name, section.name, 'chapters')}) · "
+                f"[.ipynb]({_posix_relpath(notebook, layout.chapters)})"
+            )
+        rows.append(cells)
+    table = pipe_table(header, rows, ["left"] * len(header), [1.6] + [1.0] * len(conditions))
+    files = pipe_table(
+        header,
+        [
+            [f"{escape_markdown(section.title)} (@sec-{section.name})"]
+            + [escape_markdown(layout.relative(layout.result_dir(c.name) / "notebooks" / f"{section.name}.ipynb"))
+               for c in conditions]
+            for section in SECTIONS
+        ],
+        ["left"] * len(header),
+        [1.0] + [1.0] * len(conditions),
+    )
+    return (
+        GENERATED_NOTE + '::: {.content-visible when-format="html"}\n'
+        "Each page shows a notebook as papermill left it (never re-executed): the parameters it injected, "
+        "every cell and its stored output; the .ipynb is the file itself.\n\n"
+        + table + "\n:::\n\n"
+        '::: {.content-visible unless-format="html"}\n'
+        "The executed notebooks, one per analysis section and noise level, are pages of the HTML version of "
+        "this report, which shows each with the parameters papermill injected and its stored outputs; "
+        "the files are:\n\n"
+        + files + "\n:::\n"
     )
 
 
 def figure_index(conditions: Sequence[Condition]) -> str:
     """A table cross-referencing every sub-figure of the book (rows: families)."""
     header = ["Figure", "Section", *(escape_markdown(c.label) for c in conditions)]
-    lines = ["| " + " | ".join(header) + " |", "|:---|:---|" + "|".join([":---:"] * len(conditions)) + "|"]
+    rows = []
     for section in SECTIONS:
         for family in section.figures:
             cells = [f"@{figure_id(family)} {escape_markdown(family.title)}", f"@sec-{section.name}"]
             cells += [f"@{figure_id(family, c)}" for c in conditions]
-            lines.append("| " + " | ".join(cells) + " |")
-    return GENERATED_NOTE + "\n".join(lines) + "\n\n: Every figure of the report, per noise level. {#tbl-figure-index}\n"
+            rows.append(cells)
+    table = pipe_table(
+        header, rows, ["left", "left"] + ["center"] * len(conditions), [3.0, 1.2] + [1.0] * len(conditions)
+    )
+    return GENERATED_NOTE + table + "\n: Every figure of the report, per noise level. {#tbl-figure-index}\n"
 
 
 @dataclass
@@ -329,7 +426,7 @@ def generate_parts(
     """
     published = load_published(layout.published)
     if results is None:
-        metrics: dict[str, dict[str, Any]] = {c.name: {} for c in conditions}
+        metrics: dict[str, dict[str, Any] | None] = {c.name: None for c in conditions}  # "not analysed yet"
         results = [ConditionResults(c, {}) for c in conditions]
     else:
         metrics = load_metrics(layout.results, conditions)
@@ -342,8 +439,9 @@ def generate_parts(
     parts.files[out / "summary-table.qmd"] = GENERATED_NOTE + summary_table(conditions, metrics, published)
     parts.files[out / "additional-metrics.qmd"] = GENERATED_NOTE + additional_metrics_table(conditions, metrics, published)
     parts.files[out / "conditions.qmd"] = conditions_sentence(conditions)
-    parts.files[out / "ground-truth-notice.qmd"] = ground_truth_notice(results)
+    parts.files[out / "ground-truth-notice.qmd"] = ground_truth_notice(results, layout)
     parts.files[out / "provenance.qmd"] = provenance(results, layout)
+    parts.files[out / "notebook-index.qmd"] = notebook_index(conditions, layout)
     parts.files[out / "figure-index.qmd"] = figure_index(conditions)
     return parts
 

@@ -14,16 +14,17 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from datetime import datetime, timezone
 
 from flygnn.atomic import write_json
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.report.chapters import SUMMARY_CHAPTER, chapter_files, figure_id, load_quarto_config
+from flygnn.report.notebook_pages import missing_pages
 from flygnn.report.project import ProjectLayout
 from flygnn.sections import figure_families
 
@@ -125,6 +126,8 @@ def verify_render(site: Path, layout: ProjectLayout, config: dict[str, Any], con
         problems.append("the summary table #tbl-summary is missing from the HTML book")
     if not (site / Path(SUMMARY_CHAPTER).with_suffix(".html")).is_file():
         problems.append(f"{SUMMARY_CHAPTER} was not rendered")
+    # made by the book's post-render step (flygnn.report.notebook_pages)
+    problems += missing_pages(site, conditions)
     return problems
 
 

@@ -162,14 +162,19 @@ def metric_cell(metrics: Mapping[str, Any] | None, name: str, condition: Conditi
     return Shown(format_value(value))
 
 
+LISTED_NAMES = 6  # more "n/a" cells of one column and reason are counted, not all named
+
+
 def _reasons(missing: dict[tuple[str, str], list[str]]) -> str:
     """The "n/a" cells of a table, one line per condition and reason."""
     if not missing:
         return ""
-    lines = [
-        f"- Not available for {keep_together(label)} ({escape_markdown(reason)}): {', '.join(names)}."
-        for (label, reason), names in missing.items()
-    ]
+    lines = []
+    for (label, reason), names in missing.items():
+        shown = ", ".join(names[:LISTED_NAMES])
+        if len(names) > LISTED_NAMES:
+            shown += f" and {len(names) - LISTED_NAMES} more"
+        lines.append(f"- Not available for {keep_together(label)} ({escape_markdown(reason)}): {shown}.")
     return "\n" + "\n".join(lines) + "\n"
 
 
