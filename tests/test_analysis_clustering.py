@@ -1,11 +1,18 @@
-"""Known answers of the clustering step and its scores."""
+"""Known answers of the clustering step, its scores, its controls and the embedding's principal components."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from flygnn.analysis import TypeClustering, clustering_features, hungarian_accuracy
+from flygnn.analysis import (
+    TypeClustering,
+    clustering_control_metrics,
+    clustering_features,
+    hungarian_accuracy,
+    principal_components,
+    true_parameter_features,
+)
 from flygnn.analysis.clustering import purity, standardize
 from flygnn.analysis.metrics import clustering_metrics
 from flygnn.errors import FlygnnError
@@ -83,3 +90,63 @@ def test_upstream_clustering_is_one_unscaled_gmm_with_random_state_42():
     np.testing.assert_array_equal(fitted.labels_, direct)
     assert fitted.accuracy_ == pytest.approx(hungarian_accuracy(direct, types))
     assert fitted.scores_["accuracy"].shape == (1,)
+
+
+def test_true_parameter_features_are_the_features_without_an_embedding():
+    source, target = np.array([0, 1, 0]), np.array([2, 2, 1])
+    W = np.array([1.0, 3.0, 5.0])
+    features, names = true_parameter_features(np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.6, 0.7]), W, source, target)
+    assert names == ["tau", "v_rest", "W_in_mean", "W_in_std", "W_out_mean", "W_out_std"]
+    full, _ = clustering_features(np.zeros((3, 2)), np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.6, 0.7]), W, source, target)
+    np.testing.assert_array_equal(features, full[:, 2:])
+
+
+def test_clustering_on_true_parameters_beats_the_learned_estimates():
+    """A synthetic network whose parameters are type-specific: the truth clusters at least as well as noisy
+    estimates of it, and an embedding that knows nothing does worst."""
+    rng = np.random.default_rng(0)
+    n_types, per_type = 12, 25
+    types = np.repeat(np.arange(n_types), per_type)
+    n = types.size
+    source, target = rng.integers(0, n, 20000), rng.integers(0, n, 20000)
+    pair_weight = rng.normal(0, 1, (n_types, n_types))
+    W = pair_weight[types[target], types[source]] + rng.normal(0, 0.05, source.size)
+    tau = rng.uniform(0.02, 0.3, n_types)[types]
+    v_rest = rng.uniform(0.0, 0.8, n_types)[types]
+    truth, _ = true_parameter_features(tau, v_rest, W, source, target)
+    learned, _ = clustering_features(
+        rng.normal(size=(n, 2)), tau + rng.normal(0, 0.05, n), v_rest + rng.normal(0, 0.2, n),
+        W + rng.normal(0, 0.8, W.size), source, target,
+    )
+
+    def accuracy(features):  # upstream's GMM, with as many components as types in this small case
+        return TypeClustering(n_components=n_types, seeds=(42,), standardize=False, init_params="kmeans",
+                              reg_covar=1e-6).fit(features, types).accuracy_
+
+    ceiling, estimated, embedding_only = accuracy(truth), accuracy(learned), accuracy(learned[:, :2])
+    assert ceiling >= estimated > embedding_only
+    assert ceiling > 0.8 and embedding_only < 0.3
+
+
+def test_clustering_control_metrics_names_and_definitions():
+    metrics = clustering_control_metrics(0.4, 0.97)
+    assert metrics["clustering_accuracy_embedding_only"].value == pytest.approx(0.4)
+    assert metrics["clustering_accuracy_embedding_only"].definition == "upstream-clustering-accuracy-embedding"
+    assert metrics["clustering_accuracy_true_parameters"].definition == "upstream-clustering-accuracy-true-parameters"
+
+
+def test_principal_components_known_answers():
+    rng = np.random.default_rng(0)
+    direction = np.array([1.0, 2.0, -2.0, 0.0]) / 3.0
+    line = rng.normal(0, 1, (200, 1)) * direction + 5.0  # all variance along one direction of d = 4
+    scores, explained = principal_components(line)
+    assert scores.shape == (200, 2)
+    assert explained[0] == pytest.approx(1.0) and explained[1] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(np.abs(scores[:, 0]), np.abs((line - line.mean(axis=0)) @ direction), atol=1e-10)
+    plane = rng.normal(0, 1, (300, 2)) * [3.0, 1.0]
+    scores, explained = principal_components(plane)  # d = 2: a rotation, distances kept
+    np.testing.assert_allclose(np.linalg.norm(scores, axis=1), np.linalg.norm(plane - plane.mean(axis=0), axis=1))
+    assert explained.sum() == pytest.approx(1.0) and explained[0] > 0.8
+    again, _ = principal_components(plane[::-1])
+    np.testing.assert_allclose(again[::-1], scores, atol=1e-10)  # the same signs every time
+    assert principal_components(rng.normal(size=(50, 1)))[0].shape == (50, 1)

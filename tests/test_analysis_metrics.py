@@ -189,3 +189,19 @@ def test_metrics_file_carries_value_and_definition(tmp_path):
     assert isinstance(Metric(np.int64(3), "count").value, int)
     with pytest.raises(KeyError):
         Metric(1.0, "no-such-definition")
+
+
+def test_small_weight_scores_leave_out_large_weights_by_upstream_rules():
+    """Large weights recovered exactly, small ones noisy: the full R² hides what the small-weight R² shows."""
+    rng = np.random.default_rng(2)
+    W = np.r_[rng.normal(0, 0.2, 990), rng.choice([-4.0, 4.0], 10)]
+    upstream = W + np.r_[rng.normal(0, 0.2, 990), np.zeros(10)]
+    upstream[0] = W[0] + 50  # an outlier: left out of both, as in W_corrected_R2
+    m = weight_metrics(W, gauge_of(W, upstream))
+    small = (np.abs(W) < 1) & (np.abs(upstream - W) <= 5)
+    assert m["W_corrected_R2_small_weights"].value == pytest.approx(upstream_fit(W[small], upstream[small])[0])
+    assert m["W_corrected_slope_small_weights"].value == pytest.approx(upstream_fit(W[small], upstream[small])[1])
+    assert m["W_corrected_R2_small_weights"].details["edges"] == 989
+    assert m["W_corrected_R2_small_weights"].details["large_weight_edges_left_out"] == 10
+    assert m["W_corrected_R2"].value > 0.8 > 0.6 > m["W_corrected_R2_small_weights"].value
+    assert m["W_corrected_R2_small_weights"].definition == "upstream-W-r2-small-weights"

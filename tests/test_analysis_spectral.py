@@ -1,12 +1,23 @@
-"""The spectral step recovers a known spectrum; the random baseline is right."""
+"""The spectral step recovers a known spectrum; the random baseline and the permutation null are right;
+the Jacobian of the linearised dynamics is the oracle's."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import linear_sum_assignment
 
-from flygnn.analysis import SpectralAnalysis, random_alignment_baseline, weight_matrix
-from flygnn.analysis.metrics import spectral_metrics
+from flygnn.analysis import (
+    LinearisedDynamics,
+    SpectralAnalysis,
+    jacobian_matrix,
+    permuted_weights,
+    random_alignment_baseline,
+    relu_slope,
+    weight_matrix,
+)
+from flygnn.analysis.metrics import dynamics_metrics, spectral_metrics
+from flygnn.analysis.spectral import rightmost_eigenvalues
 
 
 def known_spectrum_edges(n=400, seed=0):
@@ -94,3 +105,124 @@ def test_edges_with_undefined_corrected_weight_leave_both_matrices():
     np.testing.assert_allclose(fitted.singular_values_corrected_, fitted.singular_values_true_, rtol=1e-10)
     np.testing.assert_allclose(np.abs(fitted.eigenvalues_corrected_), np.abs(fitted.eigenvalues_true_), rtol=1e-8)
     np.testing.assert_allclose(fitted.best_left_alignment_, 1.0, rtol=1e-6)
+
+
+def test_permutation_null_keeps_the_graph_and_the_weights():
+    rng = np.random.default_rng(3)
+    n, e = 50, 400
+    pairs = rng.choice(n * n, size=e, replace=False)
+    target, source = np.divmod(pairs, n)
+    W = rng.normal(0, 1, e)
+    W[:5] = np.nan  # undefined weights stay where they are
+    shuffled = permuted_weights(W, np.random.default_rng(0))
+    np.testing.assert_array_equal(np.isnan(shuffled), np.isnan(W))
+    np.testing.assert_array_equal(np.sort(shuffled[5:]), np.sort(W[5:]))  # the same multiset
+    assert not np.array_equal(shuffled[5:], W[5:])  # but reassigned
+    original, _ = weight_matrix(W, source, target, n)
+    null, _ = weight_matrix(shuffled, source, target, n)
+    assert set(zip(*original.nonzero())) == set(zip(*null.nonzero()))  # the same graph
+
+
+def test_permutation_null_of_a_diagonal_matrix_has_its_singular_values_but_not_its_vectors():
+    """Shuffling the weights of a diagonal matrix keeps it diagonal: exactly the same singular values (rank-matched
+    R² = 1, error 0), but each value now sits on another neuron, so the singular vectors do not align."""
+    n = 80
+    W = np.linspace(1.0, 3.0, n)  # distinct singular values: no degenerate vectors
+    neurons = np.arange(n)
+    fitted = SpectralAnalysis(n_eigenvalues=10, n_singular=10, n_permutations=2).fit(W, W, neurons, neurons, n)
+    assert fitted.null_singular_values_.shape == (2, 10)
+    np.testing.assert_allclose(fitted.null_singular_values_, np.tile(fitted.singular_values_true_, (2, 1)), rtol=1e-12)
+    np.testing.assert_allclose(fitted.best_left_alignment_, 1.0, rtol=1e-9)  # W* = W finds its vectors
+    assert fitted.null_best_left_alignment_.mean() < 0.5  # the null, mostly not
+    metrics = spectral_metrics(fitted)
+    assert metrics["spectral_singular_values_error_null"].value == pytest.approx(0.0, abs=1e-12)
+    assert metrics["spectral_singular_values_R2_null"].value == pytest.approx(1.0)
+    assert metrics["spectral_left_alignment_null"].details["shuffles"] == 2
+
+
+def test_permutation_null_of_a_dense_gaussian_matrix_aligns_at_random():
+    """On the complete graph the null is another Gaussian matrix: its vectors align with W's at the random baseline,
+    while its singular values, matched by rank, still correlate almost perfectly — why R² by rank needs the null."""
+    rng = np.random.default_rng(4)
+    n = 300
+    target, source = np.divmod(np.arange(n * n), n)
+    W = rng.normal(size=n * n)
+    fitted = SpectralAnalysis(n_eigenvalues=10, n_singular=40, n_permutations=1, dense=False).fit(W, W, source, target, n)
+    assert fitted.null_best_left_alignment_.mean() == pytest.approx(fitted.random_best_, rel=0.15)
+    metrics = spectral_metrics(fitted)
+    assert metrics["spectral_singular_values_R2_null"].value > 0.9
+    assert metrics["spectral_left_alignment"].value == pytest.approx(1.0)
+    assert metrics["spectral_left_alignment_null"].value < 0.2
+
+
+def test_jacobian_of_the_oracle_is_the_hand_computed_one():
+    """J of the oracle's dynamics at an operating point, by autograd, against diag(1/τ)(−I + W·D)."""
+    import torch
+
+    from flygnn.analysis import OracleModel
+
+    from oracle_networks import random_network
+
+    source, target, W, tau, v_rest = random_network(n=30, e=150, seed=2)
+    source[:4] = target[:4] = np.arange(4)  # self-loops too
+    model = OracleModel(source, target, W, tau, v_rest)
+    mu = np.random.default_rng(0).uniform(-0.5, 1.0, 30)
+    mu[5] = 0.0  # ReLU'(0) = 0 in both
+    stimulus = torch.zeros(30, dtype=torch.float64)
+    autograd = torch.autograd.functional.jacobian(lambda v: model(v, stimulus), torch.as_tensor(mu)).numpy()
+    J = jacobian_matrix(W, source, target, tau, relu_slope(mu)).toarray()
+    np.testing.assert_allclose(J, autograd, rtol=1e-12, atol=1e-12)
+    by_hand = np.diag(1 / tau) @ (-np.eye(30) + weight_matrix(W, source, target, 30)[0].toarray() @ np.diag(mu > 0))
+    np.testing.assert_allclose(J, by_hand, rtol=1e-12, atol=1e-12)
+
+
+def test_linearised_dynamics_is_the_coupled_part_of_the_full_spectrum():
+    """Full J's eigenvalues = those of the block of neurons with μ > 0 and −1/τ of every other neuron."""
+    from oracle_networks import random_network
+
+    n = 60
+    source, target, W, tau, _ = random_network(n=n, e=400, seed=3)
+    mu = np.random.default_rng(1).uniform(-0.5, 1.0, n)
+    fitted = LinearisedDynamics(n_eigenvalues=200).fit(W, tau, W, tau, source, target, mu)
+    active = mu > 0
+    assert fitted.active_.tolist() == active.tolist()
+    full = np.linalg.eigvals(jacobian_matrix(W, source, target, tau, relu_slope(mu)).toarray())
+    expected = np.r_[fitted.eigenvalues_true_, -1 / tau[~active]]
+    assert expected.size == n
+    distance = np.abs(full[:, None] - expected[None, :])
+    rows, cols = linear_sum_assignment(distance)  # the same multiset: a one-to-one match at ~0 distance
+    assert distance[rows, cols].max() < 1e-9
+    assert np.all(np.diff(fitted.eigenvalues_true_.real) <= 1e-12)  # decreasing real part
+    np.testing.assert_allclose(fitted.eigenvalues_learned_, fitted.eigenvalues_true_)  # learned = truth
+    metrics = dynamics_metrics(fitted)
+    assert metrics["jacobian_spectral_abscissa_true"].value == pytest.approx(np.max(fitted.eigenvalues_true_.real))
+    assert metrics["jacobian_rightmost_R2"].value == pytest.approx(1.0)
+    assert metrics["jacobian_active_neurons"].value == int(active.sum())
+
+
+def test_linearised_dynamics_leaves_undefined_parameters_out_of_both():
+    from oracle_networks import random_network
+
+    n = 40
+    source, target, W, tau, _ = random_network(n=n, e=300, seed=4)
+    mu = np.full(n, 0.5)
+    learned_tau, learned_W = tau.copy(), W.copy()
+    learned_tau[0] = np.nan  # τ̂ undefined: the neuron leaves both Jacobians
+    inside = (source != 0) & (target != 0)
+    learned_W[np.flatnonzero(inside)[:3]] = np.nan  # W* undefined: the edges leave both
+    fitted = LinearisedDynamics(n_eigenvalues=10).fit(W, tau, learned_W, learned_tau, source, target, mu)
+    assert fitted.excluded_neurons_ == 1 and not fitted.active_[0]
+    assert fitted.dropped_edges_ == 3
+    np.testing.assert_allclose(fitted.eigenvalues_learned_, fitted.eigenvalues_true_, atol=1e-12)
+
+
+def test_rightmost_eigenvalues_sparse_and_dense_agree():
+    from oracle_networks import random_network
+
+    n = 300
+    source, target, W, tau, _ = random_network(n=n, e=3000, seed=6)
+    J = jacobian_matrix(W, source, target, tau, np.ones(n))
+    dense = rightmost_eigenvalues(J, 8, dense=True)
+    sparse = rightmost_eigenvalues(J, 8, dense=False)
+    np.testing.assert_allclose(sparse.real, dense.real, rtol=1e-8)
+    np.testing.assert_allclose(np.abs(sparse.imag), np.abs(dense.imag), rtol=1e-6, atol=1e-9)

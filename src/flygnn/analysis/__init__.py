@@ -12,7 +12,9 @@ from flygnn.analysis.metrics import (
     DEFINITIONS,
     Metric,
     biophysics_metrics,
+    clustering_control_metrics,
     clustering_metrics,
+    dynamics_metrics,
     function_metrics,
     gauge_metrics,
     identity_r2,
@@ -22,8 +24,23 @@ from flygnn.analysis.metrics import (
     weight_metrics,
     write_metrics,
 )
-from flygnn.analysis.clustering import TypeClustering, clustering_features, hungarian_accuracy, umap_embedding
-from flygnn.analysis.spectral import SpectralAnalysis, random_alignment_baseline, weight_matrix
+from flygnn.analysis.clustering import (
+    TypeClustering,
+    clustering_features,
+    hungarian_accuracy,
+    principal_components,
+    true_parameter_features,
+    umap_embedding,
+)
+from flygnn.analysis.spectral import (
+    LinearisedDynamics,
+    SpectralAnalysis,
+    jacobian_matrix,
+    permuted_weights,
+    random_alignment_baseline,
+    relu_slope,
+    weight_matrix,
+)
 from flygnn.analysis.oracle import OracleModel
 
 __all__ = [
@@ -31,16 +48,24 @@ __all__ = [
     "BiophysicalParameters",
     "FunctionCurves",
     "GaugeCorrection",
+    "LinearisedDynamics",
     "Metric",
     "OracleModel",
     "SpectralAnalysis",
     "TypeClustering",
     "biophysics_metrics",
+    "clustering_control_metrics",
     "clustering_features",
     "clustering_metrics",
+    "dynamics_metrics",
     "function_metrics",
     "hungarian_accuracy",
+    "jacobian_matrix",
+    "permuted_weights",
+    "principal_components",
     "random_alignment_baseline",
+    "relu_slope",
+    "true_parameter_features",
     "spectral_metrics",
     "umap_embedding",
     "weight_matrix",

@@ -2,10 +2,11 @@
 
 A notebook calls :func:`load_context` with its papermill parameters and gets the
 bundle's model, the network and the ground truth, checked against each other.
-Quantities that several sections use (the gauge correction, the clustering, the
-spectra) are computed once per condition and cached under ``<output_dir>/cache/``,
-keyed by the fingerprints of their inputs, written atomically and guarded by a
-file lock, so notebooks running in parallel never compute the same thing twice.
+Quantities that several sections use or that take long (the gauge correction, the
+clustering and its controls, the spectra, the linearised dynamics) are computed once
+per condition and cached under ``<output_dir>/cache/``, keyed by the fingerprints of
+their inputs, written atomically and guarded by a file lock, so notebooks running in
+parallel never compute the same thing twice.
 
 This is the only analysis module that touches files; the steps it calls are pure.
 """
@@ -26,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from flygnn.analysis.biophysics import BiophysicalParameters
-from flygnn.analysis.clustering import TypeClustering, clustering_features, umap_embedding
+from flygnn.analysis.clustering import TypeClustering, clustering_features, true_parameter_features, umap_embedding
 from flygnn.analysis.functions import FunctionCurves
 from flygnn.analysis.gauge import GaugeCorrection
 from flygnn.analysis.metrics import Metric, write_metrics
-from flygnn.analysis.spectral import SpectralAnalysis
+from flygnn.analysis.spectral import LinearisedDynamics, SpectralAnalysis
 from flygnn.atomic import atomic_path
 from flygnn.errors import FlygnnError
 
@@ -65,7 +66,11 @@ SPECTRAL_ATTRIBUTES = (
     "right_alignment_",
     "best_left_alignment_",
     "best_right_alignment_",
+    "null_singular_values_",
+    "null_best_left_alignment_",
+    "null_best_right_alignment_",
 )
+DYNAMICS_ATTRIBUTES = ("eigenvalues_true_", "eigenvalues_learned_", "active_")
 
 
 @contextlib.contextmanager
@@ -236,14 +241,38 @@ class AnalysisContext:
             "imputed": int(arrays["imputed"]),
         }
 
-    def spectral(self, n_eigenvalues: int = 200, n_singular: int = 100) -> SpectralAnalysis:
-        """Spectra of W and W* (cached). Smaller networks get fewer values (at most N/4)."""
+    def clustering_controls(self) -> dict[str, Any]:
+        """Upstream's GMM on the embedding alone and on the true parameters (cached).
+
+        Returns {"embedding_accuracy", "embedding_labels" (N,), "true_parameters_accuracy",
+        "true_parameters_labels" (N,)}.
+        """
+        truth, network = self.ground_truth, self.network
+
+        def compute() -> dict[str, np.ndarray]:
+            embedding = self.model.a.detach().cpu().double().numpy()
+            features, _ = true_parameter_features(truth.tau, truth.v_rest, truth.W, network.source, network.target)
+            alone = TypeClustering.upstream().fit(embedding, self.neuron_type)
+            ceiling = TypeClustering.upstream().fit(features, self.neuron_type)
+            return {
+                "embedding_accuracy": np.array(alone.accuracy_),
+                "embedding_labels": alone.labels_,
+                "true_parameters_accuracy": np.array(ceiling.accuracy_),
+                "true_parameters_labels": ceiling.labels_,
+            }
+
+        key = _key(self.bundle_fingerprint, network.fingerprint(), truth.fingerprint())
+        arrays = cached_arrays(self.cache_dir, "clustering_controls", key, compute)
+        return {name: (float(value) if value.ndim == 0 else value) for name, value in arrays.items()}
+
+    def spectral(self, n_eigenvalues: int = 200, n_singular: int = 100, n_permutations: int = 3) -> SpectralAnalysis:
+        """Spectra of W, W* and the permutation null (cached). Smaller networks get fewer values (at most N/4)."""
         n = self.network.n_neurons
         n_eigenvalues, n_singular = min(n_eigenvalues, n // 4), min(n_singular, n // 4)
         gauge = self.gauge()
 
         def compute() -> dict[str, np.ndarray]:
-            fitted = SpectralAnalysis(n_eigenvalues, n_singular).fit(
+            fitted = SpectralAnalysis(n_eigenvalues, n_singular, n_permutations).fit(
                 self.ground_truth.W, gauge.corrected_W_, self.network.source, self.network.target, n
             )
             arrays = {name: getattr(fitted, name) for name in SPECTRAL_ATTRIBUTES}
@@ -251,10 +280,34 @@ class AnalysisContext:
             arrays["dropped_edges_"] = np.array(fitted.dropped_edges_)
             return arrays
 
-        key = _key(self.bundle_fingerprint, self.ground_truth.fingerprint(), n_eigenvalues, n_singular)
+        key = _key(self.bundle_fingerprint, self.ground_truth.fingerprint(), n_eigenvalues, n_singular, n_permutations)
         arrays = cached_arrays(self.cache_dir, "spectral", key, compute)
         scalars = {name: arrays.pop(name).item() for name in ("random_mean_", "random_best_", "dropped_edges_")}
         return _restore(SpectralAnalysis, arrays, scalars)
+
+    def dynamics(self, n_eigenvalues: int = 100) -> LinearisedDynamics:
+        """Rightmost eigenvalues of the true and the learned Jacobian at the operating point (cached).
+
+        Learned: τ̂ (:class:`BiophysicalParameters`, unclipped) and W* (``corrected_W_``); the
+        operating point is the bundle's mean training voltage. At most a quarter of the coupled
+        neurons' eigenvalues on small networks.
+        """
+        gauge, bio, truth = self.gauge(), self.biophysics(), self.ground_truth
+        mean = np.asarray(self.bundle.activity["voltage_mean"], dtype=np.float64)
+        n_eigenvalues = max(1, min(n_eigenvalues, int((mean > 0).sum()) // 4))
+
+        def compute() -> dict[str, np.ndarray]:
+            fitted = LinearisedDynamics(n_eigenvalues).fit(
+                truth.W, truth.tau, gauge.corrected_W_, bio.tau_, self.network.source, self.network.target, mean
+            )
+            arrays = {name: getattr(fitted, name) for name in DYNAMICS_ATTRIBUTES}
+            arrays.update(excluded_neurons_=np.array(fitted.excluded_neurons_), dropped_edges_=np.array(fitted.dropped_edges_))
+            return arrays
+
+        key = _key(self.bundle_fingerprint, truth.fingerprint(), n_eigenvalues)
+        arrays = cached_arrays(self.cache_dir, "dynamics", key, compute)
+        scalars = {name: arrays.pop(name).item() for name in ("excluded_neurons_", "dropped_edges_")}
+        return _restore(LinearisedDynamics, arrays, scalars)
 
     def function_curves(self, n_points: int = 48) -> FunctionCurves:
         """f_θ and g_φ² per neuron over its natural range with the true functions (one section uses it)."""
