@@ -26,7 +26,7 @@ import sys
 
 from flygnn.conditions import load_conditions
 from flygnn.report.project import ANALYSIS_STAMP
-from flygnn.report.runner import BUNDLE_FILES  # (flygnn.bundle has them too, but imports torch)
+from flygnn.bundle import BUNDLE_FILES
 from flygnn.sections import SECTIONS
 
 CONDITIONS_FILE = config.get("conditions", "data/conditions.yaml")

@@ -23,14 +23,15 @@ def train(dataset, out, checkpoint_dir, iterations, **kwargs):
 
 
 def test_bundle_carries_its_state_history_and_upstream_recovery(dataset, tiny_network, tmp_path):
-    from flygnn.bundle import load_bundle
+    from flygnn.bundle import load_bundle, portable_path
 
     out = train(dataset, tmp_path / "bundles" / "sigma-0p05", tmp_path / "ckpt", 30)
     bundle = load_bundle(out, tiny_network)
     meta = bundle.meta
     assert meta["condition"] == "sigma-0p05" and meta["sigma"] == 0.05
     assert meta["training"]["iterations"] == 30 and meta["training"]["preset"] == "smoke"
-    assert meta["dataset"] == {"path": dataset.path.as_posix(), "fingerprint": dataset.fingerprint()}
+    assert meta["dataset"] == {"path": portable_path(dataset.path), "fingerprint": dataset.fingerprint()}
+    assert not meta["dataset"]["path"].startswith("/")  # no absolute path of this machine in a bundle
     assert meta["groundtruth"]["synthetic"] is True
     assert [leg["ended_iteration"] for leg in meta["training"]["legs"]] == [30]
     history = read_history(out / HISTORY_FILE)

@@ -84,6 +84,7 @@ def write_bundle(layout: ProjectLayout, name: str, sigma: float, quality: float 
         "groundtruth": {"source": "synthetic (seed=0)", "synthetic": True, "fingerprint": "gt0"},
         "dataset": {"path": f"data/datasets/{name}.zarr", "fingerprint": "ds0"},
         "versions": {"flygnn": "0.1.0", "torch": "2.x"},
+        "architecture": {"n_neurons": 443, "n_edges": 8174, "embedding_dim": 2, "hidden": 32, "layers": 3, "extent": 1},
         "test_quality": quality,
         **extra,
     }

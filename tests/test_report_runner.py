@@ -11,11 +11,11 @@ import nbformat
 import pytest
 from test_report_project import analysed_copy, make_project, write_bundle
 
+from flygnn.bundle import bundle_fingerprint
 from flygnn.conditions import Condition, load_conditions
 from flygnn.errors import FlygnnError
 from flygnn.report.runner import (
     AnalysisRunner,
-    bundle_sha256,
     check_flyvis_model,
     check_kernel,
     merge_metrics,
@@ -72,7 +72,7 @@ def test_metrics_json_merges_the_section_fragments(tmp_path):
     assert metrics["clustering_accuracy"]["section"] == "embeddings"
     assert metrics["spectral_extra"]["value"] == pytest.approx(0.5 + 0.91)
     assert len(metrics) == 5 + len(SECTIONS)
-    assert document["inputs"]["bundle"]["sha256"] == bundle_sha256(layout.bundle_dir("sigma-0p5"))
+    assert document["inputs"]["bundle"]["sha256"] == bundle_fingerprint(layout.bundle_dir("sigma-0p5"))
 
 
 def test_manifest_records_status_parameters_inputs_and_timings(tmp_path):
@@ -88,7 +88,7 @@ def test_manifest_records_status_parameters_inputs_and_timings(tmp_path):
         "flyvis_model": "",
         "synthetic_groundtruth": True,  # taken from the bundle's ground truth
     }
-    assert manifest["inputs"]["bundle"] == {"path": "data/bundles/sigma-0", "sha256": bundle_sha256(layout.bundle_dir("sigma-0"))}
+    assert manifest["inputs"]["bundle"] == {"path": "data/bundles/sigma-0", "sha256": bundle_fingerprint(layout.bundle_dir("sigma-0"))}
     assert set(manifest["inputs"]["notebooks"]) == {s.name for s in SECTIONS}
     assert [n["section"] for n in manifest["notebooks"]] == [s.name for s in SECTIONS]
     assert all(n["status"] == "ok" and n["seconds"] > 0 for n in manifest["notebooks"])
@@ -186,19 +186,19 @@ def test_bundle_checks_name_the_problem(tmp_path):
     with pytest.raises(FlygnnError, match="bundle.json is not valid JSON"):
         read_bundle_meta(condition, layout.bundle_dir("sigma-0"))
     (layout.bundle_dir("sigma-0") / "activity.safetensors").unlink()
-    with pytest.raises(FlygnnError, match=r"incomplete, missing \['activity.safetensors'\]"):
+    with pytest.raises(FlygnnError, match=r"incomplete: missing \['activity.safetensors'\]"):
         read_bundle_meta(condition, layout.bundle_dir("sigma-0"))
 
 
 def test_bundle_fingerprint_follows_content_not_time(tmp_path):
     layout = make_project(tmp_path, conditions=[("sigma-0", 0.0)])
     folder = layout.bundle_dir("sigma-0")
-    first = bundle_sha256(folder)
+    first = bundle_fingerprint(folder)
     model = folder / "model.safetensors"
     model.write_bytes(model.read_bytes())
-    assert bundle_sha256(folder) == first
+    assert bundle_fingerprint(folder) == first
     model.write_bytes(model.read_bytes() + b"!")
-    assert bundle_sha256(folder) != first
+    assert bundle_fingerprint(folder) != first
 
 
 def test_missing_notebook_template_is_named(tmp_path):

@@ -88,7 +88,7 @@ def test_missing_bundle_fails_the_build_naming_the_condition(tmp_path, monkeypat
     assert report(layout, monkeypatch) == 2
     err = capfd.readouterr().err
     assert "nothing was analysed, the inputs are not ready" in err
-    assert "condition sigma-0: the bundle at data/bundles/sigma-0/ is incomplete" in err
+    assert "condition sigma-0: bundle data/bundles/sigma-0 is incomplete" in err
     assert "sigma-0p5" not in err
     assert generated_state(layout) == generated, "the generated chapters are left as they were"
 

@@ -6,9 +6,18 @@
     <bundle>/activity.safetensors  voltage_mean, voltage_std (N,) over the training frames;
                                    frames_voltage, frames_stimulus (K, N) sampled frames
 
+Beside them, not part of its fingerprint (they do not change the model): its resumable
+``training-state/``, ``training-history.csv`` and the loss figure (see
+:mod:`flygnn.pipeline.train`).
+
 Loading never unpickles anything (safetensors and JSON only) and checks every tensor
 against the network the bundle was trained on, so a bundle for another network, a
 truncated file or NaN weights are refused with a message naming the problem.
+
+This module is the one home of the bundle contract: the file list, the metadata
+(:func:`bundle_meta`, :func:`read_meta`), the activity keys and their check, and the
+one fingerprint. It imports torch only inside the functions that load or save a model,
+so the workflow and the report can import the contract cheaply.
 """
 
 from __future__ import annotations
@@ -22,14 +31,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from flygnn.atomic import atomic_directory, write_json
 from flygnn.errors import FlygnnError
-from flygnn.model import FlyVisGNN, check_state_dict_shapes
 
 if TYPE_CHECKING:
+    import torch
+
     from flygnn.connectome import Network
+    from flygnn.groundtruth import GroundTruth
+    from flygnn.model import FlyVisGNN
 
 FORMAT = "flygnn-bundle/1"
 MODEL_FILE = "model.safetensors"
@@ -57,16 +68,69 @@ class Bundle:
         return float(self.meta["sigma"])
 
     def fingerprint(self) -> str:
-        """A short hash of the three bundle files: identifies this exact model."""
+        """The bundle's fingerprint (:func:`bundle_fingerprint`): identifies this exact model."""
         return bundle_fingerprint(self.path)
 
 
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def bundle_fingerprint(path: str | Path) -> str:
+    """sha256 over the names and contents of the three bundle files, in a fixed order.
+
+    The one name of a bundle everywhere (metrics.json, manifest.json, caches): cheap (no
+    model loading) and content-based, so a bundle re-written with the same bytes keeps it.
+    """
     digest = hashlib.sha256()
     for name in BUNDLE_FILES:
         digest.update(name.encode())
-        digest.update((Path(path) / name).read_bytes())
-    return digest.hexdigest()[:16]
+        digest.update(file_sha256(Path(path) / name).encode())
+    return digest.hexdigest()
+
+
+def portable_path(path: str | Path) -> str:
+    """A path as bundle.json records it: relative to the working directory when inside it,
+    else only its last three parts — never an absolute path of the machine it was made on."""
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return ".../" + "/".join(path.parts[-3:])
+
+
+def groundtruth_record(truth: GroundTruth | None) -> dict[str, Any]:
+    """How bundle.json names the ground truth a model is scored against: by name and fingerprint."""
+    if truth is None:
+        return {"source": None, "synthetic": False, "fingerprint": None}
+    return {"source": str(truth.source), "synthetic": bool(truth.synthetic), "fingerprint": truth.fingerprint()}
+
+
+def bundle_meta(
+    condition: str,
+    sigma: float,
+    training: Mapping[str, Any],
+    dataset: Mapping[str, Any] | None,
+    groundtruth: GroundTruth | None,
+    recovery: Mapping[str, float] | None,
+) -> dict[str, Any]:
+    """The metadata of a bundle, as :func:`save_bundle` takes it (format, architecture and
+    versions are added there). ``training`` describes how the model came about (the trainer's
+    config and legs, or the upstream checkpoint it was imported from)."""
+    return {
+        "condition": condition,
+        "sigma": float(sigma),
+        "training": dict(training),
+        "dataset": None if dataset is None else dict(dataset),
+        "groundtruth": groundtruth_record(groundtruth),
+        "recovery": None if recovery is None else dict(recovery),
+    }
 
 
 def library_versions() -> dict[str, str]:
@@ -87,13 +151,16 @@ def library_versions() -> dict[str, str]:
 def _non_finite_tensors(tensors: Mapping[str, Any]) -> list[str]:
     bad = []
     for name, value in tensors.items():
-        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        array = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
         if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
             bad.append(name)
     return bad
 
 
-def _check_activity(activity: Mapping[str, np.ndarray], n_neurons: int, where: str) -> dict[str, np.ndarray]:
+def check_activity(activity: Mapping[str, np.ndarray], n_neurons: int, where: str) -> dict[str, np.ndarray]:
+    """The activity statistics checked against ``n_neurons``: (N,) voltage_mean and voltage_std,
+    (K, N) frames_voltage and frames_stimulus with the same K; float32 copies. FlygnnError naming
+    the tensor otherwise."""
     missing = [k for k in ACTIVITY_KEYS if k not in activity]
     if missing:
         raise FlygnnError(f"{where}: activity is missing {missing}; expected {list(ACTIVITY_KEYS)}.")
@@ -136,7 +203,7 @@ def save_bundle(
     bad = _non_finite_tensors(state)
     if bad:
         raise FlygnnError(f"refusing to write bundle {path}: tensor(s) {bad} contain NaN or infinity.")
-    checked_activity = _check_activity(activity, model.n_neurons, f"bundle {path}")
+    checked_activity = check_activity(activity, model.n_neurons, f"bundle {path}")
     bad = _non_finite_tensors(checked_activity)
     if bad:
         raise FlygnnError(f"refusing to write bundle {path}: activity {bad} contain NaN or infinity.")
@@ -171,30 +238,35 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def read_meta(path: str | Path) -> dict[str, Any]:
-    """``bundle.json`` of the bundle at ``path``, validated for format and architecture."""
+def read_meta(path: str | Path, shown: str | None = None) -> dict[str, Any]:
+    """``bundle.json`` of the bundle at ``path``, validated for format and architecture.
+
+    ``shown``: how messages name the folder (e.g. relative to the project); default ``path``.
+    """
     path = Path(path)
+    shown = shown or str(path)
+    meta_file = f"{shown}/{META_FILE}"
     if not path.is_dir():
         raise FlygnnError(
-            f"no checkpoint bundle at {path}; train one with `flygnn train` or convert one with "
+            f"no checkpoint bundle at {shown}; train one with `flygnn train` or convert one with "
             "`flygnn import-upstream`."
         )
     missing = [name for name in BUNDLE_FILES if not (path / name).is_file()]
     if missing:
-        raise FlygnnError(f"bundle {path} is incomplete: missing {missing} (a bundle holds {list(BUNDLE_FILES)}).")
+        raise FlygnnError(f"bundle {shown} is incomplete: missing {missing} (a bundle holds {list(BUNDLE_FILES)}).")
     try:
         meta = json.loads((path / META_FILE).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FlygnnError(f"{path / META_FILE} is not valid JSON ({exc}); the bundle is damaged.") from exc
+        raise FlygnnError(f"{meta_file} is not valid JSON ({exc}); the bundle is damaged.") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise FlygnnError(f"{path / META_FILE}: format {found!r} is not {FORMAT!r}; not a flygnn bundle.")
+        raise FlygnnError(f"{meta_file}: format {found!r} is not {FORMAT!r}; not a flygnn bundle.")
     architecture = meta.get("architecture")
     needed = ("n_neurons", "n_edges", "embedding_dim", "hidden", "layers")
     if not isinstance(architecture, dict) or any(k not in architecture for k in needed):
-        raise FlygnnError(f"{path / META_FILE}: 'architecture' must give {list(needed)}.")
+        raise FlygnnError(f"{meta_file}: 'architecture' must give {list(needed)}.")
     if "sigma" not in meta:
-        raise FlygnnError(f"{path / META_FILE}: 'sigma' is missing.")
+        raise FlygnnError(f"{meta_file}: 'sigma' is missing.")
     return meta
 
 
@@ -222,6 +294,10 @@ def model_from_state(
     state: Mapping[str, torch.Tensor], architecture: Mapping[str, Any], network: Network, where: str
 ) -> FlyVisGNN:
     """Build the model of ``architecture`` on ``network`` and load ``state`` into it, checked."""
+    import torch
+
+    from flygnn.model import FlyVisGNN, check_state_dict_shapes
+
     model = FlyVisGNN.from_network(
         network,
         embedding_dim=int(architecture["embedding_dim"]),
@@ -260,5 +336,5 @@ def load_bundle(path: str | Path, network: Network | None = None) -> Bundle:
             "(flygnn never loads pickled checkpoints here)."
         ) from exc
     model = model_from_state(state, meta["architecture"], network, f"{path / MODEL_FILE}")
-    checked = _check_activity(activity, model.n_neurons, f"{path / ACTIVITY_FILE}")
+    checked = check_activity(activity, model.n_neurons, f"{path / ACTIVITY_FILE}")
     return Bundle(path=path, meta=meta, model=model, activity=checked)

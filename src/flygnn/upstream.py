@@ -366,7 +366,7 @@ def import_upstream(
     ``ode_params.pt`` must agree with (default: the default flyvis model's, when it is
     found; without one, neither happens and a warning says so). Returns ``out``.
     """
-    from flygnn.bundle import model_from_state, save_bundle
+    from flygnn.bundle import bundle_meta, model_from_state, portable_path, save_bundle
     from flygnn.connectome import load_network
 
     checkpoint, dataset, out = Path(checkpoint), Path(dataset), Path(out)
@@ -394,14 +394,14 @@ def import_upstream(
         edges_from = str(dataset)
         n_frames = ds.frames("train")
         read = lambda name, frames: np.asarray(ds.read("train", name, frames), dtype=np.float32)  # noqa: E731
-        dataset_meta = {"path": str(dataset), "fingerprint": ds.fingerprint(), "kind": "flygnn"}
+        dataset_meta = {"path": portable_path(dataset), "fingerprint": ds.fingerprint(), "kind": "flygnn"}
         n_neurons_data = ds.n_neurons
     else:
         graph = read_upstream_graph(dataset)
         edge_index, edges_from = graph.edge_index, graph.source
         frames = _UpstreamFrames(dataset)
         n_frames, n_neurons_data, read = frames.n_frames, frames.n_neurons, frames.read
-        dataset_meta = {"path": str(dataset), "fingerprint": None, "kind": "flyvis-gnn"}
+        dataset_meta = {"path": portable_path(dataset), "fingerprint": None, "kind": "flyvis-gnn"}
     if n_neurons_data != network.n_neurons:
         raise FlygnnError(f"dataset {dataset} has {n_neurons_data} neurons; the network has {network.n_neurons}.")
     if edge_index.shape[1] != state["W"].shape[0]:
@@ -417,30 +417,22 @@ def import_upstream(
     model = model_from_state(state, architecture, network, f"checkpoint {checkpoint}")
     activity = activity_from_frames(read, n_frames, network.n_neurons, activity_frames, seed)
 
-    meta = {
-        "condition": condition,
-        "sigma": float(sigma),
-        "training": {
-            "preset": "upstream",
-            "source": "flyvis-gnn checkpoint",
-            "checkpoint": str(checkpoint),
-            "dropped_keys": dropped,
-            "iterations": None,
-            "wall_time_s": None,
-            "final_loss": None,
-        },
-        "dataset": dataset_meta,
-        "groundtruth": {"source": None, "synthetic": False, "fingerprint": None},
-        "recovery": None,
+    training = {
+        "preset": "upstream",
+        "source": "flyvis-gnn checkpoint",
+        "checkpoint": Path(checkpoint).name,
+        "dropped_keys": dropped,
+        "iterations": None,
+        "wall_time_s": None,
+        "final_loss": None,
     }
+    recovery = None
     if truth is not None:
         from flygnn.analysis import recovery_metrics
 
-        meta["groundtruth"] = {
-            "source": str(truth.source), "synthetic": bool(truth.synthetic), "fingerprint": truth.fingerprint()
-        }
         with torch.no_grad():
-            meta["recovery"] = recovery_metrics(model.eval(), dict(activity), truth)
+            recovery = recovery_metrics(model.eval(), dict(activity), truth)
+    meta = bundle_meta(condition, sigma, training, dataset_meta, truth, recovery)
     return save_bundle(out, model, meta, activity, overwrite=overwrite)
 
 

@@ -407,7 +407,7 @@ def load_context(
     Raises FlygnnError when the bundle is missing, belongs to another network, has
     another σ, or was trained against another ground truth.
     """
-    from flygnn.bundle import load_bundle
+    from flygnn.bundle import load_bundle, read_meta
     from flygnn.conditions import same_sigma
     from flygnn.connectome import load_network
     from flygnn.figures.style import apply_style
@@ -419,8 +419,8 @@ def load_context(
             f"condition {condition!r} has no checkpoint bundle at {bundle_path} (no bundle.json); "
             f"train one with `flygnn train --condition {condition}` or copy a bundle folder there."
         )
-    meta = json.loads((bundle_path / "bundle.json").read_text())
-    architecture = meta.get("architecture", {})
+    meta = read_meta(bundle_path)
+    architecture = meta["architecture"]
     if "extent" not in architecture:
         raise FlygnnError(f"{bundle_path / 'bundle.json'} lacks architecture.extent; it is not a flygnn bundle.")
     network = load_network(int(architecture["extent"]))

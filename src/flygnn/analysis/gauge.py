@@ -33,7 +33,6 @@ import torch
 from flygnn.analysis.functions import DEFAULT_CHUNK, grid, line_fit, message_curves, natural_range, update_curves
 from flygnn.errors import FlygnnError
 
-ACTIVITY_KEYS = ("voltage_mean", "voltage_std", "frames_voltage", "frames_stimulus")
 UPSTREAM_POINTS = 1000  # points per neuron in upstream's slope fits (flyvis-gnn metrics.py)
 
 
@@ -54,26 +53,12 @@ def check_model(model) -> tuple[int, int]:
 def check_activity(activity: dict[str, np.ndarray], n_neurons: int) -> dict[str, np.ndarray]:
     """Validate the bundle's activity statistics against a model of ``n_neurons`` neurons.
 
-    Returns float64 copies. Shapes: voltage_mean, voltage_std (N,); frames_voltage,
-    frames_stimulus (K, N) with the same K ≥ 1.
+    Shapes are the bundle's contract (:func:`flygnn.bundle.check_activity`); here they must
+    also be finite with a non-negative std. Returns float64 copies.
     """
-    missing = [key for key in ACTIVITY_KEYS if key not in activity]
-    if missing:
-        raise FlygnnError(f"activity statistics lack {missing}; a bundle's activity.safetensors holds {list(ACTIVITY_KEYS)}.")
-    out = {key: np.asarray(activity[key], dtype=np.float64) for key in ACTIVITY_KEYS}
-    for key in ("voltage_mean", "voltage_std"):
-        if out[key].shape != (n_neurons,):
-            raise FlygnnError(
-                f"activity {key} has shape {out[key].shape} but the model has {n_neurons} neurons; "
-                "the activity statistics belong to another network."
-            )
-    k = out["frames_voltage"].shape[0] if out["frames_voltage"].ndim == 2 else -1
-    for key in ("frames_voltage", "frames_stimulus"):
-        if out[key].ndim != 2 or out[key].shape != (k, n_neurons) or k < 1:
-            raise FlygnnError(
-                f"activity {key} has shape {out[key].shape}; expected (K, {n_neurons}) with the same K ≥ 1 "
-                "for frames_voltage and frames_stimulus."
-            )
+    from flygnn.bundle import check_activity as check_shapes
+
+    out = {key: np.asarray(value, dtype=np.float64) for key, value in check_shapes(activity, n_neurons, "activity statistics").items()}
     for key, value in out.items():
         bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
         if bad:

@@ -145,7 +145,7 @@ def train_condition(
     Without either, an existing state is an error unless ``fresh`` (start over).
     """
     from flygnn.analysis import recovery_metrics
-    from flygnn.bundle import save_bundle
+    from flygnn.bundle import bundle_meta, portable_path, save_bundle
     from flygnn.conditions import load_conditions, select_conditions
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
@@ -232,31 +232,22 @@ def train_condition(
     recovery = {k: v for k, v in trainer.history_[-1].items() if k in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2")}
     if len(recovery) < 4:
         recovery = scorer(trainer.model_.cpu().eval())
-    meta = {
-        "condition": condition,
-        "sigma": entry.sigma,
-        "training": {
-            "preset": preset,
-            "config": config.to_dict(),
-            "iterations": trainer.iteration_,
-            "wall_time_s": round(trainer.wall_time_s_, 1),
-            "final_loss": trainer.final_loss_,
-            "seed": config.seed,
-            "device": str(device_),
-            "xnorm": trainer.xnorm_,
-            "threads": torch.get_num_threads(),
-            "training_frames": frames.n_frames,
-            "legs": trainer.legs_,
-            "stopped_early": trainer.stopped_early_,
-        },
-        "dataset": {"path": dataset_path.as_posix(), "fingerprint": fingerprint},
-        "groundtruth": {
-            "source": str(ground_truth.source),
-            "synthetic": bool(ground_truth.synthetic),
-            "fingerprint": ground_truth.fingerprint(),
-        },
-        "recovery": recovery,
+    training = {
+        "preset": preset,
+        "config": config.to_dict(),
+        "iterations": trainer.iteration_,
+        "wall_time_s": round(trainer.wall_time_s_, 1),
+        "final_loss": trainer.final_loss_,
+        "seed": config.seed,
+        "device": str(device_),
+        "xnorm": trainer.xnorm_,
+        "threads": torch.get_num_threads(),
+        "training_frames": frames.n_frames,
+        "legs": trainer.legs_,
+        "stopped_early": trainer.stopped_early_,
     }
+    dataset_record = {"path": portable_path(dataset_path), "fingerprint": fingerprint}
+    meta = bundle_meta(condition, entry.sigma, training, dataset_record, ground_truth, recovery)
     final_state = trainer.state_
 
     def extra_files(folder: Path) -> None:

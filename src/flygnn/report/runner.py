@@ -34,7 +34,6 @@ and after the rename, and published notebooks carry no local absolute paths.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -51,13 +50,13 @@ from pathlib import Path
 from typing import Any
 
 from flygnn import __version__
+from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256, read_meta
 from flygnn.atomic import atomic_directory, write_json
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.report.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.sections import SECTIONS, Section
 
-BUNDLE_FILES = ("bundle.json", "model.safetensors", "activity.safetensors")
 MANIFEST_FORMAT = "flygnn-manifest/1"
 METRICS_FORMAT = "flygnn-metrics/1"
 DEFAULT_KERNEL = "python3"
@@ -112,27 +111,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def bundle_sha256(bundle_dir: Path) -> str:
-    """sha256 over the names and bytes of the three bundle files, in a fixed order.
-
-    Cheap (no model loading) and content-based: a bundle re-written with the same
-    bytes keeps its fingerprint.
-    """
-    digest = hashlib.sha256()
-    for name in BUNDLE_FILES:
-        digest.update(name.encode())
-        digest.update(file_sha256(bundle_dir / name).encode())
-    return digest.hexdigest()
-
-
 def read_bundle_meta(condition: Condition, bundle_dir: Path, layout: ProjectLayout | None = None) -> dict[str, Any]:
     """Check that ``bundle_dir`` is a complete bundle of ``condition``; return bundle.json.
 
@@ -145,23 +123,15 @@ def read_bundle_meta(condition: Condition, bundle_dir: Path, layout: ProjectLayo
             f"(`snakemake --cores 2 {shown}/bundle.json`, or `flygnn train`), import upstream "
             f"files (`flygnn import-upstream`), or remove {condition.name} from the conditions file."
         )
-    missing = [name for name in BUNDLE_FILES if not (bundle_dir / name).is_file()]
-    if missing:
-        raise FlygnnError(
-            f"condition {condition.name}: the bundle at {shown}/ is incomplete, missing {missing}. "
-            "A bundle holds bundle.json, model.safetensors and activity.safetensors; re-create it."
-        )
     try:
-        meta = json.loads((bundle_dir / "bundle.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FlygnnError(f"condition {condition.name}: {shown}/bundle.json is not valid JSON ({exc}).") from exc
-    if not isinstance(meta, dict):
-        raise FlygnnError(f"condition {condition.name}: {shown}/bundle.json must hold a JSON object.")
-    sigma = meta.get("sigma")
-    if isinstance(sigma, (int, float)) and not math.isclose(float(sigma), condition.sigma, abs_tol=1e-12):
+        meta = read_meta(bundle_dir, shown)
+    except FlygnnError as exc:
+        raise FlygnnError(f"condition {condition.name}: {exc}") from exc
+    sigma = meta["sigma"]
+    if not isinstance(sigma, (int, float)) or not condition.matches(sigma):
         raise FlygnnError(
             f"condition {condition.name} has σ = {condition.sigma:g} but the bundle at {shown}/ was "
-            f"trained at σ = {sigma:g}. Put the right bundle there or fix the conditions file."
+            f"trained at σ = {sigma!r}. Put the right bundle there or fix the conditions file."
         )
     return meta
 
@@ -415,7 +385,7 @@ class AnalysisRunner:
         """Fingerprints of everything the analysis of one condition reads."""
         dataset = self.layout.training_dataset(meta)
         return {
-            "bundle": {"path": self.layout.relative(bundle_dir), "sha256": bundle_sha256(bundle_dir)},
+            "bundle": {"path": self.layout.relative(bundle_dir), "sha256": bundle_fingerprint(bundle_dir)},
             "dataset": (
                 {"path": self.layout.relative(dataset), "fingerprint": _dataset_fingerprint(dataset)}
                 if dataset is not None
