@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -266,9 +265,3 @@ def open_dataset(path: str | Path) -> Dataset:
                     "it is truncated — re-run `flygnn simulate --overwrite`."
                 )
     return dataset
-
-
-def iter_chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) pairs covering ``range(total)`` in steps of ``size``."""
-    for start in range(0, total, size):
-        yield start, min(start + size, total)

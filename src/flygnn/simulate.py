@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import scipy.sparse
@@ -207,7 +208,7 @@ def simulate_dataset(
         "stimulus": spec.to_dict(),
         "stimulus_sources": natural_image_sources() if spec.kind == "natural" else {},
         "flygnn_version": __version__,
-        "created": __import__("datetime").datetime.now().isoformat(timespec="seconds"),
+        "created": datetime.now().isoformat(timespec="seconds"),
     }
     rng = noise_rng(seed, condition)
     with atomic_directory(path, overwrite=overwrite) as tmp:

@@ -183,12 +183,10 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def _dataset_fingerprint(path: Path) -> str | None:
-    """The dataset's own fingerprint when flygnn.dataset can open it, else None."""
-    try:
-        from flygnn.dataset import open_dataset
-    except ImportError:
-        return None
+def _dataset_fingerprint(path: Path) -> str:
+    """The dataset's own fingerprint; FlygnnError when it cannot be read."""
+    from flygnn.dataset import open_dataset
+
     try:
         return open_dataset(path).fingerprint()
     except Exception as exc:  # a dataset problem must not hide behind the analysis
