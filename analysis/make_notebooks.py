@@ -45,26 +45,34 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  "from flygnn.figures.weights import corrected_weights_figure, raw_weights_figure\n\n"
                  "gauge = ctx.gauge()\n"
                  "true_W = ctx.ground_truth.W\n"
-                 'ctx.save_figure(raw_weights_figure(true_W, gauge.learned_W_, ctx.label), "weights-raw");'),
+                 "weights = weight_metrics(true_W, gauge)\n"
+                 'ctx.save_figure(raw_weights_figure(true_W, gauge.learned_W_, weights, ctx.label), "weights-raw");'),
         ("md", "## Gauge-corrected weights\n\n"
                "W*ₑ = −Ŵₑ / s_f(i) · ∂f/∂msg|ᵢ · s_g(j), with s_g and s_f the slopes of g_φ² and f_θ over each "
                "neuron's natural range (μ ± 2s, 1000 points) and ∂f/∂msg the median over the bundle's sampled "
                "training frames. `W_corrected_R2` and `W_corrected_slope` follow upstream's rules: s_g = 1 for the "
                "neurons with μ + s ≤ 0 (whose gain cannot be read) and their edges scored, undefined W* set to 0, "
-               "edges with |W* − W| ≤ 5. `W_corrected_R2_identifiable` leaves the undefined W* out instead."),
-        ("code", "weights = weight_metrics(true_W, gauge)\n"
-                 'ctx.save_figure(corrected_weights_figure(true_W, gauge.upstream_corrected_W_, weights, ctx.label), "weights-corrected");'),
+               "edges with |W* − W| ≤ 5. `W_corrected_R2_identifiable` leaves the undefined W* out instead; "
+               "`W_corrected_R2_small_weights` keeps upstream's rules but leaves out the few edges with |W| ≥ 1, "
+               "which span most of W's range and so dominate the R².\n\n"
+               "Both figures draw the edges as a density (hexagons coloured by the number of edges, log scale); "
+               "the right panel enlarges the core |W| < 0.5, which holds about 98 % of the edges."),
+        ("code", 'ctx.save_figure(corrected_weights_figure(true_W, gauge.upstream_corrected_W_, weights, ctx.label), "weights-corrected");'),
         ("md", "## Metrics\n\nUpstream-named metrics first; the identity-line R², the identifiable-edges and unfiltered "
                "scores and the counts are reported beside them."),
         ("code", 'ctx.write_metrics("connectivity", weights | gauge_metrics(gauge))'),
     ],
     "embeddings": [
         ("md", "# Neural embeddings and clustering\n\n"
-               "Each neuron's learned embedding a_i, in all its dimensions, coloured by the true cell type."),
-        ("code", "from flygnn.analysis import clustering_metrics\n"
-                 "from flygnn.figures.embeddings import embeddings_figure, umap_clusters_figure, umap_types_figure\n\n"
+               "Each neuron's learned embedding a_i, coloured by the true cell type: first its two principal "
+               "components (the same picture for every embedding dimension d), then every pair of its dimensions."),
+        ("code", "from flygnn.analysis import clustering_control_metrics, clustering_metrics, principal_components\n"
+                 "from flygnn.figures.embeddings import embeddings_figure, embeddings_pairs_figure, umap_clusters_figure, umap_types_figure\n\n"
                  "embedding = ctx.model.a.detach().numpy()\n"
-                 'ctx.save_figure(embeddings_figure(embedding, ctx.neuron_type, ctx.type_names, ctx.label), "embeddings");'),
+                 "components, explained = principal_components(embedding)\n"
+                 "ctx.save_figure(embeddings_figure(components, explained, ctx.neuron_type, ctx.type_names, ctx.label,\n"
+                 '                                  embedding.shape[1]), "embeddings")\n'
+                 'ctx.save_figure(embeddings_pairs_figure(embedding, ctx.neuron_type, ctx.type_names, ctx.label), "embeddings-pairs");'),
         ("md", "## Clustering\n\n"
                "`clustering_accuracy` is upstream's: one GMM with 100 components (random_state 42) on the unscaled "
                "features [a_i, τ̂_i, V̂_rest,i, mean and std of incoming and outgoing W*] by upstream's rules, scored "
@@ -77,12 +85,20 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  'scores = {"clustering_accuracy (upstream)": clusters["upstream_accuracy"],\n'
                  '          "standardised, 3 seeds": float(clusters["scores"]["accuracy"].mean())}\n'
                  'ctx.save_figure(umap_clusters_figure(clusters["umap"], clusters["upstream_labels"], ctx.label, scores), "umap-clusters");'),
-        ("code", 'ctx.write_metrics("embeddings", clustering_metrics(clusters["upstream_accuracy"], clusters["scores"], clusters["imputed"]))'),
+        ("md", "## Controls\n\n"
+               "What does the accuracy mean? The same upstream GMM on the embedding a alone "
+               "(`clustering_accuracy_embedding_only`: what the type code knows without τ̂, V̂_rest and W*), and on "
+               "the true parameters (`clustering_accuracy_true_parameters`: true τ, V_rest and the mean/std of the "
+               "true incoming and outgoing W — what perfectly recovered parameters would give with this clustering)."),
+        ("code", "controls = ctx.clustering_controls()\n"
+                 'metrics = clustering_metrics(clusters["upstream_accuracy"], clusters["scores"], clusters["imputed"])\n'
+                 'metrics |= clustering_control_metrics(controls["embedding_accuracy"], controls["true_parameters_accuracy"])\n'
+                 'ctx.write_metrics("embeddings", metrics)'),
     ],
     "functions": [
         ("md", "# Learned functions\n\n"
                "f_θ(v, a_i, msg = 0, I = 0) per neuron over its natural range μ ± 2s, beside the simulator's "
-               "(V_rest − v)/τ. Both are in dv/dt units (1/s)."),
+               "(V_rest − v)/τ. Both are in dv/dt units: a.u./s, flyvis' voltages being in arbitrary units (a.u.)."),
         ("code", "from flygnn.analysis import function_metrics\n"
                  "from flygnn.figures.functions import message_function_figure, update_function_figure\n\n"
                  "curves = ctx.function_curves()\n"
@@ -90,7 +106,9 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  '                                       ctx.neuron_type, ctx.type_names, ctx.label), "f-theta");'),
         ("md", "## Message function\n\n"
                "g_φ(v, a_j)² divided by its slope s_g(j) over the rectified natural range — the gain that trades "
-               "with Ŵ — beside the simulator's ReLU(v)."),
+               "with Ŵ — so every curve is normalised to slope 1 there and only its shape is compared with the "
+               "simulator's ReLU(v). Neurons whose gain is unidentifiable (μ + s ≤ 0: they never drive the ReLU, "
+               "s_g undefined) are left out of the learned panel, which counts them."),
         ("code", "message_slope = ctx.gauge().message_slope_\n"
                  "ctx.save_figure(message_function_figure(curves.voltages_, curves.message_, message_slope,\n"
                  '                                        ctx.neuron_type, ctx.type_names, ctx.label), "g-phi");'),
@@ -102,7 +120,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                "natural range. The truth is per type, so per-type medians are shown beside the per-neuron values. "
                "`tau_R2` and `V_rest_R2` follow upstream's rules: τ̂ clipped to [0, 1] s, and τ̂ = V̂_rest = 1 for a "
                "neuron whose voltage never varied (slope 0); `_excluding_zero_range` leaves those out. The figure "
-               "draws every defined estimate."),
+               "draws every defined estimate. τ is in seconds; flyvis' voltages, and so V_rest, in arbitrary units (a.u.)."),
         ("code", "from flygnn.analysis import biophysics_metrics\n"
                  "from flygnn.figures.biophysics import parameter_figure\n\n"
                  "bio, truth = ctx.biophysics(), ctx.ground_truth\n"
@@ -113,7 +131,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                "The third panel reads it at the operating point: f_θ linearised at each sampled frame and solved "
                "for dv/dt = 0 with the msg of all-zero presynaptic voltages and no stimulus."),
         ("code", "ctx.save_figure(parameter_figure(truth.v_rest, bio.v_rest_, ctx.neuron_type, ctx.type_names, ctx.label,\n"
-                 '                                 "V_rest", extra=("operating point", bio.v_rest_operating_)), "v-rest");'),
+                 '                                 "V_rest", "a.u.", extra=("operating point", bio.v_rest_operating_)), "v-rest");'),
         ("code", 'ctx.write_metrics("biophysics", biophysics_metrics(truth.tau, truth.v_rest, bio, ctx.gauge().zero_range_,\n'
                  "                                                   ctx.neuron_type))"),
     ],
@@ -121,12 +139,26 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
         ("md", "# Spectral analysis\n\n"
                "W and W* as N×N matrices (row = target): their 200 largest-magnitude eigenvalues, top-100 singular "
                "values and the alignment of their top-100 singular vectors. Two random unit vectors in N "
-               "dimensions have |cos| ≈ √(2/(πN)); the dashed line is the expected best of 100."),
-        ("code", "from flygnn.analysis import spectral_metrics\n"
-                 "from flygnn.figures.spectral import spectral_figure\n\n"
+               "dimensions have |cos| ≈ √(2/(πN)); the dashed line is the expected best of 100.\n\n"
+               "The permutation null (grey) shuffles W's weights among the same edges, three times: it keeps the "
+               "graph and the weight distribution and loses which edge has which weight. Sorted singular values "
+               "agree well by rank even for it, so W*'s are compared with the null's "
+               "(`spectral_singular_values_error` against `_null`), not only with the identity line."),
+        ("code", "from flygnn.analysis import dynamics_metrics, spectral_metrics\n"
+                 "from flygnn.figures.spectral import dynamics_figure, spectral_figure\n\n"
                  "spectra = ctx.spectral()\n"
-                 'ctx.save_figure(spectral_figure(spectra, ctx.label), "spectral");'),
-        ("code", 'ctx.write_metrics("spectral", spectral_metrics(spectra))'),
+                 "spectral = spectral_metrics(spectra)\n"
+                 'ctx.save_figure(spectral_figure(spectra, spectral, ctx.label), "spectral");'),
+        ("md", "## Linearised dynamics\n\n"
+               "The dynamics dv/dt = (−v + V_rest + W ReLU(v) + I)/τ linearised at the mean training voltage μ have "
+               "the Jacobian J = diag(1/τ)(−I + W·D), D = diag(ReLU′(μ)). A neuron with μ ≤ 0 adds exactly −1/τ to "
+               "its spectrum, so J is taken on the neurons with μ > 0. True: τ and W; learned: τ̂ = −1/s_f and W* "
+               "(the neurons and edges where both are defined). The 100 rightmost eigenvalues are the slowest, "
+               "least stable modes; `jacobian_spectral_abscissa_*` is the largest real part (< 0: stable)."),
+        ("code", "dynamics = ctx.dynamics()\n"
+                 "linearised = dynamics_metrics(dynamics)\n"
+                 'ctx.save_figure(dynamics_figure(dynamics, linearised, ctx.label), "spectral-dynamics");'),
+        ("code", 'ctx.write_metrics("spectral", spectral | linearised)'),
     ],
 }
 

@@ -1,21 +1,53 @@
-"""Every figure family draws from synthetic analysis results and is saved as PNG and PDF."""
+"""Every figure family draws from synthetic analysis results, with units on its axes and limits from
+its data, and is saved as PNG and PDF."""
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from flygnn.analysis import BiophysicalParameters, FunctionCurves, GaugeCorrection, OracleModel, SpectralAnalysis
+from flygnn.analysis import (
+    BiophysicalParameters,
+    FunctionCurves,
+    GaugeCorrection,
+    LinearisedDynamics,
+    OracleModel,
+    SpectralAnalysis,
+    dynamics_metrics,
+    principal_components,
+    spectral_metrics,
+    weight_metrics,
+)
 from flygnn.figures.biophysics import parameter_figure
-from flygnn.figures.embeddings import embeddings_figure, type_order, umap_clusters_figure, umap_types_figure
+from flygnn.figures.embeddings import embeddings_figure, embeddings_pairs_figure, umap_clusters_figure, umap_types_figure
 from flygnn.figures.functions import message_function_figure, update_function_figure
-from flygnn.figures.spectral import spectral_figure
-from flygnn.figures.style import save_figure
+from flygnn.figures.spectral import dynamics_figure, spectral_figure
+from flygnn.figures.style import add_type_legend, legend_columns, save_figure, type_family, type_order
 from flygnn.figures.weights import corrected_weights_figure, raw_weights_figure
 
 N_TYPES = 65
 TYPE_NAMES = tuple(f"T{k}" for k in range(N_TYPES - 3)) + ("R1", "Mi1", "Lawf2")
+# the 65 flyvis cell types, in the connectome's order
+FLYVIS_TYPES = (
+    "R1 R2 R3 R4 R5 R6 R7 R8 L1 L2 L3 L4 L5 Lawf1 Lawf2 Am C2 C3 CT1(Lo1) CT1(M10) Mi1 Mi2 Mi3 Mi4 Mi9 Mi10 Mi11 "
+    "Mi12 Mi13 Mi14 Mi15 T1 T2 T2a T3 T4a T4b T4c T4d T5a T5b T5c T5d Tm1 Tm2 Tm3 Tm4 Tm5Y Tm5a Tm5b Tm5c Tm9 Tm16 "
+    "Tm20 Tm28 Tm30 TmY3 TmY4 TmY5a TmY9 TmY10 TmY13 TmY14 TmY15 TmY18"
+).split()
+UNITLESS_AXES = ("rank", "type index")  # counts and indices
+
+
+def assert_units_on_every_axis(fig: Figure) -> None:
+    """Every labelled axis of every visible panel says its unit, in parentheses (counts and indices excepted)."""
+    for ax in fig.axes:
+        if not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        for label in (ax.get_xlabel(), ax.get_ylabel()):
+            assert label, f"an axis without a label in {ax.get_title()!r}"
+            if not label.startswith(UNITLESS_AXES):
+                assert "(" in label and ")" in label, f"no unit in axis label {label!r}"
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +86,35 @@ def test_type_order_groups_families():
     assert order == [0, 2, 1, 3]
 
 
+@pytest.mark.parametrize("ncol", [6, 7, 9, 11])
+def test_type_legend_is_laid_out_by_family(ncol):
+    """Each family is a bold header followed by all its types; blocks flow down the columns in order."""
+    assert len(FLYVIS_TYPES) == N_TYPES
+    columns = legend_columns(FLYVIS_TYPES, ncol)
+    assert len(columns) <= ncol
+    flow = [entry for column in columns for entry in column]
+    assert [value for kind, value in flow if kind == "type"] == type_order(FLYVIS_TYPES)  # every type once
+    current = None
+    for kind, value in flow:
+        if kind == "family":
+            current = value
+        else:
+            assert type_family(FLYVIS_TYPES[value]) == current
+    assert all(column[-1][0] == "type" for column in columns)  # no header alone at the bottom of a column
+    fig, _ = plt.subplots()
+    legend = add_type_legend(fig, FLYVIS_TYPES, ncol=ncol)
+    texts = legend.get_texts()
+    headers = [t.get_text() for t in texts if t.get_fontweight() == "bold"]
+    assert headers == list(dict.fromkeys(type_family(name) for name in FLYVIS_TYPES))
+    labelled = {t.get_text(): h for t, h in zip(texts, legend.legend_handles)
+                if t.get_text() in FLYVIS_TYPES and t.get_fontweight() != "bold"}
+    assert len(labelled) == N_TYPES
+    assert len({h.get_color() for h in labelled.values()}) == N_TYPES  # 65 distinct colours
+    plt.close(fig)
+
+
 def test_weight_figures_show_counts_and_all_points(fitted, tmp_path):
     import copy
-
-    from flygnn.analysis import weight_metrics
 
     W, gauge = fitted["W"], copy.copy(fitted["gauge"])  # a shallow copy: the fixture is shared
     corrected = gauge.upstream_corrected_W_.copy()
@@ -71,25 +128,61 @@ def test_weight_figures_show_counts_and_all_points(fitted, tmp_path):
     assert "left out: 1 with |W* − W| > 5" in text
     assert f"scored with upstream's fill: {n_nan:,} undefined W*" in text
     assert f"R² = {metrics['W_corrected_R2'].value:.4f} (fit)" in text  # the number of the tables, not recomputed
+    assert f"R² = {metrics['W_corrected_R2_small_weights'].value:.4f}" in text
     kept = np.abs(corrected - W) <= 5
     low, high = fig.axes[0].get_ylim()
     assert low <= corrected[kept].min() and high >= corrected[kept].max()  # limits from the data
+    span = corrected[kept].max() - corrected[kept].min()
+    assert high - low < 1.1 * span  # and not much wider
+    # the density: every shown edge is counted in one hexagon, on a log colour scale
+    hexagons = fig.axes[0].collections[0]
+    assert hexagons.get_array().sum() == kept.sum()
+    assert isinstance(hexagons.norm, LogNorm)
+    core = kept & (np.abs(W) < 0.5)
+    assert fig.axes[1].collections[0].get_array().sum() == core.sum()  # the enlarged core
+    assert f"{core.sum() / kept.sum():.1%}" in fig.axes[1].get_title()
+    assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "weights-corrected")
-    fig = raw_weights_figure(W, gauge.learned_W_, "test")
+    fig = raw_weights_figure(W, gauge.learned_W_, metrics, "test")
     low, high = fig.axes[0].get_ylim()
     assert low <= gauge.learned_W_.min() and high >= gauge.learned_W_.max()
+    assert f"R² = {metrics['W_raw_R2'].value:.4f}" in " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "weights-raw")
+
+
+def visible_axes(fig: Figure) -> list:
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+@pytest.mark.parametrize("d", [2, 4])
+def test_embedding_figure_has_the_same_layout_for_every_dimension(fitted, d):
+    embedding = fitted["model"].a.numpy()[:, :d]
+    components, explained = principal_components(embedding)
+    fig = embeddings_figure(components, explained, fitted["type"], TYPE_NAMES, "test", d)
+    assert len(visible_axes(fig)) == 1  # one scatter of the first two principal components for d = 2 and d = 4
+    assert fig.axes[0].get_xlabel().startswith("PC 1 of a") and f"{explained[0]:.0%} of variance" in fig.axes[0].get_xlabel()
+    assert f"d = {d}" in fig.axes[0].get_title()
+    assert_units_on_every_axis(fig)
+    fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES, "test")
+    assert len(visible_axes(fig)) == d * (d - 1) // 2  # every pair of dimensions
+    plt.close("all")
 
 
 def test_embedding_figures_use_all_dimensions_and_65_colours(fitted, tmp_path):
     embedding = fitted["model"].a.numpy()
-    fig = embeddings_figure(embedding, fitted["type"], TYPE_NAMES, "test")
-    assert len([ax for ax in fig.axes if ax.get_visible()]) == 6  # all pairs of d = 4
+    fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES, "test")
+    assert len(visible_axes(fig)) == 6  # all pairs of d = 4
     legend = fig.legends[0]
-    assert len(legend.get_texts()) == N_TYPES
-    colours = {tuple(h.get_color()) if not isinstance(h.get_color(), str) else h.get_color() for h in legend.legend_handles}
+    labelled = [h for t, h in zip(legend.get_texts(), legend.legend_handles)
+                if t.get_text() in TYPE_NAMES and t.get_fontweight() != "bold"]  # family headers are bold
+    assert len(labelled) == N_TYPES
+    colours = {tuple(h.get_color()) if not isinstance(h.get_color(), str) else h.get_color() for h in labelled}
     assert len(colours) == N_TYPES
-    saved(fig, tmp_path, "embeddings")
+    assert_units_on_every_axis(fig)
+    saved(fig, tmp_path, "embeddings-pairs")
+    components, explained = principal_components(embedding)
+    saved(embeddings_figure(components, explained, fitted["type"], TYPE_NAMES, "test", 4), tmp_path, "embeddings")
     xy = np.random.default_rng(1).normal(size=(fitted["n"], 2))
     saved(umap_types_figure(xy, fitted["type"], TYPE_NAMES, "test"), tmp_path, "umap-types")
     labels = np.arange(fitted["n"]) % 100
@@ -103,11 +196,16 @@ def test_function_figures(fitted, tmp_path):
     fig = update_function_figure(curves.voltages_, curves.update_, curves.true_update_, fitted["type"], TYPE_NAMES, "test")
     assert len(fig.axes) == 2
     assert "260 of 260" in fig.axes[0].get_title()
+    assert "a.u./s" in fig.axes[0].get_ylabel() and "a.u." in fig.axes[0].get_xlabel()
+    assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "f-theta")
     fig = message_function_figure(curves.voltages_, curves.message_, gauge.message_slope_, fitted["type"], TYPE_NAMES, "test")
     identifiable = int(np.isfinite(gauge.message_slope_).sum())
     assert identifiable <= 257  # the 3 silent neurons (and any other μ + s ≤ 0) are left out and counted
     assert f"{identifiable} of 260" in fig.axes[0].get_title()
+    assert f"{260 - identifiable} without an identifiable gain" in fig.axes[0].get_title()
+    assert "normalised to slope 1" in fig._suptitle.get_text()
+    assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "g-phi")
 
 
@@ -118,19 +216,65 @@ def test_parameter_figure_pins_far_points_to_the_border(fitted, tmp_path):
     text = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "3 beyond the view" in text and "1 undefined (NaN)" in text
     assert fig.axes[0].get_ylim()[1] < 50
+    assert fig.axes[0].get_xlabel() == "true τ (s)"
+    assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "tau")
-    fig = parameter_figure(fitted["v_rest"], fitted["bio"].v_rest_, fitted["type"], TYPE_NAMES, "test", "V_rest",
+    fig = parameter_figure(fitted["v_rest"], fitted["bio"].v_rest_, fitted["type"], TYPE_NAMES, "test", "V_rest", "a.u.",
                            extra=("operating point", fitted["bio"].v_rest_operating_))
     assert len(fig.axes) == 3
+    assert fig.axes[0].get_xlabel() == "true V_rest (a.u.)"
+    assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "v-rest")
 
 
 def test_spectral_figure_is_two_by_three(fitted, tmp_path):
-    spectral = SpectralAnalysis(n_eigenvalues=30, n_singular=20).fit(
+    spectral = SpectralAnalysis(n_eigenvalues=30, n_singular=20, n_permutations=2).fit(
         fitted["W"], fitted["gauge"].corrected_W_, fitted["source"], fitted["target"], fitted["n"]
     )
-    fig = spectral_figure(spectral, "test")
+    metrics = spectral_metrics(spectral)
+    fig = spectral_figure(spectral, metrics, "test")
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title()[:3] for ax in panels] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"]
     assert "undefined W* left out" in fig._suptitle.get_text()
+    eigenvalues = np.r_[spectral.eigenvalues_true_, spectral.eigenvalues_corrected_]
+    low, high = panels[0].get_xlim()  # (a): limits from the eigenvalues, not widened to an equal aspect
+    assert low <= eigenvalues.real.min() and high >= eigenvalues.real.max()
+    assert high - low < 1.2 * np.ptp(eigenvalues.real)
+    text = " ".join(t.get_text() for t in panels[1].texts)  # (b): the analysis' numbers, W* and the null
+    assert f"R² = {metrics['spectral_singular_values_R2'].value:.4f}" in text
+    assert f"null: R² = {metrics['spectral_singular_values_R2_null'].value:.4f}" in text
+    assert len(panels[1].collections) == 3  # two shuffles and W*
+    fig.canvas.draw()
+    log_panel = panels[2]
+    assert log_panel.get_yscale() == "log"
+    labels = [t.get_text() for t in log_panel.get_yticklabels() if t.get_text()]
+    low, high = log_panel.get_ylim()
+    shown = [float(t) for t in labels if low <= float(t) <= high]
+    assert len(shown) >= 3  # (c): readable ticks on the log axis, not only one or two powers of ten
+    assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "spectral")
+
+
+def test_dynamics_figure(fitted, tmp_path):
+    mean = np.linspace(-0.2, 1.0, fitted["n"])
+    dynamics = LinearisedDynamics(n_eigenvalues=30).fit(
+        fitted["W"], fitted["tau"], fitted["gauge"].corrected_W_, fitted["bio"].tau_, fitted["source"], fitted["target"], mean
+    )
+    metrics = dynamics_metrics(dynamics)
+    fig = dynamics_figure(dynamics, metrics, "test")
+    assert [ax.get_title()[:3] for ax in fig.axes] == ["(a)", "(b)"]
+    assert fig.axes[0].get_xlabel() == "Re λ (1/s)"
+    text = fig.axes[1].get_legend().get_title().get_text()  # the numbers head the legend, placed off the curves
+    assert f"R² of Re λ by rank = {metrics['jacobian_rightmost_R2'].value:.4f}" in text
+    assert f"{int(dynamics.active_.sum()):,} neurons with μ > 0" in fig._suptitle.get_text()
+    assert_units_on_every_axis(fig)
+    saved(fig, tmp_path, "spectral-dynamics")
+
+
+def test_type_legend_keeps_small_families_whole():
+    """On a wide figure the columns get short, but no family of up to 9 types is broken across two."""
+    columns = legend_columns(FLYVIS_TYPES, 11)
+    for family in ("R", "L", "T4", "T5", "TmY"):
+        holding = [k for k, column in enumerate(columns)
+                   if any(kind == "type" and type_family(FLYVIS_TYPES[v]) == family for kind, v in column)]
+        assert len(holding) == 1, family

@@ -114,7 +114,7 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
         assert merged[upstream]["value"] is None or np.isfinite(merged[upstream]["value"])
     # shared quantities were computed once and cached
     cached = sorted(p.name.split("-")[0] for p in (output_dir / "cache").glob("*.npz"))
-    assert cached == ["clustering", "gauge", "spectral"]
+    assert cached == ["clustering", "clustering_controls", "dynamics", "gauge", "spectral"]
 
 
 def test_recovery_in_the_bundle_matches_the_analysis(smoke_run, tmp_path):

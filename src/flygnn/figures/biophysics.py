@@ -16,8 +16,7 @@ from matplotlib.figure import Figure
 
 from flygnn.analysis.biophysics import per_type_median
 from flygnn.analysis.metrics import ols_fit
-from flygnn.figures.embeddings import add_type_legend
-from flygnn.figures.style import type_colors
+from flygnn.figures.style import add_type_legend, type_colors
 
 
 def _view(true: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:

@@ -1,7 +1,8 @@
 """Learned neuron embeddings and their UMAP, coloured by cell type or GMM cluster.
 
-Also home of :func:`add_type_legend`, the 65-type legend grouped by type family
-that every per-type figure shares.
+``embeddings`` draws the first two principal components of a for every embedding
+dimension d, so the σ-grid compares like with like; ``embeddings-pairs`` draws every
+pair of the d dimensions themselves. The embedding has no physical unit (a.u.).
 """
 
 from __future__ import annotations
@@ -12,29 +13,8 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
-from flygnn.figures.style import type_colors, type_family
-
-
-def type_order(type_names: Sequence[str]) -> list[int]:
-    """Type indices grouped by family (first appearance order), for legends."""
-    families: dict[str, list[int]] = {}
-    for index, name in enumerate(type_names):
-        families.setdefault(type_family(name), []).append(index)
-    return [index for members in families.values() for index in members]
-
-
-def add_type_legend(fig: Figure, type_names: Sequence[str], ncol: int = 5, **kwargs) -> None:
-    """A figure legend with one marker per cell type, grouped by family, below the axes."""
-    colors = type_colors(len(type_names))
-    handles = [
-        Line2D([], [], marker="o", linestyle="", markersize=4, color=colors[i], label=type_names[i])
-        for i in type_order(type_names)
-    ]
-    options = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "frameon": False, "fontsize": 6.5}
-    options.update(kwargs)
-    fig.legend(handles=handles, ncol=ncol, columnspacing=0.8, handletextpad=0.2, **options)
+from flygnn.figures.style import add_type_legend, type_colors
 
 
 def scatter_by_type(ax, x: np.ndarray, y: np.ndarray, neuron_type: np.ndarray, n_types: int, size: float = 2.0, alpha: float = 0.7) -> None:
@@ -46,7 +26,34 @@ def scatter_by_type(ax, x: np.ndarray, y: np.ndarray, neuron_type: np.ndarray, n
     )
 
 
-def embeddings_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str) -> Figure:
+def embeddings_figure(
+    components: np.ndarray,
+    explained: np.ndarray,
+    neuron_type: np.ndarray,
+    type_names: Sequence[str],
+    title: str,
+    embedding_dim: int,
+) -> Figure:
+    """The first two principal components of the embedding a (``components`` (N, 2) and their
+    explained variance ratios (2,), from :func:`flygnn.analysis.principal_components`), coloured
+    by type. One panel for every d; for d = 1 the single component against the type."""
+    n = len(components)
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    if components.shape[1] == 1:
+        scatter_by_type(ax, components[:, 0], neuron_type.astype(float), neuron_type, len(type_names))
+        ax.set_xlabel("$a_0$ − mean (a.u.)")
+        ax.set_ylabel("type index")
+    else:
+        scatter_by_type(ax, components[:, 0], components[:, 1], neuron_type, len(type_names))
+        ax.set_xlabel(f"PC 1 of a (a.u.; {explained[0]:.0%} of variance)")
+        ax.set_ylabel(f"PC 2 of a (a.u.; {explained[1]:.0%} of variance)")
+    ax.set_title(f"{title}: embeddings a (d = {embedding_dim}, {n:,} neurons)")
+    fig.tight_layout()
+    add_type_legend(fig, type_names, ncol=7)
+    return fig
+
+
+def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str) -> Figure:
     """Every dimension of the learned embedding a (N, d): all pairs of dimensions, coloured by type."""
     n, d = embedding.shape
     pairs = list(itertools.combinations(range(d), 2)) if d > 1 else [(0, None)]
@@ -57,15 +64,15 @@ def embeddings_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names
     for ax, (i, j) in zip(axes.flat, pairs):
         if j is None:  # one dimension: a strip per type
             scatter_by_type(ax, embedding[:, 0], neuron_type.astype(float), neuron_type, len(type_names))
-            ax.set_xlabel("$a_0$")
+            ax.set_xlabel("$a_0$ (a.u.)")
             ax.set_ylabel("type index")
         else:
             scatter_by_type(ax, embedding[:, i], embedding[:, j], neuron_type, len(type_names))
-            ax.set_xlabel(f"$a_{i}$")
-            ax.set_ylabel(f"$a_{j}$")
+            ax.set_xlabel(f"$a_{i}$ (a.u.)")
+            ax.set_ylabel(f"$a_{j}$ (a.u.)")
     for ax in list(axes.flat)[len(pairs) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{title}: embeddings a (d = {d}, {n:,} neurons)")
+    fig.suptitle(f"{title}: embedding dimensions by pairs (d = {d}, {n:,} neurons)")
     fig.tight_layout()
     add_type_legend(fig, type_names, ncol=7 if len(pairs) == 1 else 9)
     return fig
@@ -98,7 +105,7 @@ def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores:
 
 def _umap_axes(ax, title: str) -> None:
     ax.set_title(title)
-    ax.set_xlabel("UMAP 1")
-    ax.set_ylabel("UMAP 2")
+    ax.set_xlabel("UMAP 1 (no units: only neighbourhoods matter)")
+    ax.set_ylabel("UMAP 2 (no units)")
     ax.set_xticks([])
     ax.set_yticks([])

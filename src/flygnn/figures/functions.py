@@ -1,4 +1,7 @@
-"""The learned functions f_θ and g_φ² per neuron over its natural range, beside the truth."""
+"""The learned functions f_θ and g_φ² per neuron over its natural range, beside the truth.
+
+flyvis voltages are in arbitrary model units (a.u.), so dv/dt is in a.u./s.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from flygnn.figures.embeddings import add_type_legend
-from flygnn.figures.style import type_colors
+from flygnn.figures.style import add_type_legend, type_colors
 
 
 def _curves(ax, voltages: np.ndarray, values: np.ndarray, neuron_type: np.ndarray, n_types: int) -> int:
@@ -39,11 +41,14 @@ def _pair_figure(
     learned_label: str,
     true_label: str,
     share_y: bool,
+    left_out: str = "with non-finite values",
 ) -> Figure:
     n_panels = 2 if true is not None else 1
     fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.8), squeeze=False, sharey=share_y)
     drawn = _curves(axes[0, 0], voltages, learned, neuron_type, len(type_names))
-    axes[0, 0].set_title(f"learned ({drawn:,} of {voltages.shape[1]:,} neurons)")
+    total = voltages.shape[1]
+    note = f"\n{total - drawn:,} {left_out} left out" if drawn < total else ""
+    axes[0, 0].set_title(f"learned ({drawn:,} of {total:,} neurons){note}")
     axes[0, 0].set_ylabel(learned_label)
     if true is not None:
         _curves(axes[0, 1], voltages, true, neuron_type, len(type_names))
@@ -55,7 +60,7 @@ def _pair_figure(
             pad = 0.03 * (high - low) if high > low else 1.0
             axes[0, 0].set_ylim(low - pad, high + pad)
     for ax in axes.flat:
-        ax.set_xlabel("voltage v (natural range μ ± 2s of each neuron)")
+        ax.set_xlabel("voltage v (a.u.; natural range μ ± 2s of each neuron)")
     fig.suptitle(title)
     fig.tight_layout()
     add_type_legend(fig, type_names, ncol=9)
@@ -70,10 +75,10 @@ def update_function_figure(
     type_names: Sequence[str],
     title: str,
 ) -> Figure:
-    """f_θ(v, a_i, msg = 0, I = 0) per neuron beside (V_rest − v)/τ; (P, N) arrays, same units (1/s)."""
+    """f_θ(v, a_i, msg = 0, I = 0) per neuron beside (V_rest − v)/τ; (P, N) arrays, same units (dv/dt, a.u./s)."""
     return _pair_figure(
         voltages, learned, true, neuron_type, type_names, f"{title}: update function f_θ",
-        "f_θ(v, a_i, 0, 0)  (dv/dt, 1/s)", "(V_rest − v)/τ  (1/s)", share_y=True,
+        "f_θ(v, a_i, 0, 0)  (dv/dt, a.u./s)", "(V_rest − v)/τ  (a.u./s)", share_y=True,
     )
 
 
@@ -88,12 +93,14 @@ def message_function_figure(
     """g_φ(v, a_j)² / s_g(j) per neuron beside ReLU(v).
 
     The learned g_φ² is divided by its own slope s_g over the rectified natural range,
-    the gain that trades with Ŵ; what remains is its shape. Neurons whose gain is
-    unidentifiable (s_g NaN) are left out and counted in the panel title.
+    the gain that trades with Ŵ, so every curve has slope 1 there; what remains is its
+    shape. Neurons whose gain is unidentifiable (s_g NaN: μ + s ≤ 0, or no voltage range)
+    are left out and counted in the panel title.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         normalised = learned / message_slope[None, :]
     return _pair_figure(
         voltages, normalised, np.maximum(voltages, 0.0), neuron_type, type_names,
-        f"{title}: message function g_φ²", "g_φ(v, a_j)² / s_g(j)", "ReLU(v)", share_y=True,
+        f"{title}: message function g_φ², normalised to slope 1", "g_φ(v, a_j)² / s_g(j)  (a.u.)", "ReLU(v)  (a.u.)",
+        share_y=True, left_out="without an identifiable gain s_g (μ + s ≤ 0 or no range)",
     )

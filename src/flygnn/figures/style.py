@@ -1,7 +1,12 @@
-"""Shared figure style: 65 distinguishable cell-type colours, type families, saving.
+"""Shared figure style: 65 distinguishable cell-type colours, the type legend by family, saving.
 
 Every figure is saved twice with a fixed stem: PNG for the HTML book and PDF for
 print, each written atomically so a failed run never leaves a half-written image.
+
+The 65-type legend is laid out by family: each family (R, L, Mi, Tm, …) is a block
+headed by its name in bold, blocks flow down the columns like an index, and a
+block is only broken when it is longer than a column — so a colour is found by
+looking up the family first.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")  # figures are files; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.legend import Legend  # noqa: E402
 
 from flygnn.atomic import atomic_path  # noqa: E402
 
@@ -60,6 +66,83 @@ _FAMILY_PATTERN = re.compile(r"^(Lawf|TmY|Tm|Mi|CT1|C|T1|T2|T3|T4|T5|L|R|Am)")
 def type_family(type_name: str) -> str:
     match = _FAMILY_PATTERN.match(type_name)
     return match.group(1) if match else type_name
+
+
+def family_blocks(type_names: Sequence[str]) -> list[tuple[str, list[int]]]:
+    """[(family, type indices)] in order of first appearance."""
+    families: dict[str, list[int]] = {}
+    for index, name in enumerate(type_names):
+        families.setdefault(type_family(name), []).append(index)
+    return list(families.items())
+
+
+def type_order(type_names: Sequence[str]) -> list[int]:
+    """Type indices grouped by family (first appearance order)."""
+    return [index for _, members in family_blocks(type_names) for index in members]
+
+
+LegendEntry = tuple[str, object]  # ("family", name) or ("type", index)
+
+
+def _pack(blocks: list[tuple[str, list[int]]], rows: int) -> list[list[LegendEntry]]:
+    columns: list[list[LegendEntry]] = [[]]
+    for family, members in blocks:
+        entries: list[LegendEntry] = [("family", family)] + [("type", i) for i in members]
+        free = rows - len(columns[-1])
+        # a block that fits a column starts a new one rather than break; a longer one
+        # flows on (a header alone at the bottom of a column helps nobody)
+        if columns[-1] and len(entries) > free and (len(entries) <= rows or free < 3):
+            columns.append([])
+        while entries:
+            if len(columns[-1]) == rows:
+                columns.append([])
+            free = rows - len(columns[-1])
+            columns[-1] += entries[:free]
+            entries = entries[free:]
+    return columns
+
+
+# At least this many rows, so that a family of up to 9 types (of flyvis': all but Mi and
+# Tm) always stays in one column, even where the figure is wide enough for shorter columns.
+MIN_LEGEND_ROWS = 10
+
+
+def legend_columns(type_names: Sequence[str], max_columns: int) -> list[list[LegendEntry]]:
+    """The type legend as columns of entries: the fewest rows (at least :data:`MIN_LEGEND_ROWS`, at most
+    the whole list) that fit in ``max_columns`` columns."""
+    blocks = family_blocks(type_names)
+    total = sum(len(members) + 1 for _, members in blocks)
+    for rows in range(min(total, max(MIN_LEGEND_ROWS, -(-total // max_columns))), total + 1):
+        columns = _pack(blocks, rows)
+        if len(columns) <= max_columns:
+            return columns
+    return _pack(blocks, total)
+
+
+def add_type_legend(fig: Figure, type_names: Sequence[str], ncol: int = 7, **kwargs) -> Legend:
+    """A figure legend of the cell-type colours below the axes, in at most ``ncol`` columns of family blocks."""
+    from matplotlib.lines import Line2D
+
+    colors = type_colors(len(type_names))
+    columns = legend_columns(type_names, ncol)
+    rows = max(len(column) for column in columns)
+    # matplotlib fills a legend column by column; padding every column to the same
+    # height keeps each block where the layout put it
+    entries = [entry for column in columns for entry in column + [("blank", "")] * (rows - len(column))]
+    handles = [
+        Line2D([], [], marker="o", linestyle="", markersize=4, color=colors[value])
+        if kind == "type"
+        else Line2D([], [], linestyle="", marker="")
+        for kind, value in entries
+    ]
+    labels = [type_names[value] if kind == "type" else str(value) for kind, value in entries]
+    options = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "frameon": False, "fontsize": 6.5}
+    options.update(kwargs)
+    legend = fig.legend(handles, labels, ncol=len(columns), columnspacing=1.0, handletextpad=0.2, **options)
+    for text, (kind, _) in zip(legend.get_texts(), entries):
+        if kind == "family":
+            text.set_fontweight("bold")
+    return legend
 
 
 def save_figure(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:

@@ -1,57 +1,102 @@
 """Learned against true synaptic weights, raw (Ŵ) and gauge-corrected (W*).
 
-Every edge that is scored is drawn; the edges that are not (upstream's |W* − W| > 5
-filter, or non-finite values) are counted on the figure, and the axis limits come
-from the points shown, so nothing is hidden silently.
+Every edge that is scored is drawn, as a density: hexagons coloured by the number of
+edges in them on a log scale, so the dense core (about 98 % of the edges have |W| <
+0.5) is as readable as the few large weights. The right panel enlarges that core. The
+edges that are not scored (upstream's |W* − W| > 5 filter, or non-finite values) are
+counted on the figure, and the axis limits come from the points shown, so nothing is
+hidden silently. The scores are the analysis' (:func:`flygnn.analysis.weight_metrics`).
+W is dimensionless (it scales a presynaptic voltage into a postsynaptic input).
 """
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, ols_fit
+from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD
+
+CORE_LIMIT = 0.5  # |W| below this: the dense core, enlarged in the right panel
+FIT_COLOR, IDENTITY_COLOR = "#d62728", "0.25"
 
 
-def _scatter_panel(ax, true: np.ndarray, learned: np.ndarray, identity: bool) -> None:
-    # Dense clouds (434,112 edges) need small translucent points; a few thousand can be bolder.
-    alpha = float(np.clip(3000.0 / max(true.size, 1), 0.08, 0.8))
-    size = 1.0 if true.size > 50_000 else 4.0
-    ax.scatter(true, learned, s=size, alpha=alpha, color="#1f3b73", linewidths=0, rasterized=True)
-    r2, slope = ols_fit(true, learned)
-    intercept = float(np.mean(learned) - slope * np.mean(true)) if np.isfinite(slope) else np.nan
-    low, high = float(np.min(true)), float(np.max(true))
-    xs = np.array([low, high])
-    if np.isfinite(slope):
-        ax.plot(xs, slope * xs + intercept, color="#d62728", lw=0.8, label=f"least-squares fit (slope {slope:.3f})")
+def _limits(values: np.ndarray) -> tuple[float, float]:
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = 0.03 * (high - low) if high > low else 0.1
+    return low - pad, high + pad
+
+
+def _density_panel(ax, true: np.ndarray, learned: np.ndarray, fit: tuple[float, float] | None, identity: bool, gridsize: int):
+    """Hexagonal bins of (true, learned) with log-scaled counts, the fit line (slope, intercept) and the
+    identity; returns the mappable."""
+    x_limits, y_limits = _limits(true), _limits(learned)
+    density = ax.hexbin(
+        true, learned, gridsize=gridsize, extent=(*x_limits, *y_limits), norm=LogNorm(), mincnt=1,
+        cmap="viridis", linewidths=0, rasterized=True,
+    )
+    xs = np.array(x_limits)
+    if fit is not None:
+        slope, intercept = fit
+        ax.plot(xs, slope * xs + intercept, color=FIT_COLOR, lw=0.9, label=f"least-squares fit (slope {slope:.3f})")
     if identity:
-        ax.plot(xs, xs, color="0.3", lw=0.8, ls="--", label="identity")
+        ax.plot(xs, xs, color=IDENTITY_COLOR, lw=0.8, ls="--", label="identity")
+    ax.set_xlim(*x_limits)
+    ax.set_ylim(*y_limits)
     ax.legend(loc="lower right", frameon=False)
+    return density
 
 
 def _stats_text(ax, lines: list[str]) -> None:
     ax.text(
-        0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=8,
+        0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7.5,
         bbox={"fc": "white", "ec": "0.8", "alpha": 0.9},
     )
 
 
-def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, title: str) -> Figure:
-    """Ŵ against W over all edges (non-finite Ŵ counted, not drawn)."""
+def _density_figure(true: np.ndarray, learned: np.ndarray, slope: float | None, identity: bool, y_label: str, title: str):
+    """Two panels: every edge shown, and the core |W| < 0.5 enlarged; returns (fig, axes)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.4))
+    fit = None
+    if slope is not None and np.isfinite(slope) and true.size:
+        # the least-squares line passes through the means of the points it was fitted to (all shown)
+        fit = (slope, float(np.mean(learned) - slope * np.mean(true)))
+    panels = [(axes[0], np.ones(true.size, bool), "all edges shown")]
+    core = np.abs(true) < CORE_LIMIT
+    panels.append((axes[1], core, f"the core |W| < {CORE_LIMIT:g} ({core.mean():.1%} of the edges shown), enlarged"))
+    for ax, selected, panel_title in panels:
+        if not selected.any():
+            ax.set_visible(False)
+            continue
+        density = _density_panel(ax, true[selected], learned[selected], fit, identity, gridsize=90)
+        fig.colorbar(density, ax=ax, fraction=0.046, pad=0.03, label="edges per hexagon")
+        ax.set_title(panel_title)
+        ax.set_xlabel("true W (dimensionless)")
+        ax.set_ylabel(y_label)
+    fig.suptitle(title)
+    return fig, axes
+
+
+def _value(metrics: dict, name: str) -> str:
+    number = metrics[name].value
+    return "n/a" if number is None else f"{number:.4f}"
+
+
+def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, metrics: dict, title: str) -> Figure:
+    """Ŵ against W over all edges (non-finite Ŵ counted, not drawn), with the scores of ``metrics``
+    (the result of :func:`flygnn.analysis.weight_metrics`)."""
     true_W = np.asarray(true_W, float)
     learned_W = np.asarray(learned_W, float)
     finite = np.isfinite(learned_W) & np.isfinite(true_W)
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
-    _scatter_panel(ax, true_W[finite], learned_W[finite], identity=False)
-    r2, slope = ols_fit(true_W, learned_W)
-    lines = [f"R² = {r2:.4f}", f"slope = {slope:.4f}", f"edges shown: {finite.sum():,} of {true_W.size:,}"]
+    fig, axes = _density_figure(
+        true_W[finite], learned_W[finite], metrics["W_raw_slope"].value, False, "learned Ŵ (model units)", f"{title}: raw weights"
+    )
+    lines = [f"R² = {_value(metrics, 'W_raw_R2')}", f"slope = {_value(metrics, 'W_raw_slope')}",
+             f"edges shown: {finite.sum():,} of {true_W.size:,}"]
     if (~finite).any():
         lines.append(f"non-finite Ŵ: {(~finite).sum():,}")
-    _stats_text(ax, lines)
-    ax.set_xlabel("true W")
-    ax.set_ylabel("learned Ŵ (model units)")
-    ax.set_title(f"{title}: raw weights")
+    _stats_text(axes[0], lines)
     fig.tight_layout()
     return fig
 
@@ -62,24 +107,21 @@ def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metric
     true_W = np.asarray(true_W, float)
     corrected_W = np.asarray(corrected_W, float)
     kept = np.abs(corrected_W - true_W) <= W_OUTLIER_THRESHOLD
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
-    _scatter_panel(ax, true_W[kept], corrected_W[kept], identity=True)
-
-    def value(name: str) -> str:
-        number = metrics[name].value
-        return "n/a" if number is None else f"{number:.4f}"
-
+    fig, axes = _density_figure(
+        true_W[kept], corrected_W[kept], metrics["W_corrected_slope"].value, True, "corrected W* (upstream rules, dimensionless)",
+        f"{title}: gauge-corrected weights",
+    )
+    small = metrics["W_corrected_R2_small_weights"]
     lines = [
-        f"R² = {value('W_corrected_R2')} (fit), {value('W_corrected_R2_identity')} (identity)",
-        f"slope = {value('W_corrected_slope')}",
+        f"R² = {_value(metrics, 'W_corrected_R2')} (fit), {_value(metrics, 'W_corrected_R2_identity')} (identity)",
+        f"slope = {_value(metrics, 'W_corrected_slope')}",
         f"edges shown: {kept.sum():,} of {true_W.size:,}",
         f"left out: {metrics['W_corrected_outlier_edges'].value:,} with |W* − W| > {W_OUTLIER_THRESHOLD:g}",
         f"scored with upstream's fill: {metrics['W_corrected_undefined_edges'].value:,} undefined W*",
-        f"identifiable edges only: R² = {value('W_corrected_R2_identifiable')}",
+        f"identifiable edges only: R² = {_value(metrics, 'W_corrected_R2_identifiable')}",
+        f"without the {small.details['large_weight_edges_left_out']:,} edges with |W| ≥ {small.details['limit']:g}: "
+        f"R² = {_value(metrics, 'W_corrected_R2_small_weights')}",
     ]
-    _stats_text(ax, lines)
-    ax.set_xlabel("true W")
-    ax.set_ylabel("corrected W* (upstream rules)")
-    ax.set_title(f"{title}: gauge-corrected weights")
+    _stats_text(axes[0], lines)
     fig.tight_layout()
     return fig
