@@ -154,7 +154,17 @@ def test_resume_refuses_other_settings(frames, tiny_network):
     with pytest.raises(FlygnnError, match="batch_size: 2 -> 3"):
         saved[-1].check_compatible(smoke_config(batch_size=3), tiny_network.fingerprint(), None, "state")
     # leg settings may change between legs
-    saved[-1].check_compatible(smoke_config(iterations=99, score_every=7), tiny_network.fingerprint(), None, "state")
+    saved[-1].check_compatible(smoke_config(iterations=99, score_every=7, lr_factor=0.3), tiny_network.fingerprint(), None, "state")
+
+
+def test_a_leg_can_lower_the_learning_rates(frames, tiny_network):
+    saved = []
+    trainer = Trainer(smoke_config(iterations=10), tiny_network, progress=False, save_state=saved.append).fit(frames)
+    slower = Trainer(smoke_config(iterations=20, lr_factor=0.25), tiny_network, progress=False)
+    slower.fit(frames, initial_state=saved[-1])
+    assert slower.legs_[-1]["lr_factor"] == 0.25 and trainer.legs_[-1]["lr_factor"] == 1.0
+    with pytest.raises(FlygnnError, match="factor must be > 0"):
+        load_training_config("smoke", 0.05, {"lr_factor": 0.0})
 
 
 def test_scores_go_into_the_history_every_score_every_iterations(frames, tiny_network):

@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iterations", type=int, help="total iterations to reach (default: the preset's)")
     parser.add_argument("--batch-size", type=int, help="override the preset's frames per iteration")
     parser.add_argument("--seed", type=int, help="random seed (default: the preset's, 0)")
+    parser.add_argument(
+        "--lr-factor", type=float,
+        help="multiply the learning rates by this factor in this leg (e.g. 0.3 for a final phase; default 1)",
+    )
     parser.add_argument("--score-every", type=int, help="iterations between recovery scores in the history (0: only at the end)")
     parser.add_argument(
         "--time-limit", type=float, metavar="MINUTES",
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         overrides={
             "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed, "score_every": args.score_every,
+            "lr_factor": args.lr_factor,
         },
         progress=not args.no_progress,
         conditions_file=args.conditions_file,

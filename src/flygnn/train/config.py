@@ -28,7 +28,7 @@ from flygnn.errors import FlygnnError
 # Settings that may change from one training leg to the next; every other field of
 # TrainingConfig defines the optimisation problem, and a state resumes only under it.
 LEG_SETTINGS = frozenset(
-    {"preset", "iterations", "checkpoint_every_s", "log_every", "score_every", "activity_frames", "derived_from"}
+    {"preset", "iterations", "checkpoint_every_s", "log_every", "score_every", "activity_frames", "derived_from", "lr_factor"}
 )
 
 
@@ -69,6 +69,9 @@ class TrainingConfig:
     activity_frames: int = 64
     # the published σ whose settings were used when this σ has none of its own
     derived_from: float | None = None
+    # multiplies all three learning rates in this leg only: a final phase at a lower rate
+    # (the rates above stay the problem's; each leg records its factor)
+    lr_factor: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -184,6 +187,8 @@ def load_training_config(
     if unknown:
         raise FlygnnError(f"{path}: unknown training setting(s) {unknown}; known: {sorted(known)}.")
     config = TrainingConfig(**values)
+    if not config.lr_factor > 0:
+        raise FlygnnError(f"the learning-rate factor must be > 0, got {config.lr_factor}.")
     if config.batch_size < 1 or config.iterations < 0 or config.score_every < 0:
         raise FlygnnError(
             f"batch size must be >= 1, iterations and score_every >= 0; got {config.batch_size}, "

@@ -120,11 +120,12 @@ class Trainer:
         torch.manual_seed(config.seed)
         model = FlyVisGNN.from_network(self.network, **config.architecture()).to(self.device)
         groups = model.parameter_groups()
+        factor = config.lr_factor
         optimizer = torch.optim.Adam(
             [
-                {"params": groups["W"], "lr": config.lr_W, "name": "W"},
-                {"params": groups["mlp"], "lr": config.lr_mlp, "name": "mlp"},
-                {"params": groups["embedding"], "lr": config.lr_embedding, "name": "embedding"},
+                {"params": groups["W"], "lr": config.lr_W * factor, "name": "W"},
+                {"params": groups["mlp"], "lr": config.lr_mlp * factor, "name": "mlp"},
+                {"params": groups["embedding"], "lr": config.lr_embedding * factor, "name": "embedding"},
             ]
         )
         return model, optimizer
@@ -222,6 +223,7 @@ class Trainer:
             "device": str(self.device),
             "threads": torch.get_num_threads(),
             "batch_size": config.batch_size,
+            "lr_factor": config.lr_factor,
             "preset": config.preset,
             "note": note,
         }
