@@ -79,19 +79,19 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                "by the Hungarian one-to-one match of clusters to the 65 types. Beside it, ours: the same features "
                "standardised (unscaled, the feature with the largest units decides) over three seeds, with ARI, "
                "NMI and purity. UMAP (15 neighbours, min_dist 0.1) of the standardised features is for display; "
-               "the second panel colours it by upstream's clusters."),
-        ("code", "clusters = ctx.clustering()\n"
-                 'ctx.save_figure(umap_types_figure(clusters["umap"], ctx.neuron_type, ctx.type_names, ctx.label), "umap-types")\n'
-                 'scores = {"clustering_accuracy (upstream)": clusters["upstream_accuracy"],\n'
-                 '          "standardised, 3 seeds": float(clusters["scores"]["accuracy"].mean())}\n'
-                 'ctx.save_figure(umap_clusters_figure(clusters["umap"], clusters["upstream_labels"], ctx.label, scores), "umap-clusters");'),
-        ("md", "## Controls\n\n"
-               "What does the accuracy mean? The same upstream GMM on the embedding a alone "
+               "the second panel colours it by upstream's clusters.\n\n"
+               "What the accuracy means, with the same upstream GMM: on the embedding a alone "
                "(`clustering_accuracy_embedding_only`: what the type code knows without τ̂, V̂_rest and W*), and on "
                "the true parameters (`clustering_accuracy_true_parameters`: true τ, V_rest and the mean/std of the "
                "true incoming and outgoing W — what perfectly recovered parameters would give with this clustering)."),
-        ("code", "controls = ctx.clustering_controls()\n"
-                 'metrics = clustering_metrics(clusters["upstream_accuracy"], clusters["scores"], clusters["imputed"])\n'
+        ("code", "clusters, controls = ctx.clustering(), ctx.clustering_controls()\n"
+                 'ctx.save_figure(umap_types_figure(clusters["umap"], ctx.neuron_type, ctx.type_names, ctx.label), "umap-types")\n'
+                 'scores = {"clustering_accuracy (upstream)": clusters["upstream_accuracy"],\n'
+                 '          "standardised, 3 seeds": float(clusters["scores"]["accuracy"].mean()),\n'
+                 '          "upstream GMM on a alone": controls["embedding_accuracy"],\n'
+                 '          "upstream GMM on the true parameters": controls["true_parameters_accuracy"]}\n'
+                 'ctx.save_figure(umap_clusters_figure(clusters["umap"], clusters["upstream_labels"], ctx.label, scores), "umap-clusters");'),
+        ("code", 'metrics = clustering_metrics(clusters["upstream_accuracy"], clusters["scores"], clusters["imputed"])\n'
                  'metrics |= clustering_control_metrics(controls["embedding_accuracy"], controls["true_parameters_accuracy"])\n'
                  'ctx.write_metrics("embeddings", metrics)'),
     ],
@@ -134,6 +134,19 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  '                                 "V_rest", "a.u.", extra=("operating point", bio.v_rest_operating_)), "v-rest");'),
         ("code", 'ctx.write_metrics("biophysics", biophysics_metrics(truth.tau, truth.v_rest, bio, ctx.gauge().zero_range_,\n'
                  "                                                   ctx.neuron_type))"),
+        ("md", "## Per cell type\n\n"
+               "The truth is one τ and one V_rest per type, so the book's per-type table (`per-type.csv`) gives, per "
+               "type, the median of the upstream-rule τ̂ and V̂_rest beside the truth, and the R² (upstream's) of W* "
+               "against W over the edges into the type's neurons (|W* − W| ≤ 5), with the counts that explain them: "
+               "neurons without incoming edge, neurons whose voltage never varied (τ̂ = V̂_rest = 1 by upstream's "
+               "rules) and neurons with μ + s ≤ 0 (outgoing weights not identifiable)."),
+        ("code", "import pandas as pd\n\nfrom flygnn.analysis.per_type import PER_TYPE_FILE, per_type_recovery, write_per_type\n\n"
+                 "gauge = ctx.gauge()\n"
+                 "per_type = per_type_recovery(ctx.type_names, ctx.neuron_type, ctx.network.target, truth.tau, truth.v_rest,\n"
+                 "                             truth.W, bio.upstream_tau_, bio.upstream_v_rest_, gauge.upstream_corrected_W_,\n"
+                 "                             gauge.zero_range_, gauge.unidentifiable_)\n"
+                 "write_per_type(ctx.output_dir / PER_TYPE_FILE, per_type)\n"
+                 "pd.DataFrame(per_type).set_index(\"type\").round(4)"),
     ],
     "spectral": [
         ("md", "# Spectral analysis\n\n"

@@ -186,8 +186,11 @@ def test_embedding_figures_use_all_dimensions_and_65_colours(fitted, tmp_path):
     xy = np.random.default_rng(1).normal(size=(fitted["n"], 2))
     saved(umap_types_figure(xy, fitted["type"], TYPE_NAMES, "test"), tmp_path, "umap-types")
     labels = np.arange(fitted["n"]) % 100
-    fig = umap_clusters_figure(xy, labels, "test", {"accuracy": 0.5})
+    fig = umap_clusters_figure(xy, labels, "test", {"accuracy": 0.5, "on a alone": 0.25})
     assert "100 clusters" in fig.axes[0].get_title()
+    (scores,) = fig.axes[0].texts
+    assert "accuracy: 0.500" in scores.get_text() and "on a alone: 0.250" in scores.get_text()
+    assert scores.get_position()[1] < 0  # below the axes: the numbers hide no point
     saved(fig, tmp_path, "umap-clusters")
 
 

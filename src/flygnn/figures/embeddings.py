@@ -97,8 +97,9 @@ def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores:
     fig, ax = plt.subplots(figsize=(5.6, 5.0))
     ax.scatter(xy[order, 0], xy[order, 1], c=colors[order], s=2.5, alpha=0.7, linewidths=0, rasterized=True)
     _umap_axes(ax, f"{title}: UMAP by GMM cluster ({len(clusters)} clusters)")
-    text = "\n".join(f"{name} {value:.3f}" for name, value in scores.items())
-    ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=8, bbox={"fc": "white", "ec": "0.8", "alpha": 0.9})
+    # below the axes, where it hides no point
+    text = "Hungarian accuracy against the true types:\n" + "\n".join(f"  {name}: {value:.3f}" for name, value in scores.items())
+    ax.text(0.0, -0.1, text, transform=ax.transAxes, va="top", ha="left", fontsize=8)
     fig.tight_layout()
     return fig
 
