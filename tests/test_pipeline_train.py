@@ -22,7 +22,7 @@ def train(dataset, out, checkpoint_dir, iterations, **kwargs):
     )
 
 
-def test_bundle_carries_its_state_history_and_upstream_recovery(dataset, tiny_network, tmp_path):
+def test_bundle_carries_its_state_history_and_upstream_recovery(dataset, tiny_network, synthetic_truth, tmp_path):
     from flygnn.bundle import load_bundle, portable_path
 
     out = train(dataset, tmp_path / "bundles" / "sigma-0p05", tmp_path / "ckpt", 30)
@@ -32,6 +32,11 @@ def test_bundle_carries_its_state_history_and_upstream_recovery(dataset, tiny_ne
     assert meta["training"]["iterations"] == 30 and meta["training"]["preset"] == "smoke"
     assert meta["dataset"] == {"path": portable_path(dataset.path), "fingerprint": dataset.fingerprint()}
     assert not meta["dataset"]["path"].startswith("/")  # no absolute path of this machine in a bundle
+    from flygnn.bundle import groundtruth_record
+    import dataclasses
+
+    absolute = dataclasses.replace(synthetic_truth, source="/somewhere/on/this/machine/flow/0000/000")
+    assert groundtruth_record(absolute)["source"] == ".../flow/0000/000"
     assert meta["groundtruth"]["synthetic"] is True
     assert [leg["ended_iteration"] for leg in meta["training"]["legs"]] == [30]
     history = read_history(out / HISTORY_FILE)

@@ -109,7 +109,10 @@ def groundtruth_record(truth: GroundTruth | None) -> dict[str, Any]:
     """How bundle.json names the ground truth a model is scored against: by name and fingerprint."""
     if truth is None:
         return {"source": None, "synthetic": False, "fingerprint": None}
-    return {"source": str(truth.source), "synthetic": bool(truth.synthetic), "fingerprint": truth.fingerprint()}
+    source = str(truth.source)
+    if Path(source).is_absolute():  # e.g. read back from a dataset simulated with an explicit path
+        source = portable_path(source)
+    return {"source": source, "synthetic": bool(truth.synthetic), "fingerprint": truth.fingerprint()}
 
 
 def bundle_meta(
