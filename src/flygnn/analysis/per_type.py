@@ -1,0 +1,139 @@
+"""Recovery per cell type: the truth is defined per type, so is the book's per-type table.
+
+For each of the cell types, from the upstream-rule estimates (DESIGN 7.8, the ones
+behind ``tau_R2``, ``V_rest_R2`` and ``W_corrected_R2``):
+
+- τ and V_rest of the type (the truth is one value per type; its median is taken so
+  that a heterogeneous synthetic ground truth still gives one number) and the median
+  of the type's τ̂ and V̂_rest;
+- the R² (upstream's ``compute_r_squared``) of the type's incoming weights: W* by
+  upstream's rules against W over the edges whose target neuron is of that type and
+  with |W* − W| ≤ 5, as ``W_corrected_R2`` does over all edges;
+- the counts a reader needs to judge those numbers: neurons, incoming edges, neurons
+  without any incoming edge (at the border of the lattice), neurons whose voltage never
+  varied (upstream scores them τ̂ = V̂_rest = 1) and how many of those have no incoming
+  edge, and neurons with μ + s ≤ 0, whose outgoing weights are not identifiable
+  (upstream: s_g = 1).
+
+``per_type_recovery`` is pure (arrays in, columns out); ``write_per_type`` writes the
+columns as ``per-type.csv`` for the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from flygnn.analysis.biophysics import per_type_median
+from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, upstream_fit
+from flygnn.atomic import write_text
+
+PER_TYPE_FILE = "per-type.csv"
+# the file's columns, in order; "type" is the cell-type name, the rest numbers
+PER_TYPE_COLUMNS = (
+    "type",
+    "neurons",
+    "incoming_edges",
+    "no_input_neurons",
+    "zero_range_neurons",
+    "zero_range_no_input_neurons",
+    "unidentifiable_neurons",
+    "tau_true",
+    "tau_recovered",
+    "V_rest_true",
+    "V_rest_recovered",
+    "W_incoming_R2",
+    "W_incoming_edges_scored",
+)
+
+
+def per_type_recovery(
+    type_names: Sequence[str],
+    neuron_type: np.ndarray,
+    target: np.ndarray,
+    true_tau: np.ndarray,
+    true_v_rest: np.ndarray,
+    true_W: np.ndarray,
+    upstream_tau: np.ndarray,
+    upstream_v_rest: np.ndarray,
+    upstream_W: np.ndarray,
+    zero_range: np.ndarray,
+    unidentifiable: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The per-type table as columns of :data:`PER_TYPE_COLUMNS`, one row per type.
+
+    type_names: (T,) names; neuron_type: (N,) int type index of each neuron;
+    target: (E,) postsynaptic neuron of each edge; true_tau (s), true_v_rest (a.u.),
+    upstream_tau, upstream_v_rest: (N,); true_W, upstream_W: (E,) (upstream_W: W* by
+    upstream's rules, finite); zero_range, unidentifiable: (N,) bool.
+    W_incoming_R2 is NaN for a type with fewer than two scored incoming edges or
+    constant true weights on them.
+    """
+    neuron_type = np.asarray(neuron_type, dtype=np.int64)
+    n_types = len(type_names)
+    true_W = np.asarray(true_W, dtype=np.float64)
+    upstream_W = np.asarray(upstream_W, dtype=np.float64)
+    target = np.asarray(target, dtype=np.int64)
+    edge_type = neuron_type[target]
+    no_input = np.bincount(target, minlength=neuron_type.size) == 0
+    zero_range = np.asarray(zero_range, dtype=bool)
+    kept = np.abs(upstream_W - true_W) <= W_OUTLIER_THRESHOLD
+    r2 = np.full(n_types, np.nan)
+    scored = np.zeros(n_types, dtype=np.int64)
+    order = np.argsort(edge_type, kind="stable")
+    bounds = np.searchsorted(edge_type[order], np.arange(n_types + 1))
+    for t in range(n_types):
+        edges = order[bounds[t] : bounds[t + 1]]
+        edges = edges[kept[edges]]
+        scored[t] = edges.size
+        if edges.size >= 2:
+            r2[t] = upstream_fit(true_W[edges], upstream_W[edges])[0]
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(neuron_type[np.asarray(mask, dtype=bool)], minlength=n_types)
+
+    return {
+        "type": np.asarray(type_names, dtype=object),
+        "neurons": np.bincount(neuron_type, minlength=n_types),
+        "incoming_edges": np.bincount(edge_type, minlength=n_types),
+        "no_input_neurons": count(no_input),
+        "zero_range_neurons": count(zero_range),
+        "zero_range_no_input_neurons": count(zero_range & no_input),
+        "unidentifiable_neurons": count(unidentifiable),
+        "tau_true": per_type_median(np.asarray(true_tau, dtype=np.float64), neuron_type, n_types),
+        "tau_recovered": per_type_median(np.asarray(upstream_tau, dtype=np.float64), neuron_type, n_types),
+        "V_rest_true": per_type_median(np.asarray(true_v_rest, dtype=np.float64), neuron_type, n_types),
+        "V_rest_recovered": per_type_median(np.asarray(upstream_v_rest, dtype=np.float64), neuron_type, n_types),
+        "W_incoming_R2": r2,
+        "W_incoming_edges_scored": scored,
+    }
+
+
+def _cell(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    value = float(value)
+    return "nan" if not math.isfinite(value) else f"{value:.8g}"
+
+
+def per_type_csv(columns: dict[str, np.ndarray]) -> str:
+    """The columns as CSV text (header :data:`PER_TYPE_COLUMNS`; NaN written as "nan")."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PER_TYPE_COLUMNS)
+    for row in zip(*(columns[name] for name in PER_TYPE_COLUMNS)):
+        writer.writerow([_cell(value) for value in row])
+    return buffer.getvalue()
+
+
+def write_per_type(path: str | Path, columns: dict[str, np.ndarray]) -> Path:
+    """Write ``per_type_csv(columns)`` to ``path`` atomically."""
+    write_text(path, per_type_csv(columns))
+    return Path(path)
