@@ -160,21 +160,24 @@ def _non_finite_tensors(tensors: Mapping[str, Any]) -> list[str]:
     return bad
 
 
-def check_activity(activity: Mapping[str, np.ndarray], n_neurons: int, where: str) -> dict[str, np.ndarray]:
+def check_activity(
+    activity: Mapping[str, np.ndarray], n_neurons: int, where: str, dtype: type = np.float32
+) -> dict[str, np.ndarray]:
     """The activity statistics checked against ``n_neurons``: (N,) voltage_mean and voltage_std,
-    (K, N) frames_voltage and frames_stimulus with the same K; float32 copies. FlygnnError naming
-    the tensor otherwise."""
+    (K, N) frames_voltage and frames_stimulus with the same K; contiguous ``dtype`` arrays (float32
+    as stored). FlygnnError naming the tensor otherwise."""
     missing = [k for k in ACTIVITY_KEYS if k not in activity]
     if missing:
         raise FlygnnError(f"{where}: activity is missing {missing}; expected {list(ACTIVITY_KEYS)}.")
     checked = {}
     for key in ACTIVITY_KEYS:
-        array = np.asarray(activity[key], dtype=np.float32)
+        array = np.asarray(activity[key], dtype=dtype)
         expected = "(N,)" if key.startswith("voltage") else "(K, N)"
         ok = array.shape == (n_neurons,) if key.startswith("voltage") else (array.ndim == 2 and array.shape[1] == n_neurons)
         if not ok:
             raise FlygnnError(
-                f"{where}: activity tensor {key!r} has shape {array.shape}, expected {expected} with N = {n_neurons}."
+                f"{where}: activity tensor {key!r} has shape {array.shape}, expected {expected} with N = {n_neurons} "
+                "(the model's neurons): the activity belongs to another network."
             )
         checked[key] = np.ascontiguousarray(array)
     if checked["frames_voltage"].shape != checked["frames_stimulus"].shape:

@@ -58,7 +58,7 @@ def check_activity(activity: dict[str, np.ndarray], n_neurons: int) -> dict[str,
     """
     from flygnn.bundle import check_activity as check_shapes
 
-    out = {key: np.asarray(value, dtype=np.float64) for key, value in check_shapes(activity, n_neurons, "activity statistics").items()}
+    out = check_shapes(activity, n_neurons, "activity statistics", dtype=np.float64)
     for key, value in out.items():
         bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
         if bad:
