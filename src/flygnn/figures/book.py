@@ -1,0 +1,140 @@
+"""Figures of the book drawn across conditions: recovery during training and metrics against σ.
+
+They receive numbers (read from the bundles' training histories, the metrics files and
+``data/published.yaml`` by :mod:`flygnn.report.book_figures`) and never read files.
+One colour per condition throughout; the published value is the same colour, dashed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from flygnn.figures.style import plt
+
+
+@dataclass(frozen=True)
+class RecoverySeries:
+    """One condition's recovery scores during training (one entry per scored row).
+
+    iteration: (n,) iterations; wall_time_s: (n,) training seconds at those rows;
+    values: metric name → (n,) score (NaN where not scored).
+    """
+
+    label: str
+    iteration: np.ndarray
+    wall_time_s: np.ndarray
+    values: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+def condition_colors(n: int) -> list:
+    """One colour per condition, in σ order (dark for low σ, light for high)."""
+    cmap = plt.get_cmap("viridis")
+    return [cmap(0.85 * i / max(n - 1, 1)) for i in range(n)]
+
+
+def _time_axis(seconds: float) -> tuple[float, str]:
+    if seconds >= 2 * 3600:
+        return 3600.0, "training wall time (h)"
+    if seconds >= 120:
+        return 60.0, "training wall time (min)"
+    return 1.0, "training wall time (s)"
+
+
+def recovery_curves_figure(
+    series: Sequence[RecoverySeries | None],
+    labels: Sequence[str],
+    metrics: Mapping[str, str],
+    published: Mapping[str, Sequence[float | None]],
+) -> Figure:
+    """Rows: the metrics (name → axis label); left column against iterations, right against wall time.
+
+    ``series`` and ``labels``: one entry per condition (``None``: no scored history; the
+    condition is named in the figure's note); ``published``: metric → value per condition
+    (None: not published), drawn as a dashed line in the condition's colour.
+    """
+    colors = condition_colors(len(labels))
+    rows = len(metrics)
+    fig, axes = plt.subplots(rows, 2, figsize=(8.6, 2.0 * rows + 0.9), squeeze=False, sharex="col")
+    longest = max((float(np.nanmax(s.wall_time_s)) for s in series if s is not None and s.wall_time_s.size), default=0.0)
+    unit, time_label = _time_axis(longest)
+    for row, (metric, axis_label) in enumerate(metrics.items()):
+        for column, ax in enumerate(axes[row]):
+            for s, color, reference in zip(series, colors, published.get(metric, [None] * len(labels))):
+                if reference is not None and math.isfinite(reference):
+                    ax.axhline(reference, color=color, linestyle="--", linewidth=1.0, alpha=0.9)
+                if s is None:
+                    continue
+                x = s.iteration if column == 0 else s.wall_time_s / unit
+                y = np.asarray(s.values.get(metric, np.full(x.shape, np.nan)), dtype=float)
+                finite = np.isfinite(y)
+                ax.plot(x[finite], y[finite], color=color, marker="o", markersize=2.5, linewidth=1.3)
+            if column == 0:
+                ax.set_ylabel(axis_label)
+            ax.grid(True, linewidth=0.3, alpha=0.5)
+    axes[-1][0].set_xlabel("training iteration")
+    axes[-1][1].set_xlabel(time_label)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, marker="o", markersize=3, linewidth=1.3) for c in colors]
+    handles.append(Line2D([], [], color="black", linestyle="--", linewidth=1.0))
+    names = [*labels, "published (dashed, the condition's colour)"]
+    fig.legend(handles, names, loc="upper center", ncol=min(len(names), 4), frameon=False, bbox_to_anchor=(0.5, 1.0))
+    missing = [label for label, s in zip(labels, series) if s is None]
+    if missing:
+        note = "no recovery scores during training: " + ", ".join(missing)
+        fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="dimgray")
+    fig.tight_layout(rect=(0, 0.03 if missing else 0, 1, 1 - 0.45 / (2.0 * rows + 0.9)))
+    return fig
+
+
+def metrics_vs_sigma_figure(
+    labels: Sequence[str],
+    metrics: Mapping[str, str],
+    ours: Mapping[str, Sequence[float | None]],
+    published: Mapping[str, Sequence[float | None]],
+) -> Figure:
+    """One panel per metric (name → title): ours (filled, solid) and published (open, dashed)
+    at each condition, conditions equally spaced in σ order (σ = 0 has no place on a log
+    axis). A missing value is a gap marked "n/a"."""
+    n = len(metrics)
+    columns = min(n, 3)
+    rows = math.ceil(n / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.9 * columns, 2.5 * rows + 0.5), squeeze=False)
+    x = np.arange(len(labels), dtype=float)
+    for ax, (metric, title) in zip(axes.flat, metrics.items()):
+        mine = np.array([np.nan if v is None else float(v) for v in ours.get(metric, [None] * len(labels))])
+        theirs = np.array([np.nan if v is None else float(v) for v in published.get(metric, [None] * len(labels))])
+        ax.plot(x, mine, color="tab:blue", marker="o", linewidth=1.5, label="ours")
+        ax.plot(x, theirs, color="black", marker="s", markerfacecolor="white", linestyle="--", linewidth=1.0,
+                label="published")
+        values = np.concatenate([mine[np.isfinite(mine)], theirs[np.isfinite(theirs)]])
+        low = float(values.min()) if values.size else 0.0
+        for position, value in zip(x, mine):
+            if not np.isfinite(value):
+                ax.annotate("n/a", (position, low), textcoords="offset points", xytext=(0, 4), ha="center",
+                            color="tab:blue", fontsize=8)
+        ax.set_title(title)
+        ax.set_xticks(x, labels)
+        ax.set_xlim(-0.4, len(labels) - 0.6)
+        ax.grid(True, axis="y", linewidth=0.3, alpha=0.5)
+        if not values.size:
+            ax.text(0.5, 0.5, "no value", transform=ax.transAxes, ha="center", va="center", color="dimgray")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.5 * rows + 0.5)))
+    return fig
+
+
+def message_figure(text: str) -> Figure:
+    """A small figure that says why there is nothing to draw (keeps the book's figure and its id)."""
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, color="dimgray")
+    return fig

@@ -1,0 +1,203 @@
+"""The book's figures across conditions, drawn when the chapters are generated.
+
+``results/book-figures/<stem>.png`` and ``.pdf`` (atomically, :func:`flygnn.figures.style.save_figure`):
+
+``recovery-curves``   ``#fig-recovery-curves``: the four recovery metrics (upstream's rules)
+                      against training iterations and wall time per σ, from each bundle's
+                      training history, the published values as dashed lines
+``metrics-vs-sigma``  ``#fig-metrics-vs-sigma``: each summary metric against σ, ours and published
+
+and the Markdown that shows them, plus ``#fig-training-loss``, the σ-grid of the bundles'
+own ``training-loss.png``. A figure is redrawn only when what it shows changed (its
+numbers and this drawing code, recorded in ``<stem>.key``), so an unchanged rebuild
+draws nothing. A condition without data is named in the caption, never a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flygnn.conditions import Condition
+from flygnn.report.markdown import escape_markdown
+from flygnn.report.project import ProjectLayout
+from flygnn.report.summary import PublishedTable, metric_cell
+from flygnn.report.training import TrainingRecord
+
+FOLDER = "book-figures"  # under results/
+RECOVERY_CURVES = "recovery-curves"
+METRICS_VS_SIGMA = "metrics-vs-sigma"
+TRAINING_LOSS = "training-loss"
+# rows of the recovery figure: the scores the training history carries (upstream's rules)
+RECOVERY_LABELS = {
+    "W_corrected_R2": "W* R²",
+    "W_corrected_slope": "W* slope",
+    "tau_R2": "τ R²",
+    "V_rest_R2": "V_rest R²",
+}
+
+
+def figure_dir(layout: ProjectLayout) -> Path:
+    return layout.results / FOLDER
+
+
+def _relative(path: Path, layout: ProjectLayout) -> str:
+    import os
+
+    return Path(os.path.relpath(path, layout.chapters)).as_posix()
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _draw_if_changed(directory: Path, stem: str, inputs: Any, draw: Callable[[], Any]) -> Path:
+    """Draw and save ``stem`` unless ``<stem>.key`` records the same inputs and drawing code."""
+    from flygnn.atomic import write_text
+    from flygnn.figures import book
+    from flygnn.figures.style import apply_style, save_figure
+
+    code = Path(book.__file__).read_bytes()
+    key = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode() + code).hexdigest()
+    record = directory / f"{stem}.key"
+    png, pdf = directory / f"{stem}.png", directory / f"{stem}.pdf"
+    if record.is_file() and record.read_text().strip() == key and png.is_file() and pdf.is_file():
+        return png
+    directory.mkdir(parents=True, exist_ok=True)
+    apply_style()
+    save_figure(draw(), directory, stem)
+    write_text(record, key + "\n")
+    return png
+
+
+def _series_inputs(record: TrainingRecord) -> dict[str, list[float]] | None:
+    rows = record.scored
+    if not rows:
+        return None
+    columns = {"iteration": [float(r["iteration"]) for r in rows],
+               "wall_time_s": [float(r.get("wall_time_s", math.nan)) for r in rows]}
+    for metric in RECOVERY_LABELS:
+        columns[metric] = [float(r.get(metric, math.nan)) for r in rows]
+    return columns
+
+
+def recovery_curves(
+    layout: ProjectLayout, records: Sequence[TrainingRecord], published: PublishedTable, draw: bool = True
+) -> str:
+    """Draw ``#fig-recovery-curves`` and return its Markdown (caption names conditions without history)."""
+    from flygnn.figures.book import RecoverySeries, message_figure, recovery_curves_figure
+
+    labels = [r.condition.label for r in records]
+    series = [_series_inputs(r) for r in records]
+    reference = {
+        row.metric: [_number(row.published_at(r.condition.sigma)) for r in records]
+        for row in published.rows
+        if row.metric in RECOVERY_LABELS
+    }
+    path = figure_dir(layout) / f"{RECOVERY_CURVES}.png"
+    if draw:
+        def figure():
+            if not any(series):
+                return message_figure("No condition's bundle has a training history with recovery scores.")
+            return recovery_curves_figure(
+                [None if s is None else RecoverySeries(label, np.array(s["iteration"]), np.array(s["wall_time_s"]),
+                                                       {m: np.array(s[m]) for m in RECOVERY_LABELS})
+                 for label, s in zip(labels, series)],
+                labels, RECOVERY_LABELS, reference,
+            )
+
+        path = _draw_if_changed(figure_dir(layout), RECOVERY_CURVES, [labels, series, reference], figure)
+    missing = [
+        f"{escape_markdown(r.condition.label)}: {escape_markdown(r.no_curves_reason)}"
+        for r in records if r.no_curves_reason
+    ]
+    caption = (
+        "**Recovery during training.** The four recovery metrics by upstream's rules (rows), scored "
+        "during training on the bundle's sampled training frames, against training iterations (left) "
+        "and training wall time (right), one colour per noise level; dashed lines: the published value "
+        "at that σ (@tbl-summary). From each bundle's training-history.csv."
+    )
+    if missing:
+        caption += " Not available — " + "; ".join(missing) + "."
+    return (
+        "::::: {.sigma-grid}\n\n"
+        f"![{caption}]({_relative(path, layout)}){{#fig-{RECOVERY_CURVES}}}\n\n:::::\n"
+    )
+
+
+def metrics_vs_sigma(
+    layout: ProjectLayout,
+    conditions: Sequence[Condition],
+    metrics: Mapping[str, Mapping[str, Any] | None],
+    published: PublishedTable,
+    draw: bool = True,
+) -> str:
+    """Draw ``#fig-metrics-vs-sigma`` and return its Markdown; missing values are named below it."""
+    from flygnn.figures.book import metrics_vs_sigma_figure
+
+    labels = [c.label for c in conditions]
+    titles = {row.metric: row.label for row in published.rows}
+    ours: dict[str, list[float | None]] = {}
+    missing: list[str] = []
+    for row in published.rows:
+        values = []
+        for condition in conditions:
+            shown = metric_cell(metrics.get(condition.name), row.metric, condition)
+            entry = (metrics.get(condition.name) or {}).get(row.metric)
+            value = _number(entry.get("value") if isinstance(entry, Mapping) else entry) if not shown.reason else None
+            values.append(value)
+            if shown.reason:
+                missing.append(f"{escape_markdown(row.label)} at {escape_markdown(condition.label)} "
+                               f"({escape_markdown(shown.reason)})")
+        ours[row.metric] = values
+    theirs = {row.metric: [_number(row.published_at(c.sigma)) for c in conditions] for row in published.rows}
+    path = figure_dir(layout) / f"{METRICS_VS_SIGMA}.png"
+    if draw:
+        path = _draw_if_changed(
+            figure_dir(layout), METRICS_VS_SIGMA, [labels, titles, ours, theirs],
+            lambda: metrics_vs_sigma_figure(labels, titles, ours, theirs),
+        )
+    unpublished = [escape_markdown(row.label) for row in published.rows if not any(v is not None for v in theirs[row.metric])]
+    caption = (
+        "**The summary metrics against noise.** Each metric of @tbl-summary at every noise level: ours "
+        "(filled, solid) and the published value (open, dashed); the noise levels are equally spaced, "
+        "in order of σ."
+    )
+    if unpublished:
+        caption += " Not published for any σ: " + ", ".join(unpublished) + "."
+    if missing:
+        caption += " Not available (n/a in the figure): " + "; ".join(missing) + "."
+    return f"![{caption}]({_relative(path, layout)}){{#fig-{METRICS_VS_SIGMA}}}\n"
+
+
+def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord]) -> str:
+    """``#fig-training-loss``: each bundle's own training-loss.png side by side (those that have one)."""
+    shown = [r for r in records if r.loss_figure is not None]
+    absent = [escape_markdown(r.condition.label) for r in records if r.loss_figure is None]
+    note = (
+        f"Not available for {', '.join(absent)}: the bundle has no {TRAINING_LOSS}.png.\n" if absent else ""
+    )
+    if not shown:
+        return "No bundle has a training-loss figure (training-loss.png).\n"
+    # one above the other: each is a wide two-panel figure, unreadable three abreast
+    lines = [f"::: {{#fig-{TRAINING_LOSS} layout-ncol=1}}", ""]
+    for record in shown:
+        lines += [
+            f"![{escape_markdown(record.condition.label)}]({_relative(record.loss_figure, layout)})"
+            f'{{#fig-{TRAINING_LOSS}-{record.condition.name} group="{TRAINING_LOSS}"}}',
+            "",
+        ]
+    lines += [
+        "**Training loss.** Each bundle's loss terms (mean per logged window, log scale) against training "
+        "iterations, and the training speed; drawn by `flygnn train` from the bundle's history.",
+        ":::", "",
+    ]
+    return "\n".join(lines) + ("\n" + note if note else "")

@@ -1,0 +1,161 @@
+"""The sentences of the book whose numbers come from the results: one paragraph per chapter.
+
+``findings-<section>.qmd`` says, for each noise level, what the chapter's figures show,
+with the numbers of ``results/<condition>/metrics.json`` written in (never typed by
+hand), and in words that claim no more than the numbers: an R² below
+:data:`NOT_RECOVERED` is "not recovered", one below :data:`PARTLY` "only in part".
+A metric that is missing or undefined reads "n/a (reason)".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flygnn.conditions import Condition
+from flygnn.report.markdown import escape_markdown, keep_together
+from flygnn.report.summary import metric_cell
+
+NOT_RECOVERED = 0.1  # R² below this: the estimate is essentially unrelated to the truth
+PARTLY = 0.7  # R² below this: recovered only in part
+
+Metrics = Mapping[str, Mapping[str, Any] | None]
+
+
+class Reader:
+    """The metrics of one condition: ``text(name)`` for prose, ``value(name)`` for decisions."""
+
+    def __init__(self, metrics: Mapping[str, Any] | None, condition: Condition):
+        self.metrics, self.condition = metrics, condition
+
+    def value(self, name: str) -> float | None:
+        entry = (self.metrics or {}).get(name)
+        value = entry.get("value") if isinstance(entry, Mapping) else entry
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None
+        return value
+
+    def text(self, name: str) -> str:
+        shown = metric_cell(self.metrics, name, self.condition)
+        if shown.reason:
+            return f"n/a ({escape_markdown(shown.reason)})"
+        return shown.text
+
+    def percent(self, name: str) -> str:
+        value = self.value(name)
+        return "n/a" if value is None else f"{100 * value:.1f} %"
+
+    def detail(self, name: str, key: str) -> Any:
+        entry = (self.metrics or {}).get(name)
+        return entry.get(key) if isinstance(entry, Mapping) else None
+
+
+def recovery_words(r2: float | None, what: str) -> str:
+    """How much an R² says was recovered, in words that do not overclaim."""
+    if r2 is None:
+        return f"{what}: not available"
+    if r2 < NOT_RECOVERED:
+        return f"the fit does not recover {what}"
+    if r2 < PARTLY:
+        return f"the fit recovers {what} only in part"
+    return f"the fit recovers most of the variance of {what}"
+
+
+def _count(value: float | None) -> str:
+    return "n/a" if value is None else f"{int(value):,}"
+
+
+def connectivity(m: Reader) -> str:
+    slope = m.value("W_corrected_slope")
+    shape = ""
+    if slope is not None and abs(slope - 1) > 0.1:
+        shape = f" — the corrected weights are {'compressed towards 0' if slope < 1 else 'stretched'} (slope ≠ 1)"
+    return (
+        f"W\\* against W has R² {m.text('W_corrected_R2')} and slope {m.text('W_corrected_slope')} by upstream's "
+        f"rules{shape}; over the edges whose W\\* is defined, R² {m.text('W_corrected_R2_identifiable')}, "
+        f"and without the few edges with \\|W\\| ≥ 1, R² {m.text('W_corrected_R2_small_weights')}. "
+        f"{_count(m.value('unidentifiable_neurons'))} neurons stay mostly below 0 (μ + s ≤ 0): their outgoing "
+        f"weights are not identifiable and upstream scores them with s_g = 1. The raw Ŵ has R² {m.text('W_raw_R2')}."
+    )
+
+
+def embeddings(m: Reader) -> str:
+    accuracy = m.value("clustering_accuracy")
+    overlap = ""
+    if accuracy is not None:
+        overlap = (
+            f"; {100 * (1 - accuracy):.1f} % of the neurons fall in a cluster matched to another type, so type "
+            "clouds overlap"
+        )
+    return (
+        f"upstream's GMM matches {m.percent('clustering_accuracy')} of the neurons to their type"
+        f" (clustering accuracy {m.text('clustering_accuracy')}){overlap}. The same GMM on the embedding a alone "
+        f"gives {m.text('clustering_accuracy_embedding_only')}, on the true parameters "
+        f"{m.text('clustering_accuracy_true_parameters')}; standardised features over three seeds give "
+        f"{m.text('clustering_accuracy_standardised')}."
+    )
+
+
+def functions(m: Reader) -> str:
+    return (
+        f"f_θ has the shape of the true line (median per-neuron R² {m.text('f_theta_R2_median')}), while its "
+        f"gain and offset agree less (pooled identity R² {m.text('f_theta_R2_identity')}); g_φ² is rectifying "
+        f"where it can be read (median R² {m.text('g_phi_R2_median')}), "
+        f"{_count(m.value('g_phi_unidentifiable_neurons'))} neurons with an unidentifiable gain left out."
+    )
+
+
+def biophysics(m: Reader) -> str:
+    zero = m.value("zero_range_neurons")
+    excluded = ""
+    if zero:
+        excluded = (
+            f" ({m.text('tau_R2_excluding_zero_range')} without the {_count(zero)} neurons whose voltage never "
+            "varied, which upstream's rules score as τ̂ = 1)"
+        )
+    return (
+        f"τ R² {m.text('tau_R2')}{excluded}, per type {m.text('tau_R2_per_type')}: "
+        f"{recovery_words(m.value('tau_R2'), 'τ')}. V_rest R² {m.text('V_rest_R2')}, per type "
+        f"{m.text('V_rest_R2_per_type')}, at the operating point {m.text('V_rest_operating_R2')}: "
+        f"{recovery_words(m.value('V_rest_R2'), 'V_rest')}."
+    )
+
+
+def spectral(m: Reader) -> str:
+    return (
+        f"the top-100 singular values of W\\* matched by rank to W's have R² "
+        f"{m.text('spectral_singular_values_R2')} and a mean relative error of "
+        f"{m.text('spectral_singular_values_error')} (permutation null: "
+        f"{m.text('spectral_singular_values_error_null')}); the best alignment of W's top-100 singular vectors "
+        f"with W\\*'s is {m.text('spectral_left_alignment')} (left) and {m.text('spectral_right_alignment')} "
+        f"(right), against {m.text('spectral_left_alignment_null')} for the null and "
+        f"{m.text('spectral_random_alignment')} for random vectors."
+    )
+
+
+SENTENCES: dict[str, Callable[[Reader], str]] = {
+    "connectivity": connectivity,
+    "embeddings": embeddings,
+    "functions": functions,
+    "biophysics": biophysics,
+    "spectral": spectral,
+}
+
+
+def findings(section: str, conditions: Sequence[Condition], metrics: Metrics) -> str:
+    """The chapter's results paragraph: one sentence per noise level, numbers from metrics.json."""
+    sentence = SENTENCES.get(section)
+    if sentence is None:
+        return ""
+    items = []
+    for condition in conditions:
+        reader = Reader(metrics.get(condition.name), condition)
+        label = keep_together(escape_markdown(condition.label))
+        if metrics.get(condition.name) is None:
+            items.append(f"- At {label}: not analysed yet.")
+        else:
+            text = sentence(reader)
+            items.append(f"- At {label}, {text}")
+    return "**What the figures show.**\n\n" + "\n".join(items) + "\n"
+

@@ -1,0 +1,245 @@
+"""The per-type recovery table (``#tbl-per-type-recovery``) and the facts of σ = 0 it explains.
+
+Read from ``results/<condition>/per-type.csv`` (written by the biophysics notebook with
+:func:`flygnn.analysis.per_type.write_per_type`): one row per cell type, the truth once,
+then per noise level the median upstream-rule τ̂ and V̂_rest and the R² of the type's
+incoming weights. A condition without the file (analysed before it existed) or with an
+unreadable one shows "n/a" with the reason; a table never breaks on bad input.
+
+The counts in the file (neurons without input, zero-range and unidentifiable neurons)
+give the generated text on why σ = 0 is hard, including the highest τ R² that
+upstream's rule allows when the neurons whose voltage never varied are scored τ̂ = 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flygnn.conditions import Condition, same_sigma
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, table
+from flygnn.report.project import ProjectLayout
+from flygnn.report.summary import NOT_AVAILABLE
+
+TABLE_ID = "tbl-per-type-recovery"
+# types whose τ lies within this factor of the fastest type's count as "as fast as the step"
+FAST_FACTOR = 1.05
+
+
+@dataclass(frozen=True)
+class PerTypeResults:
+    """One condition's per-type rows (column → value; "type" a name, the rest floats), or why none."""
+
+    condition: Condition
+    rows: list[dict[str, Any]] | None
+    reason: str | None = None
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([row.get(name, math.nan) for row in self.rows or []], dtype=float)
+
+    @property
+    def types(self) -> list[str]:
+        return [str(row["type"]) for row in self.rows or []]
+
+
+def _read(path, condition: Condition, layout: ProjectLayout) -> PerTypeResults:
+    from flygnn.analysis.per_type import PER_TYPE_COLUMNS
+
+    shown = layout.relative(path)
+    if not path.is_file():
+        return PerTypeResults(condition, None, f"no {shown}: the results predate the per-type table; "
+                                               "re-run `flygnn analyze --force`")
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in PER_TYPE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                return PerTypeResults(condition, None, f"{shown} lacks the columns {missing}")
+            rows = [
+                {key: (text if key == "type" else float(text)) for key, text in record.items() if key}
+                for record in reader
+            ]
+    except (OSError, ValueError, csv.Error) as exc:
+        return PerTypeResults(condition, None, f"{shown} is unreadable ({exc.__class__.__name__}: {exc})")
+    if not rows:
+        return PerTypeResults(condition, None, f"{shown} has no rows")
+    return PerTypeResults(condition, rows)
+
+
+def load_per_type(layout: ProjectLayout, conditions: Sequence[Condition]) -> list[PerTypeResults]:
+    from flygnn.analysis.per_type import PER_TYPE_FILE
+
+    return [_read(layout.result_dir(c.name) / PER_TYPE_FILE, c, layout) for c in conditions]
+
+
+def _fixed(value: float, digits: int) -> str:
+    if not math.isfinite(value):
+        return NOT_AVAILABLE
+    return f"{value:.{digits}f}".replace("-", "−")
+
+
+def per_type_table(results: Sequence[PerTypeResults]) -> str:
+    """The grid table, its caption and id, and the reasons of every "n/a" below it."""
+    available = [r for r in results if r.rows]
+    reasons = [
+        f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_markdown(r.reason)}."
+        for r in results if not r.rows
+    ]
+    reference = available[0] if available else None
+    for r in available[1:]:
+        if r.types != reference.types:
+            reasons.append(
+                f"- {keep_together(escape_markdown(r.condition.label))}: its cell types differ from "
+                f"{escape_markdown(reference.condition.label)}'s; its rows are matched by type name."
+            )
+    types = reference.types if reference else []
+    header = [
+        ["Type", "Neurons", "τ (s)", "V\\_rest"] + [Cell(keep_together(escape_markdown(r.condition.label)), span=3) for r in results],
+        ["", "", "true", "true"] + ["τ̂", "V̂\\_rest", "R² W in"] * len(results),
+    ]
+    by_type = [{str(row["type"]): row for row in (r.rows or [])} for r in results]
+    body = []
+    undefined: dict[str, list[str]] = {}
+    for name in types:
+        truth = by_type[results.index(reference)][name]
+        cells = [escape_markdown(name), str(int(truth["neurons"])), _fixed(truth["tau_true"], 4), _fixed(truth["V_rest_true"], 2)]
+        for r, rows in zip(results, by_type):
+            row = rows.get(name)
+            if row is None:
+                cells += [NOT_AVAILABLE] * 3
+                continue
+            r2 = row["W_incoming_R2"]
+            if not math.isfinite(r2):
+                why = ("fewer than two scored incoming edges" if row["W_incoming_edges_scored"] < 2
+                       else "the true weights of all its incoming edges are equal, so R² is undefined")
+                undefined.setdefault(why, [])
+                if escape_markdown(name) not in undefined[why]:
+                    undefined[why].append(escape_markdown(name))
+            cells += [_fixed(row["tau_recovered"], 4), _fixed(row["V_rest_recovered"], 2), _fixed(r2, 2)]
+        body.append(cells)
+    if not body:
+        body = [[Cell("per-type results not available (reasons below)", span=4 + 3 * len(results))]]
+    reasons += [f"- R² W in n/a for {', '.join(names)}: {why}." for why, names in undefined.items()]
+    widths = [9, 5, 6, 5] + [6, 6, 5] * len(results)
+    grid = GridTable(header, body, ["left", "right", "right", "right"] + ["right"] * (3 * len(results)), widths)
+    caption = (
+        "Recovery per cell type and noise level. τ and V\\_rest: the truth (one value per type); τ̂ and "
+        "V̂\\_rest: medians over the type's neurons of the upstream-rule estimates behind τ R² and V\\_rest R² "
+        "(τ̂ clipped to \\[0, 1\\] s; τ̂ = V̂\\_rest = 1 for a neuron whose voltage never varied); R² W in: "
+        "upstream's R² of W\\* (upstream's rules) against W over the edges into the type's neurons with "
+        "\\|W\\* − W\\| ≤ 5. V\\_rest in flyvis' arbitrary units. From results/\\<condition\\>/per-type.csv."
+    )
+    text = (
+        "::: {.per-type-table}\n\n```{=typst}\n#set text(size: 0.8em)\n```\n\n"
+        + table(grid, caption, TABLE_ID)
+        + "\n:::\n"
+    )
+    if reasons:
+        text += "\n" + "\n".join(reasons) + "\n"
+    return text
+
+
+def tau_r2_ceiling(result: PerTypeResults) -> float | None:
+    """The highest τ R² upstream's rule allows for this condition: every neuron's τ̂ exact
+    except the neurons whose voltage never varied, which upstream scores τ̂ = 1 s.
+    None when no neuron is scored that way (the ceiling is then 1)."""
+    from flygnn.analysis.metrics import upstream_fit
+
+    if not result.rows:
+        return None
+    neurons = result.column("neurons").astype(int)
+    zero = result.column("zero_range_neurons").astype(int)
+    if zero.sum() == 0:
+        return None
+    tau = result.column("tau_true")
+    estimate = np.concatenate([np.r_[np.full(z, 1.0), np.full(n - z, t)] for t, n, z in zip(tau, neurons, zero)])
+    true = np.concatenate([np.full(n, t) for t, n in zip(tau, neurons)])
+    return upstream_fit(true, estimate)[0]
+
+
+def _neurons(count: int) -> str:
+    return f"{count:,} neuron" + ("" if count == 1 else "s")
+
+
+def _listed(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def ceiling_sentence(results: Sequence[PerTypeResults], tau_r2: dict[str, str]) -> str:
+    """Beside the per-type table: for each condition with neurons scored τ̂ = 1, the τ R² ceiling."""
+    sentences = []
+    for r in results:
+        ceiling = tau_r2_ceiling(r)
+        if ceiling is None:
+            continue
+        zero = int(r.column("zero_range_neurons").sum())
+        slowest = float(np.nanmax(r.column("tau_true")))
+        sentences.append(
+            f"At {keep_together(escape_markdown(r.condition.label))}, upstream's rule scores the {zero:,} neurons "
+            f"whose voltage never varied as τ̂ = 1 s, far above every true τ (at most {slowest:.3f} s): even "
+            f"with every other neuron's τ̂ exact, τ R² could not exceed **{ceiling:.2f}** (measured: "
+            f"{tau_r2.get(r.condition.name, NOT_AVAILABLE)})."
+        )
+    return " ".join(sentences)
+
+
+def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str], tau_r2: dict[str, str]) -> str:
+    """Why σ = 0 is hard, with the counts measured on the σ = 0 condition (nothing when there is none)."""
+    zero_sigma = [r for r in results if same_sigma(r.condition.sigma, 0.0)]
+    if not zero_sigma:
+        return "This report has no σ = 0 condition.\n"
+    r = zero_sigma[0]
+    label = keep_together(escape_markdown(r.condition.label))
+    if not r.rows:
+        return f"The per-type counts of {label} are not available: {escape_markdown(r.reason)}.\n"
+    names = r.types
+    neurons = r.column("neurons").astype(int)
+    parts = []
+    zero = r.column("zero_range_neurons").astype(int)
+    zero_no_input = r.column("zero_range_no_input_neurons").astype(int)
+    if zero.sum():
+        listed = _listed([f"{escape_markdown(n)} ({z})" for n, z in zip(names, zero) if z])
+        parts.append(
+            f"- **Neurons that never move.** {_neurons(int(zero.sum()))} — {listed} — never change voltage at {label}; "
+            f"{zero_no_input.sum():,} of them have no incoming edge at this lattice size (they sit at its "
+            "border), so without noise nothing drives them. With an empty voltage range the learned slope is "
+            "0, and upstream's rules then give them τ̂ = V̂\\_rest = 1."
+        )
+    unidentifiable = r.column("unidentifiable_neurons").astype(int)
+    if unidentifiable.sum():
+        groups = {"all of": [], "most of": [], "some of": []}
+        for name, u, n in zip(names, unidentifiable, neurons):
+            if u == 0:
+                continue
+            key = "all of" if u == n else "most of" if u > n / 2 else "some of"
+            groups[key].append(f"{escape_markdown(name)} ({u} of {n})" if key != "all of" else escape_markdown(name))
+        described = "; ".join(f"{key} {_listed(members)}" for key, members in groups.items() if members)
+        parts.append(
+            f"- **Neurons that never pass a signal.** {_neurons(int(unidentifiable.sum()))} stay mostly below 0 "
+            f"(μ + s ≤ 0) — {described}. ReLU(v) is then 0 almost always, so the gain of their message "
+            "function, and with it their outgoing weights, cannot be read from the traces; upstream scores "
+            "them with s\\_g = 1 (`W_corrected_R2_identifiable` leaves them out)."
+        )
+    tau = r.column("tau_true")
+    fastest = float(np.nanmin(tau))
+    fast = tau <= FAST_FACTOR * fastest
+    parts.append(
+        f"- **Most types share one time constant.** {int(fast.sum())} of {len(tau)} types have τ within "
+        f"{round(100 * (FAST_FACTOR - 1))} % of the fastest ({fastest:.4f}–{float(tau[fast].max()):.4f} s, about "
+        f"the Euler step Δt), so the spread that τ R² measures comes from the other {int((~fast).sum())} types "
+        f"(τ up to {float(np.nanmax(tau)):.3f} s): τ R² is decided by about {int((~fast).sum())} types."
+    )
+    ceiling = tau_r2_ceiling(r)
+    if ceiling is not None:
+        parts.append(
+            f"- **A ceiling on τ R².** With the {zero.sum():,} never-moving neurons at τ̂ = 1 s and every other "
+            f"neuron exact, upstream's τ R² at {label} would be {ceiling:.2f}: no model can score higher by "
+            f"this rule (ours: {tau_r2.get(r.condition.name, NOT_AVAILABLE)}; published: "
+            f"{published_tau.get(r.condition.name, '—')})."
+        )
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,191 @@
+"""How this report differs from the study, and the files a reader can download.
+
+``differences.qmd``: a box beside the summary table — the training schedule of every
+bundle (preset, frames, iterations, batch size, from ``bundle.json``) beside the
+study's (the ``paper`` presets), whether each bundle's loss was still falling when
+training stopped, the stimulus, and where every published number comes from.
+
+``downloads.qmd``: the summary table as CSV (``results/downloads/summary.csv``, written
+here) and every condition's ``metrics.json`` and ``per-type.csv``: links in HTML, file
+names in the PDF.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from flygnn.conditions import Condition
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together
+from flygnn.report.project import ProjectLayout
+from flygnn.report.summary import NOT_PUBLISHED, PublishedTable, format_value, metric_cell
+from flygnn.report.training import TREND_FRACTION, TrainingRecord
+
+DOWNLOADS = "downloads"  # under results/
+SUMMARY_CSV = "summary.csv"
+STUDY_PRESET = "paper"
+# a loss that changed by less than this over the last part of training counts as flat
+FLAT = 0.02
+
+
+def study_schedule(sigma: float) -> dict[str, Any] | None:
+    """The study's training schedule at ``sigma`` (the ``paper`` presets); None when the study has no such σ."""
+    from flygnn.simulate import preset
+    from flygnn.train.config import load_training_config
+
+    config = load_training_config(STUDY_PRESET, sigma)
+    if config.derived_from is not None:
+        return None
+    return {
+        "preset": STUDY_PRESET,
+        "training_frames": preset(STUDY_PRESET)["train_frames"],
+        "iterations": config.iterations,
+        "batch_size": config.batch_size,
+    }
+
+
+def _count(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "n/a"
+    return f"{int(value):,}"
+
+
+def trend_sentence(record: TrainingRecord) -> str:
+    label = keep_together(escape_markdown(record.condition.label))
+    trend = record.loss_trend()
+    if trend is None:
+        source = record.history_file or "no loss history"
+        return f"{label}: not available ({escape_markdown(source)} has fewer than four logged losses)" \
+            if record.history_file else f"{label}: not available (the bundle has no loss history)"
+    change = trend.change
+    percent = f"{100 * change:+.1f}".replace("-", "−")
+    verdict = "still falling" if change < -FLAT else "rising" if change > FLAT else "flat (within ±2 %)"
+    return (
+        f"{label}: mean loss {trend.last:.4g} over iterations {trend.split_iteration:,}–{trend.last_iteration:,} "
+        f"against {trend.before:.4g} over {trend.first_iteration:,}–{trend.split_iteration:,} "
+        f"({percent} %): **{verdict}** when training stopped"
+    )
+
+
+def differences(records: Sequence[TrainingRecord], published: PublishedTable, loss_figure: bool) -> str:
+    """The "Differences from the study" box."""
+    header = [
+        [""] + [Cell(keep_together(escape_markdown(r.condition.label)), span=2) for r in records],
+        [""] + ["ours", "study"] * len(records),
+    ]
+    schedules = [study_schedule(r.condition.sigma) for r in records]
+    rows, unrecorded = [], {}
+    for label, key in (("Training preset", "preset"), ("Training frames", "training_frames"),
+                       ("Iterations", "iterations"), ("Batch size (frames per iteration)", "batch_size")):
+        cells = [label]
+        for record, study in zip(records, schedules):
+            ours = record.setting(key)
+            theirs = None if study is None else study[key]
+            shown = _count if key != "preset" else (lambda v: escape_markdown(str(v)) if v else "n/a")
+            cells += [shown(ours), NOT_PUBLISHED if theirs is None else shown(theirs)]
+            if shown(ours) == "n/a":
+                unrecorded.setdefault(record.condition.label, []).append(label.lower())
+        rows.append(cells)
+    grid = GridTable(header, rows, ["left"] + ["right"] * (2 * len(records)), [22] + [8] * (2 * len(records)))
+    problems = [f"- {keep_together(escape_markdown(r.condition.label))}: {escape_markdown(r.problem)}."
+                for r in records if r.problem]
+    problems += [f"- n/a for {keep_together(escape_markdown(c))}: bundle.json does not record the "
+                 f"{escape_markdown(', '.join(what))}." for c, what in unrecorded.items()]
+    trend = "\n".join(f"    - {trend_sentence(r)}." for r in records)
+    figure = " (@fig-training-loss)" if loss_figure else ""
+    notes = [f"{escape_markdown(row.label)}: {escape_markdown(row.note)}" for row in published.rows if row.note]
+    sources = (
+        f"Every published value beside ours (@tbl-summary, @fig-metrics-vs-sigma, @fig-recovery-curves) is from "
+        f"{escape_markdown(published.source) or 'data/published.yaml'}"
+        + (" — " + "; ".join(notes) if notes else "") + "."
+    )
+    return (
+        '::: {.callout-note collapse="false"}\n## Differences from the study\n\n'
+        "Our bundles were trained on this project's machines, not with the study's schedule; "
+        "the study's column is its published configuration (`flygnn train --preset paper`).\n\n"
+        + grid.markdown()
+        + ("\n" + "\n".join(problems) + "\n" if problems else "")
+        + f"\n- **Training loss{figure}.** The mean loss over the last {round(100 * TREND_FRACTION)} % of the "
+        "logged iterations against the same span before it:\n"
+        + trend + "\n"
+        "- **Stimulus.** Ours: saccadic movies over stock photographs shipped with scikit-image, scikit-learn "
+        "and matplotlib, rendered on the hexagonal eye (no download at run time), split into training and test "
+        "by source image. The study's: the DAVIS video data set. The inputs differ in content and statistics, "
+        "so our numbers and the published ones come from different stimuli.\n"
+        f"- **Published numbers.** {sources}\n"
+        ":::\n"
+    )
+
+
+def summary_rows(
+    conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None], published: PublishedTable
+) -> list[dict[str, str]]:
+    """The summary table in long form: one row per metric and condition (value "" with the reason when n/a)."""
+    rows = []
+    for row in published.rows:
+        for condition in conditions:
+            shown = metric_cell(metrics.get(condition.name), row.metric, condition)
+            entry = (metrics.get(condition.name) or {}).get(row.metric)
+            value = entry.get("value") if isinstance(entry, Mapping) else entry
+            theirs = row.published_at(condition.sigma)
+            rows.append({
+                "metric": row.metric,
+                "label": row.label,
+                "condition": condition.name,
+                "sigma": f"{condition.sigma:g}",
+                "ours": "" if shown.reason else repr(float(value)) if isinstance(value, float) else str(value),
+                "published": "" if theirs is None else format_value(theirs),
+                "note": shown.reason or "",
+            })
+    return rows
+
+
+def write_summary_csv(
+    layout: ProjectLayout, conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None],
+    published: PublishedTable,
+) -> Path:
+    from flygnn.atomic import write_text
+
+    rows = summary_rows(conditions, metrics, published)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, ["metric", "label", "condition", "sigma", "ours", "published", "note"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = layout.results / DOWNLOADS / SUMMARY_CSV
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text() != buffer.getvalue():
+        write_text(path, buffer.getvalue())
+    return path
+
+
+def downloads(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
+    """Links to the summary CSV and each condition's metrics.json and per-type.csv."""
+    from flygnn.analysis.per_type import PER_TYPE_FILE
+
+    def href(path: Path) -> str:
+        return Path(os.path.relpath(path, layout.chapters)).as_posix()
+
+    summary = layout.results / DOWNLOADS / SUMMARY_CSV
+    items = [f"- The summary table (@tbl-summary) as CSV, one row per metric and noise level: "
+             f"[summary.csv]({href(summary)})"]
+    files = [f"- {escape_markdown(layout.relative(summary))}"]
+    for condition in conditions:
+        folder = layout.result_dir(condition.name)
+        links = [f"[metrics.json]({href(folder / 'metrics.json')})"]
+        names = [escape_markdown(layout.relative(folder / "metrics.json"))]
+        if (folder / PER_TYPE_FILE).is_file():
+            links.append(f"[{PER_TYPE_FILE}]({href(folder / PER_TYPE_FILE)}) (@tbl-per-type-recovery)")
+            names.append(escape_markdown(layout.relative(folder / PER_TYPE_FILE)))
+        items.append(f"- {keep_together(escape_markdown(condition.label))}: " + ", ".join(links))
+        files.append(f"- {keep_together(escape_markdown(condition.label))}: " + ", ".join(names))
+    return (
+        '::: {.content-visible when-format="html"}\n' + "\n".join(items) + "\n:::\n\n"
+        '::: {.content-visible unless-format="html"}\n'
+        "The HTML version of this report links these files; in the project they are:\n\n"
+        + "\n".join(files) + "\n:::\n"
+    )

@@ -1,0 +1,134 @@
+"""What the book says about how each bundle was trained, read from the bundles.
+
+Per condition: the ``training`` record of ``bundle.json`` (preset, configuration,
+iterations, wall time, training frames), the training history
+(``training-history.csv``, read with :func:`flygnn.train.history.read_history`;
+bundles trained before it existed have only ``training-loss.csv``, loss terms without
+recovery scores) and the bundle's ``training-loss.png``. Nothing here fails on a
+bundle that lacks a file: the record says what is missing and why, and the book
+prints that instead of a curve.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flygnn.conditions import Condition
+from flygnn.errors import FlygnnError
+from flygnn.report.project import ProjectLayout
+
+LEGACY_HISTORY_FILE = "training-loss.csv"  # loss terms only (bundles trained before the history)
+LOSS_FIGURE = "training-loss.png"
+# the share of the logged training at the end over which "still falling" is judged
+TREND_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class LossTrend:
+    """Mean loss over the last ``TREND_FRACTION`` of the logged iterations against the
+    same number of rows before it: ``change`` = last/before − 1 (negative: still falling)."""
+
+    before: float
+    last: float
+    first_iteration: int  # first iteration of the "before" window
+    split_iteration: int  # first iteration of the "last" window
+    last_iteration: int
+
+    @property
+    def change(self) -> float:
+        return self.last / self.before - 1.0
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """One condition's training as the book reports it."""
+
+    condition: Condition
+    training: dict[str, Any] = field(default_factory=dict)  # bundle.json "training" ({} when unreadable)
+    history: list[dict[str, Any]] = field(default_factory=list)  # rows of the history ([] when none)
+    history_file: str | None = None  # the file the rows came from, relative to the project
+    loss_figure: Path | None = None  # the bundle's training-loss.png, when it has one
+    problem: str | None = None  # why bundle.json could not be read
+
+    @property
+    def scored(self) -> list[dict[str, Any]]:
+        """History rows with recovery scores (upstream's rules), in order."""
+        from flygnn.train.history import scored_rows
+
+        return scored_rows(self.history)
+
+    @property
+    def no_curves_reason(self) -> str | None:
+        """Why this condition has no recovery curves (None when it has them)."""
+        if self.scored:
+            return None
+        if self.history_file is None:
+            return "its bundle has no training history (training-history.csv)"
+        if self.history_file.endswith(LEGACY_HISTORY_FILE):
+            return (
+                f"its bundle predates the training history: {self.history_file} holds the loss only, "
+                "no recovery scores"
+            )
+        return f"{self.history_file} has no row with recovery scores"
+
+    def setting(self, name: str) -> Any:
+        """A training setting: the record's own key, else its ``config``'s."""
+        if name in self.training:
+            return self.training[name]
+        return (self.training.get("config") or {}).get(name)
+
+    def loss_trend(self) -> LossTrend | None:
+        return loss_trend(self.history)
+
+
+def loss_trend(rows: Sequence[dict[str, Any]], fraction: float = TREND_FRACTION) -> LossTrend | None:
+    """The loss at the end of training against just before it (see :class:`LossTrend`);
+    None with fewer than 4 logged losses."""
+    points = [(int(r["iteration"]), float(r["loss"])) for r in rows if math.isfinite(float(r.get("loss", math.nan)))]
+    window = max(2, round(len(points) * fraction))
+    if len(points) < 2 * window:
+        return None
+    before, last = points[-2 * window : -window], points[-window:]
+    mean_before = sum(v for _, v in before) / len(before)
+    mean_last = sum(v for _, v in last) / len(last)
+    if mean_before <= 0:
+        return None
+    return LossTrend(mean_before, mean_last, before[0][0], last[0][0], last[-1][0])
+
+
+def load_training(layout: ProjectLayout, conditions: Sequence[Condition]) -> list[TrainingRecord]:
+    """The training record of every condition's bundle; never raises on a missing or bad file."""
+    from flygnn.train.history import HISTORY_FILE, read_history
+
+    records = []
+    for condition in conditions:
+        folder = layout.bundle_dir(condition.name)
+        training, problem = {}, None
+        try:
+            document = json.loads((folder / "bundle.json").read_text())
+            training = document.get("training") or {}
+            if not isinstance(training, dict):
+                training, problem = {}, "bundle.json has no readable 'training' record"
+        except (OSError, json.JSONDecodeError, AttributeError) as exc:
+            problem = f"bundle.json could not be read ({exc.__class__.__name__})"
+        history, history_file = [], None
+        for name in (HISTORY_FILE, LEGACY_HISTORY_FILE):
+            path = folder / name
+            if path.is_file():
+                history_file = layout.relative(path)
+                try:
+                    history = read_history(path)
+                except FlygnnError as exc:
+                    problem = f"{history_file} is unreadable: {exc}"
+                    history = []
+                break
+        figure = folder / LOSS_FIGURE
+        records.append(
+            TrainingRecord(condition, training, history, history_file, figure if figure.is_file() else None, problem)
+        )
+    return records
