@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_report_book import write_fake_history, write_fake_per_type
 from test_report_project import analysed_copy
 
 from flygnn.cli import main
@@ -268,6 +269,9 @@ def rendered_book(tmp_path_factory):
     manifest = json.loads(manifest_path.read_text())
     manifest["bundle"]["groundtruth"]["source"] = "/home/trainer/flyvis_pretrained/flow/0000/000"
     manifest_path.write_text(json.dumps(manifest))
+    # a training history and a per-type table for one condition only: the other reads "not available"
+    write_fake_history(layout.bundle_dir("sigma-0p5"))
+    write_fake_per_type(layout.result_dir("sigma-0"), zero_range=(1, 0))
     chapters.build_chapters(layout, conditions, log=lambda m: None)
     book = quarto.render_book(layout, conditions, log=lambda m: None)
     return layout, conditions, book
@@ -290,8 +294,18 @@ def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
     assert connectivity.count('class="lightbox"') == 2 * len(conditions)
     assert 'data-gallery="weights-raw"' in connectivity
     assert "column-page-right" in connectivity
-    # bad input shows as "n/a" with its reason, never as a broken table
+    # the figures across conditions and the per-type table, cross-referenced from the summary chapter
     summary = (book / "chapters" / "summary.html").read_text()
+    for identifier in ("fig-recovery-curves", "fig-metrics-vs-sigma", "tbl-per-type-recovery"):
+        assert f'id="{identifier}"' in html_text, identifier
+        assert re.search(rf'href="(\./)?(biophysics\.html)?#{identifier}"', summary), identifier
+    assert "its bundle has no training history" in summary
+    assert (book / "results" / "book-figures" / "recovery-curves.png").is_file()
+    assert (book / "results" / "downloads" / "summary.csv").is_file(), "the downloads are in the site"
+    assert (book / "results" / "sigma-0" / "per-type.csv").is_file()
+    biophysics = (book / "chapters" / "biophysics.html").read_text()
+    assert "no results/sigma-0p5/per-type.csv" in biophysics
+    # bad input shows as "n/a" with its reason, never as a broken table
     assert "Not available for σ&nbsp;=&nbsp;0 (unreadable: metrics.json holds" in summary
     assert "Not available for σ&nbsp;=&nbsp;0.5 (not computed: absent from results/sigma-0p5/metrics.json)" in (
         (book / "index.html").read_text()

@@ -57,10 +57,12 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     # and every id that is referenced is defined (dangling ones would read "?@fig-…")
     assert set(check.references) <= set(check.definitions)
     assert {"tbl-summary", "tbl-additional-metrics", "tbl-provenance", "tbl-figure-index"} <= set(check.definitions)
-    # every image shown exists, one per family and condition
+    # every image shown exists: one per family and condition, and the two figures across
+    # conditions (the stand-in bundles have no training-loss.png)
     images = [image for page_images in check.images.values() for image in page_images]
-    assert len(images) == len(figure_families()) * len(conditions)
+    assert len(images) == len(figure_families()) * len(conditions) + 2
     assert all(image.is_file() for image in images)
+    assert {i.name for i in images if i.parent.name == "book-figures"} == {"recovery-curves.png", "metrics-vs-sigma.png"}
 
 
 def test_each_chapter_links_the_pages_of_its_executed_notebooks(tmp_path):

@@ -443,7 +443,55 @@ def generate_parts(
     parts.files[out / "provenance.qmd"] = provenance(results, layout)
     parts.files[out / "notebook-index.qmd"] = notebook_index(conditions, layout)
     parts.files[out / "figure-index.qmd"] = figure_index(conditions)
+    parts.files.update(book_parts(layout, conditions, metrics, published, draw=any(r.manifest for r in results)))
     return parts
+
+
+def book_parts(
+    layout: ProjectLayout,
+    conditions: Sequence[Condition],
+    metrics: dict[str, dict[str, Any] | None],
+    published: Any,
+    draw: bool,
+) -> dict[Path, str]:
+    """The parts across conditions: figures drawn from the bundles and results (``draw``: draw
+    them and write the downloads; False for placeholders), the per-type table, the texts whose
+    numbers come from the results, the glossary and the downloads."""
+    from flygnn.analysis.metrics import UPSTREAM_METRICS
+    from flygnn.report import book_figures, findings, per_type, study
+    from flygnn.report.glossary import glossary_table
+    from flygnn.report.summary import format_value, metric_cell
+    from flygnn.report.training import load_training
+
+    out = layout.generated
+    records = load_training(layout, conditions)
+    per_type_results = per_type.load_per_type(layout, conditions)
+    tau_r2 = {c.name: metric_cell(metrics.get(c.name), "tau_R2", c).text for c in conditions}
+    tau_row = next((row for row in published.rows if row.metric == "tau_R2"), None)
+    published_tau = {
+        c.name: format_value(tau_row.published_at(c.sigma)) if tau_row and tau_row.published_at(c.sigma) is not None else "—"
+        for c in conditions
+    }
+    loss_grid = book_figures.training_loss_grid(layout, records)
+    files = {
+        out / "fig-recovery-curves.qmd": GENERATED_NOTE + book_figures.recovery_curves(layout, records, published, draw),
+        out / "fig-metrics-vs-sigma.qmd": GENERATED_NOTE
+        + book_figures.metrics_vs_sigma(layout, conditions, metrics, published, draw),
+        out / "fig-training-loss.qmd": GENERATED_NOTE + loss_grid,
+        out / "per-type-table.qmd": GENERATED_NOTE
+        + (per_type.ceiling_sentence(per_type_results, tau_r2) + "\n\n").lstrip()
+        + per_type.per_type_table(per_type_results),
+        out / "sigma-zero.qmd": GENERATED_NOTE + per_type.sigma_zero(per_type_results, published_tau, tau_r2),
+        out / "glossary.qmd": GENERATED_NOTE + glossary_table(conditions, metrics, UPSTREAM_METRICS),
+        out / "differences.qmd": GENERATED_NOTE
+        + study.differences(records, published, loss_figure="#fig-training-loss" in loss_grid),
+        out / "downloads.qmd": GENERATED_NOTE + study.downloads(layout, conditions),
+    }
+    for section in SECTIONS:
+        files[out / f"findings-{section.name}.qmd"] = GENERATED_NOTE + findings.findings(section.name, conditions, metrics)
+    if draw:
+        study.write_summary_csv(layout, conditions, metrics, published)
+    return files
 
 
 # --- the book's structure: checked before Quarto is run ---------------------------------

@@ -34,6 +34,13 @@ MINIMUM_VERSION = (1, 9)
 UPDATED_ENV = "FLYGNN_REPORT_UPDATED"
 # what the workflow's `book` rule produces: when and with which Quarto the book was published
 RENDER_RECORD = "book-render.json"
+# what every book shows besides the σ-grids (flygnn.report.chapters.book_parts)
+BOOK_IDS = {
+    "tbl-summary": "the summary table",
+    "fig-metrics-vs-sigma": "the figure of the summary metrics against σ",
+    "fig-recovery-curves": "the figure of recovery during training",
+    "tbl-per-type-recovery": "the per-type table",
+}
 UNRESOLVED_REF = re.compile(r"\?@(?:fig|tbl|sec|eq)-[\w-]+")
 
 Log = Callable[[str], None]
@@ -122,8 +129,9 @@ def verify_render(site: Path, layout: ProjectLayout, config: dict[str, Any], con
         for condition in conditions:
             if figure_id(family, condition) not in ids:
                 problems.append(f"figure #{figure_id(family, condition)} is missing from the HTML book")
-    if "tbl-summary" not in ids:
-        problems.append("the summary table #tbl-summary is missing from the HTML book")
+    for identifier, what in BOOK_IDS.items():
+        if identifier not in ids:
+            problems.append(f"{what} #{identifier} is missing from the HTML book")
     if not (site / Path(SUMMARY_CHAPTER).with_suffix(".html")).is_file():
         problems.append(f"{SUMMARY_CHAPTER} was not rendered")
     # made by the book's post-render step (flygnn.report.notebook_pages)

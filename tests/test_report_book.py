@@ -1,0 +1,208 @@
+"""The book's parts across conditions: recovery curves, metrics against σ, the per-type
+table, the generated texts, the glossary and the downloads — and bad input in each."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from test_report_project import analysed_copy
+
+from flygnn.analysis.metrics import DEFINITIONS, upstream_fit
+from flygnn.analysis.per_type import PER_TYPE_COLUMNS, write_per_type
+from flygnn.conditions import load_conditions
+from flygnn.report import book_figures, chapters, findings
+from flygnn.report.per_type import PerTypeResults, tau_r2_ceiling
+from flygnn.report.training import loss_trend
+from flygnn.train.history import write_history
+
+QUIET = {"log": lambda message: None}
+
+
+def write_fake_history(bundle_dir, scored=True):
+    rows = []
+    for number, iteration in enumerate(range(100, 2100, 100)):
+        row = {"iteration": iteration, "wall_time_s": 30.0 * (number + 1), "prediction": 100.0 / (number + 1),
+               "loss": 100.0 / (number + 1), "iterations_per_s": 3.0}
+        if scored and iteration % 500 == 0:
+            row.update(W_corrected_R2=0.5 + iteration / 5000, W_corrected_slope=0.9, tau_R2=0.7, V_rest_R2=0.1)
+        rows.append(row)
+    write_history(rows, bundle_dir / "training-history.csv")
+    return rows
+
+
+def write_fake_per_type(result_dir, zero_range=(0, 0)):
+    columns = {
+        "type": np.array(["A", "B"], dtype=object),
+        "neurons": np.array([3, 2]),
+        "incoming_edges": np.array([4, 5]),
+        "no_input_neurons": np.array(zero_range),
+        "zero_range_neurons": np.array(zero_range),
+        "zero_range_no_input_neurons": np.array(zero_range),
+        "unidentifiable_neurons": np.array([3, 1]),
+        "tau_true": np.array([0.02, 0.2]),
+        "tau_recovered": np.array([0.021, 0.18]),
+        "V_rest_true": np.array([0.5, -0.25]),
+        "V_rest_recovered": np.array([0.4, -0.1]),
+        "W_incoming_R2": np.array([0.93, np.nan]),
+        "W_incoming_edges_scored": np.array([4, 5]),
+    }
+    assert list(columns) == list(PER_TYPE_COLUMNS)
+    write_per_type(result_dir / "per-type.csv", columns)
+
+
+@pytest.fixture
+def project(tmp_path):
+    layout = analysed_copy(tmp_path)
+    return layout, load_conditions(layout.conditions_file)
+
+
+def generated(layout, name):
+    return (layout.generated / name).read_text()
+
+
+def test_the_new_ids_are_defined_once_and_referenced_from_the_summary_chapter(project):
+    layout, conditions = project
+    write_fake_history(layout.bundle_dir("sigma-0p5"))
+    write_fake_per_type(layout.result_dir("sigma-0"), zero_range=(1, 0))
+    chapters.build_chapters(layout, conditions, **QUIET)
+    check = chapters.check_book(layout)
+    assert check.problems == []
+    for identifier in ("fig-recovery-curves", "fig-metrics-vs-sigma", "tbl-per-type-recovery", "tbl-glossary"):
+        assert len(check.definitions[identifier]) == 1, identifier
+        assert "chapters/summary.qmd" in check.references[identifier], identifier
+    for stem in (book_figures.RECOVERY_CURVES, book_figures.METRICS_VS_SIGMA):
+        for suffix in ("png", "pdf"):
+            path = layout.results / book_figures.FOLDER / f"{stem}.{suffix}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+
+
+def test_a_condition_without_history_is_named_in_the_caption(project):
+    layout, conditions = project
+    write_fake_history(layout.bundle_dir("sigma-0p5"))
+    write_fake_history(layout.bundle_dir("sigma-0"), scored=False)
+    chapters.build_chapters(layout, conditions, **QUIET)
+    text = generated(layout, "fig-recovery-curves.qmd")
+    assert "Not available — σ = 0: data/bundles/sigma-0/training-history.csv has no row with recovery scores" in text
+    assert "σ = 0.5:" not in text.split("Not available")[1]
+    (layout.bundle_dir("sigma-0") / "training-history.csv").unlink()
+    (layout.bundle_dir("sigma-0p5") / "training-history.csv").unlink()
+    chapters.build_chapters(layout, conditions, **QUIET)
+    text = generated(layout, "fig-recovery-curves.qmd")
+    assert "σ = 0: its bundle has no training history (training-history.csv)" in text
+    assert "σ = 0.5: its bundle has no training history" in text
+    assert (layout.results / book_figures.FOLDER / "recovery-curves.png").is_file(), "still a figure, never a crash"
+
+
+def test_unchanged_figures_are_not_redrawn(project):
+    layout, conditions = project
+    write_fake_history(layout.bundle_dir("sigma-0p5"))
+    chapters.build_chapters(layout, conditions, **QUIET)
+    figure = layout.results / book_figures.FOLDER / "recovery-curves.png"
+    stamp = figure.stat().st_mtime_ns
+    chapters.build_chapters(layout, conditions, **QUIET)
+    assert figure.stat().st_mtime_ns == stamp
+    write_fake_history(layout.bundle_dir("sigma-0"))  # new data: redrawn
+    chapters.build_chapters(layout, conditions, **QUIET)
+    assert figure.stat().st_mtime_ns != stamp
+
+
+def test_nan_and_missing_metrics_read_not_available_with_the_reason(project):
+    layout, conditions = project
+    for name, edit in (("sigma-0", lambda m: m["tau_R2"].update(value=None)), ("sigma-0p5", lambda m: m.pop("V_rest_R2"))):
+        path = layout.result_dir(name) / "metrics.json"
+        document = json.loads(path.read_text())
+        edit(document["metrics"])
+        path.write_text(json.dumps(document))
+    chapters.build_chapters(layout, conditions, **QUIET)
+    caption = generated(layout, "fig-metrics-vs-sigma.qmd")
+    assert "τ R² at σ = 0 (undefined: metrics.json holds no finite value)" in caption
+    assert "V\\_rest R² at σ = 0.5 (not computed: absent from results/sigma-0p5/metrics.json)" in caption
+    text = generated(layout, "findings-biophysics.qmd")
+    assert "τ R² n/a (undefined: metrics.json holds no finite value)" in text
+    assert "V_rest R² n/a (not computed: absent from results/sigma-0p5/metrics.json)" in text
+    rows = list(csv.DictReader((layout.results / "downloads" / "summary.csv").open()))
+    tau = next(r for r in rows if r["metric"] == "tau_R2" and r["condition"] == "sigma-0")
+    assert tau["ours"] == "" and tau["note"] == "undefined: metrics.json holds no finite value"
+
+
+def test_summary_csv_holds_the_summary_table(project):
+    layout, conditions = project
+    chapters.build_chapters(layout, conditions, **QUIET)
+    rows = list(csv.DictReader((layout.results / "downloads" / "summary.csv").open()))
+    assert len(rows) == 5 * len(conditions)
+    metrics = json.loads((layout.result_dir("sigma-0p5") / "metrics.json").read_text())["metrics"]
+    row = next(r for r in rows if r["metric"] == "W_corrected_R2" and r["condition"] == "sigma-0p5")
+    assert float(row["ours"]) == metrics["W_corrected_R2"]["value"] and row["published"] == "0.9898"
+    links = generated(layout, "downloads.qmd")
+    assert "[summary.csv](../results/downloads/summary.csv)" in links
+    for condition in conditions:
+        assert f"[metrics.json](../results/{condition.name}/metrics.json)" in links
+
+
+def test_per_type_table_and_its_bad_input(project):
+    layout, conditions = project
+    write_fake_per_type(layout.result_dir("sigma-0"), zero_range=(1, 0))
+    chapters.build_chapters(layout, conditions, **QUIET)
+    text = generated(layout, "per-type-table.qmd")
+    assert "{#tbl-per-type-recovery}" in text
+    row_a = next(line for line in text.splitlines() if line.startswith("| A "))
+    cells = [c.strip() for c in row_a.strip("|").split("|")]
+    # type, neurons, τ, V_rest, then σ = 0 (τ̂, V̂_rest, R²) and σ = 0.5 (no file: n/a)
+    assert cells == ["A", "3", "0.0200", "0.50", "0.0210", "0.40", "0.93", "n/a", "n/a", "n/a"]
+    assert "Not available for σ\u00a0=\u00a00.5: no results/sigma-0p5/per-type.csv" in text
+    assert "R² W in n/a for B: the true weights of all its incoming edges are equal" in text
+    # the ceiling beside the table, and the σ = 0 facts
+    ceiling = upstream_fit([0.02, 0.02, 0.02, 0.2, 0.2], [1.0, 0.02, 0.02, 0.2, 0.2])[0]
+    assert f"could not exceed **{ceiling:.2f}**" in text
+    zero = generated(layout, "sigma-zero.qmd")
+    assert "1 neuron — A (1) — never change voltage" in zero
+    assert "all of A; some of B (1 of 2)" in zero
+    assert "1 of 2 types have τ within 5 % of the fastest" in zero
+
+
+def test_tau_ceiling_known_answer():
+    rows = [
+        {"type": "fast", "neurons": 4.0, "zero_range_neurons": 0.0, "tau_true": 0.02},
+        {"type": "slow", "neurons": 2.0, "zero_range_neurons": 1.0, "tau_true": 0.3},
+    ]
+    result = PerTypeResults(load_conditions.__globals__["Condition"]("sigma-0", 0.0, "σ = 0"), rows)
+    expected = upstream_fit([0.02] * 4 + [0.3, 0.3], [0.02] * 4 + [1.0, 0.3])[0]
+    assert tau_r2_ceiling(result) == pytest.approx(expected)
+    no_zero = PerTypeResults(result.condition, [dict(r, zero_range_neurons=0.0) for r in rows])
+    assert tau_r2_ceiling(no_zero) is None
+
+
+def test_loss_trend_known_answer():
+    rows = [{"iteration": 10 * i, "loss": value} for i, value in enumerate([9, 9, 9, 9, 9, 9, 4, 4, 2, 2])]
+    trend = loss_trend(rows)
+    assert (trend.before, trend.last) == (4.0, 2.0) and trend.change == pytest.approx(-0.5)
+    assert (trend.first_iteration, trend.split_iteration, trend.last_iteration) == (60, 80, 90)
+    assert loss_trend(rows[:3]) is None
+
+
+def test_glossary_has_one_row_per_metric_and_its_definition(project):
+    layout, conditions = project
+    chapters.build_chapters(layout, conditions, **QUIET)
+    text = generated(layout, "glossary.qmd")
+    names = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip()]
+    metric_rows = [n for n in names if n != "Metric"]
+    assert len(metric_rows) == len(set(metric_rows)), "no duplicated rows"
+    assert metric_rows[:5] == ["W\\_corrected\\_R2", "W\\_corrected\\_slope", "tau\\_R2", "V\\_rest\\_R2", "clustering\\_accuracy"]
+    assert "connectivity\\_extra" in metric_rows
+
+
+def test_findings_words_do_not_overclaim():
+    assert findings.recovery_words(0.03, "V_rest") == "the fit does not recover V_rest"
+    assert findings.recovery_words(0.35, "V_rest") == "the fit recovers V_rest only in part"
+    assert findings.recovery_words(0.99, "τ") == "the fit recovers most of the variance of τ"
+
+
+def test_definitions_come_from_the_metrics_module():
+    from flygnn.report.glossary import definition_text, referenced_terms
+
+    text = definition_text([(None, {"definition": "upstream-W-r2"})])
+    assert text == "upstream-W-r2: " + DEFINITIONS["upstream-W-r2"]
+    assert referenced_terms([text]) == ["upstream-r2"]
