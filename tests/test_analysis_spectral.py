@@ -226,3 +226,30 @@ def test_rightmost_eigenvalues_sparse_and_dense_agree():
     sparse = rightmost_eigenvalues(J, 8, dense=False)
     np.testing.assert_allclose(sparse.real, dense.real, rtol=1e-8)
     np.testing.assert_allclose(np.abs(sparse.imag), np.abs(dense.imag), rtol=1e-6, atol=1e-9)
+
+
+def test_rightmost_eigenvalues_by_blocks_are_those_of_the_whole_matrix(monkeypatch):
+    """A network with a recurrent core, small loops and many neurons outside any loop (equal time constants:
+    a highly repeated diagonal) — block by block, with the core sent to ARPACK, gives the dense answer."""
+    from scipy.sparse.csgraph import connected_components
+
+    import flygnn.analysis.spectral as spectral
+
+    rng = np.random.default_rng(7)
+    n, core = 400, 150
+    source, target = rng.integers(0, core, 1500), rng.integers(0, core, 1500)  # the core: one big loop
+    feedforward = np.arange(core, n)  # every other neuron gets input from an earlier one, never back
+    source = np.r_[source, rng.integers(0, core, feedforward.size), [200, 201]]
+    target = np.r_[target, feedforward, [201, 200]]  # and one 2-loop among them
+    W = rng.normal(0, 0.3, source.size)
+    tau = np.r_[rng.uniform(0.02, 0.3, core), np.full(n - core, 0.3)]  # 250 equal −1/τ outside loops
+    J = jacobian_matrix(W, source, target, tau, np.ones(n))
+    sizes = np.bincount(connected_components(J, directed=True, connection="strong")[1])
+    assert sizes.max() == core and (sizes == 2).sum() == 1
+    expected = rightmost_eigenvalues(J, 60, dense=True)
+    repeated = np.isclose(expected, -1 / 0.3, atol=1e-9)
+    assert 0 < repeated.sum() < 60  # the 60 rightmost: loop modes and the repeated −1/τ
+    monkeypatch.setattr(spectral, "DENSE_BELOW", 100)  # the core now goes to ARPACK
+    found = spectral.rightmost_eigenvalues_by_blocks(J, 60)
+    np.testing.assert_allclose(found.real, expected.real, atol=1e-8)
+    np.testing.assert_allclose(np.abs(found.imag), np.abs(expected.imag), atol=1e-7)

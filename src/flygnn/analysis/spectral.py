@@ -100,6 +100,29 @@ def rightmost_eigenvalues(matrix: scipy.sparse.spmatrix, k: int, dense: bool, se
     return _by_real_part(values)
 
 
+def rightmost_eigenvalues_by_blocks(matrix: scipy.sparse.spmatrix, k: int, seed: int = 0) -> np.ndarray:
+    """The k eigenvalues with the largest real part, found block by block (complex, decreasing real part).
+
+    Ordered by its strongly connected components a matrix is block triangular, and its
+    eigenvalues are those of its diagonal blocks: a row outside every loop contributes its
+    diagonal entry exactly, a small block is decomposed densely, and only the large ones
+    go to ARPACK. Exact, and it spares ARPACK the many equal diagonal entries (every
+    neuron of one type outside a loop has the same −1/τ), on which it converges slowly.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    matrix = scipy.sparse.csr_matrix(matrix)
+    _, labels = connected_components(matrix, directed=True, connection="strong")
+    sizes = np.bincount(labels)
+    values = [matrix.diagonal()[sizes[labels] == 1]]
+    for component in np.flatnonzero(sizes > 1):
+        members = np.flatnonzero(labels == component)
+        block = matrix[members][:, members]
+        dense = members.size < DENSE_BELOW
+        values.append(rightmost_eigenvalues(block, members.size if dense else min(k, members.size - 2), dense, seed))
+    return _by_real_part(np.concatenate(values))[:k]
+
+
 def _by_magnitude(eigenvalues: np.ndarray) -> np.ndarray:
     return eigenvalues[np.argsort(-np.abs(eigenvalues), kind="stable")]
 
@@ -222,7 +245,8 @@ class LinearisedDynamics:
     Args:
         n_eigenvalues: the eigenvalues with the largest real part (the slowest or least
             stable modes) to compute (100).
-        dense: decompose densely (exact; default: when fewer than 1,500 neurons take part).
+        dense: decompose densely (default: when fewer than 1,500 neurons take part); otherwise
+            block by block (:func:`rightmost_eigenvalues_by_blocks`, exact as well).
 
     Attributes after :meth:`fit`:
         eigenvalues_true_, eigenvalues_learned_: (k,) complex, in 1/s, decreasing real part.
@@ -273,6 +297,6 @@ class LinearisedDynamics:
             J = jacobian_matrix(np.asarray(W, dtype=np.float64)[defined], index[source[defined]], index[target[defined]],
                                 np.asarray(tau, dtype=np.float64)[neurons], ones)
             with threadpool_limits(limits=self.blas_threads):
-                spectra.append(rightmost_eigenvalues(J, k, dense, self.seed))
+                spectra.append(rightmost_eigenvalues(J, k, True) if dense else rightmost_eigenvalues_by_blocks(J, k, self.seed))
         self.eigenvalues_true_, self.eigenvalues_learned_ = spectra
         return self
