@@ -305,6 +305,9 @@ def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
     assert (book / "results" / "sigma-0" / "per-type.csv").is_file()
     biophysics = (book / "chapters" / "biophysics.html").read_text()
     assert "no results/sigma-0p5/per-type.csv" in biophysics
+    # searchable and sortable offline: the DataTables bundle is part of the site
+    assert 'from "../results/book-assets/dt_bundle.js"' in biophysics
+    assert (book / "results" / "book-assets" / "dt_bundle.js").is_file()
     # bad input shows as "n/a" with its reason, never as a broken table
     assert "Not available for σ&nbsp;=&nbsp;0 (unreadable: metrics.json holds" in summary
     assert "Not available for σ&nbsp;=&nbsp;0.5 (not computed: absent from results/sigma-0p5/metrics.json)" in (
@@ -362,3 +365,4 @@ def test_pdf_tables_continue_on_the_next_page_and_read_well(rendered_book):
     assert not re.search(r"Chapter \d+\.\.", text), "no doubled full stop after a chapter reference"
     assert "/home/" not in text and str(layout.root) not in text, "no absolute path of any machine"
     assert "Not available for" in text
+    assert "ITable" not in text and "dt_bundle" not in text, "the table's script stays out of the PDF"

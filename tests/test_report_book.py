@@ -153,7 +153,7 @@ def test_per_type_table_and_its_bad_input(project):
     # type, neurons, τ, V_rest, then σ = 0 (τ̂, V̂_rest, R²) and σ = 0.5 (no file: n/a)
     assert cells == ["A", "3", "0.0200", "0.50", "0.0210", "0.40", "0.93", "n/a", "n/a", "n/a"]
     assert "Not available for σ\u00a0=\u00a00.5: no results/sigma-0p5/per-type.csv" in text
-    assert "R² W in n/a for B: the true weights of all its incoming edges are equal" in text
+    assert "W R² n/a for B: the true weights of all its incoming edges are equal" in text
     # the ceiling beside the table, and the σ = 0 facts
     ceiling = upstream_fit([0.02, 0.02, 0.02, 0.2, 0.2], [1.0, 0.02, 0.02, 0.2, 0.2])[0]
     assert f"could not exceed **{ceiling:.2f}**" in text
@@ -206,3 +206,18 @@ def test_definitions_come_from_the_metrics_module():
     text = definition_text([(None, {"definition": "upstream-W-r2"})])
     assert text == "upstream-W-r2: " + DEFINITIONS["upstream-W-r2"]
     assert referenced_terms([text]) == ["upstream-r2"]
+
+
+def test_the_per_type_table_is_searchable_and_sortable_in_html(project):
+    pytest.importorskip("itables")
+    layout, conditions = project
+    write_fake_per_type(layout.result_dir("sigma-0"))
+    chapters.build_chapters(layout, conditions, **QUIET)
+    text = generated(layout, "per-type-table.qmd")
+    # one table for both formats; the HTML page enhances it in place, the PDF never sees the script
+    assert text.count("{#tbl-per-type-recovery}") == 1
+    html = text[text.index("```{=html}") :]
+    assert 'import { ITable } from "../results/book-assets/dt_bundle.js"' in html
+    assert 'document.querySelector("#tbl-per-type-recovery table")' in html
+    for name in ("dt_bundle.js", "dt_bundle.css"):
+        assert (layout.results / "book-assets" / name).stat().st_size > 10_000, name

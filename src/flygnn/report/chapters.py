@@ -491,6 +491,7 @@ def book_parts(
         files[out / f"findings-{section.name}.qmd"] = GENERATED_NOTE + findings.findings(section.name, conditions, metrics)
     if draw:
         study.write_summary_csv(layout, conditions, metrics, published)
+        per_type.copy_datatables(layout)
     return files
 
 

@@ -17,6 +17,7 @@ import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,7 +101,7 @@ def per_type_table(results: Sequence[PerTypeResults]) -> str:
     types = reference.types if reference else []
     header = [
         ["Type", "Neurons", "τ (s)", "V\\_rest"] + [Cell(keep_together(escape_markdown(r.condition.label)), span=3) for r in results],
-        ["", "", "true", "true"] + ["τ̂", "V̂\\_rest", "R² W in"] * len(results),
+        ["", "", "true", "true"] + ["τ̂", "V̂\\_rest", "W R²"] * len(results),
     ]
     by_type = [{str(row["type"]): row for row in (r.rows or [])} for r in results]
     body = []
@@ -124,24 +125,79 @@ def per_type_table(results: Sequence[PerTypeResults]) -> str:
         body.append(cells)
     if not body:
         body = [[Cell("per-type results not available (reasons below)", span=4 + 3 * len(results))]]
-    reasons += [f"- R² W in n/a for {', '.join(names)}: {why}." for why, names in undefined.items()]
+    reasons += [f"- W R² n/a for {', '.join(names)}: {why}." for why, names in undefined.items()]
     widths = [9, 5, 6, 5] + [6, 6, 5] * len(results)
     grid = GridTable(header, body, ["left", "right", "right", "right"] + ["right"] * (3 * len(results)), widths)
     caption = (
         "Recovery per cell type and noise level. τ and V\\_rest: the truth (one value per type); τ̂ and "
         "V̂\\_rest: medians over the type's neurons of the upstream-rule estimates behind τ R² and V\\_rest R² "
-        "(τ̂ clipped to \\[0, 1\\] s; τ̂ = V̂\\_rest = 1 for a neuron whose voltage never varied); R² W in: "
+        "(τ̂ clipped to \\[0, 1\\] s; τ̂ = V̂\\_rest = 1 for a neuron whose voltage never varied); W R²: "
         "upstream's R² of W\\* (upstream's rules) against W over the edges into the type's neurons with "
         "\\|W\\* − W\\| ≤ 5. V\\_rest in flyvis' arbitrary units. From results/\\<condition\\>/per-type.csv."
     )
+    # .sigma-grid: as wide as the page in HTML (chapters/sigma-grid.lua); smaller type in the PDF
     text = (
-        "::: {.per-type-table}\n\n```{=typst}\n#set text(size: 0.8em)\n```\n\n"
+        "::: {.per-type-table .sigma-grid}\n\n```{=typst}\n#set text(size: 0.8em)\n```\n\n"
         + table(grid, caption, TABLE_ID)
-        + "\n:::\n"
+        + "\n" + interactive_table(TABLE_ID) + "\n:::\n"
     )
     if reasons:
         text += "\n" + "\n".join(reasons) + "\n"
     return text
+
+
+# DataTables, as the itables package ships it for offline use (dt_bundle.js/.css: the
+# DataTables library and its plugins in one ES module). Copied under results/ and into
+# the site by the book's `resources:`, so the HTML needs no network.
+ASSETS = "book-assets"  # under results/
+DATATABLES_FILES = ("dt_bundle.js", "dt_bundle.css")
+
+
+def copy_datatables(layout: ProjectLayout) -> list[str]:
+    """Copy itables' offline DataTables bundle to ``results/book-assets/`` (only when it
+    changed); returns the names copied. Without itables the table stays a plain table."""
+    import shutil
+
+    try:
+        import itables
+    except ImportError:
+        return []
+    source = Path(itables.__file__).parent / "html"
+    target = layout.results / ASSETS
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in DATATABLES_FILES:
+        if not (source / name).is_file():
+            return copied
+        if not (target / name).is_file() or (target / name).read_bytes() != (source / name).read_bytes():
+            shutil.copyfile(source / name, target / name)
+            copied.append(name)
+    return copied
+
+
+def interactive_table(table_id: str) -> str:
+    """HTML only: the rendered table made searchable and sortable in place by DataTables
+    (itables' ``ITable``). If the bundle cannot load (a page opened from disk, which
+    browsers refuse modules to) the plain table stays as it is. Numbers sort as numbers
+    ("−" is a minus sign; "n/a" sorts first)."""
+    return (
+        "```{=html}\n"
+        f'<link rel="stylesheet" href="../results/{ASSETS}/dt_bundle.css">\n'
+        '<script type="module">\n'
+        f'import {{ ITable }} from "../results/{ASSETS}/dt_bundle.js";\n'
+        f'const table = document.querySelector("#{table_id} table");\n'
+        "const number = (data, type) => {\n"
+        '  if (type === "display" || type === "filter") return data;\n'
+        '  const text = String(data).replace("\\u2212", "-").trim();\n'
+        '  if (text === "n/a") return -Infinity;\n'
+        "  const value = Number(text);\n"
+        "  return text === \"\" || Number.isNaN(value) ? data : value;\n"
+        "};\n"
+        "if (table) new ITable(table, {paging: false, order: [], scrollX: true, "
+        'columnDefs: [{targets: "_all", render: number}]});\n'
+        "</script>\n"
+        "```\n"
+    )
 
 
 def tau_r2_ceiling(result: PerTypeResults) -> float | None:
