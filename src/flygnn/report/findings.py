@@ -81,28 +81,30 @@ def connectivity(m: Reader) -> str:
 
 
 def embeddings(m: Reader) -> str:
-    accuracy = m.value("clustering_accuracy")
+    alone = m.value("clustering_accuracy_embedding_only")
     overlap = ""
-    if accuracy is not None:
+    if alone is not None:
         overlap = (
-            f"; {100 * (1 - accuracy):.1f} % of the neurons fall in a cluster matched to another type, so type "
-            "clouds overlap"
+            f" — {100 * (1 - alone):.1f} % of the neurons land in a cluster matched to another type, so type "
+            "clouds of the embedding overlap" if alone < 0.99 else " — the types are separated in the embedding"
         )
     return (
-        f"upstream's GMM matches {m.percent('clustering_accuracy')} of the neurons to their type"
-        f" (clustering accuracy {m.text('clustering_accuracy')}){overlap}. The same GMM on the embedding a alone "
-        f"gives {m.text('clustering_accuracy_embedding_only')}, on the true parameters "
-        f"{m.text('clustering_accuracy_true_parameters')}; standardised features over three seeds give "
+        f"upstream's GMM matches {m.percent('clustering_accuracy')} of the neurons to their type (clustering "
+        f"accuracy {m.text('clustering_accuracy')}). On the embedding a alone it matches "
+        f"{m.percent('clustering_accuracy_embedding_only')}{overlap}; on the true parameters "
+        f"{m.percent('clustering_accuracy_true_parameters')} (what perfectly recovered τ, V_rest and W would "
+        f"give this clustering); standardised features over three seeds give "
         f"{m.text('clustering_accuracy_standardised')}."
     )
 
 
 def functions(m: Reader) -> str:
     return (
-        f"f_θ has the shape of the true line (median per-neuron R² {m.text('f_theta_R2_median')}), while its "
-        f"gain and offset agree less (pooled identity R² {m.text('f_theta_R2_identity')}); g_φ² is rectifying "
-        f"where it can be read (median R² {m.text('g_phi_R2_median')}), "
-        f"{_count(m.value('g_phi_unidentifiable_neurons'))} neurons with an unidentifiable gain left out."
+        f"f_θ against the true line (V_rest − v)/τ has a median per-neuron R² of {m.text('f_theta_R2_median')} "
+        f"(its shape) and a pooled identity R² of {m.text('f_theta_R2_identity')} (shape, gain and offset "
+        f"together); g_φ², normalised by its gain, against ReLU(v) has a median R² of "
+        f"{m.text('g_phi_R2_median')} over the neurons whose gain can be read "
+        f"({_count(m.value('g_phi_unidentifiable_neurons'))} left out)."
     )
 
 

@@ -123,7 +123,7 @@ def glossary_table(
     if not rows:
         rows = [["(no metrics yet)", "", "", ""]]
     longest = max(len(r[0]) for r in rows)
-    grid = GridTable([["Metric", "Definition", "Computed on", "Unit"]], rows, ["left"] * 4, [longest, 60, 16, 10])
+    grid = GridTable([["Metric", "Definition", "Computed on", "Unit"]], rows, ["left"] * 4, [longest, 52, 26, 13])
     caption = (
         "Glossary: every metric of the report with its definition, the set it is computed on (the sizes "
         "metrics.json records) and its unit. R² and slopes are dimensionless; τ is in seconds, V\\_rest in "
