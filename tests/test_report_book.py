@@ -12,9 +12,10 @@ from test_report_project import analysed_copy
 
 from flygnn.analysis.metrics import DEFINITIONS, upstream_fit
 from flygnn.analysis.per_type import PER_TYPE_COLUMNS, write_per_type
-from flygnn.conditions import load_conditions
+from flygnn.conditions import Condition, load_conditions
 from flygnn.report import book_figures, chapters, findings
 from flygnn.report.per_type import PerTypeResults, tau_r2_ceiling
+from flygnn.report.runner import read_manifest
 from flygnn.report.training import loss_trend
 from flygnn.train.history import write_history
 
@@ -168,7 +169,7 @@ def test_tau_ceiling_known_answer():
         {"type": "fast", "neurons": 4.0, "zero_range_neurons": 0.0, "tau_true": 0.02},
         {"type": "slow", "neurons": 2.0, "zero_range_neurons": 1.0, "tau_true": 0.3},
     ]
-    result = PerTypeResults(load_conditions.__globals__["Condition"]("sigma-0", 0.0, "σ = 0"), rows)
+    result = PerTypeResults(Condition("sigma-0", 0.0, "σ = 0"), rows)
     expected = upstream_fit([0.02] * 4 + [0.3, 0.3], [0.02] * 4 + [1.0, 0.3])[0]
     assert tau_r2_ceiling(result) == pytest.approx(expected)
     no_zero = PerTypeResults(result.condition, [dict(r, zero_range_neurons=0.0) for r in rows])
@@ -221,3 +222,27 @@ def test_the_per_type_table_is_searchable_and_sortable_in_html(project):
     assert 'document.querySelector("#tbl-per-type-recovery table")' in html
     for name in ("dt_bundle.js", "dt_bundle.css"):
         assert (layout.results / "book-assets" / name).stat().st_size > 10_000, name
+
+
+def test_differences_box_compares_each_bundle_with_the_study(project):
+    layout, conditions = project
+    meta_path = layout.bundle_dir("sigma-0p5") / "bundle.json"
+    meta = json.loads(meta_path.read_text())
+    meta["training"] = {"preset": "cpu", "iterations": 14000, "training_frames": 32000, "config": {"batch_size": 2}}
+    meta_path.write_text(json.dumps(meta))  # (the results now belong to another bundle: generate directly)
+    write_fake_history(layout.bundle_dir("sigma-0p5"))
+    results = [chapters.ConditionResults(c, read_manifest(layout.result_dir(c.name))) for c in conditions]
+    chapters.generate_parts(layout, conditions, results).write()
+    text = generated(layout, "differences.qmd")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip()}
+    # σ = 0 (stand-in bundle: smoke preset, 10 iterations, nothing else recorded) | σ = 0.5 (the study: paper preset)
+    assert rows["Training preset"] == ["smoke", "paper", "cpu", "paper"]
+    assert rows["Iterations"] == ["10", "96,000", "14,000", "128,000"]
+    assert rows["Training frames"] == ["n/a", "64,000", "32,000", "64,000"]
+    assert rows["Batch size (frames per"] == ["n/a", "4", "2", "2"]
+    assert "n/a for σ\u00a0=\u00a00: bundle.json does not record the training frames, batch size (frames per iteration)" in text
+    # the loss of the fake history halves and halves again: still falling; σ = 0 has no history
+    assert "σ\u00a0=\u00a00.5: mean loss" in text and "**still falling** when training stopped" in text
+    assert "σ\u00a0=\u00a00: not available (the bundle has no loss history)" in text
+    assert "not in the study's summary table for any σ" in text and "0.91" not in text
