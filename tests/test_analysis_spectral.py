@@ -196,7 +196,7 @@ def test_linearised_dynamics_is_the_coupled_part_of_the_full_spectrum():
     np.testing.assert_allclose(fitted.eigenvalues_learned_, fitted.eigenvalues_true_)  # learned = truth
     metrics = dynamics_metrics(fitted)
     assert metrics["jacobian_spectral_abscissa_true"].value == pytest.approx(np.max(fitted.eigenvalues_true_.real))
-    assert metrics["jacobian_rightmost_R2"].value == pytest.approx(1.0)
+    assert metrics["jacobian_rightmost_error"].value == pytest.approx(0.0, abs=1e-12)
     assert metrics["jacobian_active_neurons"].value == int(active.sum())
 
 
@@ -214,6 +214,18 @@ def test_linearised_dynamics_leaves_undefined_parameters_out_of_both():
     assert fitted.excluded_neurons_ == 1 and not fitted.active_[0]
     assert fitted.dropped_edges_ == 3
     np.testing.assert_allclose(fitted.eigenvalues_learned_, fitted.eigenvalues_true_, atol=1e-12)
+
+
+def test_rightmost_error_is_defined_when_the_true_eigenvalues_are_all_equal():
+    """Uncoupled neurons sharing one τ: every true eigenvalue is −1/τ, where an R² would be undefined."""
+    n = 30
+    neurons = np.arange(n)
+    tau = np.full(n, 0.25)
+    learned_tau = tau * np.linspace(0.9, 1.1, n)
+    fitted = LinearisedDynamics(n_eigenvalues=n).fit(np.zeros(n), tau, np.zeros(n), learned_tau, neurons, neurons, np.ones(n))
+    np.testing.assert_allclose(fitted.eigenvalues_true_, -4.0)
+    expected = np.mean(np.abs(np.sort(1 / learned_tau) - 4.0) / 4.0)
+    assert dynamics_metrics(fitted)["jacobian_rightmost_error"].value == pytest.approx(expected)
 
 
 def test_rightmost_eigenvalues_sparse_and_dense_agree():

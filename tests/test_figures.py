@@ -268,7 +268,7 @@ def test_dynamics_figure(fitted, tmp_path):
     assert [ax.get_title()[:3] for ax in fig.axes] == ["(a)", "(b)"]
     assert fig.axes[0].get_xlabel() == "Re λ (1/s)"
     text = fig.axes[1].get_legend().get_title().get_text()  # the numbers head the legend, placed off the curves
-    assert f"R² of Re λ by rank = {metrics['jacobian_rightmost_R2'].value:.4f}" in text
+    assert f"mean |Δ Re λ| / |Re λ| by rank = {metrics['jacobian_rightmost_error'].value:.3f}" in text
     assert f"{int(dynamics.active_.sum()):,} neurons with μ > 0" in fig._suptitle.get_text()
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "spectral-dynamics")

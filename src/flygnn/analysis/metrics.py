@@ -109,8 +109,10 @@ DEFINITIONS: dict[str, str] = {
     "of dv/dt = (−v + V_rest + W ReLU(v) + I)/τ at the operating point, D = diag(ReLU'(μ)), μ = mean training "
     "voltage, on the neurons with μ > 0 (each other neuron adds exactly −1/τ_i). Negative: locally stable. "
     "Learned: τ̂ = −1/s_f and W*, on the neurons and edges where both are defined (the same for the true J).",
-    "ols-r2-jacobian-rightmost": "ols-r2 of the real parts of the k rightmost eigenvalues (largest real part) of "
-    "the learned J against those of the true J, matched by rank (see jacobian-spectral-abscissa).",
+    "jacobian-rightmost-relative-error": "mean over ranks r = 1..k of |Re λ_r(learned J) − Re λ_r(true J)| / "
+    "|Re λ_r(true J)|, the k rightmost eigenvalues (largest real part) of each matched by rank (see "
+    "jacobian-spectral-abscissa). Not an R²: the true values can all be equal (one τ shared by many neurons "
+    "outside recurrent loops), which leaves an R² undefined.",
 }
 
 
@@ -382,7 +384,7 @@ def clustering_control_metrics(embedding_accuracy: float, true_parameters_accura
 
 
 def singular_value_error(true: np.ndarray, other: np.ndarray) -> float:
-    """Mean over ranks of |other_r − true_r| / true_r for singular values (k,) sorted by decreasing size."""
+    """Mean over ranks of |other_r − true_r| / true_r of two (k,) sequences matched by rank (true_r > 0)."""
     true = np.asarray(true, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.mean(np.abs(np.asarray(other, dtype=np.float64) - true) / true))
@@ -433,7 +435,11 @@ def dynamics_metrics(dynamics) -> dict[str, Metric]:
         "jacobian_spectral_abscissa_learned": Metric(
             np.max(learned.real), "jacobian-spectral-abscissa", {"unit": "1/s", "matrix": "learned"}
         ),
-        "jacobian_rightmost_R2": Metric(ols_fit(true.real[:k], learned.real[:k])[0], "ols-r2-jacobian-rightmost", {"k": k}),
+        "jacobian_rightmost_error": Metric(
+            singular_value_error(np.abs(true.real[:k]), np.abs(learned.real[:k])) if k else None,
+            "jacobian-rightmost-relative-error",
+            {"k": k},
+        ),
         "jacobian_active_neurons": Metric(
             int(np.sum(dynamics.active_)), "count", {"description": "neurons in the Jacobians: μ > 0 and τ̂ defined"}
         ),

@@ -174,7 +174,7 @@ def dynamics_figure(dynamics, metrics: dict, title: str) -> Figure:
     lines = [
         f"largest Re λ: true {_value(metrics, 'jacobian_spectral_abscissa_true', '.3g')} 1/s, "
         f"learned {_value(metrics, 'jacobian_spectral_abscissa_learned', '.3g')} 1/s",
-        f"R² of Re λ by rank = {_value(metrics, 'jacobian_rightmost_R2')}",
+        f"mean |Δ Re λ| / |Re λ| by rank = {_value(metrics, 'jacobian_rightmost_error', '.3f')}",
     ]
     ax.set_xlabel("rank (decreasing real part)")
     ax.set_ylabel("Re λ (1/s)")
