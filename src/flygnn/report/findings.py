@@ -85,7 +85,7 @@ def embeddings(m: Reader) -> str:
     overlap = ""
     if alone is not None:
         overlap = (
-            f" — {100 * (1 - alone):.1f} % of the neurons land in a cluster matched to another type, so type "
+            f" — {100 * (1 - alone):.1f} % of the neurons are not in the cluster matched to their type, so type "
             "clouds of the embedding overlap" if alone < 0.99 else " — the types are separated in the embedding"
         )
     return (
