@@ -37,6 +37,7 @@ from flygnn.train import (
     resolve_device,
     write_history,
 )
+from flygnn.train.history import SCORE_COLUMNS
 from flygnn.train.state import peek_iteration
 
 STATE_FOLDER = "training-state"
@@ -168,15 +169,16 @@ def train_condition(
             file=sys.stderr,
         )
     states = [checkpoint_dir, out / STATE_FOLDER]
-    chosen = _choose_state(states) if resume else None
+    existing = _choose_state(states)
+    chosen = existing if resume else None
     if resume and chosen is None:
         raise FlygnnError(
             f"nothing to resume: no training state in {checkpoint_dir} or {out / STATE_FOLDER}. "
             "Start without --resume, or --warm-start from a bundle trained before states were kept."
         )
-    if not continuing and not fresh and _choose_state(states) is not None:
+    if not continuing and not fresh and existing is not None:
         raise FlygnnError(
-            f"a training state of an earlier run exists ({_choose_state(states)}); pass --resume to continue it "
+            f"a training state of an earlier run exists ({existing}); pass --resume to continue it "
             "or --fresh to start over."
         )
     if warm_start and not (out / "bundle.json").is_file():
@@ -229,8 +231,8 @@ def train_condition(
         save_state=save_state, scorer=scorer, time_limit_s=time_limit_s, stop=stop,
     )
     trainer.fit(frames, initial_state=initial_state, history=history, note=note)
-    recovery = {k: v for k, v in trainer.history_[-1].items() if k in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2")}
-    if len(recovery) < 4:
+    recovery = {k: v for k, v in trainer.history_[-1].items() if k in SCORE_COLUMNS}
+    if len(recovery) < len(SCORE_COLUMNS):
         recovery = scorer(trainer.model_.cpu().eval())
     training = {
         "preset": preset,

@@ -16,7 +16,6 @@ message naming what differs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 
 from flygnn.atomic import atomic_directory, write_json
+from flygnn.bundle import file_sha256
 from flygnn.errors import FlygnnError
 from flygnn.train.config import TrainingConfig
 
@@ -119,7 +119,7 @@ class TrainingState:
         folder = Path(folder)
         with atomic_directory(folder, overwrite=True) as tmp:
             save_file(tensors, str(tmp / TENSORS_FILE), metadata={"format": STATE_FORMAT})
-            write_json(tmp / META_FILE, self._meta(_sha256(tmp / TENSORS_FILE)))
+            write_json(tmp / META_FILE, self._meta(file_sha256(tmp / TENSORS_FILE)))
         return folder
 
     def _meta(self, checksum: str) -> dict[str, Any]:
@@ -157,7 +157,7 @@ class TrainingState:
         tensors_path = folder / TENSORS_FILE
         if not tensors_path.is_file():
             raise FlygnnError(f"{where} is incomplete: {TENSORS_FILE} is missing.")
-        if _sha256(tensors_path) != meta.get("tensors_sha256"):
+        if file_sha256(tensors_path) != meta.get("tensors_sha256"):
             raise FlygnnError(f"{where}: {TENSORS_FILE} does not match its checksum (truncated or modified).")
         try:
             tensors = load_file(str(tensors_path))
@@ -197,14 +197,6 @@ def peek_iteration(folder: str | Path) -> int | None:
         return int(json.loads((Path(folder) / META_FILE).read_text())["iteration"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _rng_to_json(state: dict[str, Any]) -> dict[str, Any]:
