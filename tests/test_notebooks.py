@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flygnn.analysis.metrics import RECOVERY_METRICS, UPSTREAM_METRICS
+from flygnn.metric_names import RECOVERY_METRICS, UPSTREAM_METRICS
 
 from flygnn.errors import FlygnnError
 from flygnn.sections import SECTIONS

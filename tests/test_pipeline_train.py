@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.pipeline.train import STATE_FOLDER, train_condition
 from flygnn.train import HISTORY_FILE, read_history
 
@@ -43,7 +44,7 @@ def test_bundle_carries_its_state_history_and_upstream_recovery(dataset, tiny_ne
     scored = [row for row in history if "W_corrected_R2" in row]
     assert [row["iteration"] for row in scored] == [0, 20, 30]
     assert {k: scored[-1][k] for k in meta["recovery"]} == pytest.approx(meta["recovery"])
-    assert set(meta["recovery"]) == {"W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2"}
+    assert set(meta["recovery"]) == set(RECOVERY_METRICS)
     assert (out / STATE_FOLDER / "state.safetensors").is_file() and (out / "training-loss.png").is_file()
     assert bundle.activity["frames_voltage"].shape == (16, tiny_network.n_neurons)
     voltage = dataset.read("train", "voltage").astype(np.float64)

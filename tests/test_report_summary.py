@@ -12,6 +12,7 @@ from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from test_report_markdown import grid_cells
 
+from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.summary import (
     additional_metrics_table,
     format_value,
@@ -58,7 +59,7 @@ def table_rows(markdown: str) -> dict[str, list[str]]:
 
 def test_published_file_holds_the_seed_table():
     published = load_published(ROOT / "data" / "published.yaml")
-    assert published.metrics == ["W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy"]
+    assert published.metrics == list(UPSTREAM_METRICS)
     by_metric = {row.metric: row for row in published.rows}
     assert by_metric["W_corrected_R2"].published_at(0.05) == 0.9852
     assert by_metric["V_rest_R2"].published_at(0.0) == 0.0884
@@ -190,4 +191,21 @@ def test_malformed_published_file_is_a_clear_error(tmp_path):
         load_published(path)
     path.write_text("rows: [\n")
     with pytest.raises(FlygnnError, match="not valid YAML"):
+        load_published(path)
+
+
+def test_published_file_names_exactly_the_upstream_metrics(tmp_path):
+    """The rows are checked against flygnn.metric_names: a typo or a forgotten metric is named."""
+    path = tmp_path / "published.yaml"
+    rows = [f"  - metric: {name}\n    published: {{}}\n" for name in UPSTREAM_METRICS]
+    path.write_text("rows:\n" + "".join(rows))
+    assert load_published(path).metrics == list(UPSTREAM_METRICS)
+    path.write_text("rows:\n" + "".join(rows) + "  - metric: tau_r2\n")
+    with pytest.raises(FlygnnError, match=rf"row #{len(rows) + 1}: unknown metric 'tau_r2'.*{UPSTREAM_METRICS[0]}"):
+        load_published(path)
+    path.write_text("rows:\n" + "".join(rows[1:]))
+    with pytest.raises(FlygnnError, match=rf"no row for {UPSTREAM_METRICS[0]}\b"):
+        load_published(path)
+    path.write_text("rows:\n" + "".join(rows) + rows[0])
+    with pytest.raises(FlygnnError, match="has a row already"):
         load_published(path)

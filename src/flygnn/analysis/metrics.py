@@ -1,6 +1,6 @@
 """Recovery metrics: the upstream-compatible numbers and our additions beside them.
 
-Upstream-compatible (DESIGN 7.8): the names in :data:`UPSTREAM_METRICS` follow
+Upstream-compatible (DESIGN 7.8): the names in :data:`flygnn.metric_names.UPSTREAM_METRICS` follow
 flyvis-gnn's own rules exactly, fiat choices included, so the summary table compares
 like with like — 1000-point slope fits; s_g = 1 for neurons with μ + s ≤ 0, whose
 edges are scored; an empty range gives slope 0 and then τ̂ = 1, V̂_rest = 1;
@@ -32,16 +32,12 @@ from typing import Any
 import numpy as np
 
 from flygnn.atomic import write_json
+from flygnn.metric_names import RECOVERY_METRICS
 
 W_OUTLIER_THRESHOLD = 5.0  # upstream: edges with |W* − W| > 5 are left out of the W* score
 # The few edges with |W| ≥ 1 (about 1,900 of 434,112) span most of W's range and so
 # dominate SS_tot of an R²; the *_small_weights scores leave them out.
 SMALL_WEIGHT_LIMIT = 1.0
-
-# The metrics that carry upstream's names (the summary table's rows), and the four of
-# them a trained model is scored by during training (``recovery_metrics``).
-RECOVERY_METRICS = ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2")
-UPSTREAM_METRICS = (*RECOVERY_METRICS, "clustering_accuracy")
 
 DEFINITIONS: dict[str, str] = {
     "upstream-r2": "R² = 1 − SS_res/SS_tot of the least-squares line learned-on-true, SS_tot of the learned "
@@ -453,7 +449,7 @@ def dynamics_metrics(dynamics) -> dict[str, Metric]:
 
 
 def recovery_metrics(model, activity: dict[str, np.ndarray], ground_truth) -> dict[str, float]:
-    """The four upstream-named recovery numbers of a model (:data:`RECOVERY_METRICS`), as plain floats.
+    """The four upstream-named recovery numbers of a model (:data:`flygnn.metric_names.RECOVERY_METRICS`), as plain floats.
 
     model: any message-passing model (``message``/``aggregate``/``update``, ``W``, ``a``).
     activity: voltage_mean, voltage_std (N,), frames_voltage, frames_stimulus (K, N).

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.train import (
     HISTORY_FILE,
     Trainer,
@@ -37,7 +38,6 @@ from flygnn.train import (
     resolve_device,
     write_history,
 )
-from flygnn.train.history import SCORE_COLUMNS
 from flygnn.train.state import peek_iteration
 
 STATE_FOLDER = "training-state"
@@ -231,8 +231,8 @@ def train_condition(
         save_state=save_state, scorer=scorer, time_limit_s=time_limit_s, stop=stop,
     )
     trainer.fit(frames, initial_state=initial_state, history=history, note=note)
-    recovery = {k: v for k, v in trainer.history_[-1].items() if k in SCORE_COLUMNS}
-    if len(recovery) < len(SCORE_COLUMNS):
+    recovery = {k: v for k, v in trainer.history_[-1].items() if k in RECOVERY_METRICS}
+    if len(recovery) < len(RECOVERY_METRICS):
         recovery = scorer(trainer.model_.cpu().eval())
     training = {
         "preset": preset,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from flygnn.conditions import Condition
+from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.report.markdown import escape_markdown
 from flygnn.report.project import ProjectLayout
 from flygnn.report.summary import PublishedTable, metric_cell
@@ -34,13 +35,6 @@ FOLDER = "book-figures"  # under results/
 RECOVERY_CURVES = "recovery-curves"
 METRICS_VS_SIGMA = "metrics-vs-sigma"
 TRAINING_LOSS = "training-loss"
-# rows of the recovery figure: the scores the training history carries (upstream's rules)
-RECOVERY_LABELS = {
-    "W_corrected_R2": "W* R²",
-    "W_corrected_slope": "W* slope",
-    "tau_R2": "τ R²",
-    "V_rest_R2": "V_rest R²",
-}
 
 
 def figure_dir(layout: ProjectLayout) -> Path:
@@ -84,7 +78,7 @@ def _series_inputs(record: TrainingRecord) -> dict[str, list[float]] | None:
         return None
     columns = {"iteration": [float(r["iteration"]) for r in rows],
                "wall_time_s": [float(r.get("wall_time_s", math.nan)) for r in rows]}
-    for metric in RECOVERY_LABELS:
+    for metric in RECOVERY_METRICS:
         columns[metric] = [float(r.get(metric, math.nan)) for r in rows]
     return columns
 
@@ -97,10 +91,13 @@ def recovery_curves(
 
     labels = [r.condition.label for r in records]
     series = [_series_inputs(r) for r in records]
+    # rows: the scores the training history carries, labelled as in the summary table
+    titles = {row.metric: row.label for row in published.rows}
+    rows = {metric: titles[metric] for metric in RECOVERY_METRICS}
     reference = {
         row.metric: [_number(row.published_at(r.condition.sigma)) for r in records]
         for row in published.rows
-        if row.metric in RECOVERY_LABELS
+        if row.metric in RECOVERY_METRICS
     }
     path = figure_dir(layout) / f"{RECOVERY_CURVES}.png"
     if draw:
@@ -109,12 +106,12 @@ def recovery_curves(
                 return message_figure("No condition's bundle has a training history with recovery scores.")
             return recovery_curves_figure(
                 [None if s is None else RecoverySeries(label, np.array(s["iteration"]), np.array(s["wall_time_s"]),
-                                                       {m: np.array(s[m]) for m in RECOVERY_LABELS})
+                                                       {m: np.array(s[m]) for m in RECOVERY_METRICS})
                  for label, s in zip(labels, series)],
-                labels, RECOVERY_LABELS, reference,
+                labels, rows, reference,
             )
 
-        path = _draw_if_changed(figure_dir(layout), RECOVERY_CURVES, [labels, series, reference], figure)
+        path = _draw_if_changed(figure_dir(layout), RECOVERY_CURVES, [labels, rows, series, reference], figure)
     missing = [
         f"{escape_markdown(r.condition.label)}: {escape_markdown(r.no_curves_reason)}"
         for r in records if r.no_curves_reason

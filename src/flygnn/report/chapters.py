@@ -46,6 +46,7 @@ from flygnn.atomic import write_text
 from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.markdown import escape_markdown, pipe_table
 from flygnn.report.notebook_pages import page_href
 from flygnn.report.project import ProjectLayout
@@ -71,10 +72,6 @@ Log = Callable[[str], None]
 def figure_id(family: FigureFamily, condition: Condition | None = None) -> str:
     """``fig-<family>`` for the σ-grid, ``fig-<family>-<condition>`` for one of its panels."""
     return f"fig-{family.name}" if condition is None else f"fig-{family.name}-{condition.name}"
-
-
-def family_include(family: FigureFamily) -> str:
-    return f"_generated/fig-{family.name}.qmd"
 
 
 def _posix_relpath(path: Path, start: Path) -> str:
@@ -457,7 +454,6 @@ def book_parts(
     """The parts across conditions: figures drawn from the bundles and results (``draw``: draw
     them and write the downloads; False for placeholders), the per-type table, the texts whose
     numbers come from the results, the glossary and the downloads."""
-    from flygnn.analysis.metrics import UPSTREAM_METRICS
     from flygnn.report import book_figures, findings, per_type, study
     from flygnn.report.glossary import glossary_table
     from flygnn.report.summary import format_value, metric_cell
@@ -673,7 +669,7 @@ def results_summary(layout: ProjectLayout, conditions: Sequence[Condition]) -> s
         shown = ", ".join(
             f"{name} {entry['value']:.4f}"
             for name, entry in metrics.items()
-            if name in {"W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy"}
+            if name in UPSTREAM_METRICS
             and isinstance(entry.get("value"), (int, float))
         )
         lines.append(f"  {condition.name}: {shown or 'ok'}")

@@ -20,6 +20,7 @@ import yaml
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, table
 from flygnn.sections import SECTIONS
 
@@ -74,7 +75,11 @@ class PublishedTable:
 
 
 def load_published(path: str | Path) -> PublishedTable:
-    """Read ``data/published.yaml``; errors say which row and field is wrong."""
+    """Read ``data/published.yaml``; errors say which row and field is wrong.
+
+    Its rows are the metrics of :data:`flygnn.metric_names.UPSTREAM_METRICS`, each once:
+    a name that is not among them, or one of them without a row, is an error.
+    """
     path = Path(path)
     if not path.is_file():
         raise FlygnnError(f"{path} not found: it holds the published values of the summary table.")
@@ -89,6 +94,13 @@ def load_published(path: str | Path) -> PublishedTable:
         where = f"{path}, row #{number}"
         if not isinstance(entry, dict) or not isinstance(entry.get("metric"), str):
             raise FlygnnError(f"{where}: needs 'metric:' (the name in metrics.json).")
+        if entry["metric"] not in UPSTREAM_METRICS:
+            raise FlygnnError(
+                f"{where}: unknown metric {entry['metric']!r}; the summary table compares the metrics with "
+                f"upstream's names, {', '.join(UPSTREAM_METRICS)} (flygnn.metric_names)."
+            )
+        if any(row.metric == entry["metric"] for row in rows):
+            raise FlygnnError(f"{where}: metric {entry['metric']!r} has a row already; give each metric one row.")
         published = entry.get("published") or {}
         if not isinstance(published, dict):
             raise FlygnnError(f"{where} ({entry['metric']}): 'published:' must map σ to a value.")
@@ -106,6 +118,12 @@ def load_published(path: str | Path) -> PublishedTable:
                 published=values,
                 note=entry.get("note"),
             )
+        )
+    missing = [name for name in UPSTREAM_METRICS if name not in {row.metric for row in rows}]
+    if missing:
+        raise FlygnnError(
+            f"{path} has no row for {', '.join(missing)}: every metric with upstream's name is a row of the "
+            "summary table; add one (with 'published: {}' if the study gives no value)."
         )
     return PublishedTable(source=str(document.get("source", "")), rows=tuple(rows))
 

@@ -2,7 +2,8 @@
 
 ``training-history.csv`` beside a bundle: iteration, wall time, the mean of every loss
 term over the window, iterations/s, and — on the rows where the run was scored — the
-recovery metrics by upstream's rules (empty on the other rows).
+recovery metrics by upstream's rules (:data:`flygnn.metric_names.RECOVERY_METRICS`,
+empty on the other rows).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 from flygnn.atomic import write_text
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.train.loss import LOSS_COMPONENTS
 
 HISTORY_FILE = "training-history.csv"
-SCORE_COLUMNS = ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2")
-COLUMNS = ("iteration", "wall_time_s", *LOSS_COMPONENTS, "loss", "iterations_per_s", *SCORE_COLUMNS)
+COLUMNS = ("iteration", "wall_time_s", *LOSS_COMPONENTS, "loss", "iterations_per_s", *RECOVERY_METRICS)
 
 
 def _cell(value: Any) -> str:
@@ -67,6 +68,11 @@ def read_history(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def is_scored(row: dict[str, Any]) -> bool:
+    """Whether a history row carries recovery scores."""
+    return any(key in row for key in RECOVERY_METRICS)
+
+
 def scored_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows that carry recovery scores."""
-    return [row for row in rows if any(key in row for key in SCORE_COLUMNS)]
+    return [row for row in rows if is_scored(row)]

@@ -25,6 +25,7 @@ from flygnn.errors import FlygnnError
 from flygnn.model import FlyVisGNN
 from flygnn.train.config import TrainingConfig
 from flygnn.train.frames import DeviceFrames, TrainingFrames
+from flygnn.train.history import is_scored
 from flygnn.train.loss import LOSS_COMPONENTS, loss_terms
 from flygnn.train.state import TrainingState
 
@@ -162,7 +163,7 @@ class Trainer:
         if self.scorer is None or not self.config.score_every or self.iteration_ >= self.config.iterations:
             return
         rows = [row for row in self.history_ if row["iteration"] == self.iteration_]
-        if any("W_corrected_R2" in row for row in rows):
+        if any(is_scored(row) for row in rows):
             return
         if rows:
             rows[-1].update(self._score())
@@ -281,7 +282,7 @@ class Trainer:
                     out_of_time = self.time_limit_s is not None and now - started - scoring >= self.time_limit_s
                     if (out_of_time or (self.stop is not None and self.stop.is_set())) and not last:
                         self.stopped_early_ = True
-                        if self.scorer is not None and "W_corrected_R2" not in row:
+                        if self.scorer is not None and not is_scored(row):
                             row.update(self._score())
                         break
                     # checkpoints only at log boundaries, so the saved history matches the saved state
