@@ -1,4 +1,9 @@
-"""The loss components of a training run against iterations (log scale)."""
+"""The loss components of a training run against iterations (log scale).
+
+The iteration axes are labelled 0, 10k, 20k, … (M for millions), and each keeps only as
+many ticks as fit its drawn width: the speed panel is a quarter of the figure, where
+five-digit labels at the default spacing ran into one another.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from flygnn.figures.style import plt
 
@@ -47,5 +54,48 @@ def plot_training_loss(history: Sequence[dict[str, Any]], title: str | None = No
         ax_speed.set_ylim(0, np.nanmax(speed) * 1.1)
     if title:
         fig.suptitle(title)
+    for ax in (ax_loss, ax_speed):
+        ax.xaxis.set_major_formatter(FuncFormatter(iteration_text))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=MAX_ITERATION_TICKS, steps=[1, 2, 5, 10], integer=True))
     fig.tight_layout()
+    for ax in (ax_loss, ax_speed):  # after the layout: the widths are final
+        fit_iteration_ticks(ax)
     return fig
+
+
+MAX_ITERATION_TICKS = 6
+MIN_LABEL_GAP = 0.8  # space between neighbouring tick labels, in units of the label's height
+
+
+def iteration_text(value: float, position: int | None = None) -> str:
+    """An iteration count as a tick label: 500, 1.5k, 20k, 1.2M."""
+    size = abs(value)
+    if size >= 1e6:
+        return f"{value / 1e6:g}M"
+    if size >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
+
+
+def visible_tick_labels(ax: Axes) -> list:
+    """The x tick labels drawn inside the axis' view (the locator may place ticks outside it)."""
+    low, high = sorted(ax.get_xlim())
+    return [
+        label
+        for location, label in zip(ax.xaxis.get_majorticklocs(), ax.xaxis.get_majorticklabels())
+        if low <= location <= high and label.get_visible() and label.get_text()
+    ]
+
+
+def _labels_crowd(ax: Axes, renderer) -> bool:
+    boxes = sorted((label.get_window_extent(renderer) for label in visible_tick_labels(ax)), key=lambda b: b.x0)
+    return any(right.x0 - left.x1 < MIN_LABEL_GAP * left.height for left, right in zip(boxes, boxes[1:]))
+
+
+def fit_iteration_ticks(ax: Axes) -> None:
+    """Fewer ticks on ``ax``'s x axis until neighbouring labels keep a gap (at the drawn size)."""
+    renderer = ax.figure.canvas.get_renderer()
+    for bins in range(MAX_ITERATION_TICKS, 0, -1):
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=bins, steps=[1, 2, 5, 10], integer=True))
+        if not _labels_crowd(ax, renderer):
+            return
