@@ -189,7 +189,8 @@ def test_embedding_figures_use_all_dimensions_and_65_colours(fitted, tmp_path):
     fig = umap_clusters_figure(xy, labels, "test", {"accuracy": 0.5, "on a alone": 0.25})
     assert "100 clusters" in fig.axes[0].get_title()
     (scores,) = fig.axes[0].texts
-    assert "accuracy: 0.500" in scores.get_text() and "on a alone: 0.250" in scores.get_text()
+    # written as the book's tables write metrics.json (flygnn.metric_format), so figure and table agree
+    assert "accuracy: 0.5000" in scores.get_text() and "on a alone: 0.2500" in scores.get_text()
     assert scores.get_position()[1] < 0  # below the axes: the numbers hide no point
     saved(fig, tmp_path, "umap-clusters")
 

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from flygnn.figures.style import add_type_legend, type_colors
+from flygnn.metric_format import format_value
 
 
 def scatter_by_type(ax, x: np.ndarray, y: np.ndarray, neuron_type: np.ndarray, n_types: int, size: float = 2.0, alpha: float = 0.7) -> None:
@@ -89,7 +90,8 @@ def umap_types_figure(xy: np.ndarray, neuron_type: np.ndarray, type_names: Seque
 
 
 def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores: dict[str, float]) -> Figure:
-    """The same UMAP coloured by GMM cluster, with the clustering scores."""
+    """The same UMAP coloured by GMM cluster, with the clustering scores (``scores``: label → the value
+    written to metrics.json), written as the book's tables write them."""
     clusters, index = np.unique(labels, return_inverse=True)
     palette = np.array(type_colors(min(len(clusters), 256)))
     colors = palette[index % len(palette)]
@@ -98,7 +100,7 @@ def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores:
     ax.scatter(xy[order, 0], xy[order, 1], c=colors[order], s=2.5, alpha=0.7, linewidths=0, rasterized=True)
     _umap_axes(ax, f"{title}: UMAP by GMM cluster ({len(clusters)} clusters)")
     # below the axes, where it hides no point
-    text = "Hungarian accuracy against the true types:\n" + "\n".join(f"  {name}: {value:.3f}" for name, value in scores.items())
+    text = "Hungarian accuracy against the true types:\n" + "\n".join(f"  {name}: {format_value(value)}" for name, value in scores.items())
     ax.text(0.0, -0.1, text, transform=ax.transAxes, va="top", ha="left", fontsize=8)
     fig.tight_layout()
     return fig

@@ -42,10 +42,6 @@ class Reader:
             return f"n/a ({escape_markdown(shown.reason)})"
         return shown.text
 
-    def percent(self, name: str) -> str:
-        value = self.value(name)
-        return "n/a" if value is None else f"{100 * value:.1f} %"
-
     def detail(self, name: str, key: str) -> Any:
         entry = (self.metrics or {}).get(name)
         return entry.get(key) if isinstance(entry, Mapping) else None
@@ -88,11 +84,12 @@ def embeddings(m: Reader) -> str:
             f" — {100 * (1 - alone):.1f} % of the neurons are not in the cluster matched to their type, so type "
             "clouds of the embedding overlap" if alone < 0.99 else " — the types are separated in the embedding"
         )
+    # accuracies as the tables and the UMAP figure write them (flygnn.metric_format), never re-rounded
     return (
-        f"upstream's GMM matches {m.percent('clustering_accuracy')} of the neurons to their type (clustering "
-        f"accuracy {m.text('clustering_accuracy')}). On the embedding a alone it matches "
-        f"{m.percent('clustering_accuracy_embedding_only')}{overlap}; on the true parameters "
-        f"{m.percent('clustering_accuracy_true_parameters')} (what perfectly recovered τ, V_rest and W would "
+        f"upstream's GMM has a clustering accuracy of {m.text('clustering_accuracy')} (the share of neurons in "
+        f"the cluster matched one-to-one to their type). On the embedding a alone it reaches "
+        f"{m.text('clustering_accuracy_embedding_only')}{overlap}; on the true parameters "
+        f"{m.text('clustering_accuracy_true_parameters')} (what perfectly recovered τ, V_rest and W would "
         f"give this clustering); standardised features over three seeds give "
         f"{m.text('clustering_accuracy_standardised')}."
     )
@@ -124,15 +121,68 @@ def biophysics(m: Reader) -> str:
     )
 
 
-def spectral(m: Reader) -> str:
+def _counted(m: Reader, name: str, before: str, words: str) -> str:
+    """``words`` preceded by the number of values metric ``name`` compares (its ``k``): "top-100
+    singular values"; just ``words`` when metrics.json does not say."""
+    k = m.detail(name, "k")
+    return f"{before}{k} {words}" if isinstance(k, int) else words
+
+
+def _all_known(m: Reader, names: Sequence[str]) -> list[float] | None:
+    values = [m.value(name) for name in names]
+    return None if any(v is None for v in values) else values
+
+
+def _rate(m: Reader, name: str) -> str:
+    """A rate with its unit, never broken across lines (a reason why it is missing may be)."""
+    return keep_together(f"{m.text(name)} 1/s") if m.value(name) is not None else f"{m.text(name)} 1/s"
+
+
+def _dynamics(m: Reader) -> str:
+    true, learned = m.value("jacobian_spectral_abscissa_true"), m.value("jacobian_spectral_abscissa_learned")
+    reading = ""
+    if true is not None and learned is not None:
+        if learned >= 0:
+            reading = ": the learned linearisation is not stable at μ"
+        elif learned != true:
+            reading = (
+                f": both stable at μ, the learned slowest mode decaying "
+                f"{'faster' if learned < true else 'more slowly'} than the true one"
+            )
+    excluded = m.value("jacobian_excluded_neurons")
+    left_out = f"; {_count(excluded)} neurons without τ̂ left out" if excluded else ""
     return (
-        f"the top-100 singular values of W\\* matched by rank to W's have R² "
-        f"{m.text('spectral_singular_values_R2')} and a mean relative error of "
-        f"{m.text('spectral_singular_values_error')} (permutation null: "
-        f"{m.text('spectral_singular_values_error_null')}); the best alignment of W's top-100 singular vectors "
-        f"with W\\*'s is {m.text('spectral_left_alignment')} (left) and {m.text('spectral_right_alignment')} "
-        f"(right), against {m.text('spectral_left_alignment_null')} for the null and "
-        f"{m.text('spectral_random_alignment')} for random vectors."
+        f"The Jacobian of the linearised dynamics (@fig-spectral-dynamics; "
+        f"{_count(m.value('jacobian_active_neurons'))} neurons with {keep_together('μ > 0')}{left_out}) has its "
+        f"largest real part at {_rate(m, 'jacobian_spectral_abscissa_learned')} learned against "
+        f"{_rate(m, 'jacobian_spectral_abscissa_true')} true{reading}; its "
+        f"{_counted(m, 'jacobian_rightmost_error', '', 'rightmost eigenvalues')}, matched by rank, differ from the "
+        f"true ones by a mean relative error of {m.text('jacobian_rightmost_error')}."
+    )
+
+
+def spectral(m: Reader) -> str:
+    """Singular values and vectors of W* read against the permutation null, then the linearised dynamics."""
+    error, null_error = m.value("spectral_singular_values_error"), m.value("spectral_singular_values_error_null")
+    null_error_text = m.text("spectral_singular_values_error_null")
+    if error is None or null_error is None:
+        against_null = f"null: {null_error_text}"
+    else:
+        against_null = f"{'below' if error < null_error else 'not below'} the null's {null_error_text}"
+    ours = _all_known(m, ("spectral_left_alignment", "spectral_right_alignment"))
+    baselines = _all_known(m, ("spectral_left_alignment_null", "spectral_right_alignment_null", "spectral_random_alignment"))
+    above = "against"
+    if ours is not None and baselines is not None:
+        above = "above" if min(ours) > max(baselines) else "not clearly above"
+    return (
+        f"the {_counted(m, 'spectral_singular_values_R2', 'top-', 'singular values')} of W\\* matched by rank to "
+        f"W's have R² {m.text('spectral_singular_values_R2')} (permutation null: "
+        f"{m.text('spectral_singular_values_R2_null')}) and a mean relative error of "
+        f"{m.text('spectral_singular_values_error')} ({against_null}); the best alignment of W's "
+        f"{_counted(m, 'spectral_left_alignment', 'top-', 'singular vectors')} with W\\*’s is "
+        f"{m.text('spectral_left_alignment')} (left) and {m.text('spectral_right_alignment')} (right), {above} the "
+        f"null's {m.text('spectral_left_alignment_null')} and {m.text('spectral_right_alignment_null')} and the "
+        f"{m.text('spectral_random_alignment')} expected of random vectors. {_dynamics(m)}"
     )
 
 

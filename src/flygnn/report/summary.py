@@ -21,31 +21,11 @@ import yaml
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.metric_format import NOT_AVAILABLE, format_value
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, table
 from flygnn.sections import SECTIONS
 
 NOT_PUBLISHED = "—"
-NOT_AVAILABLE = "n/a"
-
-
-def format_value(value: Any) -> str:
-    """A metric value as table text: integers as they are, reals with 4 decimals."""
-    if value is None:
-        return NOT_AVAILABLE
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    value = float(value)
-    if not math.isfinite(value):
-        return NOT_AVAILABLE
-    if value == 0:
-        return "0"
-    if abs(value) < 1e-3:
-        return f"{value:.2e}"
-    if abs(value) >= 1000:
-        return f"{value:.1f}"
-    return f"{value:.4f}"
 
 
 @dataclass(frozen=True)
