@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_report_project import analysed_copy, make_project
+from project_fixtures import analysed_copy, make_project
 
 from flygnn.conditions import load_conditions
 from flygnn.errors import FlygnnError
