@@ -4,38 +4,63 @@ Run ``python analysis/make_notebooks.py`` after editing a cell here; the noteboo
 committed so papermill and readers see them without running this script, and
 ``tests/test_notebooks.py`` checks that they match what this script writes.
 
-Each notebook: a papermill ``parameters`` cell (identical for every section), one
-line that loads and cross-checks the condition's inputs, then a few calls into
-``flygnn.analysis`` and ``flygnn.figures`` with short text. Shared quantities come
-from the per-condition cache, so no notebook recomputes another one's work.
+Each notebook: a papermill ``parameters`` cell (identical for every section, written
+from :class:`flygnn.notebook.parameters.NotebookParameters`), one line that loads and
+cross-checks the condition's inputs, then a few calls into ``flygnn.analysis`` and
+``flygnn.figures`` with short text. Shared quantities come from the per-condition
+cache, so no notebook recomputes another one's work. A figure is saved under the name
+of its family in :mod:`flygnn.sections` (:func:`save`), and a notebook saves exactly
+the families of its section (checked here when the notebooks are written).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from flygnn.notebook.parameters import NotebookParameters
+from flygnn.sections import (
+    EMBEDDINGS,
+    EMBEDDINGS_PAIRS,
+    F_THETA,
+    G_PHI,
+    SPECTRAL,
+    SPECTRAL_DYNAMICS,
+    TAU,
+    UMAP_CLUSTERS,
+    UMAP_TYPES,
+    V_REST,
+    WEIGHTS_CORRECTED,
+    WEIGHTS_RAW,
+    FigureFamily,
+)
+from flygnn.sections import SECTIONS as BOOK_SECTIONS
+
 HERE = Path(__file__).resolve().parent
 
-PARAMETERS = '''\
-condition = "sigma-0p05"
-sigma = 0.05
-bundle = "data/bundles/sigma-0p05"
-dataset = ""
-output_dir = "results/sigma-0p05"
-flyvis_model = ""
-synthetic_groundtruth = False'''
+# what a reader sees before papermill injects a condition's values
+EXAMPLE = NotebookParameters("sigma-0p05", 0.05, "data/bundles/sigma-0p05", "results/sigma-0p05")
 
-SETUP = '''\
-from flygnn.analysis.context import load_context
+SETUP = f"""\
+from flygnn.notebook.context import load_context
+from flygnn.notebook.parameters import NotebookParameters
 
-ctx = load_context(condition, sigma, bundle, output_dir, dataset, flyvis_model, synthetic_groundtruth)
-print(ctx.label, "—", ctx.network.n_neurons, "neurons,", ctx.network.n_edges, "edges")'''
+ctx = load_context(NotebookParameters({", ".join(NotebookParameters.names())}))
+print(ctx.label, "—", ctx.network.n_neurons, "neurons,", ctx.network.n_edges, "edges")"""
 
-SECTIONS: dict[str, list[tuple[str, str]]] = {
+SAVED = re.compile(r'ctx\.save_figure\(.*?, "([^"]+)"\);', re.DOTALL)
+
+
+def save(figure: str, family: FigureFamily) -> str:
+    """The line that saves ``figure`` (the call that draws it) under its family's name."""
+    return f'ctx.save_figure({figure}, "{family.name}");'
+
+
+CELLS: dict[str, list[tuple[str, str]]] = {
     "connectivity": [
         ("md", "# Connectivity recovery\n\n"
                "Does the GNN recover the 434,112 synaptic weights? The learned Ŵ is only defined up to the "
@@ -46,7 +71,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  "gauge = ctx.gauge()\n"
                  "true_W = ctx.ground_truth.W\n"
                  "weights = weight_metrics(true_W, gauge)\n"
-                 'ctx.save_figure(raw_weights_figure(true_W, gauge.learned_W_, weights, ctx.label), "weights-raw");'),
+                 + save("raw_weights_figure(true_W, gauge.learned_W_, weights, ctx.label)", WEIGHTS_RAW)),
         ("md", "## Gauge-corrected weights\n\n"
                "W*ₑ = −Ŵₑ / s_f(i) · ∂f/∂msg|ᵢ · s_g(j), with s_g and s_f the slopes of g_φ² and f_θ over each "
                "neuron's natural range (μ ± 2s, 1000 points) and ∂f/∂msg the median over the bundle's sampled "
@@ -57,7 +82,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                "which span most of W's range and so dominate the R².\n\n"
                "Both figures draw the edges as a density (hexagons coloured by the number of edges, log scale); "
                "the right panel enlarges the core |W| < 0.5, which holds about 98 % of the edges."),
-        ("code", 'ctx.save_figure(corrected_weights_figure(true_W, gauge.upstream_corrected_W_, weights, ctx.label), "weights-corrected");'),
+        ("code", save("corrected_weights_figure(true_W, gauge.upstream_corrected_W_, weights, ctx.label)", WEIGHTS_CORRECTED)),
         ("md", "## Metrics\n\nUpstream-named metrics first; the identity-line R², the identifiable-edges and unfiltered "
                "scores and the counts are reported beside them."),
         ("code", 'ctx.write_metrics("connectivity", weights | gauge_metrics(gauge))'),
@@ -70,9 +95,9 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  "from flygnn.figures.embeddings import embeddings_figure, embeddings_pairs_figure, umap_clusters_figure, umap_types_figure\n\n"
                  "embedding = ctx.model.a.detach().numpy()\n"
                  "components, explained = principal_components(embedding)\n"
-                 "ctx.save_figure(embeddings_figure(components, explained, ctx.neuron_type, ctx.type_names, ctx.label,\n"
-                 '                                  embedding.shape[1]), "embeddings")\n'
-                 'ctx.save_figure(embeddings_pairs_figure(embedding, ctx.neuron_type, ctx.type_names, ctx.label), "embeddings-pairs");'),
+                 + save("embeddings_figure(components, explained, ctx.neuron_type, ctx.type_names, ctx.label,\n"
+                        "                                  embedding.shape[1])", EMBEDDINGS) + "\n"
+                 + save("embeddings_pairs_figure(embedding, ctx.neuron_type, ctx.type_names, ctx.label)", EMBEDDINGS_PAIRS)),
         ("md", "## Clustering\n\n"
                "`clustering_accuracy` is upstream's: one GMM with 100 components (random_state 42) on the unscaled "
                "features [a_i, τ̂_i, V̂_rest,i, mean and std of incoming and outgoing W*] by upstream's rules, scored "
@@ -85,12 +110,12 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                "the true parameters (`clustering_accuracy_true_parameters`: true τ, V_rest and the mean/std of the "
                "true incoming and outgoing W — what perfectly recovered parameters would give with this clustering)."),
         ("code", "clusters, controls = ctx.clustering(), ctx.clustering_controls()\n"
-                 'ctx.save_figure(umap_types_figure(clusters["umap"], ctx.neuron_type, ctx.type_names, ctx.label), "umap-types")\n'
+                 + save('umap_types_figure(clusters["umap"], ctx.neuron_type, ctx.type_names, ctx.label)', UMAP_TYPES) + "\n"
                  'scores = {"clustering_accuracy (upstream)": clusters["upstream_accuracy"],\n'
                  '          "standardised, 3 seeds": float(clusters["scores"]["accuracy"].mean()),\n'
                  '          "upstream GMM on a alone": controls["embedding_accuracy"],\n'
                  '          "upstream GMM on the true parameters": controls["true_parameters_accuracy"]}\n'
-                 'ctx.save_figure(umap_clusters_figure(clusters["umap"], clusters["upstream_labels"], ctx.label, scores), "umap-clusters");'),
+                 + save('umap_clusters_figure(clusters["umap"], clusters["upstream_labels"], ctx.label, scores)', UMAP_CLUSTERS)),
         ("code", 'metrics = clustering_metrics(clusters["upstream_accuracy"], clusters["scores"], clusters["imputed"])\n'
                  'metrics |= clustering_control_metrics(controls["embedding_accuracy"], controls["true_parameters_accuracy"])\n'
                  'ctx.write_metrics("embeddings", metrics)'),
@@ -102,16 +127,16 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
         ("code", "from flygnn.analysis import function_metrics\n"
                  "from flygnn.figures.functions import message_function_figure, update_function_figure\n\n"
                  "curves = ctx.function_curves()\n"
-                 "ctx.save_figure(update_function_figure(curves.voltages_, curves.update_, curves.true_update_,\n"
-                 '                                       ctx.neuron_type, ctx.type_names, ctx.label), "f-theta");'),
+                 + save("update_function_figure(curves.voltages_, curves.update_, curves.true_update_,\n"
+                        "                                       ctx.neuron_type, ctx.type_names, ctx.label)", F_THETA)),
         ("md", "## Message function\n\n"
                "g_φ(v, a_j)² divided by its slope s_g(j) over the rectified natural range — the gain that trades "
                "with Ŵ — so every curve is normalised to slope 1 there and only its shape is compared with the "
                "simulator's ReLU(v). Neurons whose gain is unidentifiable (μ + s ≤ 0: they never drive the ReLU, "
                "s_g undefined) are left out of the learned panel, which counts them."),
         ("code", "message_slope = ctx.gauge().message_slope_\n"
-                 "ctx.save_figure(message_function_figure(curves.voltages_, curves.message_, message_slope,\n"
-                 '                                        ctx.neuron_type, ctx.type_names, ctx.label), "g-phi");'),
+                 + save("message_function_figure(curves.voltages_, curves.message_, message_slope,\n"
+                        "                                        ctx.neuron_type, ctx.type_names, ctx.label)", G_PHI)),
         ("code", 'ctx.write_metrics("functions", function_metrics(curves, message_slope))'),
     ],
     "biophysics": [
@@ -124,16 +149,18 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
         ("code", "from flygnn.analysis import biophysics_metrics\n"
                  "from flygnn.figures.biophysics import parameter_figure\n\n"
                  "bio, truth = ctx.biophysics(), ctx.ground_truth\n"
-                 "ctx.save_figure(parameter_figure(truth.tau, bio.tau_, ctx.neuron_type, ctx.type_names, ctx.label,\n"
-                 '                                 "τ", "s", score_clip=(0.0, 1.0)), "tau");'),
+                 "metrics = biophysics_metrics(truth.tau, truth.v_rest, bio, ctx.gauge().zero_range_, ctx.neuron_type)\n"
+                 + save("parameter_figure(truth.tau, bio.tau_, ctx.neuron_type, ctx.type_names, ctx.label,\n"
+                        '                                 "τ", "s", metrics, "tau")', TAU)),
         ("md", "## Resting potentials\n\n"
                "Upstream reads V_rest at msg = 0 in model units, which is not \"no input\" when g_φ² has an offset. "
                "The third panel reads it at the operating point: f_θ linearised at each sampled frame and solved "
                "for dv/dt = 0 with the msg of all-zero presynaptic voltages and no stimulus."),
-        ("code", "ctx.save_figure(parameter_figure(truth.v_rest, bio.v_rest_, ctx.neuron_type, ctx.type_names, ctx.label,\n"
-                 '                                 "V_rest", "a.u.", extra=("operating point", bio.v_rest_operating_)), "v-rest");'),
-        ("code", 'ctx.write_metrics("biophysics", biophysics_metrics(truth.tau, truth.v_rest, bio, ctx.gauge().zero_range_,\n'
-                 "                                                   ctx.neuron_type))"),
+        ("code", save("parameter_figure(truth.v_rest, bio.v_rest_, ctx.neuron_type, ctx.type_names, ctx.label,\n"
+                      '                                 "V_rest", "a.u.", metrics, "V_rest",\n'
+                      '                                 extra=("operating point", bio.v_rest_operating_, "V_rest_operating"))',
+                      V_REST)),
+        ("code", 'ctx.write_metrics("biophysics", metrics)'),
         ("md", "## Per cell type\n\n"
                "The truth is one τ and one V_rest per type, so the book's per-type table (`per-type.csv`) gives, per "
                "type, the median of the upstream-rule τ̂ and V̂_rest beside the truth, and the R² (upstream's) of W* "
@@ -161,7 +188,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                  "from flygnn.figures.spectral import dynamics_figure, spectral_figure\n\n"
                  "spectra = ctx.spectral()\n"
                  "spectral = spectral_metrics(spectra)\n"
-                 'ctx.save_figure(spectral_figure(spectra, spectral, ctx.label), "spectral");'),
+                 + save("spectral_figure(spectra, spectral, ctx.label)", SPECTRAL)),
         ("md", "## Linearised dynamics\n\n"
                "The dynamics dv/dt = (−v + V_rest + W ReLU(v) + I)/τ linearised at the mean training voltage μ have "
                "the Jacobian J = diag(1/τ)(−I + W·D), D = diag(ReLU′(μ)). A neuron with μ ≤ 0 adds exactly −1/τ to "
@@ -170,19 +197,26 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
                "least stable modes; `jacobian_spectral_abscissa_*` is the largest real part (< 0: stable)."),
         ("code", "dynamics = ctx.dynamics()\n"
                  "linearised = dynamics_metrics(dynamics)\n"
-                 'ctx.save_figure(dynamics_figure(dynamics, linearised, ctx.label), "spectral-dynamics");'),
+                 + save("dynamics_figure(dynamics, linearised, ctx.label)", SPECTRAL_DYNAMICS)),
         ("code", 'ctx.write_metrics("spectral", spectral | linearised)'),
     ],
 }
 
 
 def build(section: str) -> nbformat.NotebookNode:
-    """The notebook of ``section`` (deterministic: same cells, same ids, no outputs)."""
+    """The notebook of ``section`` (deterministic: same cells, same ids, no outputs).
+
+    Raises ValueError when its cells do not save exactly the figure families of the section.
+    """
+    families = [f.name for s in BOOK_SECTIONS if s.name == section for f in s.figures]
+    saved = [name for kind, source in CELLS[section] if kind == "code" for name in SAVED.findall(source)]
+    if saved != families:
+        raise ValueError(f"the {section} notebook saves {saved}, but flygnn.sections lists {families} for it")
     cells = [
-        new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+        new_code_cell(EXAMPLE.cell(), metadata={"tags": ["parameters"]}),
         new_code_cell(SETUP),
     ]
-    for kind, source in SECTIONS[section]:
+    for kind, source in CELLS[section]:
         cells.append(new_markdown_cell(source) if kind == "md" else new_code_cell(source))
     cells.insert(0, cells.pop(2))  # the title comes first, then parameters and setup
     for number, cell in enumerate(cells):
@@ -198,11 +232,9 @@ def text(section: str) -> str:
 
 
 def main(directory: Path = HERE) -> list[Path]:
-    from flygnn.sections import SECTIONS as BOOK_SECTIONS
-
     names = [s.name for s in BOOK_SECTIONS]
-    if sorted(names) != sorted(SECTIONS):
-        sys.exit(f"sections differ from flygnn.sections: {sorted(names)} vs {sorted(SECTIONS)}")
+    if sorted(names) != sorted(CELLS):
+        sys.exit(f"sections differ from flygnn.sections: {sorted(names)} vs {sorted(CELLS)}")
     paths = []
     for name in names:
         path = directory / f"{name}.ipynb"

@@ -16,6 +16,7 @@ from flygnn.analysis import (
     LinearisedDynamics,
     OracleModel,
     SpectralAnalysis,
+    biophysics_metrics,
     dynamics_metrics,
     principal_components,
     spectral_metrics,
@@ -214,21 +215,40 @@ def test_function_figures(fitted, tmp_path):
 
 
 def test_parameter_figure_pins_far_points_to_the_border(fitted, tmp_path):
-    tau = fitted["bio"].tau_.copy()
+    bio, gauge = fitted["bio"], fitted["gauge"]
+    metrics = biophysics_metrics(fitted["tau"], fitted["v_rest"], bio, gauge.zero_range_, fitted["type"])
+    tau = bio.tau_.copy()
     tau[:4] = [50.0, -20.0, 60.0, np.nan]
-    fig = parameter_figure(fitted["tau"], tau, fitted["type"], TYPE_NAMES, "test", "τ", "s", score_clip=(0, 1))
+    fig = parameter_figure(fitted["tau"], tau, fitted["type"], TYPE_NAMES, "test", "τ", "s", metrics, "tau")
     text = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "3 beyond the view" in text and "1 undefined (NaN)" in text
     assert fig.axes[0].get_ylim()[1] < 50
     assert fig.axes[0].get_xlabel() == "true τ (s)"
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "tau")
-    fig = parameter_figure(fitted["v_rest"], fitted["bio"].v_rest_, fitted["type"], TYPE_NAMES, "test", "V_rest", "a.u.",
-                           extra=("operating point", fitted["bio"].v_rest_operating_))
+    fig = parameter_figure(fitted["v_rest"], bio.v_rest_, fitted["type"], TYPE_NAMES, "test", "V_rest", "a.u.", metrics,
+                           "V_rest", extra=("operating point", bio.v_rest_operating_, "V_rest_operating"))
     assert len(fig.axes) == 3
     assert fig.axes[0].get_xlabel() == "true V_rest (a.u.)"
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "v-rest")
+
+
+def test_parameter_figure_shows_the_numbers_of_the_metrics(fitted):
+    """The panels carry the analysis' scores (upstream's rules per neuron), not numbers of their own."""
+    bio, gauge = fitted["bio"], fitted["gauge"]
+    metrics = biophysics_metrics(fitted["tau"], fitted["v_rest"], bio, gauge.zero_range_, fitted["type"])
+    metrics["tau_R2"].value, metrics["tau_R2_per_type"].value = 0.123456, None
+    fig = parameter_figure(fitted["tau"], bio.tau_, fitted["type"], TYPE_NAMES, "test", "τ", "s", metrics, "tau")
+    neuron_text = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "R² = 0.1235 (upstream's rules)" in neuron_text
+    assert f"slope = {metrics['tau_slope'].value:.4f}" in neuron_text
+    assert "R² = n/a" in " ".join(t.get_text() for t in fig.axes[1].texts)
+    fig = parameter_figure(fitted["v_rest"], bio.v_rest_, fitted["type"], TYPE_NAMES, "test", "V_rest", "a.u.", metrics,
+                           "V_rest", extra=("operating point", bio.v_rest_operating_, "V_rest_operating"))
+    operating = metrics["V_rest_operating_R2_per_type"].value
+    assert f"R² = {operating:.4f}" in " ".join(t.get_text() for t in fig.axes[2].texts)
+    plt.close("all")
 
 
 def test_spectral_figure_is_two_by_three(fitted, tmp_path):

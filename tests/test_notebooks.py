@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flygnn.metric_names import RECOVERY_METRICS, UPSTREAM_METRICS
-
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import RECOVERY_METRICS, UPSTREAM_METRICS
+from flygnn.notebook.context import load_context
+from flygnn.notebook.parameters import NotebookParameters
 from flygnn.sections import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,12 +56,9 @@ def smoke_run(tmp_path_factory, tiny_network, flyvis_model_dir):
     return dataset, Path(bundle)
 
 
-def parameters(smoke_run, output_dir: Path) -> dict:
+def parameters(smoke_run, output_dir: Path) -> NotebookParameters:
     dataset, bundle = smoke_run
-    return {
-        "condition": CONDITION, "sigma": SIGMA, "bundle": str(bundle), "dataset": str(dataset),
-        "output_dir": str(output_dir), "flyvis_model": "", "synthetic_groundtruth": False,
-    }
+    return NotebookParameters(CONDITION, SIGMA, str(bundle), str(output_dir), dataset=str(dataset))
 
 
 def test_notebooks_match_their_generator():
@@ -80,8 +78,22 @@ def test_parameters_cell_is_tagged_and_identical():
         assert len(tagged) == 1
         cells.append(tagged[0].source)
     assert len(set(cells)) == 1
-    for name in ("condition", "sigma", "bundle", "dataset", "output_dir", "flyvis_model", "synthetic_groundtruth"):
-        assert f"\n{name} = " in "\n" + cells[0]
+    assigned = [line.split(" = ")[0] for line in cells[0].splitlines()]
+    assert tuple(assigned) == NotebookParameters.names()
+    namespace: dict = {}
+    exec(cells[0], namespace)  # the cell is the parameters' own text: it builds them back
+    assert NotebookParameters(*(namespace[name] for name in NotebookParameters.names())).cell() == cells[0]
+
+
+def test_a_notebook_saves_exactly_the_families_of_its_section():
+    generator = _generator()
+    cells = generator.CELLS["biophysics"]
+    generator.CELLS["biophysics"] = [(kind, source.replace('"v-rest"', '"v_rest"')) for kind, source in cells]
+    try:
+        with pytest.raises(ValueError, match=r"biophysics notebook saves \['tau', 'v_rest'\].*\['tau', 'v-rest'\]"):
+            generator.text("biophysics")
+    finally:
+        generator.CELLS["biophysics"] = cells
 
 
 def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
@@ -93,7 +105,7 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
         papermill.execute_notebook(
             str(ANALYSIS / f"{section.name}.ipynb"),
             str(output_dir / "notebooks" / f"{section.name}.ipynb"),
-            parameters=parameters(smoke_run, output_dir),
+            parameters=parameters(smoke_run, output_dir).as_dict(),
             kernel_name="python3",
             cwd=str(ROOT),
             progress_bar=False,
@@ -120,9 +132,8 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
 def test_recovery_in_the_bundle_matches_the_analysis(smoke_run, tmp_path):
     """The trainer's recovery and the analysis' metrics agree exactly (one definition, same code)."""
     from flygnn.analysis import BiophysicalParameters, biophysics_metrics, weight_metrics
-    from flygnn.analysis.context import load_context
 
-    ctx = load_context(**parameters(smoke_run, tmp_path))
+    ctx = load_context(parameters(smoke_run, tmp_path))
     gauge = ctx.gauge()
     recorded = ctx.bundle.meta["recovery"]
     metrics = weight_metrics(ctx.ground_truth.W, gauge)
@@ -133,15 +144,11 @@ def test_recovery_in_the_bundle_matches_the_analysis(smoke_run, tmp_path):
 
 
 def test_condition_without_a_bundle_is_a_clear_error(tmp_path):
-    from flygnn.analysis.context import load_context
-
     with pytest.raises(FlygnnError, match="has no checkpoint bundle.*flygnn train --condition sigma-0p5"):
-        load_context(CONDITION, SIGMA, str(tmp_path / "missing"), str(tmp_path / "out"))
+        load_context(NotebookParameters(CONDITION, SIGMA, str(tmp_path / "missing"), str(tmp_path / "out")))
 
 
 def test_bundle_for_another_network_or_sigma_is_refused(smoke_run, tmp_path):
-    from flygnn.analysis.context import load_context
-
     _, bundle = smoke_run
     copy = tmp_path / "bundle"
     shutil.copytree(bundle, copy)
@@ -149,17 +156,15 @@ def test_bundle_for_another_network_or_sigma_is_refused(smoke_run, tmp_path):
     meta["architecture"]["network_fingerprint"] = "0123456789abcdef"
     (copy / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(FlygnnError, match="another network"):
-        load_context(CONDITION, SIGMA, str(copy), str(tmp_path / "out"))
+        load_context(NotebookParameters(CONDITION, SIGMA, str(copy), str(tmp_path / "out")))
     with pytest.raises(FlygnnError, match="σ = 0.5.*σ = 0.05"):
-        load_context(CONDITION, 0.05, str(bundle), str(tmp_path / "out"))
+        load_context(NotebookParameters(CONDITION, 0.05, str(bundle), str(tmp_path / "out")))
 
 
 def test_ground_truth_without_dataset_is_cached_and_checked(smoke_run, tmp_path, flyvis_model_dir):
-    from flygnn.analysis.context import load_context
-
     _, bundle = smoke_run
-    ctx = load_context(CONDITION, SIGMA, str(bundle), str(tmp_path), flyvis_model=str(flyvis_model_dir))
+    ctx = load_context(NotebookParameters(CONDITION, SIGMA, str(bundle), str(tmp_path), flyvis_model=str(flyvis_model_dir)))
     assert list((tmp_path / "cache").glob("groundtruth-*.npz"))
     assert ctx.ground_truth.fingerprint() == ctx.bundle.meta["groundtruth"]["fingerprint"]
     with pytest.raises(FlygnnError, match="trained against ground truth"):
-        load_context(CONDITION, SIGMA, str(bundle), str(tmp_path / "other"), synthetic_groundtruth=True)
+        load_context(NotebookParameters(CONDITION, SIGMA, str(bundle), str(tmp_path / "other"), synthetic_groundtruth=True))

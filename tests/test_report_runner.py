@@ -9,11 +9,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from project_fixtures import analysed_copy, make_project, write_bundle
+from test_report_project import analysed_copy, make_project, write_bundle
 
 from flygnn.bundle import bundle_fingerprint
 from flygnn.conditions import Condition, load_conditions
 from flygnn.errors import FlygnnError
+from flygnn.notebook.parameters import NotebookParameters
 from flygnn.report.runner import (
     AnalysisRunner,
     check_flyvis_model,
@@ -79,15 +80,10 @@ def test_manifest_records_status_parameters_inputs_and_timings(tmp_path):
     layout = analysed_copy(tmp_path)
     manifest = json.loads((layout.result_dir("sigma-0") / "manifest.json").read_text())
     assert manifest["status"] == "ok"
-    assert manifest["parameters"] == {
-        "condition": "sigma-0",
-        "sigma": 0.0,
-        "bundle": "../../data/bundles/sigma-0",
-        "dataset": "",
-        "output_dir": ".",
-        "flyvis_model": "",
-        "synthetic_groundtruth": True,  # taken from the bundle's ground truth
-    }
+    assert manifest["parameters"] == NotebookParameters(
+        "sigma-0", 0.0, "../../data/bundles/sigma-0", ".",
+        synthetic_groundtruth=True,  # taken from the bundle's ground truth
+    ).as_dict()
     assert manifest["inputs"]["bundle"] == {"path": "data/bundles/sigma-0", "sha256": bundle_fingerprint(layout.bundle_dir("sigma-0"))}
     assert set(manifest["inputs"]["notebooks"]) == {s.name for s in SECTIONS}
     assert [n["section"] for n in manifest["notebooks"]] == [s.name for s in SECTIONS]

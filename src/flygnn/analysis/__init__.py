@@ -2,7 +2,8 @@
 
 Every step works on any model with ``message(v, a)``, ``aggregate(m)`` and
 ``update(v, a, msg, I)`` (a trained GNN or :class:`OracleModel`) and on plain
-arrays; only :mod:`flygnn.analysis.context` touches files.
+arrays. Loading a condition's inputs, caching and saving for the notebooks is the
+notebook context's (:mod:`flygnn.notebook.context`), above this package.
 """
 
 from flygnn.analysis.biophysics import BiophysicalParameters, per_type_median

@@ -198,6 +198,12 @@ def upstream_fit(true: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
     return 1.0 - float(residual @ residual) / ss_tot, slope
 
 
+def scored_edges(true_W: np.ndarray, corrected_W: np.ndarray) -> np.ndarray:
+    """(E,) bool: the edges upstream's rules score, |W* − W| ≤ :data:`W_OUTLIER_THRESHOLD` (the rest
+    are left out of ``W_corrected_R2`` as outliers). ``corrected_W``: W* by upstream's rules."""
+    return np.abs(np.asarray(corrected_W, dtype=np.float64) - np.asarray(true_W, dtype=np.float64)) <= W_OUTLIER_THRESHOLD
+
+
 def weight_metrics(true_W: np.ndarray, gauge) -> dict[str, Metric]:
     """Scores of the corrected weights of a fitted :class:`GaugeCorrection` (and its raw Ŵ) against W (E,).
 
@@ -209,7 +215,7 @@ def weight_metrics(true_W: np.ndarray, gauge) -> dict[str, Metric]:
     ours = np.asarray(gauge.corrected_W_, dtype=np.float64)
     learned = np.asarray(gauge.learned_W_, dtype=np.float64)
     n_edges = true_W.size
-    kept = np.abs(upstream - true_W) <= W_OUTLIER_THRESHOLD
+    kept = scored_edges(true_W, upstream)
     r2, slope = upstream_fit(true_W[kept], upstream[kept])
     r2_all, slope_all = upstream_fit(true_W, upstream)
     with np.errstate(invalid="ignore"):

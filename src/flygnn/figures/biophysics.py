@@ -3,19 +3,20 @@
 Estimates far outside the truth's range (a near-zero slope s_f gives a huge τ̂) would
 squash the plot; instead of fixed limits that hide them, the view holds every
 estimate within one truth-range of the truth, and every point beyond it is drawn on
-the border as a triangle and counted.
+the border as a triangle and counted. The scores written on the panels are the
+analysis' (:func:`flygnn.analysis.biophysics_metrics`), never recomputed here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from flygnn.analysis.biophysics import per_type_median
-from flygnn.analysis.metrics import ols_fit
+from flygnn.analysis.metrics import Metric
 from flygnn.figures.style import add_type_legend, type_colors
 
 
@@ -58,15 +59,18 @@ def parameter_figure(
     type_names: Sequence[str],
     title: str,
     symbol: str,
-    unit: str = "",
-    score_clip: tuple[float, float] | None = None,
-    extra: tuple[str, np.ndarray] | None = None,
+    unit: str,
+    metrics: Mapping[str, Metric],
+    name: str,
+    extra: tuple[str, np.ndarray, str] | None = None,
 ) -> Figure:
     """True against estimated parameter (N,), per neuron and per type (median ± interquartile range).
 
-    ``score_clip``: the upstream R² clips the estimate to this interval (τ: [0, 1] s);
-    the points are drawn unclipped. ``extra``: (name, (N,) estimate) shown per type in
-    a third panel (the operating-point V_rest).
+    ``metrics``: the result of :func:`flygnn.analysis.biophysics_metrics` (with types);
+    the panels show ``<name>_R2`` and ``<name>_slope`` (upstream's rules, per neuron) and
+    ``<name>_R2_per_type``. The points are the estimates as they are (unclipped).
+    ``extra``: (title, (N,) estimate, metric name) shown per type in a third panel with
+    ``<metric name>_R2_per_type`` (the operating-point V_rest).
     """
     true = np.asarray(true, float)
     estimate = np.asarray(estimate, float)
@@ -78,11 +82,9 @@ def parameter_figure(
 
     low, high = _view(true, estimate)
     shown, pinned = _panel(axes[0], true, estimate, palette[neuron_type], low, high, size=3)
-    scored = np.clip(estimate, *score_clip) if score_clip else estimate
-    r2, slope = ols_fit(true, scored)
     nan = int((~np.isfinite(estimate)).sum())
-    lines = [f"R² = {r2:.4f}" + (f" (clipped to [{score_clip[0]:g}, {score_clip[1]:g}])" if score_clip else ""),
-             f"slope = {slope:.4f}", f"neurons: {shown:,} shown"]
+    lines = [f"R² = {_value(metrics, f'{name}_R2')} (upstream's rules)", f"slope = {_value(metrics, f'{name}_slope')}",
+             f"neurons: {shown:,} shown"]
     if pinned:
         lines.append(f"{pinned:,} beyond the view (▲▼)")
     if nan:
@@ -92,16 +94,22 @@ def parameter_figure(
     axes[0].set_xlabel(f"true {symbol}{unit_text}")
     axes[0].set_ylabel(f"recovered {symbol}{unit_text}")
 
-    for ax, (name, values) in zip(axes[1:], [("per type", estimate)] + ([extra] if extra else [])):
-        _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_text)
-        ax.set_title(name if name == "per type" else f"{name}, per type")
+    panels = [("per type", estimate, name)] + ([extra] if extra else [])
+    for ax, (panel_title, values, metric) in zip(axes[1:], panels):
+        _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_text, _value(metrics, f"{metric}_R2_per_type"))
+        ax.set_title(panel_title if panel_title == "per type" else f"{panel_title}, per type")
     fig.suptitle(f"{title}: {symbol}")
     fig.tight_layout()
     add_type_legend(fig, type_names, ncol=11)
     return fig
 
 
-def _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_text) -> None:
+def _value(metrics: Mapping[str, Metric], name: str) -> str:
+    number = metrics[name].value
+    return "n/a" if number is None else f"{number:.4f}"
+
+
+def _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_text, r2: str) -> None:
     true_type = per_type_median(true, neuron_type, n_types)
     median = per_type_median(values, neuron_type, n_types)
     quartiles = np.full((n_types, 2), np.nan)
@@ -111,8 +119,7 @@ def _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_te
             quartiles[t] = np.percentile(members, [25, 75])
     low, high = _view(true_type, median)
     shown, pinned = _panel(ax, true_type, median, palette, low, high, size=14, error=quartiles)
-    r2, slope = ols_fit(true_type, median)
-    lines = [f"R² = {r2:.4f}", f"slope = {slope:.4f}", f"types: {shown} shown"]
+    lines = [f"R² = {r2}", f"types: {shown} shown"]
     if pinned:
         lines.append(f"{pinned} beyond the view (▲▼)")
     _text(ax, lines)

@@ -5,7 +5,8 @@ edges in them on a log scale, so the dense core (about 98 % of the edges have |W
 0.5) is as readable as the few large weights. The right panel enlarges that core. The
 edges that are not scored (upstream's |W* − W| > 5 filter, or non-finite values) are
 counted on the figure, and the axis limits come from the points shown, so nothing is
-hidden silently. The scores are the analysis' (:func:`flygnn.analysis.weight_metrics`).
+hidden silently. The scores and the rule that picks the scored edges are the analysis'
+(:func:`flygnn.analysis.weight_metrics`, :func:`flygnn.analysis.metrics.scored_edges`).
 W is dimensionless (it scales a presynaptic voltage into a postsynaptic input).
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD
+from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, scored_edges
 
 CORE_LIMIT = 0.5  # |W| below this: the dense core, enlarged in the right panel
 FIT_COLOR, IDENTITY_COLOR = "#d62728", "0.25"
@@ -106,7 +107,7 @@ def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metric
     by :func:`flygnn.analysis.weight_metrics` (``metrics``: its result); the left-out edges are counted."""
     true_W = np.asarray(true_W, float)
     corrected_W = np.asarray(corrected_W, float)
-    kept = np.abs(corrected_W - true_W) <= W_OUTLIER_THRESHOLD
+    kept = scored_edges(true_W, corrected_W)  # the edges of W_corrected_R2, by the analysis' own rule
     fig, axes = _density_figure(
         true_W[kept], corrected_W[kept], metrics["W_corrected_slope"].value, True, "corrected W* (upstream rules, dimensionless)",
         f"{title}: gauge-corrected weights",

@@ -55,6 +55,7 @@ from flygnn.atomic import atomic_directory, write_json
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.report.project import ANALYSIS_STAMP, ProjectLayout
+from flygnn.notebook.parameters import NotebookParameters
 from flygnn.sections import SECTIONS, Section
 
 MANIFEST_FORMAT = "flygnn-manifest/1"
@@ -394,20 +395,21 @@ class AnalysisRunner:
         }
 
     def parameters(self, condition: Condition, meta: dict[str, Any], cwd: Path) -> dict[str, Any]:
-        """The papermill parameters (interfaces.md), paths relative to the kernel's cwd."""
+        """The papermill parameters (:class:`~flygnn.notebook.parameters.NotebookParameters`), paths
+        relative to the kernel's cwd."""
         dataset = self.layout.training_dataset(meta)
         synthetic = self.synthetic_groundtruth
         if synthetic is None:
             synthetic = bool((meta.get("groundtruth") or {}).get("synthetic", False))
-        return {
-            "condition": condition.name,
-            "sigma": condition.sigma,
-            "bundle": os.path.relpath(self.layout.bundle_dir(condition.name), cwd),
-            "dataset": os.path.relpath(dataset, cwd) if dataset is not None else "",
-            "output_dir": ".",
-            "flyvis_model": str(Path(self.flyvis_model).resolve()) if self.flyvis_model else "",
-            "synthetic_groundtruth": synthetic,
-        }
+        return NotebookParameters(
+            condition=condition.name,
+            sigma=condition.sigma,
+            bundle=os.path.relpath(self.layout.bundle_dir(condition.name), cwd),
+            output_dir=".",
+            dataset=os.path.relpath(dataset, cwd) if dataset is not None else "",
+            flyvis_model=str(Path(self.flyvis_model).resolve()) if self.flyvis_model else "",
+            synthetic_groundtruth=synthetic,
+        ).as_dict()
 
     def is_up_to_date(self, condition: Condition, inputs: dict[str, Any], parameters: dict[str, Any]) -> bool:
         result_dir = self.layout.result_dir(condition.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flygnn.analysis.context import cached_arrays
+from flygnn.notebook.cache import cached_arrays
 
 
 def test_cached_arrays_compute_once_and_reuse(tmp_path):

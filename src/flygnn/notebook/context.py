@@ -1,25 +1,20 @@
-"""What a section notebook needs for one condition, and the on-disk cache they share.
+"""What a section notebook needs for one condition: :func:`load_context` and its :class:`NotebookContext`.
 
-A notebook calls :func:`load_context` with its papermill parameters and gets the
-bundle's model, the network and the ground truth, checked against each other.
-Quantities that several sections use or that take long (the gauge correction, the
-clustering and its controls, the spectra, the linearised dynamics) are computed once
-per condition and cached under ``<output_dir>/cache/``, keyed by the fingerprints of
-their inputs, written atomically and guarded by a file lock, so notebooks running in
-parallel never compute the same thing twice.
+A notebook calls :func:`load_context` with its papermill parameters
+(:class:`~flygnn.notebook.parameters.NotebookParameters`) and gets the bundle's model,
+the network and the ground truth, checked against each other. Quantities that several
+sections use or that take long (the gauge correction, the clustering and its controls,
+the spectra, the linearised dynamics) come from the per-condition cache
+(:mod:`flygnn.notebook.cache`). Figures are saved and shown, metrics written, here.
 
-This is the only analysis module that touches files; the steps it calls are pure.
+This is the I/O façade over the pure steps of :mod:`flygnn.analysis` and the drawing
+of :mod:`flygnn.figures`, and so sits above both.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
-import json
 import re
 import warnings
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +27,10 @@ from flygnn.analysis.functions import FunctionCurves
 from flygnn.analysis.gauge import GaugeCorrection
 from flygnn.analysis.metrics import Metric, write_metrics
 from flygnn.analysis.spectral import LinearisedDynamics, SpectralAnalysis
-from flygnn.atomic import atomic_path
 from flygnn.errors import FlygnnError
-
-# Bump when a cached quantity's definition changes, so old caches are not reused.
-CACHE_VERSION = 2  # 2: upstream-rule gauge attributes, 1000-point fits, upstream clustering
+from flygnn.figures.style import apply_style, save_figure
+from flygnn.notebook.cache import cache_key, cached_arrays, restore
+from flygnn.notebook.parameters import NotebookParameters
 
 GAUGE_ATTRIBUTES = (
     "message_range_",
@@ -73,54 +67,8 @@ SPECTRAL_ATTRIBUTES = (
 DYNAMICS_ATTRIBUTES = ("eigenvalues_true_", "eigenvalues_learned_", "active_")
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def cached_arrays(directory: Path, name: str, key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Arrays from ``directory/<name>-<key>.npz``, computing and saving them (atomically) if absent.
-
-    A lock file makes concurrent callers wait for the first one instead of recomputing.
-    Never unpickles: object arrays are refused.
-    """
-    path = directory / f"{name}-{key}.npz"
-    with _locked(directory / f".{name}.lock"):
-        if path.is_file():
-            try:
-                with np.load(path, allow_pickle=False) as data:
-                    return {k: data[k] for k in data.files}
-            except (OSError, ValueError, KeyError):
-                path.unlink(missing_ok=True)  # corrupt: recompute
-        arrays = compute()
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
-        return arrays
-
-
-def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _restore(cls, arrays: dict[str, np.ndarray], scalars: dict[str, Any] | None = None):
-    """An instance of a fitted estimator rebuilt from its cached learned attributes."""
-    obj = cls.__new__(cls)
-    for name, value in arrays.items():
-        setattr(obj, name, value)
-    for name, value in (scalars or {}).items():
-        setattr(obj, name, value)
-    return obj
-
-
 @dataclass
-class AnalysisContext:
+class NotebookContext:
     """One condition's inputs, checked against each other, and its output folders.
 
     ``bundle`` is a :class:`flygnn.bundle.Bundle`; ``network`` a
@@ -191,9 +139,9 @@ class AnalysisContext:
                 arrays["nonfinite_learned_W_"] = np.array(fitted.nonfinite_learned_W_)
                 return arrays
 
-            arrays = cached_arrays(self.cache_dir, "gauge", _key(self.bundle_fingerprint), compute)
+            arrays = cached_arrays(self.cache_dir, "gauge", cache_key(self.bundle_fingerprint), compute)
             scalars = {"nonfinite_learned_W_": int(arrays.pop("nonfinite_learned_W_"))}
-            self._gauge = _restore(GaugeCorrection, arrays, scalars)
+            self._gauge = restore(GaugeCorrection, arrays, scalars)
         return self._gauge
 
     def biophysics(self) -> BiophysicalParameters:
@@ -228,7 +176,7 @@ class AnalysisContext:
             )
             return arrays
 
-        key = _key(self.bundle_fingerprint, self.network.fingerprint(), list(seeds))
+        key = cache_key(self.bundle_fingerprint, self.network.fingerprint(), list(seeds))
         arrays = cached_arrays(self.cache_dir, "clustering", key, compute)
         return {
             "upstream_accuracy": float(arrays["upstream_accuracy"]),
@@ -261,7 +209,7 @@ class AnalysisContext:
                 "true_parameters_labels": ceiling.labels_,
             }
 
-        key = _key(self.bundle_fingerprint, network.fingerprint(), truth.fingerprint())
+        key = cache_key(self.bundle_fingerprint, network.fingerprint(), truth.fingerprint())
         arrays = cached_arrays(self.cache_dir, "clustering_controls", key, compute)
         return {name: (float(value) if value.ndim == 0 else value) for name, value in arrays.items()}
 
@@ -280,10 +228,10 @@ class AnalysisContext:
             arrays["dropped_edges_"] = np.array(fitted.dropped_edges_)
             return arrays
 
-        key = _key(self.bundle_fingerprint, self.ground_truth.fingerprint(), n_eigenvalues, n_singular, n_permutations)
+        key = cache_key(self.bundle_fingerprint, self.ground_truth.fingerprint(), n_eigenvalues, n_singular, n_permutations)
         arrays = cached_arrays(self.cache_dir, "spectral", key, compute)
         scalars = {name: arrays.pop(name).item() for name in ("random_mean_", "random_best_", "dropped_edges_")}
-        return _restore(SpectralAnalysis, arrays, scalars)
+        return restore(SpectralAnalysis, arrays, scalars)
 
     def dynamics(self, n_eigenvalues: int = 100) -> LinearisedDynamics:
         """Rightmost eigenvalues of the true and the learned Jacobian at the operating point (cached).
@@ -304,10 +252,10 @@ class AnalysisContext:
             arrays.update(excluded_neurons_=np.array(fitted.excluded_neurons_), dropped_edges_=np.array(fitted.dropped_edges_))
             return arrays
 
-        key = _key(self.bundle_fingerprint, truth.fingerprint(), n_eigenvalues)
+        key = cache_key(self.bundle_fingerprint, truth.fingerprint(), n_eigenvalues)
         arrays = cached_arrays(self.cache_dir, "dynamics", key, compute)
         scalars = {name: arrays.pop(name).item() for name in ("excluded_neurons_", "dropped_edges_")}
-        return _restore(LinearisedDynamics, arrays, scalars)
+        return restore(LinearisedDynamics, arrays, scalars)
 
     def function_curves(self, n_points: int = 48) -> FunctionCurves:
         """f_θ and g_φ² per neuron over its natural range with the true functions (one section uses it)."""
@@ -324,8 +272,6 @@ class AnalysisContext:
         The figure is drawn once; a notebook displays the saved file, so the book and the
         executed notebook show the same image.
         """
-        from flygnn.figures.style import save_figure
-
         paths = save_figure(fig, self.figures_dir, stem)
         if show:
             try:
@@ -379,7 +325,7 @@ def _ground_truth(network, bundle, cache: Path, dataset: str, flyvis_model: str,
                 "synthetic": np.array(loaded.synthetic),
             }
 
-        arrays = cached_arrays(cache, "groundtruth", _key(network.fingerprint(), source, expected), compute)
+        arrays = cached_arrays(cache, "groundtruth", cache_key(network.fingerprint(), source, expected), compute)
         truth = GroundTruth(
             tau=arrays["tau"], v_rest=arrays["v_rest"], W=arrays["W"], source=str(arrays["source"]), synthetic=bool(arrays["synthetic"])
         )
@@ -393,25 +339,18 @@ def _ground_truth(network, bundle, cache: Path, dataset: str, flyvis_model: str,
     return truth
 
 
-def load_context(
-    condition: str,
-    sigma: float,
-    bundle: str,
-    output_dir: str,
-    dataset: str = "",
-    flyvis_model: str = "",
-    synthetic_groundtruth: bool = False,
-) -> AnalysisContext:
+def load_context(parameters: NotebookParameters) -> NotebookContext:
     """Load and cross-check a condition's bundle, network and ground truth (the notebook parameters).
 
+    Applies the figure style (:func:`flygnn.figures.style.apply_style`): a notebook draws.
     Raises FlygnnError when the bundle is missing, belongs to another network, has
     another σ, or was trained against another ground truth.
     """
     from flygnn.bundle import load_bundle, read_meta
     from flygnn.conditions import same_sigma
     from flygnn.connectome import load_network
-    from flygnn.figures.style import apply_style
 
+    condition, sigma, bundle = parameters.condition, parameters.sigma, parameters.bundle
     apply_style()
     bundle_path = Path(bundle)
     if not bundle or not (bundle_path / "bundle.json").is_file():
@@ -438,6 +377,8 @@ def load_context(
         )
     if loaded.condition != condition:
         warnings.warn(f"bundle {bundle_path} was trained as condition {loaded.condition!r}; analysing it as {condition!r}.", stacklevel=2)
-    output = Path(output_dir)
-    truth = _ground_truth(network, loaded, output / "cache", dataset, flyvis_model, synthetic_groundtruth)
-    return AnalysisContext(condition, float(sigma), output, loaded, network, truth)
+    output = Path(parameters.output_dir)
+    truth = _ground_truth(
+        network, loaded, output / "cache", parameters.dataset, parameters.flyvis_model, parameters.synthetic_groundtruth
+    )
+    return NotebookContext(condition, float(sigma), output, loaded, network, truth)
