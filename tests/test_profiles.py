@@ -32,7 +32,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from test_report_project import ROOT, make_project
+from project_fixtures import ROOT, make_project
 
 from flygnn.report.project import ProjectLayout
 

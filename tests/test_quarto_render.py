@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_report_book import write_fake_history, write_fake_per_type
-from test_report_project import analysed_copy
+from project_fixtures import analysed_copy, write_fake_history, write_fake_per_type
 
 from flygnn.cli import main
 from flygnn.conditions import load_conditions

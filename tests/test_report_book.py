@@ -6,52 +6,17 @@ from __future__ import annotations
 import csv
 import json
 
-import numpy as np
 import pytest
-from test_report_project import analysed_copy
+from project_fixtures import analysed_copy, write_fake_history, write_fake_per_type
 
 from flygnn.analysis.metrics import DEFINITIONS, upstream_fit
-from flygnn.analysis.per_type import PER_TYPE_COLUMNS, write_per_type
 from flygnn.conditions import Condition, load_conditions
 from flygnn.report import book_figures, chapters, findings
 from flygnn.report.per_type import PerTypeResults, tau_r2_ceiling
 from flygnn.report.runner import read_manifest
 from flygnn.report.training import loss_trend
-from flygnn.train.history import write_history
 
 QUIET = {"log": lambda message: None}
-
-
-def write_fake_history(bundle_dir, scored=True):
-    rows = []
-    for number, iteration in enumerate(range(100, 2100, 100)):
-        row = {"iteration": iteration, "wall_time_s": 30.0 * (number + 1), "prediction": 100.0 / (number + 1),
-               "loss": 100.0 / (number + 1), "iterations_per_s": 3.0}
-        if scored and iteration % 500 == 0:
-            row.update(W_corrected_R2=0.5 + iteration / 5000, W_corrected_slope=0.9, tau_R2=0.7, V_rest_R2=0.1)
-        rows.append(row)
-    write_history(rows, bundle_dir / "training-history.csv")
-    return rows
-
-
-def write_fake_per_type(result_dir, zero_range=(0, 0)):
-    columns = {
-        "type": np.array(["A", "B"], dtype=object),
-        "neurons": np.array([3, 2]),
-        "incoming_edges": np.array([4, 5]),
-        "no_input_neurons": np.array(zero_range),
-        "zero_range_neurons": np.array(zero_range),
-        "zero_range_no_input_neurons": np.array(zero_range),
-        "unidentifiable_neurons": np.array([3, 1]),
-        "tau_true": np.array([0.02, 0.2]),
-        "tau_recovered": np.array([0.021, 0.18]),
-        "V_rest_true": np.array([0.5, -0.25]),
-        "V_rest_recovered": np.array([0.4, -0.1]),
-        "W_incoming_R2": np.array([0.93, np.nan]),
-        "W_incoming_edges_scored": np.array([4, 5]),
-    }
-    assert list(columns) == list(PER_TYPE_COLUMNS)
-    write_per_type(result_dir / "per-type.csv", columns)
 
 
 @pytest.fixture

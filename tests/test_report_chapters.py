@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_report_markdown import grid_cells
-from test_report_project import PNG_1x1, analysed_copy, make_project
+from grid_tables import grid_cells
+from project_fixtures import PNG_1x1, analysed_copy, make_project
 
 from flygnn.conditions import Condition, load_conditions
 from flygnn.errors import FlygnnError

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from test_report_project import analysed_copy, make_project
+from project_fixtures import analysed_copy, make_project
 
 from flygnn.conditions import load_conditions
 from flygnn.errors import FlygnnError
@@ -34,9 +37,13 @@ def test_one_page_per_section_and_condition_embedding_the_executed_notebook(tmp_
             front = yaml.safe_load(text.split("---")[1])
             assert front["title"] == f"{section.title}: {condition.label}"
             embed = re.search(r"\{\{< embed (\S+) echo=true >\}\}", text).group(1)
-            assert (folder / condition.name / embed).resolve() == (
-                layout.result_dir(condition.name) / "notebooks" / f"{section.name}.ipynb"
-            ), "the whole executed notebook, with its code"
+            embedded = folder / condition.name / embed
+            assert embedded in files, "the page embeds the site's copy of the executed notebook"
+            executed = layout.result_dir(condition.name) / "notebooks" / f"{section.name}.ipynb"
+            assert json.loads(files[embedded]) == json.loads(executed.read_text()), (
+                "the whole executed notebook, with its code (no Markdown cell here to make literal)"
+            )
+            assert embedded.parent.name.startswith("_"), "Quarto renders no page of its own for the copy"
             # links are relative to the page in <book>/notebooks/<condition>/
             assert f"](../../results/{condition.name}/notebooks/{section.name}.ipynb)" in text
             assert f'download="{section.name}-{condition.name}.ipynb"' in text
@@ -72,3 +79,68 @@ def test_pages_need_the_executed_notebooks(tmp_path):
         notebook_pages.render_notebook_pages(
             layout, load_conditions(layout.conditions_file), tmp_path / "_book", Path("quarto"), "T", log=lambda m: None
         )
+
+
+# The notebooks' prose as analysis/make_notebooks.py writes it: the paper's notation, where
+# "W*" and "s_f" are symbols, beside identifiers in code spans.
+NOTATION = (
+    "## Gauge-corrected weights\n\n"
+    "W*ₑ = −Ŵₑ / s_f(i) · s_g(j), undefined W* set to 0, edges with |W* − W| ≤ 5; "
+    "parameters flyvis_model and _excluding_zero_range, `W_corrected_R2` and `jacobian_*`."
+)
+
+
+@pytest.mark.parametrize(
+    "markdown, literal",
+    [
+        ("W* and W*", "W\\* and W\\*"),
+        ("s_f and s_g, _excluding_zero_range_", "s\\_f and s\\_g, \\_excluding\\_zero\\_range\\_"),
+        ("`W_corrected_R2` and ``a_b`c*``", "`W_corrected_R2` and ``a_b`c*``"),
+        ("$a_i$ and $$\\tau_i^*$$", "$a_i$ and $$\\tau_i^*$$"),
+        ("```python\nx_y = a*b\n```\nx_y", "```python\nx_y = a*b\n```\nx\\_y"),
+        ("[the W_R2 page](chapters/a_b.html) <https://x.org/a_b>", "[the W\\_R2 page](chapters/a_b.html) <https://x.org/a_b>"),
+        ("* item_one\n  * item_two", "* item\\_one\n  * item\\_two"),
+        ("already \\* escaped", "already \\* escaped"),
+    ],
+)
+def test_literal_prose_escapes_emphasis_outside_code_maths_and_links(markdown, literal):
+    assert notebook_pages.literal_prose(markdown) == literal
+
+
+def test_the_pages_show_the_notebook_prose_as_written(tmp_path):
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    executed = layout.result_dir("sigma-0") / "notebooks" / "connectivity.ipynb"
+    notebook = json.loads(executed.read_text())
+    notebook["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": NOTATION.splitlines(keepends=True)})
+    executed.write_text(json.dumps(notebook))
+    files = notebook_pages.site_sources(layout, conditions, "The book")
+    shown = json.loads(files[notebook_pages.embedded_path(layout, "sigma-0", "connectivity")])
+    # as a list of lines, as Jupyter stores them: from one string Quarto lost the line breaks
+    # and the heading ran into its paragraph
+    assert shown["cells"][0]["source"] == notebook_pages.literal_prose(NOTATION).splitlines(keepends=True)
+    assert shown["cells"][0]["source"][0] == "## Gauge-corrected weights\n"
+    assert shown["cells"][1:] == notebook["cells"][1:], "code cells and their outputs untouched"
+    assert json.loads(executed.read_text()) == notebook, "the downloadable notebook stays papermill's"
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="needs `quarto` on PATH (Pandoc comes with it)")
+def test_pandoc_sets_no_italics_in_the_literal_prose():
+    def html(markdown):
+        return subprocess.run(["quarto", "pandoc", "-f", "markdown", "-t", "html"], input=markdown,
+                              capture_output=True, text=True, check=True).stdout
+
+    assert "<em>" in html(NOTATION), "the unescaped notation is read as emphasis (W* … W*)"
+    shown = html(notebook_pages.literal_prose(NOTATION))
+    assert "<em>" not in shown and "<strong>" not in shown
+    assert "W*ₑ = −Ŵₑ / s_f(i)" in shown and "flyvis_model and _excluding_zero_range" in shown
+    assert "<code>W_corrected_R2</code>" in shown and "<code>jacobian_*</code>" in shown
+
+
+def test_rendered_pages_name_no_folder_of_the_machine(tmp_path):
+    folder = tmp_path / "results" / notebook_pages.SOURCE_FOLDER
+    page = tmp_path / "_book" / "notebooks" / "sigma-0" / "spectral.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(f'<div class="quarto-embed-nb-cell" data-notebook="{folder}/sigma-0/_notebooks/spectral.ipynb">')
+    notebook_pages.forget_source_folder(page, folder)
+    assert page.read_text() == '<div class="quarto-embed-nb-cell" data-notebook="sigma-0/_notebooks/spectral.ipynb">'

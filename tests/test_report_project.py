@@ -1,116 +1,12 @@
-"""Project layout lookup, plus the stand-in project the report tests share.
-
-``make_project`` builds a tiny flygnn project in a temporary folder: the real book
-files (``_quarto.yml``, ``index.qmd``, ``chapters/``, ``data/published.yaml``,
-``Snakefile``), a conditions file, fake bundles and one stand-in notebook per
-analysis section. A stand-in notebook takes the real parameters, writes a 1×1 PNG
-per figure family and a metrics fragment whose values come from the bundle
-(``test_quality``), and raises when the bundle asks it to (``test_fail_section``),
-so tests can drive every path of the runner in seconds without a trained model.
-"""
+"""Project layout lookup."""
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
-
-import nbformat
 import pytest
-import yaml
+from project_fixtures import ROOT, make_project
 
 from flygnn.errors import FlygnnError
-from flygnn.report.project import ProjectLayout, find_project_root, is_project_root
-from flygnn.sections import SECTIONS
-
-ROOT = Path(__file__).resolve().parents[1]
-BOOK_FILES = ["_quarto.yml", "index.qmd", "data/published.yaml", "Snakefile"]
-PNG_1x1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-# where the stand-ins put the upstream metrics (the real notebooks decide this themselves)
-UPSTREAM_METRIC_SECTION = {
-    "W_corrected_R2": "connectivity",
-    "W_corrected_slope": "connectivity",
-    "tau_R2": "biophysics",
-    "V_rest_R2": "biophysics",
-    "clustering_accuracy": "embeddings",
-}
-
-
-def standin_source(section) -> str:
-    families = [f.name for f in section.figures]
-    upstream = [m for m, s in UPSTREAM_METRIC_SECTION.items() if s == section.name]
-    return f"""
-import base64, json, pathlib
-out = pathlib.Path(output_dir)
-meta = json.loads((pathlib.Path(bundle) / "bundle.json").read_text())
-if meta.get("test_fail_section") == {section.name!r}:
-    raise RuntimeError("stand-in failure in {section.name}")
-for family in {families!r}:
-    if family in meta.get("test_skip_figures", []):
-        continue
-    (out / "figures" / f"{{family}}.png").write_bytes(base64.b64decode({PNG_1x1!r}))
-quality = meta["test_quality"]
-metrics = {{name: {{"value": quality, "definition": "stand-in " + name}} for name in {upstream!r}}}
-metrics["{section.name}_extra"] = {{"value": round(sigma + quality, 6), "definition": "stand-in extra"}}
-(out / "metrics" / "{section.name}.json").write_text(json.dumps(metrics))
-with open(out / "cache" / "sections.txt", "a") as log:
-    log.write("{section.name}\\n")
-"""
-
-
-def write_standin_notebooks(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for section in SECTIONS:
-        nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.metadata["language_info"] = {"name": "python"}
-        params = nbformat.v4.new_code_cell(
-            'condition = ""\nsigma = 0.0\nbundle = ""\ndataset = ""\noutput_dir = ""\n'
-            'flyvis_model = ""\nsynthetic_groundtruth = False'
-        )
-        params.metadata["tags"] = ["parameters"]
-        nb.cells = [params, nbformat.v4.new_code_cell(standin_source(section))]
-        nbformat.write(nb, folder / f"{section.name}.ipynb")
-
-
-def write_bundle(layout: ProjectLayout, name: str, sigma: float, quality: float = 0.9, **extra) -> Path:
-    folder = layout.bundle_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "format": "flygnn-bundle/1",
-        "condition": name,
-        "sigma": sigma,
-        "training": {"preset": "smoke", "iterations": 10, "device": "cpu"},
-        "groundtruth": {"source": "synthetic (seed=0)", "synthetic": True, "fingerprint": "gt0"},
-        "dataset": {"path": f"data/datasets/{name}.zarr", "fingerprint": "ds0"},
-        "versions": {"flygnn": "0.1.0", "torch": "2.x"},
-        "architecture": {"n_neurons": 443, "n_edges": 8174, "embedding_dim": 2, "hidden": 32, "layers": 3, "extent": 1},
-        "test_quality": quality,
-        **extra,
-    }
-    (folder / "bundle.json").write_text(json.dumps(meta))
-    (folder / "model.safetensors").write_bytes(b"model-" + name.encode())
-    (folder / "activity.safetensors").write_bytes(b"activity-" + name.encode())
-    return folder
-
-
-def make_project(
-    root: Path, conditions: list[tuple[str, float]] = (("sigma-0", 0.0), ("sigma-0p5", 0.5)), bundles: bool = True
-) -> ProjectLayout:
-    """A stand-in project under ``root`` (see the module docstring)."""
-    for name in BOOK_FILES:
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ROOT / name, target)
-    shutil.copytree(ROOT / "chapters", root / "chapters", ignore=shutil.ignore_patterns("_generated"))
-    entries = [{"name": n, "sigma": s, "label": f"σ = {s:g}"} for n, s in conditions]
-    (root / "data" / "conditions.yaml").write_text(yaml.safe_dump({"conditions": entries}, allow_unicode=True))
-    layout = ProjectLayout.at(root)
-    write_standin_notebooks(layout.notebooks)
-    if bundles:
-        for number, (name, sigma) in enumerate(conditions):
-            write_bundle(layout, name, sigma, quality=round(0.9 + 0.01 * number, 4))
-    return layout
+from flygnn.report.project import find_project_root, is_project_root
 
 
 def test_find_project_root_walks_up(tmp_path):
@@ -129,29 +25,3 @@ def test_checkout_is_a_project():
 def test_no_project_is_a_clear_error(tmp_path):
     with pytest.raises(FlygnnError, match="no flygnn project found"):
         find_project_root(tmp_path)
-
-
-_TEMPLATE: dict[str, Path] = {}
-
-
-def analysed_copy(destination: Path) -> ProjectLayout:
-    """A stand-in project whose two conditions were analysed, copied to ``destination``.
-
-    The analysis (10 stand-in notebooks through the real runner) runs once per test
-    session; results are relocatable because the runner writes relative paths.
-    """
-    if "root" not in _TEMPLATE:
-        import atexit
-        import tempfile
-
-        from flygnn.conditions import load_conditions
-        from flygnn.report.runner import AnalysisRunner
-
-        root = Path(tempfile.mkdtemp(prefix="flygnn-report-template-"))
-        atexit.register(shutil.rmtree, root, True)
-        layout = make_project(root)
-        runs = AnalysisRunner(layout, log=lambda message: None).run(load_conditions(layout.conditions_file))
-        assert [r.status for r in runs] == ["ok", "ok"], [r.message for r in runs]
-        _TEMPLATE["root"] = root
-    shutil.copytree(_TEMPLATE["root"], destination, dirs_exist_ok=True)
-    return ProjectLayout.at(destination)

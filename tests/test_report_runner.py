@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_report_project import analysed_copy, make_project, write_bundle
+from project_fixtures import analysed_copy, make_project, write_bundle
 
 from flygnn.bundle import bundle_fingerprint
 from flygnn.conditions import Condition, load_conditions

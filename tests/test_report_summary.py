@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from grid_tables import grid_cells
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from test_report_markdown import grid_cells
-
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.summary import (
     additional_metrics_table,

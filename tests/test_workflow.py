@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from test_report_project import analysed_copy, make_project
+from project_fixtures import analysed_copy, make_project
 
 from flygnn.cli import main
 from flygnn.conditions import load_conditions

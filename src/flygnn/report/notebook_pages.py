@@ -14,13 +14,21 @@ step runs this module) into ``<book>/notebooks/``:
   files as resources), back to the chapter, to the list of all notebooks.
 - ``notebooks/index.html``: every notebook, by section and condition.
 
+The pages embed a copy of each executed notebook whose Markdown cells are made literal
+(:func:`literal_prose`): the notebooks' prose is written in the paper's notation, where
+``*`` and ``_`` are symbols (W*, s_f, ``W_corrected_R2``), and Pandoc would otherwise
+read a pair of them as emphasis and set the text between them in italics. The
+downloadable ``.ipynb`` stays the file papermill wrote.
+
 The site's sources are derived from the conditions and sections and are written under
 ``results/notebook-site/`` just before each render, never committed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,12 +40,14 @@ import yaml
 from flygnn.atomic import write_text
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.report.markdown import escape_markdown, pipe_table
 from flygnn.report.project import ProjectLayout
+from flygnn.report.markdown import escape_markdown, pipe_table
 from flygnn.sections import SECTIONS, Section
 
 SITE_FOLDER = "notebooks"  # under the book's output folder
 SOURCE_FOLDER = "notebook-site"  # under results/
+# the embedded copies, per condition; Quarto renders nothing in a folder whose name starts with "_"
+EMBEDDED_FOLDER = "_notebooks"
 Log = Callable[[str], None]
 
 
@@ -60,6 +70,58 @@ def source_dir(layout: ProjectLayout) -> Path:
     return layout.results / SOURCE_FOLDER
 
 
+# Markdown that already means what it says: fenced code, code spans, maths, link targets, HTML tags
+# and autolinks.
+_KEEP = re.compile(
+    r"^(?P<fence>```|~~~).*?^(?P=fence)[^\n]*$"
+    r"|(?P<ticks>`+).+?(?P=ticks)"
+    r"|\$\$.+?\$\$|\$[^$\n]+\$"
+    r"|\]\([^)\n]*\)"
+    r"|<[A-Za-z/!][^>\n]*>",
+    re.MULTILINE | re.DOTALL,
+)
+_EMPHASIS = re.compile(r"(?<!\\)[*_]")
+_BULLET = re.compile(r"^([ \t]*)\\\*(?=[ \t])", re.MULTILINE)
+
+
+def literal_prose(markdown: str) -> str:
+    """``markdown`` with every ``*`` and ``_`` of its prose escaped, so none starts emphasis.
+
+    Code (fenced or in backticks), maths, link targets, HTML tags and autolinks are left as they are,
+    and so is a ``*`` that marks a list item; headings, lists and links keep working.
+    """
+    parts, last = [], 0
+    for match in _KEEP.finditer(markdown):
+        parts += [_escape_emphasis(markdown[last : match.start()]), match.group(0)]
+        last = match.end()
+    parts.append(_escape_emphasis(markdown[last:]))
+    return "".join(parts)
+
+
+def _escape_emphasis(prose: str) -> str:
+    return _BULLET.sub(r"\1*", _EMPHASIS.sub(lambda m: "\\" + m.group(0), prose))
+
+
+def embedded_notebook(notebook: dict) -> dict:
+    """The executed notebook as its page shows it: Markdown cells made literal
+    (:func:`literal_prose`), code cells and their stored outputs untouched."""
+    cells = []
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            literal = literal_prose("".join(source) if isinstance(source, list) else source)
+            # as lines, the way Jupyter stores them: Quarto joins a cell's lines and loses the
+            # line breaks of a source given as one string (a heading ran into its paragraph)
+            cell = {**cell, "source": literal.splitlines(keepends=True)}
+        cells.append(cell)
+    return {**notebook, "cells": cells}
+
+
+def embedded_path(layout: ProjectLayout, condition: str, section: str) -> Path:
+    """Where the notebook site keeps the copy of a notebook that its page embeds."""
+    return source_dir(layout) / condition / EMBEDDED_FOLDER / f"{section}.ipynb"
+
+
 def _book_relative(layout: ProjectLayout, path: Path) -> str:
     """``path`` (a file the book copies as a resource) from a notebook page: two folders down."""
     return "../../" + layout.relative(path)
@@ -72,7 +134,7 @@ def _page(layout: ProjectLayout, condition: Condition, section: Section) -> str:
         "title": f"{section.title}: {condition.label}",
         "subtitle": f"analysis/{section.name}.ipynb as papermill executed it for {condition.name}",
     }
-    embed = Path(os.path.relpath(notebook, folder)).as_posix()
+    embed = Path(os.path.relpath(embedded_path(layout, condition.name, section.name), folder)).as_posix()
     return (
         "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n\n"
         f"[Download the executed notebook]({_book_relative(layout, notebook)})"
@@ -136,7 +198,8 @@ def _config(conditions: Sequence[Condition], book_title: str) -> str:
 
 
 def site_sources(layout: ProjectLayout, conditions: Sequence[Condition], book_title: str) -> dict[Path, str]:
-    """The files of the notebook site: its ``_quarto.yml``, index and one page per notebook."""
+    """The files of the notebook site: its ``_quarto.yml``, index, one page per notebook and the
+    copy of the executed notebook that the page embeds (read from ``results/``)."""
     folder = source_dir(layout)
     files = {
         folder / "_quarto.yml": _config(conditions, book_title),
@@ -145,6 +208,10 @@ def site_sources(layout: ProjectLayout, conditions: Sequence[Condition], book_ti
     for condition in conditions:
         for section in SECTIONS:
             files[folder / condition.name / f"{section.name}.qmd"] = _page(layout, condition, section)
+            executed = json.loads(executed_notebook(layout, condition.name, section.name).read_text(encoding="utf-8"))
+            files[embedded_path(layout, condition.name, section.name)] = json.dumps(
+                embedded_notebook(executed), ensure_ascii=False, indent=1
+            ) + "\n"
     return files
 
 
@@ -159,6 +226,17 @@ def missing_pages(site: Path, conditions: Sequence[Condition]) -> list[str]:
             elif "injected-parameters" not in page.read_text(errors="replace"):
                 problems.append(f"{page.relative_to(site)} does not show the parameters papermill injected")
     return problems
+
+
+def forget_source_folder(page: Path, folder: Path) -> None:
+    """Make the paths of the site's sources in a rendered ``page`` relative to ``folder``: Quarto
+    records each embedded notebook by its absolute path (``data-notebook``), which names the
+    machine's folders in the published site."""
+    text = original = page.read_text(encoding="utf-8")
+    for prefix in {str(folder) + os.sep, str(folder.resolve()) + os.sep}:
+        text = text.replace(prefix, "")
+    if text != original:
+        page.write_text(text, encoding="utf-8")
 
 
 def render_notebook_pages(
@@ -190,6 +268,8 @@ def render_notebook_pages(
             f"rendering the notebook pages failed (exit status {completed.returncode}, see Quarto's messages "
             f"above); their sources are in {layout.relative(folder)}/."
         )
+    for page in output.rglob("*.html"):
+        forget_source_folder(page, folder)
     problems = missing_pages(book.resolve(), conditions)
     if problems:
         raise FlygnnError("the notebook pages are incomplete:\n" + "\n".join(f"- {p}" for p in problems))
