@@ -24,4 +24,3 @@ def test_the_cell_reads_back_as_the_same_parameters():
     namespace: dict = {}
     exec(parameters.cell(), namespace)
     assert NotebookParameters(**{name: namespace[name] for name in NotebookParameters.names()}) == parameters
-
