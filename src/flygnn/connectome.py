@@ -103,12 +103,6 @@ class Network:
         inputs = self.input_indices
         return np.array([column_of[(int(u), int(v))] for u, v in zip(self.neuron_u[inputs], self.neuron_v[inputs])])
 
-    def type_index(self, name: str) -> int:
-        try:
-            return self.type_names.index(name)
-        except ValueError:
-            raise FlygnnError(f"unknown cell type {name!r}; known: {', '.join(self.type_names)}") from None
-
     def fingerprint(self) -> str:
         """A short hash identifying the network's structure (extent, types, edges)."""
         digest = hashlib.sha256()

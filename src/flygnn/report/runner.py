@@ -272,7 +272,6 @@ class ConditionRun:
     status: str
     message: str = ""
     wall_time_s: float = 0.0
-    notebooks_executed: list[str] = field(default_factory=list)
 
 
 class NotebookFailed(Exception):
@@ -543,7 +542,7 @@ class AnalysisRunner:
             # written last, so it is newer than every input read above
             (staging / ANALYSIS_STAMP).write_text(manifest["finished"] + "\n")
         self.log(f"[{name}] done in {wall:.1f} s: {self.layout.relative(result_dir)}/ ({len(merged)} metrics)")
-        return ConditionRun(name, "ok", wall_time_s=wall, notebooks_executed=[r["section"] for r in records])
+        return ConditionRun(name, "ok", wall_time_s=wall)
 
     def _run_section(
         self,
