@@ -14,7 +14,8 @@
 # data/bundles/<condition>/ (or `flygnn import-upstream`) and nothing upstream runs,
 # because Snakemake does not re-create a missing dataset for an existing bundle.
 #
-# Settings, overridable with --config KEY=VALUE (flygnn report passes the paths):
+# Settings, overridable with --config KEY=VALUE (flygnn report passes the paths; the
+# defaults are flygnn.project's, for the project this Snakefile runs in):
 #   conditions=data/conditions.yaml  bundles=data/bundles  datasets=data/datasets
 #   results=results  notebooks=analysis  preset=cpu (simulation and training preset)
 #   device=cpu (training device; the cluster profiles set cuda)  flyvis_model= (ground truth)
@@ -24,16 +25,25 @@ import re
 import shlex
 import sys
 
-from flygnn.conditions import load_conditions
-from flygnn.report.project import ANALYSIS_STAMP
 from flygnn.bundle import BUNDLE_FILES
+from flygnn.conditions import load_conditions
+from flygnn.project import ProjectLayout
 from flygnn.sections import SECTIONS
 
-CONDITIONS_FILE = config.get("conditions", "data/conditions.yaml")
-BUNDLES = config.get("bundles", "data/bundles")
-DATASETS = config.get("datasets", "data/datasets")
-RESULTS = config.get("results", "results")
-NOTEBOOKS = config.get("notebooks", "analysis")
+# Snakemake runs in the project folder; rules name files relative to it
+LAYOUT = ProjectLayout.at(
+    ".",
+    conditions_file=config.get("conditions"),
+    bundles=config.get("bundles"),
+    datasets=config.get("datasets"),
+    results=config.get("results"),
+    notebooks=config.get("notebooks"),
+)
+CONDITIONS_FILE = LAYOUT.relative(LAYOUT.conditions_file)
+BUNDLES = LAYOUT.relative(LAYOUT.bundles)
+DATASETS = LAYOUT.relative(LAYOUT.datasets)
+RESULTS = LAYOUT.relative(LAYOUT.results)
+NOTEBOOKS = LAYOUT.relative(LAYOUT.notebooks)
 PRESET = config.get("preset", "cpu")
 DEVICE = config.get("device", "cpu")
 FLYVIS_MODEL = config.get("flyvis_model", "")
@@ -41,9 +51,13 @@ FLYVIS_MODEL = config.get("flyvis_model", "")
 FLYGNN = config.get("flygnn", f"{shlex.quote(sys.executable)} -m flygnn")
 
 CONDITIONS = [c.name for c in load_conditions(CONDITIONS_FILE)]
+DATASET = LAYOUT.relative(LAYOUT.dataset_path(PRESET, "{condition}"))
+BUNDLE = LAYOUT.relative(LAYOUT.bundle_dir("{condition}"))
 # results/<condition>/.analyzed: written by `flygnn analyze` with the results (and refreshed
 # when it finds them current), so a standalone `flygnn analyze` counts here too
-STAMP = ANALYSIS_STAMP
+STAMP = LAYOUT.relative(LAYOUT.analysis_stamp("{condition}"))
+BOOK_RECORD = LAYOUT.relative(LAYOUT.book_record)
+RENDER_RECORD = LAYOUT.relative(LAYOUT.render_record)
 PATHS = (
     f"--conditions-file {shlex.quote(CONDITIONS_FILE)} --bundles {shlex.quote(BUNDLES)} "
     f"--results {shlex.quote(RESULTS)} --notebooks {shlex.quote(NOTEBOOKS)}"
@@ -65,17 +79,17 @@ localrules:
 
 rule all:
     input:
-        f"{RESULTS}/book-render.json",
+        RENDER_RECORD,
 
 
 rule report:
     input:
-        f"{RESULTS}/book.json",
+        BOOK_RECORD,
 
 
 rule simulate:
     output:
-        directory(f"{DATASETS}/{PRESET}/{{condition}}.zarr"),
+        directory(DATASET),
     threads: 1
     resources:
         mem_mb=8000,
@@ -87,9 +101,11 @@ rule simulate:
 
 rule train:
     input:
-        f"{DATASETS}/{PRESET}/{{condition}}.zarr",
+        DATASET,
     output:
-        [f"{BUNDLES}/{{condition}}/{name}" for name in BUNDLE_FILES],
+        [f"{BUNDLE}/{name}" for name in BUNDLE_FILES],
+    params:
+        bundle=BUNDLE,
     threads: 1
     resources:
         # one GPU per training job on a cluster (SLURM: --gpus=1; LSF: see profiles/lsf)
@@ -98,19 +114,19 @@ rule train:
         runtime=720,
     shell:
         "{FLYGNN} train --condition {wildcards.condition} --preset {PRESET} --dataset {input:q} "
-        "--out {BUNDLES}/{wildcards.condition} --overwrite --device {DEVICE} --no-progress"
+        "--out {params.bundle:q} --overwrite --device {DEVICE} --no-progress"
 
 
 rule analyze:
     input:
-        bundle=[f"{BUNDLES}/{{condition}}/{name}" for name in BUNDLE_FILES],
+        bundle=[f"{BUNDLE}/{name}" for name in BUNDLE_FILES],
         notebooks=[f"{NOTEBOOKS}/{section.name}.ipynb" for section in SECTIONS],
     output:
         # a stamp, not metrics.json or manifest.json: Snakemake deletes a job's outputs
         # before it runs and after it fails, and the previous good results (which the
         # runner replaces only on success) must survive a failure untouched. The runner
         # writes it; `flygnn report` sets it from the runner's fingerprints beforehand.
-        f"{RESULTS}/{{condition}}/{STAMP}",
+        STAMP,
     threads: 1
     resources:
         mem_mb=8000,
@@ -121,20 +137,20 @@ rule analyze:
 
 rule chapters:
     input:
-        analyses=expand(f"{RESULTS}/{{condition}}/{STAMP}", condition=CONDITIONS),
+        analyses=expand(STAMP, condition=CONDITIONS),
         conditions=CONDITIONS_FILE,
-        published="data/published.yaml",
-        quarto="_quarto.yml",
+        published=LAYOUT.relative(LAYOUT.published),
+        quarto=LAYOUT.relative(LAYOUT.quarto_config),
     output:
-        f"{RESULTS}/book.json",
+        BOOK_RECORD,
     shell:
         "{FLYGNN} report --chapters-only {PATHS}"
 
 
 rule book:
     input:
-        f"{RESULTS}/book.json",
+        BOOK_RECORD,
     output:
-        f"{RESULTS}/book-render.json",
+        RENDER_RECORD,
     shell:
         "{FLYGNN} report --render-only {PATHS}"

@@ -33,11 +33,11 @@ TARGETS = {"W_corrected_R2": 0.9898, "tau_R2": 0.9997, "V_rest_R2": 0.7892}
 def main() -> None:
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
-    from flygnn.pipeline.train import default_dataset_path
+    from flygnn.project import ProjectLayout
     from flygnn.train import Trainer, TrainingFrames, load_training_config, tune_cpu_allocator, write_history
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default=str(default_dataset_path("cpu", "sigma-0p5")))
+    parser.add_argument("--dataset", help="default: the project's dataset of the preset at σ = 0.5")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--minutes", type=float, default=30.0, help="training time budget (scoring excluded)")
     parser.add_argument("--score-every", type=int, default=500)
@@ -50,7 +50,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=UserWarning)
     torch.set_num_threads(args.threads)
     tune_cpu_allocator()
-    dataset = open_dataset(args.dataset)
+    dataset = open_dataset(args.dataset or ProjectLayout.find().dataset_path(args.preset, "sigma-0p5"))
     network = load_network(extent=int(dataset.attrs["extent"]))
     config = load_training_config(
         args.preset, float(dataset.sigma), {"iterations": 10**7, "score_every": args.score_every, "batch_size": args.batch_size}

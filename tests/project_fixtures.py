@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from flygnn.analysis.per_type import PER_TYPE_COLUMNS, write_per_type
-from flygnn.report.project import ProjectLayout
+from flygnn.project import ProjectLayout
 from flygnn.sections import SECTIONS
 from flygnn.train.history import write_history
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
+from project_fixtures import ROOT, make_project
 
 from flygnn.cli import main
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -59,8 +56,8 @@ def test_negative_sigma_in_conditions_file_is_refused(capsys, tmp_path):
 
 
 def test_smoke_simulation_of_all_conditions(capsys, monkeypatch, tmp_path, flyvis_model_dir):
+    make_project(tmp_path, conditions=[("sigma-0", 0.0), ("sigma-0p05", 0.05), ("sigma-0p5", 0.5)], bundles=False)
     monkeypatch.chdir(tmp_path)
-    shutil.copytree(ROOT / "data", tmp_path / "data", ignore=shutil.ignore_patterns("datasets", "bundles", "cache"))
     status, out, _ = run(capsys, "simulate", "--preset", "smoke", "--flyvis-model", str(flyvis_model_dir))
     assert status == 0
     from flygnn.dataset import open_dataset
@@ -80,3 +77,32 @@ def test_help_documents_extent_and_the_cache(capsys, command):
     text = " ".join(capsys.readouterr().out.split())
     assert "--extent EXTENT lattice radius in columns" in text
     assert "~/.cache/flygnn" in text and "FLYGNN_CACHE_DIR" in text
+
+
+def test_simulate_takes_its_default_paths_from_the_project_in_any_sub_folder(capsys, monkeypatch, tmp_path):
+    layout = make_project(tmp_path / "project", bundles=False)
+    for name in ("sigma-0", "sigma-0p5"):
+        layout.dataset_path("smoke", name).mkdir(parents=True)  # finished: kept, so nothing is simulated
+    outputs = []
+    for folder in (layout.root, layout.root / "data", layout.chapters):
+        monkeypatch.chdir(folder)
+        status, out, err = run(capsys, "simulate", "--preset", "smoke")
+        assert status == 0, err
+        outputs.append(out)
+    assert outputs[1] == outputs[2] == outputs[0]
+    assert "sigma-0p5: data/datasets/smoke/sigma-0p5.zarr exists, kept" in outputs[0]
+    # paths typed by the user are taken from where they are typed
+    monkeypatch.chdir(layout.root / "data")
+    status, out, err = run(capsys, "simulate", "--preset", "smoke", "--out", "datasets", "--conditions-file", "conditions.yaml")
+    assert status == 0 and out == outputs[0], err
+
+
+def test_simulate_outside_a_project_needs_explicit_paths(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run(capsys, "simulate", "--preset", "smoke")
+    assert status == 2 and "Traceback" not in err
+    assert f"no flygnn project found at or above {tmp_path.resolve()} for the default path data/conditions.yaml" in err
+    (tmp_path / "conditions.yaml").write_text("conditions:\n  - name: quiet\n    sigma: 0\n")
+    (tmp_path / "out" / "smoke" / "quiet.zarr").mkdir(parents=True)
+    status, out, err = run(capsys, "simulate", "--preset", "smoke", "--conditions-file", "conditions.yaml", "--out", "out")
+    assert status == 0 and "exists, kept" in out, err

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from project_fixtures import make_project
 
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
@@ -129,3 +130,35 @@ def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
         main([*args, "--out", str(tmp_path / "x"), "--resume", "--fresh"])
     assert main([*args, "--out", str(tmp_path / "x"), "--time-limit", "0"]) == 2
     assert "--time-limit must be > 0" in capsys.readouterr().err
+
+
+def test_cli_training_uses_the_project_files_from_any_sub_folder(dataset, tmp_path, capsys, monkeypatch):
+    from flygnn.cli import main
+
+    layout = make_project(tmp_path / "project", conditions=[("sigma-0p05", 0.05)], bundles=False)
+    shutil.copytree(dataset.path, layout.dataset_path("smoke", "sigma-0p05"))
+    (layout.root / "src").mkdir()
+    args = ["train", "--condition", "sigma-0p05", "--preset", "smoke", "--no-progress", "--score-every", "0"]
+    monkeypatch.chdir(layout.root / "src")
+    assert main([*args, "--iterations", "10"]) == 0, capsys.readouterr().err
+    bundle = layout.bundle_dir("sigma-0p05")
+    meta = json.loads((bundle / "bundle.json").read_text())
+    assert meta["dataset"]["path"] == "data/datasets/smoke/sigma-0p05.zarr", "recorded relative to the project"
+    assert (layout.training_cache_dir("smoke", "sigma-0p05") / "state.json").is_file()
+    monkeypatch.chdir(layout.root / "data")
+    assert main([*args, "--resume", "--iterations", "20"]) == 0, capsys.readouterr().err
+    legs = json.loads((bundle / "bundle.json").read_text())["training"]["legs"]
+    assert [(leg["started_iteration"], leg["ended_iteration"]) for leg in legs] == [(0, 10), (10, 20)]
+    assert "resumed from data/cache/training/smoke/sigma-0p05 at iteration 10" in legs[1]["note"]
+    monkeypatch.chdir(layout.root)
+    assert main([*args, "--resume", "--iterations", "20"]) == 2, "the root sees the same state"
+    assert "is already at iteration 20" in capsys.readouterr().err
+
+
+def test_cli_training_outside_a_project_needs_explicit_paths(dataset, tmp_path, capsys, monkeypatch):
+    from flygnn.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--condition", "sigma-0p05", "--preset", "smoke", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "no flygnn project found at or above" in err and "Traceback" not in err

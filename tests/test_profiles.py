@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 from project_fixtures import ROOT, make_project
 
-from flygnn.report.project import ProjectLayout
+from flygnn.project import ProjectLayout
 
 STAND_IN = r'''
 import fnmatch, json, os, signal, subprocess, sys, time

@@ -22,8 +22,8 @@ from project_fixtures import analysed_copy, write_fake_history, write_fake_per_t
 from flygnn.cli import main
 from flygnn.conditions import load_conditions
 from flygnn.errors import FlygnnError
+from flygnn.project import ProjectLayout
 from flygnn.report import chapters, quarto
-from flygnn.report.project import ProjectLayout
 from flygnn.sections import SECTIONS, figure_families
 
 QUARTO = shutil.which("quarto")

@@ -13,8 +13,8 @@ from project_fixtures import PNG_1x1, analysed_copy, make_project
 
 from flygnn.conditions import Condition, load_conditions
 from flygnn.errors import FlygnnError
+from flygnn.project import ProjectLayout
 from flygnn.report import chapters
-from flygnn.report.project import ProjectLayout
 from flygnn.report.summary import format_value
 from flygnn.sections import SECTIONS, FigureFamily, Section, figure_families
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import zarr
+from project_fixtures import make_project
 
 from flygnn.bundle import load_bundle
 from flygnn.errors import FlygnnError
@@ -366,3 +367,16 @@ def test_cli_import_and_info(tiny_network, truth, flyvis_model_dir, tmp_path, ca
     (tmp_path / "data" / "ode_params.pt").unlink()
     assert import_into(tmp_path / "other") == 2
     assert "no ode_params.pt" in capsys.readouterr().err
+
+
+def test_cli_import_takes_sigma_and_bundle_folder_from_the_project_in_any_sub_folder(tmp_path, capsys, monkeypatch):
+    from flygnn.cli import main
+
+    layout = make_project(tmp_path / "project", conditions=[("sigma-0p5", 0.5)])  # its bundle exists
+    errors = []
+    for folder in (layout.root, layout.chapters):
+        monkeypatch.chdir(folder)
+        assert main(["import-upstream", "m.pt", "--dataset", "upstream", "--condition", "sigma-0p5", "--extent", "1"]) == 2
+        errors.append(capsys.readouterr().err)
+    assert errors[1] == errors[0]
+    assert f"bundle {layout.bundle_dir('sigma-0p5')} already exists; pass --overwrite" in errors[0]

@@ -14,8 +14,8 @@ from project_fixtures import analysed_copy, make_project
 
 from flygnn.cli import main
 from flygnn.conditions import load_conditions
+from flygnn.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.report.chapters import build_chapters
-from flygnn.report.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.report.workflow import ReportUpdate, format_duration, snakemake_command
 
 CONDITIONS = ("sigma-0", "sigma-0p5")
@@ -116,6 +116,14 @@ def test_pre_render_step_is_a_no_op_inside_flygnn_report(tmp_path, monkeypatch, 
     assert main(["report", "--pre-render"]) == 0
     assert "already brought the analyses and chapters up to date" in capfd.readouterr().out
     assert not layout.results.exists(), "nothing was analysed twice"
+
+
+def test_report_takes_its_paths_from_the_project_in_any_sub_folder(tmp_path, monkeypatch):
+    layout = analysed_copy(tmp_path)
+    monkeypatch.chdir(layout.chapters)
+    assert main(["report", "--chapters-only"]) == 0
+    assert layout.book_record.is_file() and (layout.generated / "conditions.qmd").is_file()
+    assert not (layout.chapters / "results").exists() and not (layout.chapters / "chapters").exists()
 
 
 def test_report_restricts_snakemake_to_analysis_and_chapters(tmp_path):

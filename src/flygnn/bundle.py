@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ import numpy as np
 
 from flygnn.atomic import atomic_directory, write_json
 from flygnn.errors import FlygnnError
+from flygnn.project import ProjectLayout, relative_to
 
 if TYPE_CHECKING:
     import torch
@@ -94,15 +96,15 @@ def bundle_fingerprint(path: str | Path) -> str:
 
 
 def portable_path(path: str | Path) -> str:
-    """A path as bundle.json records it: relative to the working directory when inside it,
-    else only its last three parts — never an absolute path of the machine it was made on."""
-    path = Path(path)
-    if not path.is_absolute():
-        return path.as_posix()
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return ".../" + "/".join(path.parts[-3:])
+    """A path as bundle.json records it: relative to the root of the project that contains the
+    cwd when inside it (``ProjectLayout.training_dataset`` reads it from there), else to the cwd
+    when inside it, else only its last three parts — never an absolute path of this machine."""
+    root = ProjectLayout.find(required=False).root
+    for base in (root, Path.cwd().resolve()):
+        inside = relative_to(path, base) if base is not None else None
+        if inside is not None:
+            return inside
+    return ".../" + "/".join(Path(os.path.abspath(path)).parts[-3:])
 
 
 def groundtruth_record(truth: GroundTruth | None) -> dict[str, Any]:

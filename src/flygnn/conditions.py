@@ -19,12 +19,6 @@ SIGMA_TOLERANCE = 1e-9
 def same_sigma(a: float, b: float) -> bool:
     """Whether two noise levels are the same condition (the one place σ equality is decided)."""
     return abs(float(a) - float(b)) <= SIGMA_TOLERANCE
-CONDITIONS_FILE = Path("data") / "conditions.yaml"
-
-
-def default_conditions_file() -> Path:
-    """``data/conditions.yaml`` of the project in the working directory."""
-    return Path.cwd() / CONDITIONS_FILE
 
 
 @dataclass(frozen=True)
@@ -40,13 +34,12 @@ class Condition:
         return same_sigma(self.sigma, sigma)
 
 
-def load_conditions(path: str | Path | None = None) -> list[Condition]:
-    """Read and validate the conditions file; errors name the entry and the field."""
-    path = Path(path) if path is not None else default_conditions_file()
+def load_conditions(path: str | Path) -> list[Condition]:
+    """Read and validate a conditions file (a project's is ``ProjectLayout.conditions_file``);
+    errors name the entry and the field."""
+    path = Path(path)
     if not path.is_file():
-        raise FlygnnError(
-            f"conditions file {path} not found; run flygnn from the project root or pass --conditions-file."
-        )
+        raise FlygnnError(f"conditions file {path} not found; check the --conditions-file path.")
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

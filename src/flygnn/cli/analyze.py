@@ -46,11 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flygnn.conditions import load_conditions, select_conditions
-    from flygnn.report.project import ProjectLayout, find_project_root
+    from flygnn.project import ProjectLayout
     from flygnn.report.runner import AnalysisRunner
 
-    layout = ProjectLayout.at(
-        find_project_root(),
+    layout = ProjectLayout.find(
         conditions_file=args.conditions_file,
         bundles=args.bundles,
         results=args.results,

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "plus its dataset folder graphs_data/fly/<dataset>/ (ode_params.pt, or legacy edge_index.pt, and "
             "x_list_train) into a flygnn bundle. The ground truth in ode_params.pt (tau_i, V_i_rest, W) must "
             "equal flygnn's for the same network. The .pt files are loaded with weights_only=True: files "
-            "that would run code are refused."
+            "that would run code are refused. Default paths are those of the project that contains the cwd."
         ),
     )
     parser.add_argument("checkpoint", help="the flyvis-gnn .pt checkpoint")
@@ -48,18 +48,19 @@ def import_command(args: argparse.Namespace) -> int:
     from flygnn.connectome import load_network
     from flygnn.errors import FlygnnError
     from flygnn.groundtruth import load_ground_truth
-    from flygnn.pipeline.train import default_bundle_path
+    from flygnn.project import ProjectLayout
     from flygnn.upstream import import_upstream
 
+    layout = ProjectLayout.find(required=False, conditions_file=args.conditions_file)
     sigma = args.sigma
     if sigma is None:
-        known = {c.name: c.sigma for c in load_conditions(args.conditions_file)}
+        known = {c.name: c.sigma for c in load_conditions(layout.conditions_file)}
         if args.condition not in known:
             raise FlygnnError(
                 f"condition {args.condition!r} is not in the conditions file (known: {sorted(known)}); pass --sigma."
             )
         sigma = known[args.condition]
-    out = Path(args.out) if args.out else default_bundle_path(args.condition)
+    out = Path(args.out) if args.out else layout.bundle_dir(args.condition)
     network = load_network(extent=args.extent)
     # an explicit --flyvis-model must be found; without it the default lookup may come up empty
     truth = load_ground_truth(network, flyvis_model=args.flyvis_model) if args.flyvis_model else None

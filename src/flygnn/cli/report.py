@@ -56,12 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from flygnn.conditions import load_conditions
     from flygnn.report import chapters, quarto, workflow
-    from flygnn.report.project import ProjectLayout, find_project_root
+    from flygnn.project import ProjectLayout
 
     if args.cores < 1:
         raise FlygnnError(f"--cores must be at least 1, got {args.cores}.")
-    layout = ProjectLayout.at(
-        find_project_root(),
+    layout = ProjectLayout.find(
         conditions_file=args.conditions_file,
         bundles=args.bundles,
         results=args.results,

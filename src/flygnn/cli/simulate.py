@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flygnn.cli.network import add_groundtruth_options
-
-DEFAULT_OUT = Path("data") / "datasets"
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="simulate the datasets of the conditions (σ levels) in data/conditions.yaml",
-        description="Simulate one dataset per condition into OUT/<preset>/<condition>.zarr. "
-        "A finished dataset is never overwritten unless --overwrite is given; an interrupted run leaves nothing.",
+        description="Simulate one dataset per condition into OUT/<preset>/<condition>.zarr (its figures into "
+        "OUT/<preset>/figures/<condition>/). A finished dataset is never overwritten unless --overwrite is given; "
+        "an interrupted run leaves nothing. Paths default to the project that contains the cwd.",
     )
     parser.add_argument("--preset", default="cpu", help="paper | cpu | smoke (default cpu)")
     parser.add_argument("--conditions", nargs="*", metavar="NAME", help="condition names (default: all)")
-    parser.add_argument("--conditions-file", type=Path, default=None, help="default data/conditions.yaml")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"dataset folder (default {DEFAULT_OUT})")
+    parser.add_argument("--conditions-file", help="default data/conditions.yaml")
+    parser.add_argument("--out", help="dataset folder (default data/datasets)")
     parser.add_argument("--overwrite", action="store_true", help="replace finished datasets")
     parser.add_argument("--seed", type=int, default=0, help="stimulus and noise seed (default 0)")
     parser.add_argument("--stimulus", default="natural", help="natural | flashes | gratings | edges")
@@ -31,20 +28,13 @@ def register(subparsers) -> None:
     parser.set_defaults(func=simulate_command)
 
 
-def dataset_path(out: Path, preset: str, condition: str) -> Path:
-    return Path(out) / preset / f"{condition}.zarr"
-
-
-def figures_dir(out: Path, preset: str, condition: str) -> Path:
-    return Path(out) / preset / "figures" / condition
-
-
 def simulate_command(args) -> int:
     from flygnn.conditions import load_conditions, select_conditions
     from flygnn.connectome import load_network
     from flygnn.errors import FlygnnError
     from flygnn.figures.dataset import write_dataset_figures
     from flygnn.groundtruth import load_ground_truth
+    from flygnn.project import ProjectLayout
     from flygnn.simulate import preset, simulate_dataset
     from flygnn.stimulus import StimulusSpec
 
@@ -54,12 +44,13 @@ def simulate_command(args) -> int:
     for key in ("extent", "train_frames", "test_frames"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    conditions = select_conditions(load_conditions(args.conditions_file), args.conditions)
+    layout = ProjectLayout.find(required=False, conditions_file=args.conditions_file, datasets=args.out)
+    conditions = select_conditions(load_conditions(layout.conditions_file), args.conditions)
     todo = []
     for condition in conditions:
-        path = dataset_path(args.out, args.preset, condition.name)
+        path = layout.dataset_path(args.preset, condition.name)
         if path.exists() and not args.overwrite:
-            print(f"{condition.name}: {path} exists, kept (pass --overwrite to simulate it again)")
+            print(f"{condition.name}: {layout.relative(path)} exists, kept (pass --overwrite to simulate it again)")
         else:
             todo.append((condition, path))
     if not todo:
@@ -84,10 +75,10 @@ def simulate_command(args) -> int:
             tau_mode=args.tau_mode,
             overwrite=args.overwrite,
         )
-        figures = figures_dir(args.out, args.preset, condition.name)
+        figures = layout.dataset_figures(args.preset, condition.name)
         write_dataset_figures(dataset, network, figures)
         print(
-            f"{condition.name}: wrote {path} ({dataset.frames('train')} train + {dataset.frames('test')} test frames, "
-            f"σ = {condition.sigma:g}); figures in {figures}"
+            f"{condition.name}: wrote {layout.relative(path)} ({dataset.frames('train')} train + "
+            f"{dataset.frames('test')} test frames, σ = {condition.sigma:g}); figures in {layout.relative(figures)}"
         )
     return 0

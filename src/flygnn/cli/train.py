@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "training-history.csv (loss terms, and recovery by upstream's rules every score_every "
             "iterations) and the loss figure. States are saved every few minutes and on Ctrl-C; "
             "--resume continues exactly, also in a fresh clone (it regenerates nothing: simulate the "
-            "dataset first, which is deterministic). Send SIGUSR1 to end the leg early and write the bundle."
+            "dataset first, which is deterministic). Send SIGUSR1 to end the leg early and write the bundle. "
+            "Paths default to the project that contains the cwd."
         ),
     )
     parser.add_argument("--condition", required=True, help="condition name from data/conditions.yaml (e.g. sigma-0p5)")

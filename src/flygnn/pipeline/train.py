@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from flygnn.errors import FlygnnError
+from flygnn.project import ProjectLayout
 from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.train import (
     HISTORY_FILE,
@@ -42,20 +43,6 @@ from flygnn.train.state import peek_iteration
 
 STATE_FOLDER = "training-state"
 LEGACY_LOSS_LOG = "training-loss.csv"
-
-
-def default_dataset_path(preset: str, condition: str) -> Path:
-    """Where ``flygnn simulate`` writes a condition's dataset (relative to the project)."""
-    return Path("data") / "datasets" / preset / f"{condition}.zarr"
-
-
-def default_bundle_path(condition: str) -> Path:
-    return Path("data") / "bundles" / condition
-
-
-def default_checkpoint_dir(preset: str, condition: str) -> Path:
-    """Training states while a leg runs: under the git-ignored ``data/cache``."""
-    return Path("data") / "cache" / "training" / preset / condition
 
 
 def write_training_record(history: list[dict[str, Any]], directory: str | Path, title: str | None = None) -> list[Path]:
@@ -140,7 +127,9 @@ def train_condition(
     """Train the GNN for one condition and write its checkpoint bundle; returns its path.
 
     ``condition`` names an entry of ``data/conditions.yaml``; its σ must equal the
-    dataset's. ``resume`` continues the newest matching state (the running leg's in
+    dataset's. Paths not given are those of the project that contains the cwd
+    (:class:`flygnn.project.ProjectLayout`); given ones are taken from the cwd.
+    ``resume`` continues the newest matching state (the running leg's in
     ``checkpoint_dir`` or the one committed in the bundle) and replaces the bundle;
     ``warm_start`` continues a bundle without a state from its weights (fresh optimizer).
     Without either, an existing state is an error unless ``fresh`` (start over).
@@ -153,10 +142,11 @@ def train_condition(
 
     if sum((resume, warm_start, fresh)) > 1:
         raise FlygnnError("--resume, --warm-start and --fresh exclude each other.")
-    (entry,) = select_conditions(load_conditions(conditions_file), [condition])
-    dataset_path = Path(dataset) if dataset is not None else default_dataset_path(preset, condition)
-    out = Path(out) if out is not None else default_bundle_path(condition)
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir(preset, condition)
+    layout = ProjectLayout.find(required=False, conditions_file=conditions_file)
+    (entry,) = select_conditions(load_conditions(layout.conditions_file), [condition])
+    dataset_path = Path(dataset) if dataset is not None else layout.dataset_path(preset, condition)
+    out = Path(out) if out is not None else layout.bundle_dir(condition)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else layout.training_cache_dir(preset, condition)
     continuing = resume or warm_start
     if out.exists() and not (overwrite or continuing):
         raise FlygnnError(f"bundle {out} already exists; pass --overwrite to replace it, --resume to continue it (or choose --out).")
@@ -205,7 +195,7 @@ def train_condition(
         history = read_history((out if chosen == out / STATE_FOLDER else chosen) / HISTORY_FILE)
         if not history and chosen == checkpoint_dir:
             history = read_history(out / HISTORY_FILE)
-        note = f"resumed from {chosen.as_posix()} at iteration {initial_state.iteration}"
+        note = f"resumed from {layout.relative(chosen)} at iteration {initial_state.iteration}"
         if initial_state.iteration >= config.iterations:
             raise FlygnnError(
                 f"{chosen} is already at iteration {initial_state.iteration} ≥ --iterations {config.iterations}; "
@@ -214,7 +204,7 @@ def train_condition(
     frames = TrainingFrames.from_dataset(ds, network.input_indices)
     if warm_start:
         initial_state, history = _warm_start_state(out, config, frames, network, fingerprint)
-        note = f"warm start from the weights of bundle {out.as_posix()} at iteration {initial_state.iteration} (fresh Adam moments)"
+        note = f"warm start from the weights of bundle {layout.relative(out)} at iteration {initial_state.iteration} (fresh Adam moments)"
 
     activity = frames.activity(config.activity_frames, config.seed)
     ground_truth = ds.ground_truth()

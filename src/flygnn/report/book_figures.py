@@ -26,8 +26,8 @@ import numpy as np
 
 from flygnn.conditions import Condition
 from flygnn.metric_names import RECOVERY_METRICS
+from flygnn.project import ProjectLayout
 from flygnn.report.markdown import escape_markdown
-from flygnn.report.project import ProjectLayout
 from flygnn.report.summary import PublishedTable, metric_cell
 from flygnn.report.training import TrainingRecord
 

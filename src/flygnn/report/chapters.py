@@ -47,9 +47,9 @@ from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.project import ProjectLayout
 from flygnn.report.markdown import escape_markdown, pipe_table
 from flygnn.report.notebook_pages import page_href
-from flygnn.report.project import ProjectLayout
 from flygnn.report.runner import read_manifest
 from flygnn.report.summary import additional_metrics_table, load_metrics, load_published, summary_table
 from flygnn.sections import SECTIONS, FigureFamily, Section
@@ -652,7 +652,7 @@ def write_book_record(layout: ProjectLayout, conditions: Sequence[Condition], ch
         },
         "changed": [layout.relative(p) for p in changed],
     }
-    path = layout.results / "book.json"
+    path = layout.book_record
     write_json(path, record)
     return path
 

@@ -40,7 +40,7 @@ import yaml
 from flygnn.atomic import write_text
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.report.project import ProjectLayout
+from flygnn.project import ProjectLayout
 from flygnn.report.markdown import escape_markdown, pipe_table
 from flygnn.sections import SECTIONS, Section
 
@@ -280,7 +280,7 @@ def main() -> int:
     """The book's post-render step: render the notebook pages into the folder Quarto just filled."""
     from flygnn.conditions import load_conditions
     from flygnn.report.chapters import load_quarto_config
-    from flygnn.report.project import find_project_root
+    from flygnn.project import find_project_root
     from flygnn.report.quarto import find_quarto
 
     try:

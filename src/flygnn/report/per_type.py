@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from flygnn.conditions import Condition, same_sigma
+from flygnn.project import ProjectLayout
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, table
-from flygnn.report.project import ProjectLayout
 from flygnn.report.summary import NOT_AVAILABLE
 
 TABLE_ID = "tbl-per-type-recovery"

@@ -23,17 +23,15 @@ from urllib.parse import unquote, urlsplit
 from flygnn.atomic import write_json
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
+from flygnn.project import ProjectLayout
 from flygnn.report.chapters import SUMMARY_CHAPTER, chapter_files, figure_id, load_quarto_config
 from flygnn.report.notebook_pages import missing_pages
-from flygnn.report.project import ProjectLayout
 from flygnn.sections import figure_families
 
 # Typst books (the PDF) need Quarto 1.9 or later; the book was verified with 1.11.
 MINIMUM_VERSION = (1, 9)
 # set while `flygnn report` runs Quarto, so the pre-render step does not update twice
 UPDATED_ENV = "FLYGNN_REPORT_UPDATED"
-# what the workflow's `book` rule produces: when and with which Quarto the book was published
-RENDER_RECORD = "book-render.json"
 # what every book shows besides the σ-grids (flygnn.report.chapters.book_parts)
 BOOK_IDS = {
     "tbl-summary": "the summary table",
@@ -196,7 +194,7 @@ def render_book(
         )
     _swap_into_place(staging, target)
     write_json(
-        layout.results / RENDER_RECORD,
+        layout.render_record,
         {"rendered": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quarto": ".".join(map(str, version)),
          "output": layout.relative(target)},
     )

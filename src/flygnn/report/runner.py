@@ -54,7 +54,7 @@ from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256, read_me
 from flygnn.atomic import atomic_directory, write_json
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.report.project import ANALYSIS_STAMP, ProjectLayout
+from flygnn.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.notebook.parameters import NotebookParameters
 from flygnn.sections import SECTIONS, Section
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from flygnn.conditions import Condition
+from flygnn.project import ProjectLayout
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together
-from flygnn.report.project import ProjectLayout
 from flygnn.report.summary import NOT_PUBLISHED, PublishedTable, format_value, metric_cell
 from flygnn.report.training import TREND_FRACTION, TrainingRecord
 

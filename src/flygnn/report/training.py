@@ -20,7 +20,7 @@ from typing import Any
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.report.project import ProjectLayout
+from flygnn.project import ProjectLayout
 
 LEGACY_HISTORY_FILE = "training-loss.csv"  # loss terms only (bundles trained before the history)
 LOSS_FIGURE = "training-loss.png"

@@ -29,11 +29,10 @@ from pathlib import Path
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.report.project import ProjectLayout
+from flygnn.project import ProjectLayout
 from flygnn.report.runner import AnalysisRunner, ConditionPlan, Progress, check_kernel, parse_progress
 
 REPORT_RULES = ("analyze", "chapters")
-BOOK_RECORD = "book.json"
 # lines of Snakemake's output quoted in an error that no condition explains
 ERROR_TAIL_LINES = 12
 
@@ -232,7 +231,7 @@ def update_report(
         log(f"analysing {_plural(len(pending), 'condition')} ({', '.join(pending)}); full output in {shown_log}")
     # the chapter parts are cheap and read files Snakemake does not track (chapters/*.qmd,
     # the generator itself): always regenerate them
-    book_record = layout.results / BOOK_RECORD
+    book_record = layout.book_record
     command = snakemake_command(
         layout, [layout.relative(book_record)], cores, forcerun=["chapters"], flyvis_model=flyvis_model
     )
