@@ -133,9 +133,13 @@ def _all_known(m: Reader, names: Sequence[str]) -> list[float] | None:
     return None if any(v is None for v in values) else values
 
 
+PER_SECOND = "1/\u2060s"  # the word joiner keeps Typst from breaking the line after the slash
+
+
 def _rate(m: Reader, name: str) -> str:
     """A rate with its unit, never broken across lines (a reason why it is missing may be)."""
-    return keep_together(f"{m.text(name)} 1/s") if m.value(name) is not None else f"{m.text(name)} 1/s"
+    text = f"{m.text(name)} {PER_SECOND}"
+    return keep_together(text) if m.value(name) is not None else text
 
 
 def _dynamics(m: Reader) -> str:
@@ -179,7 +183,7 @@ def spectral(m: Reader) -> str:
         f"W's have R² {m.text('spectral_singular_values_R2')} (permutation null: "
         f"{m.text('spectral_singular_values_R2_null')}) and a mean relative error of "
         f"{m.text('spectral_singular_values_error')} ({against_null}); the best alignment of W's "
-        f"{_counted(m, 'spectral_left_alignment', 'top-', 'singular vectors')} with W\\*’s is "
+        f"{_counted(m, 'spectral_left_alignment', 'top-', 'singular vectors')} with those of W\\* is "
         f"{m.text('spectral_left_alignment')} (left) and {m.text('spectral_right_alignment')} (right), {above} the "
         f"null's {m.text('spectral_left_alignment_null')} and {m.text('spectral_right_alignment_null')} and the "
         f"{m.text('spectral_random_alignment')} expected of random vectors. {_dynamics(m)}"
