@@ -272,6 +272,10 @@ def rendered_book(tmp_path_factory):
     write_fake_history(layout.bundle_dir("sigma-0p5"))
     write_fake_per_type(layout.result_dir("sigma-0"), zero_range=(1, 0))
     chapters.build_chapters(layout, conditions, log=lambda m: None)
+    # a previous book, with the resources it was given: none of them may reach the new one
+    stale = layout.root / "_book" / "results" / "sigma-0" / "notebooks" / "stale.ipynb"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
     book = quarto.render_book(layout, conditions, log=lambda m: None)
     return layout, conditions, book
 
@@ -283,6 +287,9 @@ def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
     assert (book / "flygnn-report.pdf").read_bytes()[:5] == b"%PDF-"
     config = chapters.load_quarto_config(layout)
     assert quarto.verify_render(book, layout, config, conditions) == []
+    assert not list(book.rglob("stale.ipynb")), "the resource globs match the project's results/, not the old _book/"
+    pages = "".join(p.read_text() for p in (book / "notebooks").rglob("*.html"))
+    assert str(layout.root) not in pages, "no absolute path of this machine in the notebook pages"
     html_text = "".join(p.read_text() for p in (book / "chapters").glob("*.html")) + (book / "index.html").read_text()
     assert "?@" not in html_text
     for family in figure_families():
