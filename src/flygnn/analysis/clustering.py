@@ -22,6 +22,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from flygnn.analysis.threads import fixed_threads
 from flygnn.errors import FlygnnError
 
 FEATURE_NAMES_AFTER_EMBEDDING = ("tau", "v_rest", "W_in_mean", "W_in_std", "W_out_mean", "W_out_std")
@@ -249,7 +250,10 @@ def umap_embedding(features: np.ndarray, n_neighbors: int = 15, min_dist: float 
         n_components=2,
         precomputed_knn=(indices, distances),
     )
-    with warnings.catch_warnings():  # both are intended: a fixed seed, and no transform() of new data
+    # the seed keeps UMAP on one numba thread; its spectral start (ARPACK) runs on BLAS,
+    # whose long dot products round differently on another number of threads
+    with fixed_threads(), warnings.catch_warnings():
+        # both are intended: a fixed seed, and no transform() of new data
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
         return reducer.fit_transform(scaled).astype(np.float64)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from flygnn.analysis.functions import DEFAULT_CHUNK, grid, line_fit, message_curves, natural_range, update_curves
+from flygnn.analysis.threads import fixed_threads
 from flygnn.errors import FlygnnError
 
 UPSTREAM_POINTS = 1000  # points per neuron in upstream's slope fits (flyvis-gnn metrics.py)
@@ -98,6 +99,10 @@ class GaugeCorrection:
         self.chunk = chunk
 
     def fit(self, model, activity: dict[str, np.ndarray]) -> GaugeCorrection:
+        with fixed_threads():  # the slopes are cached and scored: the same bits on any machine
+            return self._fit(model, activity)
+
+    def _fit(self, model, activity: dict[str, np.ndarray]) -> GaugeCorrection:
         n, _ = check_model(model)
         activity = check_activity(activity, n)
         mean, std = activity["voltage_mean"], activity["voltage_std"]
@@ -112,7 +117,7 @@ class GaugeCorrection:
                 f"(std = 0; first: {np.flatnonzero(self.zero_range_)[:10].tolist()}); their slopes, τ̂, V̂_rest "
                 "and the W* of their edges are NaN and counted in the metrics (upstream's rules score them "
                 "with slope 0: τ̂ = 1, V̂_rest = 1).",
-                stacklevel=2,
+                stacklevel=3,  # the caller of fit
             )
 
         # Message gain s_g over the rectified natural range.
@@ -143,7 +148,7 @@ class GaugeCorrection:
             warnings.warn(
                 f"{self.nonfinite_learned_W_} of {learned.size} learned weights are NaN or infinite; "
                 "their W* is NaN and they are counted (not zeroed) in the metrics.",
-                stacklevel=2,
+                stacklevel=3,  # the caller of fit
             )
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             self.corrected_W_ = (

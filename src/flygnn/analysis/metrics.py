@@ -134,6 +134,16 @@ class Metric:
         return {"value": self.value, "definition": self.definition, **self.details}
 
 
+def _sum_of_products(a: np.ndarray, b: np.ndarray) -> float:
+    """Σ a·b of two (n,) float64 arrays, with the same bits on any number of threads.
+
+    Not ``a @ b``: BLAS splits a long dot product across its threads, so the rounding,
+    and with it the last digits in metrics.json, followed the machine's thread count.
+    numpy's pairwise summation adds in an order fixed by n alone.
+    """
+    return float(np.sum(a * b))
+
+
 def _finite_pairs(true: np.ndarray, learned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     true = np.asarray(true, dtype=np.float64)
     learned = np.asarray(learned, dtype=np.float64)
@@ -151,7 +161,7 @@ def ols_fit(true: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
     if x.size < 2:
         return float("nan"), float("nan")
     dx, dy = x - x.mean(), y - y.mean()
-    sxx, syy, sxy = float(dx @ dx), float(dy @ dy), float(dx @ dy)
+    sxx, syy, sxy = _sum_of_products(dx, dx), _sum_of_products(dy, dy), _sum_of_products(dx, dy)
     if sxx == 0:
         return float("nan"), float("nan")
     slope = sxy / sxx
@@ -187,15 +197,15 @@ def upstream_fit(true: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
     if x.size < 2:
         return float("nan"), float("nan")
     dx, dy = x - x.mean(), y - y.mean()
-    sxx, sxy = float(dx @ dx), float(dx @ dy)
+    sxx, sxy = _sum_of_products(dx, dx), _sum_of_products(dx, dy)
     if sxx == 0:
         return float("nan"), float("nan")
     slope = sxy / sxx
-    ss_tot = float(dy @ dy)
+    ss_tot = _sum_of_products(dy, dy)
     if ss_tot == 0:
         return 0.0, slope
     residual = dy - slope * dx
-    return 1.0 - float(residual @ residual) / ss_tot, slope
+    return 1.0 - _sum_of_products(residual, residual) / ss_tot, slope
 
 
 def scored_edges(true_W: np.ndarray, corrected_W: np.ndarray) -> np.ndarray:
