@@ -105,3 +105,14 @@ def test_save_figure_writes_png_and_pdf(tmp_path, small_network):
     assert [p.name for p in paths] == ["stimulus-frames.png", "stimulus-frames.pdf"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert paths[1].read_bytes()[:5] == b"%PDF-"
+
+
+def test_save_figure_same_figure_same_bytes(tmp_path, small_network):
+    # a re-analysis with unchanged inputs must rewrite identical files (no creation date in the PDF)
+    u, v = small_network.columns_u, small_network.columns_v
+    written = []
+    for run in ("first", "second"):
+        fig = plot_stimulus_frames(np.full((3, 19), 0.5), u, v)
+        written.append([p.read_bytes() for p in save_figure(fig, tmp_path / run, "stimulus-frames")])
+    assert written[0] == written[1]
+    assert b"/CreationDate" not in written[0][1]

@@ -148,14 +148,15 @@ def add_type_legend(fig: Figure, type_names: Sequence[str], ncol: int = 7, **kwa
 def save_figure(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     """Save ``fig`` as ``directory/stem.png`` and ``.pdf`` atomically; close it.
 
-    Returns the written paths.
+    The same figure gives the same bytes on every run: the PDF carries no creation date
+    (matplotlib writes the current time there by default). Returns the written paths.
     """
     directory = Path(directory)
     paths = []
     for fmt in formats:
         path = directory / f"{stem}.{fmt}"
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt)
+            fig.savefig(tmp, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
         paths.append(path)
     plt.close(fig)
     return paths
