@@ -62,6 +62,20 @@ def test_runner_writes_the_results_layout(tmp_path):
     assert not list((result / "notebooks").glob(".*")), "no temporary notebook is left behind"
 
 
+def test_published_results_name_no_path_of_this_machine(tmp_path):
+    # the executed notebooks and manifests are published with the book: papermill's absolute
+    # input/output paths (the output one a staging folder) are recorded relative to the project
+    layout = analysed_copy(tmp_path)
+    result = layout.result_dir("sigma-0p5")
+    machine = {str(layout.root), str(Path(sys.executable).parent)}
+    for path in [result / "manifest.json", *(result / "notebooks").glob("*.ipynb")]:
+        text = path.read_text()
+        assert not [m for m in machine if m in text], f"{path.name} names a folder of this machine"
+    executed = nbformat.read(result / "notebooks" / "spectral.ipynb", as_version=4)
+    assert executed.metadata.papermill.input_path == "analysis/spectral.ipynb"
+    assert executed.metadata.papermill.output_path == "results/sigma-0p5/notebooks/spectral.ipynb"
+
+
 def test_metrics_json_merges_the_section_fragments(tmp_path):
     layout = analysed_copy(tmp_path)
     document = json.loads((layout.result_dir("sigma-0p5") / "metrics.json").read_text())
@@ -88,7 +102,8 @@ def test_manifest_records_status_parameters_inputs_and_timings(tmp_path):
     assert set(manifest["inputs"]["notebooks"]) == {s.name for s in SECTIONS}
     assert [n["section"] for n in manifest["notebooks"]] == [s.name for s in SECTIONS]
     assert all(n["status"] == "ok" and n["seconds"] > 0 for n in manifest["notebooks"])
-    assert manifest["kernel"]["python"] == sys.executable
+    assert manifest["kernel"]["python"].endswith(Path(sys.executable).name)
+    assert not Path(manifest["kernel"]["python"]).is_absolute()
     assert manifest["versions"]["flygnn"]
     assert manifest["wall_time_s"] >= sum(n["seconds"] for n in manifest["notebooks"]) * 0.99
 

@@ -95,11 +95,12 @@ def bundle_fingerprint(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def portable_path(path: str | Path) -> str:
-    """A path as bundle.json records it: relative to the root of the project that contains the
-    cwd when inside it (``ProjectLayout.training_dataset`` reads it from there), else to the cwd
-    when inside it, else only its last three parts — never an absolute path of this machine."""
-    root = ProjectLayout.find(required=False).root
+def portable_path(path: str | Path, root: Path | None = None) -> str:
+    """A path as bundle.json records it: relative to the root of the project (``root``, or the
+    one that contains the cwd) when inside it (``ProjectLayout.training_dataset`` reads it from
+    there), else to the cwd when inside it, else only its last three parts — never an absolute
+    path of this machine."""
+    root = root if root is not None else ProjectLayout.find(required=False).root
     for base in (root, Path.cwd().resolve()):
         inside = relative_to(path, base) if base is not None else None
         if inside is not None:

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from flygnn import __version__
-from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256, read_meta
+from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256, portable_path, read_meta
 from flygnn.atomic import atomic_directory, write_json
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
@@ -496,7 +496,7 @@ class AnalysisRunner:
             "started": started,
             "parameters": parameters,
             "inputs": inputs,
-            "kernel": {"name": kernel, "python": sys.executable},
+            "kernel": {"name": kernel, "python": portable_path(sys.executable, self.layout.root)},
             "versions": package_versions(),
             "bundle": {
                 key: meta.get(key) for key in ("format", "training", "dataset", "groundtruth", "versions") if key in meta
@@ -589,6 +589,7 @@ class AnalysisRunner:
                 message += "\n  the cell begins:\n    " + details["source_head"].replace("\n", "\n    ")
             raise NotebookFailed(section.name, message, record) from exc
         final = staging / "notebooks" / f"{section.name}.ipynb"
+        self._record_portable_paths(running, template, self.layout.result_dir(condition.name) / "notebooks" / final.name)
         os.replace(running, final)
         missing = [f"figures/{f.name}.png" for f in section.figures if not (staging / "figures" / f"{f.name}.png").is_file()]
         seconds = time.perf_counter() - t0
@@ -605,6 +606,18 @@ class AnalysisRunner:
         record.update(status="ok", finished=_now())
         self.log(f"[{condition.name}] {number}/{total} {section.name}: ok ({seconds:.1f} s)")
         return record
+
+    def _record_portable_paths(self, notebook: Path, template: Path, published: Path) -> None:
+        """Papermill records the absolute paths it read and wrote (here a staging folder that is
+        gone a moment later); the executed notebook is published with the book, so it names
+        them relative to the project instead."""
+        import nbformat
+
+        executed = nbformat.read(notebook, as_version=4)
+        recorded = executed.metadata.get("papermill", {})
+        recorded["input_path"] = portable_path(template, self.layout.root)
+        recorded["output_path"] = portable_path(published, self.layout.root)
+        nbformat.write(executed, notebook)
 
     def _keep_failure(
         self, condition: Condition, failure: NotebookFailed, staging: Path, manifest: dict[str, Any], t0: float
