@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +51,10 @@ def part_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def package_imports(root: Path) -> list[Import]:
-    """Every import of the package by itself under ``root`` (the folder holding ``flygnn/``);
-    ``where`` is relative to the folder above ``root`` (the repository for ``src/``)."""
+def package_imports(root: Path, part: Callable[[str], str] = part_of) -> list[Import]:
+    """Every import of the package by itself under ``root`` (the folder holding ``flygnn/``),
+    between the parts (``part``) the modules belong to (default: top-level parts; the identity gives
+    single modules); ``where`` is relative to the folder above ``root`` (the repository for ``src/``)."""
     package = root / "flygnn"
     found = []
     for path in sorted(package.rglob("*.py")):
@@ -83,7 +85,7 @@ def package_imports(root: Path) -> list[Import]:
             for target in targets:
                 if target.split(".")[0] != "flygnn":
                     continue
-                source, imported = part_of(module), part_of(target)
+                source, imported = part(module), part(target)
                 if source != imported:
                     found.append(Import(source, imported, f"{path.relative_to(root.parent)}:{node.lineno}"))
     return found
@@ -163,6 +165,13 @@ def test_no_two_parts_of_the_package_import_each_other(imports):
         for imp in imports
         if (imp.source, imp.target) in set(zip(found, found[1:]))
     )
+
+
+def test_no_two_modules_import_each_other():
+    # inside a part too (e.g. report's chapters, quarto and notebook pages): modules form a stack
+    imports = package_imports(SRC, part=lambda module: module)
+    found = cycle(imports)
+    assert found is None, "import cycle between modules: " + " → ".join(found)
 
 
 def test_every_import_runs_down_the_layers(imports):

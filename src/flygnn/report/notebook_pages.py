@@ -5,7 +5,8 @@ Papermill leaves one executed notebook per analysis section and condition
 not download JSON; but a Quarto book prints every page it renders into its PDF, and
 Quarto's notebook preview pages are not made in books. So the notebooks get a small
 Quarto *website* of their own, rendered after the book (the book's ``post-render``
-step runs this module) into ``<book>/notebooks/``:
+step, :mod:`flygnn.report.post_render`, calls :func:`render_notebook_pages`) into
+``<book>/notebooks/``:
 
 - ``notebooks/<condition>/<section>.html``: the whole executed notebook embedded with
   its code (``{{< embed … echo=true >}}``): the parameters cell, the parameters papermill
@@ -274,31 +275,3 @@ def render_notebook_pages(
     if problems:
         raise FlygnnError("the notebook pages are incomplete:\n" + "\n".join(f"- {p}" for p in problems))
     return output
-
-
-def main() -> int:
-    """The book's post-render step: render the notebook pages into the folder Quarto just filled."""
-    from flygnn.conditions import load_conditions
-    from flygnn.report.chapters import load_quarto_config
-    from flygnn.project import find_project_root
-    from flygnn.report.quarto import find_quarto
-
-    try:
-        layout = ProjectLayout.at(find_project_root())
-        config = load_quarto_config(layout)
-        output = os.environ.get("QUARTO_PROJECT_OUTPUT_DIR") or str(config["project"].get("output-dir") or "_book")
-        book = Path(output) if Path(output).is_absolute() else layout.root / output
-        quarto = find_quarto()
-        if quarto is None:
-            raise FlygnnError("no `quarto` on PATH for the notebook pages.")
-        render_notebook_pages(
-            layout, load_conditions(layout.conditions_file), book, quarto, str(config["book"].get("title", ""))
-        )
-    except FlygnnError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

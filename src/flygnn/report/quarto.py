@@ -132,7 +132,7 @@ def verify_render(site: Path, layout: ProjectLayout, config: dict[str, Any], con
             problems.append(f"{what} #{identifier} is missing from the HTML book")
     if not (site / Path(SUMMARY_CHAPTER).with_suffix(".html")).is_file():
         problems.append(f"{SUMMARY_CHAPTER} was not rendered")
-    # made by the book's post-render step (flygnn.report.notebook_pages)
+    # made by the book's post-render step (flygnn.report.post_render)
     problems += missing_pages(site, conditions)
     return problems
 
