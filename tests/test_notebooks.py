@@ -143,6 +143,17 @@ def test_recovery_in_the_bundle_matches_the_analysis(smoke_run, tmp_path):
         assert metrics[name].value == pytest.approx(recorded[name], rel=1e-9, abs=1e-12), name
 
 
+def test_notebook_warnings_name_no_file_of_this_machine(smoke_run, tmp_path, monkeypatch):
+    # executed notebooks are published with the book; Python's warnings start with the absolute
+    # path of the module that warned
+    import warnings
+
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)
+    load_context(parameters(smoke_run, tmp_path))
+    shown = warnings.formatwarning("34 neuron(s) never changed voltage", UserWarning, "/opt/venv/flygnn/analysis/metrics.py", 467)
+    assert shown == "UserWarning: 34 neuron(s) never changed voltage\n"
+
+
 def test_condition_without_a_bundle_is_a_clear_error(tmp_path):
     with pytest.raises(FlygnnError, match="has no checkpoint bundle.*flygnn train --condition sigma-0p5"):
         load_context(NotebookParameters(CONDITION, SIGMA, str(tmp_path / "missing"), str(tmp_path / "out")))

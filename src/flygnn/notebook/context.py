@@ -339,10 +339,18 @@ def _ground_truth(network, bundle, cache: Path, dataset: str, flyvis_model: str,
     return truth
 
 
+def warning_text(message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None) -> str:
+    """How a notebook shows a warning: its category and message. Python's default starts with
+    the file and line that warned, an absolute path of this machine's installation, and the
+    executed notebooks are published with the book."""
+    return f"{category.__name__}: {message}\n"
+
+
 def load_context(parameters: NotebookParameters) -> NotebookContext:
     """Load and cross-check a condition's bundle, network and ground truth (the notebook parameters).
 
-    Applies the figure style (:func:`flygnn.figures.style.apply_style`): a notebook draws.
+    Applies the figure style (:func:`flygnn.figures.style.apply_style`): a notebook draws; and
+    shows warnings without the path of the file that warned (:func:`warning_text`).
     Raises FlygnnError when the bundle is missing, belongs to another network, has
     another σ, or was trained against another ground truth.
     """
@@ -352,6 +360,7 @@ def load_context(parameters: NotebookParameters) -> NotebookContext:
 
     condition, sigma, bundle = parameters.condition, parameters.sigma, parameters.bundle
     apply_style()
+    warnings.formatwarning = warning_text
     bundle_path = Path(bundle)
     if not bundle or not (bundle_path / "bundle.json").is_file():
         raise FlygnnError(
