@@ -456,7 +456,8 @@ def book_parts(
     numbers come from the results, the glossary and the downloads."""
     from flygnn.report import book_figures, findings, per_type, study
     from flygnn.report.glossary import glossary_table
-    from flygnn.report.summary import format_value, metric_cell
+    from flygnn.metric_format import format_value
+    from flygnn.report.summary import metric_cell
     from flygnn.report.training import load_training
 
     out = layout.generated

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from flygnn.conditions import Condition
+from flygnn.metric_format import format_value
 from flygnn.project import ProjectLayout
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together
-from flygnn.report.summary import NOT_PUBLISHED, PublishedTable, format_value, metric_cell
+from flygnn.report.summary import NOT_PUBLISHED, PublishedTable, metric_cell
 from flygnn.report.training import TREND_FRACTION, TrainingRecord
 
 DOWNLOADS = "downloads"  # under results/
