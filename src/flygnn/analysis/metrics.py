@@ -157,17 +157,26 @@ def ols_fit(true: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
     R² = 1 − SS_res/SS_tot = squared correlation. NaN when fewer than 2 pairs or
     either side is constant.
     """
-    x, y = _finite_pairs(true, learned)
-    if x.size < 2:
+    line = _least_squares_line(*_finite_pairs(true, learned))
+    if line is None:
         return float("nan"), float("nan")
-    dx, dy = x - x.mean(), y - y.mean()
-    sxx, syy, sxy = _sum_of_products(dx, dx), _sum_of_products(dy, dy), _sum_of_products(dx, dy)
-    if sxx == 0:
-        return float("nan"), float("nan")
-    slope = sxy / sxx
+    dx, dy, sxx, sxy, slope = line
+    syy = _sum_of_products(dy, dy)
     if syy == 0:
         return float("nan"), slope
     return sxy * sxy / (sxx * syy), slope
+
+
+def _least_squares_line(x: np.ndarray, y: np.ndarray):
+    """(dx, dy, Σdx², Σdx·dy, slope) of the line y = slope · x + c, centred; None when fewer
+    than 2 points or x is constant (no slope)."""
+    if x.size < 2:
+        return None
+    dx, dy = x - x.mean(), y - y.mean()
+    sxx, sxy = _sum_of_products(dx, dx), _sum_of_products(dx, dy)
+    if sxx == 0:
+        return None
+    return dx, dy, sxx, sxy, sxy / sxx
 
 
 def identity_r2(true: np.ndarray, learned: np.ndarray) -> float:
@@ -192,15 +201,10 @@ def upstream_fit(true: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
     and R² = 0 when the learned values are constant. Every pair counts (upstream has
     already replaced what it would not score); NaN only when ``true`` is constant.
     """
-    x = np.asarray(true, dtype=np.float64)
-    y = np.asarray(learned, dtype=np.float64)
-    if x.size < 2:
+    line = _least_squares_line(np.asarray(true, dtype=np.float64), np.asarray(learned, dtype=np.float64))
+    if line is None:
         return float("nan"), float("nan")
-    dx, dy = x - x.mean(), y - y.mean()
-    sxx, sxy = _sum_of_products(dx, dx), _sum_of_products(dx, dy)
-    if sxx == 0:
-        return float("nan"), float("nan")
-    slope = sxy / sxx
+    dx, dy, _, _, slope = line
     ss_tot = _sum_of_products(dy, dy)
     if ss_tot == 0:
         return 0.0, slope
