@@ -14,6 +14,7 @@ import flygnn
 from flygnn import groundtruth
 from flygnn.errors import FlygnnError
 from flygnn.groundtruth import CHECKPOINT, DEFAULT_MODEL, describe_model_dir, find_flyvis_model, load_ground_truth, shipped_model_dir
+from flygnn.project import MARKERS
 
 SHIPPED_SOURCE = "flyvis flow/0000/000 (shipped with flygnn)"
 CHECKSUM_ROW = re.compile(r"^\| `(?P<file>[^`]+)` \| (?P<size>\d+) \| `(?P<sha256>[0-9a-f]{64})` \|$")
@@ -64,14 +65,25 @@ def test_source_is_a_name_never_an_absolute_path(small_network, flyvis_model_dir
     assert first.source == again.source == SHIPPED_SOURCE
     assert first.fingerprint() == again.fingerprint()
 
-    # a copy elsewhere: named by flyvis' ensemble/model folders, relative inside the cwd
+    # a copy outside any project: named by flyvis' ensemble/model folders, wherever the cwd is
     copy = tmp_path / "results" / "flow" / "0000" / "000"
     shutil.copytree(flyvis_model_dir, copy)
     outside = load_ground_truth(small_network, copy)
     assert outside.source == "flyvis network …/flow/0000/000"
     assert outside.fingerprint() == first.fingerprint()
     monkeypatch.chdir(tmp_path)
-    assert load_ground_truth(small_network, copy).source == "results/flow/0000/000"
+    assert load_ground_truth(small_network, copy).source == outside.source
+
+    # a copy inside a project: named from the project root, not from the cwd
+    project = tmp_path / "study"
+    for marker in MARKERS:
+        (project / marker).parent.mkdir(parents=True, exist_ok=True)
+        (project / marker).write_text("")
+    inside = project / "networks" / "flow" / "0000" / "000"
+    shutil.copytree(flyvis_model_dir, inside)
+    for cwd in (tmp_path, project, project / "networks", inside):
+        monkeypatch.chdir(cwd)
+        assert describe_model_dir(inside) == "networks/flow/0000/000", cwd
     for source in (first.source, outside.source):
         assert not Path(source).is_absolute() and str(tmp_path) not in source
 

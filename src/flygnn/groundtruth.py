@@ -31,6 +31,7 @@ import yaml
 from flygnn.atomic import atomic_path
 from flygnn.connectome import CONNECTOME_FILE, MAX_EXTENT, Network, cache_dir, load_network
 from flygnn.errors import FlygnnError
+from flygnn.project import enclosing_project_root, relative_to
 
 DEFAULT_MODEL = "flow/0000/000"
 CHECKPOINT = Path("chkpts") / "chkpt_00000"
@@ -113,20 +114,21 @@ def describe_model_dir(model_dir: str | os.PathLike) -> str:
 
     The shipped copy is "flyvis flow/0000/000 (shipped with flygnn)"; a model under
     flyvis' results directory is named by its place there ("flyvis flow/0000/001
-    (flyvis download-pretrained)"); one inside the working directory by its relative
-    path; anything else by its last three path components (flyvis' ensemble/model).
+    (flyvis download-pretrained)"); one inside a flygnn project by its path from the
+    project root (the same from whichever folder the command runs); anything else by its
+    last three path components (flyvis' ensemble/model).
     """
     model_dir = Path(model_dir).resolve()
     if model_dir == shipped_model_dir().resolve():
         return f"flyvis {DEFAULT_MODEL} (shipped with flygnn)"
     results = _flyvis_results_dir()
-    for base, label in ((results, "flyvis {} (flyvis download-pretrained)"), (Path.cwd(), "{}")):
-        if base is None:
-            continue
-        try:
-            return label.format(model_dir.relative_to(base.resolve()).as_posix())
-        except ValueError:
-            continue
+    if results is not None:
+        inside = relative_to(model_dir, results.resolve())
+        if inside is not None:
+            return f"flyvis {inside} (flyvis download-pretrained)"
+    project = enclosing_project_root(model_dir)
+    if project is not None:
+        return relative_to(model_dir, project)
     return "flyvis network …/" + "/".join(model_dir.parts[-3:])
 
 

@@ -231,6 +231,11 @@ def _no_project(start: Path, needed: str | None = None) -> FlygnnError:
     )
 
 
+def enclosing_project_root(path: str | os.PathLike) -> Path | None:
+    """The nearest flygnn project at or above ``path`` (resolved), or None."""
+    return _search(Path(path).resolve())
+
+
 def find_project_root(start: str | os.PathLike | None = None) -> Path:
     """The nearest folder at or above ``start`` (default: cwd) that is a flygnn project."""
     start = Path(start or Path.cwd()).resolve()
