@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from flygnn.cli.network import GROUND_TRUTH_LOOKUP
+from flygnn.cli.options import add_conditions_file_option, default_path
 from flygnn.errors import FlygnnError
 
 
@@ -22,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--conditions", nargs="+", metavar="NAME", help="condition names (default: all)")
-    parser.add_argument("--conditions-file", metavar="YAML", help="default: data/conditions.yaml")
-    parser.add_argument("--bundles", metavar="DIR", help="bundle folders <DIR>/<condition>/ (default: data/bundles)")
+    add_conditions_file_option(parser)
+    parser.add_argument("--bundles", metavar="DIR", help=f"bundle folders <DIR>/<condition>/ (default: {default_path('bundles')})")
     parser.add_argument("--results", metavar="DIR", help="default: results")
     parser.add_argument("--notebooks", metavar="DIR", help="analysis notebook templates (default: analysis)")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel (must run this interpreter)")

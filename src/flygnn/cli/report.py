@@ -6,6 +6,7 @@ import argparse
 import os
 
 from flygnn.cli.network import GROUND_TRUTH_LOOKUP
+from flygnn.cli.options import add_conditions_file_option, default_path
 from flygnn.errors import FlygnnError
 
 # exit status when everything up to the render is done but Quarto is not installed
@@ -28,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-render", action="store_true", help="stop after the analyses and chapters")
     parser.add_argument("--cores", type=int, default=1, help="conditions analysed in parallel (default 1)")
     parser.add_argument("--force", action="store_true", help="re-run every analysis")
-    parser.add_argument("--conditions-file", metavar="YAML", help="default: data/conditions.yaml")
-    parser.add_argument("--bundles", metavar="DIR", help="default: data/bundles")
+    add_conditions_file_option(parser)
+    parser.add_argument("--bundles", metavar="DIR", help=f"bundle folders <DIR>/<condition>/ (default: {default_path('bundles')})")
     parser.add_argument(
         "--flyvis-model",
         default="",

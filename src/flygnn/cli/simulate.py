@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flygnn.cli.network import add_groundtruth_options
+from flygnn.cli.options import add_conditions_file_option, default_path
 
 
 def register(subparsers) -> None:
@@ -15,8 +16,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--preset", default="cpu", help="paper | cpu | smoke (default cpu)")
     parser.add_argument("--conditions", nargs="*", metavar="NAME", help="condition names (default: all)")
-    parser.add_argument("--conditions-file", help="default data/conditions.yaml")
-    parser.add_argument("--out", help="dataset folder (default data/datasets)")
+    add_conditions_file_option(parser)
+    parser.add_argument("--out", help=f"dataset folder (default: {default_path('datasets')})")
     parser.add_argument("--overwrite", action="store_true", help="replace finished datasets")
     parser.add_argument("--seed", type=int, default=0, help="stimulus and noise seed (default 0)")
     parser.add_argument("--stimulus", default="natural", help="natural | flashes | gratings | edges")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from flygnn.cli.options import add_conditions_file_option, default_path
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -21,12 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--condition", required=True, help="condition name from data/conditions.yaml (e.g. sigma-0p5)")
-    parser.add_argument("--conditions-file", help="default data/conditions.yaml")
+    add_conditions_file_option(parser)
     parser.add_argument("--preset", default="cpu", help="training preset: paper, cpu or smoke (default: cpu)")
-    parser.add_argument("--dataset", help="dataset folder (default: data/datasets/<preset>/<condition>.zarr)")
-    parser.add_argument("--out", help="bundle folder to write (default: data/bundles/<condition>)")
+    parser.add_argument("--dataset", help=f"dataset folder (default: {default_path('datasets', '/<preset>/<condition>.zarr')})")
+    parser.add_argument("--out", help=f"bundle folder to write (default: {default_path('bundles', '/<condition>')})")
     parser.add_argument(
-        "--checkpoint-dir", help="where states go while a leg runs (default: data/cache/training/<preset>/<condition>)"
+        "--checkpoint-dir", help=f"where states go while a leg runs (default: {default_path('training_cache', '/<preset>/<condition>')})"
     )
     start = parser.add_mutually_exclusive_group()
     start.add_argument(
