@@ -302,3 +302,26 @@ def test_type_legend_keeps_small_families_whole():
         holding = [k for k, column in enumerate(columns)
                    if any(kind == "type" and type_family(FLYVIS_TYPES[v]) == family for kind, v in column)]
         assert len(holding) == 1, family
+
+
+def test_drawing_figures_leaves_the_callers_matplotlib_backend_and_pyplot_alone(tmp_path):
+    # a notebook or GUI session that imports flygnn keeps its backend, and nothing is left open in pyplot
+    import subprocess
+    import sys
+
+    script = f"""
+import matplotlib
+matplotlib.use("svg")
+import matplotlib.pyplot as plt
+import numpy as np
+from flygnn.figures.training import plot_training_loss
+from flygnn.figures.style import save_figure
+fig = plot_training_loss([{{"iteration": float(i), "loss": 1.0 / (1 + i), "iterations_per_s": 5.0}} for i in range(0, 5000, 50)])
+paths = save_figure(fig, {str(tmp_path)!r}, "loss")
+assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
+assert plt.get_fignums() == [], plt.get_fignums()
+print(*[p.stat().st_size > 0 for p in paths])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

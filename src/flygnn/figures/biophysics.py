@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from flygnn.analysis.biophysics import per_type_median
 from flygnn.analysis.metrics import Metric
-from flygnn.figures.style import add_type_legend, type_colors
+from flygnn.figures.style import add_type_legend, subplots, type_colors
 
 
 def _view(true: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:
@@ -78,7 +77,7 @@ def parameter_figure(
     palette = np.array(type_colors(n_types))
     unit_text = f" ({unit})" if unit else ""
     n_panels = 3 if extra is not None else 2
-    fig, axes = plt.subplots(1, n_panels, figsize=(4.0 * n_panels, 4.0))
+    fig, axes = subplots(1, n_panels, figsize=(4.0 * n_panels, 4.0))
 
     low, high = _view(true, estimate)
     shown, pinned = _panel(axes[0], true, estimate, palette[neuron_type], low, high, size=3)

@@ -11,10 +11,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from flygnn.figures.style import plt
+from flygnn.figures.style import subplots
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class RecoverySeries:
 
 def condition_colors(n: int) -> list:
     """One colour per condition, in σ order (dark for low σ, light for high)."""
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     return [cmap(0.85 * i / max(n - 1, 1)) for i in range(n)]
 
 
@@ -59,7 +60,7 @@ def recovery_curves_figure(
     """
     colors = condition_colors(len(labels))
     rows = len(metrics)
-    fig, axes = plt.subplots(rows, 2, figsize=(8.6, 2.0 * rows + 0.9), squeeze=False, sharex="col")
+    fig, axes = subplots(rows, 2, figsize=(8.6, 2.0 * rows + 0.9), squeeze=False, sharex="col")
     longest = max((float(np.nanmax(s.wall_time_s)) for s in series if s is not None and s.wall_time_s.size), default=0.0)
     unit, time_label = _time_axis(longest)
     for row, (metric, axis_label) in enumerate(metrics.items()):
@@ -104,7 +105,7 @@ def metrics_vs_sigma_figure(
     n = len(metrics)
     columns = min(n, 3)
     rows = math.ceil(n / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.9 * columns, 2.5 * rows + 0.5), squeeze=False)
+    fig, axes = subplots(rows, columns, figsize=(2.9 * columns, 2.5 * rows + 0.5), squeeze=False)
     x = np.arange(len(labels), dtype=float)
     for ax, (metric, title) in zip(axes.flat, metrics.items()):
         mine = np.array([np.nan if v is None else float(v) for v in ours.get(metric, [None] * len(labels))])
@@ -134,7 +135,7 @@ def metrics_vs_sigma_figure(
 
 def message_figure(text: str) -> Figure:
     """A small figure that says why there is nothing to draw (keeps the book's figure and its id)."""
-    fig, ax = plt.subplots(figsize=(6, 1.2))
+    fig, ax = subplots(figsize=(6, 1.2))
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, color="dimgray")
     return fig

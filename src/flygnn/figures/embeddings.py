@@ -10,11 +10,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from flygnn.figures.style import add_type_legend, type_colors
+from flygnn.figures.style import add_type_legend, subplots, type_colors
 from flygnn.metric_format import format_value
 
 
@@ -39,7 +38,7 @@ def embeddings_figure(
     explained variance ratios (2,), from :func:`flygnn.analysis.principal_components`), coloured
     by type. One panel for every d; for d = 1 the single component against the type."""
     n = len(components)
-    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    fig, ax = subplots(figsize=(5.6, 5.0))
     if components.shape[1] == 1:
         scatter_by_type(ax, components[:, 0], neuron_type.astype(float), neuron_type, len(type_names))
         ax.set_xlabel("$a_0$ − mean (a.u.)")
@@ -61,7 +60,7 @@ def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type
     ncols = min(len(pairs), 3)
     nrows = int(np.ceil(len(pairs) / ncols))
     size = (5.6, 5.0) if len(pairs) == 1 else (3.2 * ncols, 3.0 * nrows + 0.4)
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=size, squeeze=False)
     for ax, (i, j) in zip(axes.flat, pairs):
         if j is None:  # one dimension: a strip per type
             scatter_by_type(ax, embedding[:, 0], neuron_type.astype(float), neuron_type, len(type_names))
@@ -81,7 +80,7 @@ def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type
 
 def umap_types_figure(xy: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str) -> Figure:
     """UMAP of the clustering features coloured by the true cell type."""
-    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    fig, ax = subplots(figsize=(5.6, 5.0))
     scatter_by_type(ax, xy[:, 0], xy[:, 1], neuron_type, len(type_names), size=2.5)
     _umap_axes(ax, f"{title}: UMAP by cell type")
     fig.tight_layout()
@@ -96,7 +95,7 @@ def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores:
     palette = np.array(type_colors(min(len(clusters), 256)))
     colors = palette[index % len(palette)]
     order = np.random.default_rng(0).permutation(len(xy))
-    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    fig, ax = subplots(figsize=(5.6, 5.0))
     ax.scatter(xy[order, 0], xy[order, 1], c=colors[order], s=2.5, alpha=0.7, linewidths=0, rasterized=True)
     _umap_axes(ax, f"{title}: UMAP by GMM cluster ({len(clusters)} clusters)")
     # below the axes, where it hides no point

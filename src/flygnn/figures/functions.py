@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from flygnn.figures.style import add_type_legend, type_colors
+from flygnn.figures.style import add_type_legend, subplots, type_colors
 
 
 def _curves(ax, voltages: np.ndarray, values: np.ndarray, neuron_type: np.ndarray, n_types: int) -> int:
@@ -44,7 +43,7 @@ def _pair_figure(
     left_out: str = "with non-finite values",
 ) -> Figure:
     n_panels = 2 if true is not None else 1
-    fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.8), squeeze=False, sharey=share_y)
+    fig, axes = subplots(1, n_panels, figsize=(4.2 * n_panels, 3.8), squeeze=False, sharey=share_y)
     drawn = _curves(axes[0, 0], voltages, learned, neuron_type, len(type_names))
     total = voltages.shape[1]
     note = f"\n{total - drawn:,} {left_out} left out" if drawn < total else ""

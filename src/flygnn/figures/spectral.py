@@ -7,10 +7,10 @@ the analysis' (:func:`flygnn.analysis.spectral_metrics`, :func:`flygnn.analysis.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
+from flygnn.figures.style import subplots
 
 TRUE_COLOR, CORRECTED_COLOR, NULL_COLOR = "#1f3b73", "#d62728", "0.6"
 
@@ -62,7 +62,7 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
     ``spectral`` is a fitted :class:`flygnn.analysis.SpectralAnalysis`; ``metrics`` the result
     of :func:`flygnn.analysis.spectral_metrics` for it.
     """
-    fig, axes = plt.subplots(2, 3, figsize=(12.6, 7.8))
+    fig, axes = subplots(2, 3, figsize=(12.6, 7.8))
     k_e, k_s = spectral.eigenvalues_true_.size, spectral.singular_values_true_.size
     null = np.atleast_2d(spectral.null_singular_values_)
     shuffles = null.shape[0]
@@ -153,7 +153,7 @@ def dynamics_figure(dynamics, metrics: dict, title: str) -> Figure:
     (b) their real parts by rank. ``dynamics``: a fitted :class:`flygnn.analysis.LinearisedDynamics`;
     ``metrics``: :func:`flygnn.analysis.dynamics_metrics` of it."""
     true, learned = dynamics.eigenvalues_true_, dynamics.eigenvalues_learned_
-    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2))
+    fig, axes = subplots(1, 2, figsize=(10.0, 4.2))
 
     ax = axes[0]
     ax.scatter(true.real, true.imag, s=12, color=TRUE_COLOR, alpha=0.8, linewidths=0, label="true: τ, W")

@@ -18,13 +18,11 @@ from pathlib import Path
 
 import colorcet
 import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 
-matplotlib.use("Agg")  # figures are files; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.legend import Legend  # noqa: E402
-
-from flygnn.atomic import atomic_path  # noqa: E402
+from flygnn.atomic import atomic_path
 
 RC = {
     "figure.dpi": 110,
@@ -42,9 +40,22 @@ RC = {
 def apply_style() -> None:
     """Apply the report's matplotlib style. Called by whoever draws (the notebook context,
     the training and dataset figure writers), never as a side effect of an import."""
-    plt.rcParams.update(RC)
+    matplotlib.rcParams.update(RC)
     # flyvis turns logging up to INFO; PDF font subsetting would then print hundreds of lines
     logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs):
+    """``(fig, axes)`` like ``pyplot.subplots`` on a bare :class:`Figure`.
+
+    Figures here are files: a bare Figure needs no backend, opens no window, is not kept
+    in pyplot's registry (nothing to close) and leaves the caller's backend alone — so
+    importing flygnn in a notebook or a GUI session changes nothing there. It draws on an
+    Agg canvas, so text extents can be measured before saving.
+    """
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def type_colors(n_types: int) -> list[str]:
@@ -158,5 +169,4 @@ def save_figure(fig: Figure, directory: str | Path, stem: str, formats: Sequence
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
         paths.append(path)
-    plt.close(fig)
     return paths

@@ -15,7 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from flygnn.figures.style import plt
+from flygnn.figures.style import subplots
+
 
 COMPONENT_LABELS = {
     "loss": "total",
@@ -35,7 +36,7 @@ def plot_training_loss(history: Sequence[dict[str, Any]], title: str | None = No
     ``iterations_per_s``; components that are zero throughout (coefficient 0) are left out.
     """
     iterations = np.array([row["iteration"] for row in history], dtype=float)
-    fig, (ax_loss, ax_speed) = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [3, 1]})
+    fig, (ax_loss, ax_speed) = subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [3, 1]})
     for key, label in COMPONENT_LABELS.items():
         values = np.array([row.get(key, np.nan) for row in history], dtype=float)
         if not np.any(np.isfinite(values) & (values > 0)):

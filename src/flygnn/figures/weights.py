@@ -12,12 +12,12 @@ W is dimensionless (it scales a presynaptic voltage into a postsynaptic input).
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, scored_edges
+from flygnn.figures.style import subplots
 
 CORE_LIMIT = 0.5  # |W| below this: the dense core, enlarged in the right panel
 FIT_COLOR, IDENTITY_COLOR = "#d62728", "0.25"
@@ -58,7 +58,7 @@ def _stats_text(ax, lines: list[str]) -> None:
 
 def _density_figure(true: np.ndarray, learned: np.ndarray, slope: float | None, identity: bool, y_label: str, title: str):
     """Two panels: every edge shown, and the core |W| < 0.5 enlarged; returns (fig, axes)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.4))
+    fig, axes = subplots(1, 2, figsize=(10.0, 4.4))
     fit = None
     if slope is not None and np.isfinite(slope) and true.size:
         # the least-squares line passes through the means of the points it was fitted to (all shown)
