@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", help="the flyvis-gnn .pt checkpoint")
     parser.add_argument("--dataset", required=True, help="its dataset folder (or a flygnn dataset of the same network)")
     parser.add_argument("--condition", required=True, help="condition name for the bundle (e.g. sigma-0p05)")
-    parser.add_argument("--sigma", type=float, help="σ of the training data (default: from data/conditions.yaml)")
+    parser.add_argument("--sigma", type=float, help="σ of the training data (default: the condition's, from --conditions-file)")
     add_conditions_file_option(parser)
     parser.add_argument("--out", help=f"bundle folder to write (default: {default_path('bundles', '/<condition>')})")
     parser.add_argument("--extent", type=int, default=8, help="network extent the checkpoint was trained on (default 8)")

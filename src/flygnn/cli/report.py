@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help=f"ground-truth flyvis network folder, checked before anything runs (default: {GROUND_TRUTH_LOOKUP})",
     )
-    parser.add_argument("--results", metavar="DIR", help="default: results")
-    parser.add_argument("--notebooks", metavar="DIR", help="default: analysis")
+    parser.add_argument("--results", metavar="DIR", help=f"results <DIR>/<condition>/ (default: {default_path('results')})")
+    parser.add_argument("--notebooks", metavar="DIR", help=f"analysis notebook templates (default: {default_path('notebooks')})")
     steps = parser.add_mutually_exclusive_group()
     steps.add_argument(
         "--pre-render",
