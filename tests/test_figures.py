@@ -325,3 +325,35 @@ print(*[p.stat().st_size > 0 for p in paths])
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]
+
+
+def test_recovery_curves_keep_values_near_one_apart_on_r2_rows():
+    # σ = 0.05's τ R² 0.983 against its published 0.9888, beside a σ = 0 curve at 0.45: on a
+    # linear axis the gap is under 1 % of the panel; on the R² scale it is clearly visible
+    from flygnn.figures.book import RecoverySeries, recovery_curves_figure
+
+    iterations = np.array([1000.0, 2000.0, 3000.0])
+    series = [
+        RecoverySeries("σ = 0", iterations, iterations / 5, {"tau_R2": np.array([0.40, 0.45, 0.44]), "W_corrected_slope": np.array([0.8, 0.9, 0.93])}),
+        RecoverySeries("σ = 0.05", iterations, iterations / 5, {"tau_R2": np.array([0.97, 0.983, 0.983]), "W_corrected_slope": np.array([1.0, 1.0, 0.99])}),
+    ]
+    fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.05"], {"tau_R2": "τ R²", "W_corrected_slope": "slope"},
+                                 {"tau_R2": [0.5277, 0.9888]})
+    tau_ax, slope_ax = fig.axes[0], fig.axes[2]
+    assert tau_ax.get_yscale() == "function" and slope_ax.get_yscale() == "linear"
+    to_axes = lambda ax, y: ax.transLimits.transform(ax.transScale.transform([[0.5, y]]))[0, 1]  # noqa: E731
+    assert to_axes(tau_ax, 0.9888) - to_axes(tau_ax, 0.983) > 0.05
+    low, high = tau_ax.get_ylim()
+    assert low <= 0.40 and 0.9888 < high < 1.0
+    labels = [t.get_text() for t in tau_ax.get_yticklabels()]
+    assert "0.99" in labels and "0.9" in labels
+
+
+def test_recovery_curves_keep_an_r2_row_without_values_near_one_linear():
+    from flygnn.figures.book import RecoverySeries, recovery_curves_figure
+
+    iterations = np.array([1000.0, 2000.0])
+    series = [RecoverySeries("σ = 0", iterations, iterations, {"V_rest_R2": np.array([0.03, 0.04])}),
+              RecoverySeries("σ = 0.5", iterations, iterations, {"V_rest_R2": np.array([0.78, 0.87])})]
+    fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.0884, 0.7892]})
+    assert fig.axes[0].get_yscale() == "linear"

@@ -46,6 +46,31 @@ def _time_axis(seconds: float) -> tuple[float, str]:
     return 1.0, "training wall time (s)"
 
 
+R2_TICKS = (0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999)
+R2_SCALE_FROM = 0.95  # an R² row whose highest value (or published line) reaches this uses the R² scale
+
+
+def _nines(r2):
+    """R² → −log10(1 − R²): 0.9 → 1, 0.99 → 2, …; spreads the values near 1 that tell the σ > 0 runs apart."""
+    return -np.log10(np.clip(1.0 - np.asarray(r2, dtype=float), 1e-12, None))
+
+
+def _from_nines(y):
+    return 1.0 - 10.0 ** (-np.asarray(y, dtype=float))
+
+
+def use_r2_scale(ax) -> None:
+    """Put an R² axis on the −log10(1 − R²) scale, labelled in R² (0.9, 0.99, 0.999, …)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ax.set_yscale("function", functions=(_nines, _from_nines))
+    low, high = ax.get_ylim()
+    ticks = [t for t in R2_TICKS if low <= t <= high] or [low, high]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+
+
 def recovery_curves_figure(
     series: Sequence[RecoverySeries | None],
     labels: Sequence[str],
@@ -54,6 +79,9 @@ def recovery_curves_figure(
 ) -> Figure:
     """Rows: the metrics (name → axis label); left column against iterations, right against wall time.
 
+    Rows of an R² (name ending ``_R2``) that reach :data:`R2_SCALE_FROM` use the −log10(1 − R²)
+    scale (:func:`use_r2_scale`), so 0.983 and 0.989 stay apart next to a σ = 0 curve at 0.45;
+    other rows are linear.
     ``series`` and ``labels``: one entry per condition (``None``: no scored history; the
     condition is named in the figure's note); ``published``: metric → value per condition
     (None: not published), drawn as a dashed line in the condition's colour.
@@ -77,6 +105,8 @@ def recovery_curves_figure(
             if column == 0:
                 ax.set_ylabel(axis_label)
             ax.grid(True, linewidth=0.3, alpha=0.5)
+        if metric.endswith("_R2"):
+            _r2_limits(axes[row])
     axes[-1][0].set_xlabel("training iteration")
     axes[-1][1].set_xlabel(time_label)
     from matplotlib.lines import Line2D
@@ -91,6 +121,20 @@ def recovery_curves_figure(
         fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="dimgray")
     fig.tight_layout(rect=(0, 0.03 if missing else 0, 1, 1 - 0.45 / (2.0 * rows + 0.9)))
     return fig
+
+
+def _r2_limits(row) -> None:
+    """Both panels of an R² row on the R² scale, with the same limits: from the lowest value
+    drawn (or 0) up to one more nine than the highest."""
+    values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for ax in row for line in ax.get_lines()] or [np.zeros(0)])
+    values = values[np.isfinite(values) & (values < 1.0)]
+    if not values.size or values.max() < R2_SCALE_FROM:
+        return  # nothing close to 1: the linear axis shows it best
+    low = min(0.0, float(values.min())) if values.min() < 0.5 else float(_from_nines(np.floor(_nines(values.min()))))
+    high = float(_from_nines(np.ceil(_nines(values.max()) + 0.25)))
+    for ax in row:
+        ax.set_ylim(low, high)
+        use_r2_scale(ax)
 
 
 def metrics_vs_sigma_figure(

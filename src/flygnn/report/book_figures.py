@@ -120,7 +120,8 @@ def recovery_curves(
         "**Recovery during training.** The four recovery metrics by upstream's rules (rows), scored "
         "during training on the bundle's sampled training frames, against training iterations (left) "
         "and training wall time (right), one colour per noise level; dashed lines: the published value "
-        "at that σ (@tbl-summary). From each bundle's training-history.csv."
+        "at that σ (@tbl-summary). Rows with values near 1 are on a scale that spreads them "
+        "(equal steps for 0.9, 0.99, 0.999: −log₁₀(1 − R²)). From each bundle's training-history.csv."
     )
     if missing:
         caption += " Not available — " + "; ".join(missing) + "."
