@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from flygnn.errors import FlygnnError
-from flygnn.figures.style import type_colors
+from flygnn.figures.style import subplots, type_colors
 from flygnn.stimulus import lattice_positions
 
 DEFAULT_TRACE_TYPES = ("R1", "R7", "L1", "L2", "L3", "Mi1", "Mi9", "Tm1", "Tm3", "T4a", "T5a", "TmY5a")
@@ -61,8 +61,8 @@ def plot_stimulus_frames(
     polygons = _hexagons(columns_u, columns_v)
     low, high = polygons.reshape(-1, 2).min(axis=0), polygons.reshape(-1, 2).max(axis=0)
     n = len(frame_indices)
-    fig = Figure(figsize=(1.7 * n + 0.8, 2.2), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    fig, axes = subplots(1, n, figsize=(1.7 * n + 0.8, 2.2), layout="constrained", squeeze=False)
+    axes = axes[0]
     for ax, index in zip(axes, frame_indices):
         # a faint bluish outline keeps white (ON) columns visible against the white page
         collection = PolyCollection(polygons, array=frames[index], cmap="gray", edgecolors=OUTLINE, linewidths=0.2)
@@ -123,8 +123,8 @@ def plot_activity_traces(
     colors = type_colors(len(type_names))
     time = np.arange(voltage.shape[0]) * dt
     rows = len(types) + (stimulus is not None)
-    fig = Figure(figsize=(7.0, 0.75 * rows + 0.8), layout="constrained")
-    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    fig, axes = subplots(rows, 1, figsize=(7.0, 0.75 * rows + 0.8), layout="constrained", sharex=True, squeeze=False)
+    axes = axes[:, 0]
     if stimulus is not None:
         stimulus = np.asarray(stimulus)
         if stimulus.shape != (voltage.shape[0],):
@@ -186,8 +186,7 @@ def plot_activity_ranges(
     ranges = activity_ranges(voltage_mean, voltage_std, neuron_type, len(type_names))
     colors = type_colors(len(type_names))
     x = np.arange(len(type_names))
-    fig = Figure(figsize=(max(6.0, 0.16 * len(type_names) + 1.2), 3.4), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = subplots(figsize=(max(6.0, 0.16 * len(type_names) + 1.2), 3.4), layout="constrained")
     ax.vlines(x, ranges["low"], ranges["high"], colors=colors, lw=0.8)
     ax.vlines(x, ranges["mean"] - ranges["std"], ranges["mean"] + ranges["std"], colors=colors, lw=3.0)
     ax.scatter(x, ranges["mean"], c=colors, s=12, zorder=3, edgecolors="white", linewidths=0.4)

@@ -45,15 +45,16 @@ def apply_style() -> None:
     logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs):
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], layout: str | None = None, **kwargs):
     """``(fig, axes)`` like ``pyplot.subplots`` on a bare :class:`Figure`.
 
     Figures here are files: a bare Figure needs no backend, opens no window, is not kept
     in pyplot's registry (nothing to close) and leaves the caller's backend alone — so
     importing flygnn in a notebook or a GUI session changes nothing there. It draws on an
-    Agg canvas, so text extents can be measured before saving.
+    Agg canvas, so text extents can be measured before saving. ``layout``: the Figure's
+    layout engine (e.g. "constrained"); ``kwargs`` go to ``Figure.subplots``.
     """
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=figsize, layout=layout)
     FigureCanvasAgg(fig)
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
