@@ -115,8 +115,8 @@ class GaugeCorrection:
             warnings.warn(
                 f"{int(self.zero_range_.sum())} neuron(s) never changed voltage over the training frames "
                 f"(std = 0; first: {np.flatnonzero(self.zero_range_)[:10].tolist()}); their slopes, τ̂, V̂_rest "
-                "and the W* of their edges are NaN and counted in the metrics (upstream's rules score them "
-                "with slope 0: τ̂ = 1, V̂_rest = 1).",
+                "and the W* of their edges are undefined: the metrics under upstream's names score them with "
+                "update slope 0 (τ̂ = 1, V̂_rest = 1) as upstream does, the principled variants leave them out.",
                 stacklevel=3,  # the caller of fit
             )
 
