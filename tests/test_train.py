@@ -167,6 +167,28 @@ def test_a_leg_can_lower_the_learning_rates(frames, tiny_network):
         load_training_config("smoke", 0.05, {"lr_factor": 0.0})
 
 
+def test_a_leg_can_draw_its_frames_from_a_new_stream(frames, tiny_network):
+    torch.set_num_threads(1)
+    saved = []
+    Trainer(smoke_config(iterations=10), tiny_network, progress=False, save_state=saved.append).fit(frames)
+    state = saved[-1]
+    same = Trainer(smoke_config(iterations=20), tiny_network, progress=False).fit(frames, initial_state=state)
+    again = Trainer(smoke_config(iterations=20), tiny_network, progress=False).fit(frames, initial_state=state)
+    reseeded = Trainer(smoke_config(iterations=20, frame_seed=7), tiny_network, progress=False).fit(frames, initial_state=state)
+    assert torch.equal(same.model_.W, again.model_.W)
+    assert not torch.equal(same.model_.W, reseeded.model_.W)  # other frames, another path
+    assert reseeded.legs_[-1]["frame_seed"] == 7 and "frame_seed" not in same.legs_[-1]
+    # the new stream is saved with the state: the next leg continues it exactly
+    saved = []
+    Trainer(smoke_config(iterations=15, frame_seed=7), tiny_network, progress=False, save_state=saved.append).fit(frames, initial_state=state)
+    continued = Trainer(smoke_config(iterations=20), tiny_network, progress=False).fit(frames, initial_state=saved[-1])
+    assert torch.equal(continued.model_.W, reseeded.model_.W)
+    # a leg setting: the state resumes under it
+    state.check_compatible(smoke_config(frame_seed=3), tiny_network.fingerprint(), None, "state")
+    with pytest.raises(FlygnnError, match="frame seed must be >= 0"):
+        load_training_config("smoke", 0.05, {"frame_seed": -1})
+
+
 def test_scores_go_into_the_history_every_score_every_iterations(frames, tiny_network):
     calls = []
 

@@ -49,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lr-factor", type=float,
         help="multiply the learning rates by this factor in this leg (e.g. 0.3 for a final phase; default 1)",
     )
+    parser.add_argument(
+        "--frame-seed", type=int, metavar="N",
+        help="draw this leg's training frames from a new stream seeded N instead of continuing the saved one "
+        "(a resumed leg otherwise sees exactly the frames an uninterrupted run would)",
+    )
     parser.add_argument("--score-every", type=int, help="iterations between recovery scores in the history (0: only at the end)")
     parser.add_argument(
         "--time-limit", type=float, metavar="MINUTES",
@@ -92,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         overrides={
             "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed, "score_every": args.score_every,
-            "lr_factor": args.lr_factor,
+            "lr_factor": args.lr_factor, "frame_seed": args.frame_seed,
         },
         progress=not args.no_progress,
         conditions_file=args.conditions_file,

@@ -28,7 +28,7 @@ from flygnn.errors import FlygnnError
 # Settings that may change from one training leg to the next; every other field of
 # TrainingConfig defines the optimisation problem, and a state resumes only under it.
 LEG_SETTINGS = frozenset(
-    {"preset", "iterations", "checkpoint_every_s", "log_every", "score_every", "activity_frames", "derived_from", "lr_factor"}
+    {"preset", "iterations", "checkpoint_every_s", "log_every", "score_every", "activity_frames", "derived_from", "lr_factor", "frame_seed"}
 )
 
 
@@ -72,6 +72,9 @@ class TrainingConfig:
     # multiplies all three learning rates in this leg only: a final phase at a lower rate
     # (the rates above stay the problem's; each leg records its factor)
     lr_factor: float = 1.0
+    # a leg that sets it draws its training frames from a new stream seeded with it
+    # instead of continuing the saved sampler (which the next leg then continues exactly)
+    frame_seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -189,6 +192,8 @@ def load_training_config(
     config = TrainingConfig(**values)
     if not config.lr_factor > 0:
         raise FlygnnError(f"the learning-rate factor must be > 0, got {config.lr_factor}.")
+    if config.frame_seed is not None and config.frame_seed < 0:
+        raise FlygnnError(f"the frame seed must be >= 0, got {config.frame_seed}.")
     if config.batch_size < 1 or config.iterations < 0 or config.score_every < 0:
         raise FlygnnError(
             f"batch size must be >= 1, iterations and score_every >= 0; got {config.batch_size}, "

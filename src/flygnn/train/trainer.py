@@ -213,6 +213,8 @@ class Trainer:
         else:
             self.iteration_, self.wall_time_s_, self.legs_ = 0, 0.0, []
             self.xnorm_ = frames.voltage_statistics()[2]
+        if config.frame_seed is not None:
+            rng.bit_generator.state = np.random.default_rng(config.frame_seed).bit_generator.state
         self.history_ = [row for row in (history or []) if row["iteration"] <= self.iteration_]
         self._last_checkpoint = self.iteration_
         self._leg_started_wall = self.wall_time_s_
@@ -228,6 +230,8 @@ class Trainer:
             "preset": config.preset,
             "note": note,
         }
+        if config.frame_seed is not None:
+            self._leg["frame_seed"] = config.frame_seed
         data = DeviceFrames(frames, self.device)
         self.model_.train()
 
