@@ -116,6 +116,10 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
                 assert path.is_file() and path.stat().st_size > 1000, path
         metrics = json.loads((output_dir / "metrics" / f"{section.name}.json").read_text())
         assert metrics, section.name
+        # the executed notebooks are published: no library chatter about this kernel's widgets
+        executed = json.loads((output_dir / "notebooks" / f"{section.name}.ipynb").read_text())
+        streams = ["".join(out.get("text", "")) for cell in executed["cells"] for out in cell.get("outputs", [])]
+        assert not [text for text in streams if "IProgress" in text], section.name
         for name, entry in metrics.items():
             assert set(entry) >= {"value", "definition", "inputs"}, name
     merged = {}

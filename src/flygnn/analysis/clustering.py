@@ -237,7 +237,11 @@ def umap_embedding(features: np.ndarray, n_neighbors: int = 15, min_dist: float 
     """
     import warnings
 
-    import umap
+    with warnings.catch_warnings():
+        # umap imports tqdm.auto, which in a Jupyter kernel without ipywidgets warns and falls
+        # back to the text bar; UMAP draws no bar here (verbose=False), so there is nothing to fix
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import umap
     from sklearn.neighbors import NearestNeighbors
 
     scaled, _ = standardize(features)
