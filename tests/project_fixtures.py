@@ -171,6 +171,9 @@ def write_fake_per_type(result_dir, zero_range=(0, 0)):
         "V_rest_recovered": np.array([0.4, -0.1]),
         "W_incoming_R2": np.array([0.93, np.nan]),
         "W_incoming_edges_scored": np.array([4, 5]),
+        "W_residual_share": np.array([0.7, 0.3]),
+        "tau_residual_share": np.array([0.15, 0.85]),
+        "V_rest_residual_share": np.array([0.4, 0.6]),
     }
     assert list(columns) == list(PER_TYPE_COLUMNS)
     write_per_type(result_dir / "per-type.csv", columns)

@@ -63,6 +63,37 @@ def test_undefined_incoming_r2_is_nan_not_a_guess():
     assert np.isfinite(varied["W_incoming_R2"][1])
 
 
+def residual_shares_by_hand(true, learned, groups, n_groups):
+    # an independent reference: numpy's polyfit line, squared residuals summed per group
+    slope, intercept = np.polyfit(true, learned, 1)
+    squares = (learned - (slope * true + intercept)) ** 2
+    return np.bincount(groups, weights=squares, minlength=n_groups) / squares.sum()
+
+
+def test_residual_shares_say_which_types_limit_each_score():
+    columns = table()
+    true_tau = np.array([0.02, 0.02, 0.02, 0.1, 0.1, 0.3])
+    upstream_tau = np.array([0.01, 0.03, 0.05, 0.2, 1.0, 1.0])
+    np.testing.assert_allclose(columns["tau_residual_share"], residual_shares_by_hand(true_tau, upstream_tau, NEURON_TYPE, 3))
+    np.testing.assert_allclose(
+        columns["V_rest_residual_share"],
+        residual_shares_by_hand(np.array([0.5, 0.5, 0.5, -0.2, -0.2, 0.0]), np.array([0.4, 0.6, 0.9, 0.0, 1.0, 1.0]), NEURON_TYPE, 3),
+    )
+    # W: the scored edges only (the outlier, edge 5, is left out as in W_corrected_R2), by target type
+    kept = np.arange(7) != 5
+    np.testing.assert_allclose(
+        columns["W_residual_share"], residual_shares_by_hand(TRUE_W[kept], LEARNED_W[kept], NEURON_TYPE[TARGET[kept]], 3)
+    )
+    for name in ("tau_residual_share", "V_rest_residual_share", "W_residual_share"):
+        assert columns[name].sum() == pytest.approx(1.0)
+    # one type off the line and the rest exact: it carries almost everything
+    exact = table(upstream_tau=np.array([0.02, 0.02, 0.02, 0.2, 0.2, 0.3]))
+    assert exact["tau_residual_share"][1] > 0.5
+    # a perfect (linear) recovery leaves no residual to share: NaN, not a division by zero
+    perfect = table(upstream_tau=2 * true_tau + 0.1)
+    assert np.isnan(perfect["tau_residual_share"]).all()
+
+
 def test_per_type_csv_round_trip(tmp_path):
     columns = table()
     path = write_per_type(tmp_path / "per-type.csv", columns)

@@ -4,6 +4,7 @@ table, the generated texts, the glossary and the downloads — and bad input in 
 from __future__ import annotations
 
 import csv
+import math
 import json
 
 import pytest
@@ -14,6 +15,7 @@ from flygnn.conditions import Condition, load_conditions
 from flygnn.report import book_figures, chapters, findings
 from flygnn.report.per_type import PerTypeResults, tau_r2_ceiling
 from flygnn.report.runner import read_manifest
+from flygnn.report.summary import metric_cell
 from flygnn.report.training import loss_trend
 
 QUIET = {"log": lambda message: None}
@@ -36,7 +38,7 @@ def test_the_new_ids_are_defined_once_and_referenced_from_the_summary_chapter(pr
     chapters.build_chapters(layout, conditions, **QUIET)
     check = chapters.check_book(layout)
     assert check.problems == []
-    for identifier in ("fig-recovery-curves", "fig-metrics-vs-sigma", "tbl-per-type-recovery", "tbl-glossary"):
+    for identifier in ("fig-recovery-curves", "fig-metrics-vs-sigma", "tbl-per-type-recovery", "tbl-residual-shares", "tbl-glossary"):
         assert len(check.definitions[identifier]) == 1, identifier
         assert "chapters/summary.qmd" in check.references[identifier], identifier
     for stem in (book_figures.RECOVERY_CURVES, book_figures.METRICS_VS_SIGMA):
@@ -127,6 +129,37 @@ def test_per_type_table_and_its_bad_input(project):
     assert "1 neuron — A (1) — never change voltage" in zero
     assert "all of A; some of B (1 of 2)" in zero
     assert "1 of 2 types have τ within 5 % of the fastest" in zero
+
+
+def test_residual_shares_name_the_types_that_hold_each_score_down(project):
+    layout, conditions = project
+    write_fake_per_type(layout.result_dir("sigma-0"))  # shares W 0.7/0.3, τ 0.15/0.85, V_rest 0.4/0.6
+    chapters.build_chapters(layout, conditions, **QUIET)
+    text = generated(layout, "residual-shares.qmd")
+    assert "{#tbl-residual-shares}" in text
+    row = next(line for line in text.splitlines() if line.startswith("| σ\u00a0=\u00a00 "))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    metrics = json.loads((layout.result_dir("sigma-0") / "metrics.json").read_text())["metrics"]
+    tau = metric_cell(metrics, "tau_R2", conditions[0]).text
+    assert cells[2] == f"{tau}: B 85 %, A 15 %"  # largest first
+    assert cells[1].endswith(": A 70 %, B 30 %") and cells[3].endswith(": B 60 %, A 40 %")
+    other = next(line for line in text.splitlines() if line.startswith("| σ\u00a0=\u00a00.5 "))
+    assert other.count("n/a") == 3 and "Not available for σ\u00a0=\u00a00.5" in text
+    summary = (layout.root / "chapters" / "summary.qmd").read_text()
+    assert "{{< include _generated/residual-shares.qmd >}}" in summary
+
+
+def test_residual_shares_below_the_threshold_name_the_largest():
+    from flygnn.report.per_type import residual_shares
+
+    rows = [{"type": f"T{i}", "W_residual_share": 0.05, "tau_residual_share": 0.05 if i else 0.5,
+             "V_rest_residual_share": math.nan} for i in range(10)]
+    result = PerTypeResults(Condition("sigma-0p5", 0.5, "σ = 0.5"), rows)
+    text = residual_shares([result], {"sigma-0p5": {"W_corrected_R2": "0.99", "tau_R2": "0.98"}})
+    cells = [c.strip() for c in text.splitlines()[2].strip("|").split("|")]
+    assert cells[1] == "0.99: spread over many types (largest: T0, 5 %)"
+    assert cells[2] == "0.98: T0 50 %"
+    assert cells[3] == "n/a: no residual"
 
 
 def test_tau_ceiling_known_answer():

@@ -212,6 +212,17 @@ def upstream_fit(true: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
     return 1.0 - _sum_of_products(residual, residual) / ss_tot, slope
 
 
+def upstream_residuals(true: np.ndarray, learned: np.ndarray) -> np.ndarray:
+    """The residuals of :func:`upstream_fit`'s line, learned − (slope · true + c), one per pair:
+    their squares sum to the SS_res behind upstream's R². NaN everywhere when ``true`` is constant."""
+    learned = np.asarray(learned, dtype=np.float64)
+    line = _least_squares_line(np.asarray(true, dtype=np.float64), learned)
+    if line is None:
+        return np.full(learned.shape, np.nan)
+    dx, dy, _, _, slope = line
+    return dy - slope * dx
+
+
 def scored_edges(true_W: np.ndarray, corrected_W: np.ndarray) -> np.ndarray:
     """(E,) bool: the edges upstream's rules score, |W* − W| ≤ :data:`W_OUTLIER_THRESHOLD` (the rest
     are left out of ``W_corrected_R2`` as outliers). ``corrected_W``: W* by upstream's rules."""

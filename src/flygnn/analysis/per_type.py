@@ -9,6 +9,8 @@ behind ``tau_R2``, ``V_rest_R2`` and ``W_corrected_R2``):
 - the R² (upstream's ``compute_r_squared``) of the type's incoming weights: W* by
   upstream's rules against W over the edges whose target neuron is of that type and
   with |W* − W| ≤ 5, as ``W_corrected_R2`` does over all edges;
+- the type's share of the squared residuals behind ``W_corrected_R2`` (edges into the
+  type), ``tau_R2`` and ``V_rest_R2``: which types hold a score down;
 - the counts a reader needs to judge those numbers: neurons, incoming edges, neurons
   without any incoming edge (at the border of the lattice), neurons whose voltage never
   varied (upstream scores them τ̂ = V̂_rest = 1) and how many of those have no incoming
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from flygnn.analysis.biophysics import per_type_median
-from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, upstream_fit
+from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, upstream_fit, upstream_residuals
 from flygnn.atomic import write_text
 
 PER_TYPE_FILE = "per-type.csv"
@@ -49,6 +51,9 @@ PER_TYPE_COLUMNS = (
     "V_rest_recovered",
     "W_incoming_R2",
     "W_incoming_edges_scored",
+    "W_residual_share",
+    "tau_residual_share",
+    "V_rest_residual_share",
 )
 
 
@@ -94,6 +99,18 @@ def per_type_recovery(
         if edges.size >= 2:
             r2[t] = upstream_fit(true_W[edges], upstream_W[edges])[0]
 
+    def share(groups: np.ndarray, true: np.ndarray, learned: np.ndarray) -> np.ndarray:
+        """Each type's share of Σ residual²; NaN when there is no residual to share (R² = 1
+        up to rounding) or no line."""
+        learned = np.asarray(learned, dtype=np.float64)
+        if learned.size < 2:
+            return np.full(n_types, np.nan)
+        squares = upstream_residuals(true, learned) ** 2
+        total = squares.sum()
+        if not (np.isfinite(total) and total > 1e-12 * ((learned - learned.mean()) ** 2).sum()):
+            return np.full(n_types, np.nan)
+        return np.bincount(groups, weights=squares, minlength=n_types) / total
+
     def count(mask: np.ndarray) -> np.ndarray:
         return np.bincount(neuron_type[np.asarray(mask, dtype=bool)], minlength=n_types)
 
@@ -111,6 +128,9 @@ def per_type_recovery(
         "V_rest_recovered": per_type_median(np.asarray(upstream_v_rest, dtype=np.float64), neuron_type, n_types),
         "W_incoming_R2": r2,
         "W_incoming_edges_scored": scored,
+        "W_residual_share": share(edge_type[kept], true_W[kept], upstream_W[kept]),
+        "tau_residual_share": share(neuron_type, true_tau, upstream_tau),
+        "V_rest_residual_share": share(neuron_type, true_v_rest, upstream_v_rest),
     }
 
 

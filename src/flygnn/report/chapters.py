@@ -463,7 +463,11 @@ def book_parts(
     out = layout.generated
     records = load_training(layout, conditions)
     per_type_results = per_type.load_per_type(layout, conditions)
-    tau_r2 = {c.name: metric_cell(metrics.get(c.name), "tau_R2", c).text for c in conditions}
+    scores = {
+        c.name: {m: metric_cell(metrics.get(c.name), m, c).text for _, m, _ in per_type.RESIDUAL_SHARES}
+        for c in conditions
+    }
+    tau_r2 = {name: by_metric["tau_R2"] for name, by_metric in scores.items()}
     tau_row = next((row for row in published.rows if row.metric == "tau_R2"), None)
     published_tau = {
         c.name: format_value(tau_row.published_at(c.sigma)) if tau_row and tau_row.published_at(c.sigma) is not None else "—"
@@ -479,6 +483,7 @@ def book_parts(
         + (per_type.ceiling_sentence(per_type_results, tau_r2) + "\n\n").lstrip()
         + per_type.per_type_table(per_type_results),
         out / "sigma-zero.qmd": GENERATED_NOTE + per_type.sigma_zero(per_type_results, published_tau, tau_r2),
+        out / "residual-shares.qmd": GENERATED_NOTE + per_type.residual_shares(per_type_results, scores),
         out / "glossary.qmd": GENERATED_NOTE + glossary_table(conditions, metrics, UPSTREAM_METRICS),
         out / "differences.qmd": GENERATED_NOTE
         + study.differences(records, published, loss_figure="#fig-training-loss" in loss_grid),

@@ -24,7 +24,7 @@ import numpy as np
 
 from flygnn.conditions import Condition, same_sigma
 from flygnn.project import ProjectLayout
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, table
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, pipe_table, table
 from flygnn.report.summary import NOT_AVAILABLE
 
 TABLE_ID = "tbl-per-type-recovery"
@@ -242,6 +242,60 @@ def ceiling_sentence(results: Sequence[PerTypeResults], tau_r2: dict[str, str]) 
             f"{tau_r2.get(r.condition.name, NOT_AVAILABLE)})."
         )
     return " ".join(sentences)
+
+
+RESIDUALS_TABLE_ID = "tbl-residual-shares"
+# (column of per-type.csv, metric, what a type's share is over)
+RESIDUAL_SHARES = (
+    ("W_residual_share", "W_corrected_R2", "W R² (edges into the type)"),
+    ("tau_residual_share", "tau_R2", "τ R²"),
+    ("V_rest_residual_share", "V_rest_R2", "V\\_rest R²"),
+)
+SHARE_SHOWN = 0.10  # a type is named when it carries at least this share
+SHARE_TYPES = 3  # and at most this many types per score
+
+
+def _holding_down(names: Sequence[str], shares: np.ndarray) -> str:
+    if not np.isfinite(shares).any():
+        return "no residual"
+    order = [i for i in np.argsort(-np.nan_to_num(shares, nan=-1.0)) if np.isfinite(shares[i])]
+    named = [i for i in order if shares[i] >= SHARE_SHOWN][:SHARE_TYPES]
+    if not named:
+        top = order[0]
+        return f"spread over many types (largest: {escape_markdown(names[top])}, {100 * shares[top]:.0f} %)"
+    return ", ".join(f"{escape_markdown(names[i])} {100 * shares[i]:.0f} %" for i in named)
+
+
+def residual_shares(results: Sequence[PerTypeResults], scores: dict[str, dict[str, str]]) -> str:
+    """Which cell types hold each upstream score down: per condition and score, the types that
+    carry at least :data:`SHARE_SHOWN` of the squared residuals behind it (largest first).
+
+    ``scores``: condition name -> metric name -> the score as the summary table prints it.
+    """
+    header = ["Condition"] + [label for _, _, label in RESIDUAL_SHARES]
+    rows = []
+    for r in results:
+        label = keep_together(escape_markdown(r.condition.label))
+        if not r.rows:
+            rows.append([label] + [NOT_AVAILABLE] * len(RESIDUAL_SHARES))
+            continue
+        cells = [label]
+        for column, metric, _ in RESIDUAL_SHARES:
+            score = scores.get(r.condition.name, {}).get(metric, NOT_AVAILABLE)
+            cells.append(f"{score}: {_holding_down(r.types, r.column(column))}")
+        rows.append(cells)
+    caption = (
+        "Which cell types hold each score down: a type's share of the squared residuals from the "
+        "least-squares line behind the score by upstream's rules (for W R² the scored edges into the "
+        f"type's neurons, for τ R² and V\\_rest R² its neurons), for the types with at least "
+        f"{100 * SHARE_SHOWN:.0f} % (at most {SHARE_TYPES}). A score held down by one or two types says "
+        "where the fit fails, not that it fails everywhere. "
+        "From results/\\<condition\\>/per-type.csv."
+    )
+    text = pipe_table(header, rows, ["left"] + ["left"] * len(RESIDUAL_SHARES), [1.2, 3, 3, 3])
+    text += f"\n: {caption} {{#{RESIDUALS_TABLE_ID}}}\n"
+    reasons = [f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_markdown(r.reason)}." for r in results if not r.rows]
+    return text + ("\n" + "\n".join(reasons) + "\n" if reasons else "")
 
 
 def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str], tau_r2: dict[str, str]) -> str:
