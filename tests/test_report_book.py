@@ -162,6 +162,19 @@ def test_residual_shares_below_the_threshold_name_the_largest():
     assert cells[3] == "n/a: no residual"
 
 
+def test_a_per_type_file_from_an_older_flygnn_says_how_to_refresh_it(project):
+    from flygnn.report.per_type import load_per_type
+
+    layout, conditions = project
+    write_fake_per_type(layout.result_dir("sigma-0"))
+    path = layout.result_dir("sigma-0") / "per-type.csv"
+    lines = [",".join(line.split(",")[:-3]) for line in path.read_text().splitlines()]  # no residual shares
+    path.write_text("\n".join(lines) + "\n")
+    (result, _) = load_per_type(layout, conditions)
+    assert result.rows is None
+    assert "lacks the columns ['W_residual_share'" in result.reason and "re-run `flygnn analyze --force`" in result.reason
+
+
 def test_tau_ceiling_known_answer():
     rows = [
         {"type": "fast", "neurons": 4.0, "zero_range_neurons": 0.0, "tau_true": 0.02},

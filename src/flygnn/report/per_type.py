@@ -60,7 +60,10 @@ def _read(path, condition: Condition, layout: ProjectLayout) -> PerTypeResults:
             reader = csv.DictReader(handle)
             missing = [c for c in PER_TYPE_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                return PerTypeResults(condition, None, f"{shown} lacks the columns {missing}")
+                return PerTypeResults(
+                    condition, None,
+                    f"{shown} lacks the columns {missing} (written by an older flygnn); re-run `flygnn analyze --force`",
+                )
             rows = [
                 {key: (text if key == "type" else float(text)) for key, text in record.items() if key}
                 for record in reader
