@@ -4,8 +4,8 @@ table, the generated texts, the glossary and the downloads — and bad input in 
 from __future__ import annotations
 
 import csv
-import math
 import json
+import math
 
 import pytest
 from project_fixtures import analysed_copy, write_fake_history, write_fake_per_type

@@ -87,13 +87,18 @@ def _fixed(value: float, digits: int) -> str:
     return f"{value:.{digits}f}".replace("-", "−")
 
 
-def per_type_table(results: Sequence[PerTypeResults]) -> str:
-    """The grid table, its caption and id, and the reasons of every "n/a" below it."""
-    available = [r for r in results if r.rows]
-    reasons = [
+def _unavailable(results: Sequence[PerTypeResults]) -> list[str]:
+    """One bullet per condition without per-type rows, with the reason (below a table)."""
+    return [
         f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_markdown(r.reason)}."
         for r in results if not r.rows
     ]
+
+
+def per_type_table(results: Sequence[PerTypeResults]) -> str:
+    """The grid table, its caption and id, and the reasons of every "n/a" below it."""
+    available = [r for r in results if r.rows]
+    reasons = _unavailable(results)
     reference = available[0] if available else None
     for r in available[1:]:
         if r.types != reference.types:
@@ -297,7 +302,7 @@ def residual_shares(results: Sequence[PerTypeResults], scores: dict[str, dict[st
     )
     text = pipe_table(header, rows, ["left"] + ["left"] * len(RESIDUAL_SHARES), [1.2, 3, 3, 3])
     text += f"\n: {caption} {{#{RESIDUALS_TABLE_ID}}}\n"
-    reasons = [f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_markdown(r.reason)}." for r in results if not r.rows]
+    reasons = _unavailable(results)
     return text + ("\n" + "\n".join(reasons) + "\n" if reasons else "")
 
 
