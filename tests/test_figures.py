@@ -357,3 +357,16 @@ def test_recovery_curves_keep_an_r2_row_without_values_near_one_linear():
               RecoverySeries("σ = 0.5", iterations, iterations, {"V_rest_R2": np.array([0.78, 0.87])})]
     fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.0884, 0.7892]})
     assert fig.axes[0].get_yscale() == "linear"
+
+
+def test_recovery_curves_label_iterations_as_the_training_loss_figure_does():
+    # both figures sit in the same chapter: 20k, 40k … in one and 20000, 40000 … in the other read as two scales
+    from flygnn.figures.book import RecoverySeries, recovery_curves_figure
+    from flygnn.figures.training import visible_tick_labels
+
+    iterations = np.linspace(2000.0, 113_750.0, 40)
+    series = [RecoverySeries("σ = 0.05", iterations, iterations / 5, {"tau_R2": np.linspace(0.9, 0.984, 40)})]
+    fig = recovery_curves_figure(series, ["σ = 0.05"], {"tau_R2": "τ R²"}, {"tau_R2": [0.9888]})
+    fig.canvas.draw()
+    texts = [label.get_text() for label in visible_tick_labels(fig.axes[0])]
+    assert len(texts) >= 2 and all(text.endswith("k") for text in texts if text != "0"), texts

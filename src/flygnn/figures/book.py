@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from flygnn.figures.style import subplots
+from flygnn.figures.training import fit_iteration_ticks, iteration_text
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ def recovery_curves_figure(
             _r2_limits(axes[row])
     axes[-1][0].set_xlabel("training iteration")
     axes[-1][1].set_xlabel(time_label)
+    iterations_axis = axes[-1][0]  # shared by the column: one formatter and locator serve every row
+    iterations_axis.xaxis.set_major_formatter(FuncFormatter(iteration_text))
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, marker="o", markersize=3, linewidth=1.3) for c in colors]
@@ -120,6 +124,7 @@ def recovery_curves_figure(
         note = "no recovery scores during training: " + ", ".join(missing)
         fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="dimgray")
     fig.tight_layout(rect=(0, 0.03 if missing else 0, 1, 1 - 0.45 / (2.0 * rows + 0.9)))
+    fit_iteration_ticks(iterations_axis)  # after the layout: the widths are final
     return fig
 
 
