@@ -173,6 +173,9 @@ def test_a_per_type_file_from_an_older_flygnn_says_how_to_refresh_it(project):
     (result, _) = load_per_type(layout, conditions)
     assert result.rows is None
     assert "lacks the columns ['W_residual_share'" in result.reason and "re-run `flygnn analyze --force`" in result.reason
+    from flygnn.report.per_type import per_type_table
+
+    assert "re-run `flygnn analyze --force`." in per_type_table([result]), "the command shows as code, not as \\`…\\`"
 
 
 def test_tau_ceiling_known_answer():

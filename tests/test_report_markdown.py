@@ -13,6 +13,7 @@ from flygnn.report.markdown import (
     GridTable,
     display_width,
     escape_markdown,
+    escape_message,
     keep_together,
     pipe_table,
 )
@@ -21,6 +22,16 @@ from flygnn.report.markdown import (
 def test_escape_markdown_keeps_data_literal():
     assert escape_markdown("V_rest | W* <x> @fig-a") == "V\\_rest \\| W\\* \\<x\\> \\@fig-a"
     assert escape_markdown("a\n  b") == "a b"
+
+
+def test_escape_message_keeps_quoted_commands_as_code():
+    # a reason printed below a table: "re-run `flygnn analyze --force`" showed its backticks literally
+    assert escape_message("per_type.csv lacks W_share; re-run `flygnn analyze --force`.") == (
+        "per\\_type.csv lacks W\\_share; re-run `flygnn analyze --force`."
+    )
+    assert escape_message("a `b_c` d_e `f*`") == "a `b_c` d\\_e `f*`"
+    assert escape_message("one ` backtick_x") == "one \\` backtick\\_x", "an unpaired backtick stays literal"
+    assert escape_message("a\n  `x`  b") == "a `x` b"
 
 
 def test_grid_table_known_answer():

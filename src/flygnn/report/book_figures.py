@@ -27,7 +27,7 @@ import numpy as np
 from flygnn.conditions import Condition
 from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.project import ProjectLayout
-from flygnn.report.markdown import escape_markdown
+from flygnn.report.markdown import escape_markdown, escape_message
 from flygnn.report.summary import PublishedTable, metric_cell
 from flygnn.report.training import TrainingRecord
 
@@ -113,7 +113,7 @@ def recovery_curves(
 
         path = _draw_if_changed(figure_dir(layout), RECOVERY_CURVES, [labels, rows, series, reference], figure)
     missing = [
-        f"{escape_markdown(r.condition.label)}: {escape_markdown(r.no_curves_reason)}"
+        f"{escape_markdown(r.condition.label)}: {escape_message(r.no_curves_reason)}"
         for r in records if r.no_curves_reason
     ]
     caption = (
@@ -154,7 +154,7 @@ def metrics_vs_sigma(
             values.append(value)
             if shown.reason:
                 missing.append(f"{escape_markdown(row.label)} at {escape_markdown(condition.label)} "
-                               f"({escape_markdown(shown.reason)})")
+                               f"({escape_message(shown.reason)})")
         ours[row.metric] = values
     theirs = {row.metric: [_number(row.published_at(c.sigma)) for c in conditions] for row in published.rows}
     path = figure_dir(layout) / f"{METRICS_VS_SIGMA}.png"

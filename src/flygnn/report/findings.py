@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flygnn.conditions import Condition
-from flygnn.report.markdown import escape_markdown, keep_together
+from flygnn.report.markdown import escape_markdown, escape_message, keep_together
 from flygnn.report.summary import metric_cell
 
 NOT_RECOVERED = 0.1  # R² below this: the estimate is essentially unrelated to the truth
@@ -39,7 +39,7 @@ class Reader:
     def text(self, name: str) -> str:
         shown = metric_cell(self.metrics, name, self.condition)
         if shown.reason:
-            return f"n/a ({escape_markdown(shown.reason)})"
+            return f"n/a ({escape_message(shown.reason)})"
         return shown.text
 
     def detail(self, name: str, key: str) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+!|@$~^])")
+_CODE_SPAN = re.compile(r"(`[^`]+`)")  # a command quoted in a message
 # Pandoc makes a grid table the full text width only when its source is at least this
 # wide (its default --columns); narrower tables are scaled up to it.
 FULL_WIDTH = 72
@@ -27,6 +28,14 @@ ALIGNMENTS = {"left": (":", "="), "right": ("=", ":"), "center": (":", ":")}
 def escape_markdown(text: str) -> str:
     """``text`` as literal Markdown (captions and table cells come from data files)."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def escape_message(text: str) -> str:
+    """A reason or error message as Markdown: literal, like :func:`escape_markdown`, except that
+    its paired backticks stay code spans (our messages quote commands: "re-run `flygnn analyze`")."""
+    parts = _CODE_SPAN.split(" ".join(str(text).split()))
+    # split() puts each code span at an odd index
+    return "".join(part if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", part) for i, part in enumerate(parts))
 
 
 def display_width(text: str) -> int:

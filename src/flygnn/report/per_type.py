@@ -24,7 +24,7 @@ import numpy as np
 
 from flygnn.conditions import Condition, same_sigma
 from flygnn.project import ProjectLayout
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, pipe_table, table
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, pipe_table, table
 from flygnn.report.summary import NOT_AVAILABLE
 
 TABLE_ID = "tbl-per-type-recovery"
@@ -90,7 +90,7 @@ def _fixed(value: float, digits: int) -> str:
 def _unavailable(results: Sequence[PerTypeResults]) -> list[str]:
     """One bullet per condition without per-type rows, with the reason (below a table)."""
     return [
-        f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_markdown(r.reason)}."
+        f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_message(r.reason)}."
         for r in results if not r.rows
     ]
 
@@ -314,7 +314,7 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
     r = zero_sigma[0]
     label = keep_together(escape_markdown(r.condition.label))
     if not r.rows:
-        return f"The per-type counts of {label} are not available: {escape_markdown(r.reason)}.\n"
+        return f"The per-type counts of {label} are not available: {escape_message(r.reason)}.\n"
     names = r.types
     neurons = r.column("neurons").astype(int)
     parts = []

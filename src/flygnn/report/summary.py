@@ -22,7 +22,7 @@ from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.metric_format import NOT_AVAILABLE, format_value
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together, table
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, table
 from flygnn.sections import SECTIONS
 
 NOT_PUBLISHED = "—"
@@ -172,7 +172,7 @@ def _reasons(missing: dict[tuple[str, str], list[str]]) -> str:
         shown = ", ".join(names[:LISTED_NAMES])
         if len(names) > LISTED_NAMES:
             shown += f" and {len(names) - LISTED_NAMES} more"
-        lines.append(f"- Not available for {keep_together(label)} ({escape_markdown(reason)}): {shown}.")
+        lines.append(f"- Not available for {keep_together(label)} ({escape_message(reason)}): {shown}.")
     return "\n" + "\n".join(lines) + "\n"
 
 
