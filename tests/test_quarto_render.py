@@ -4,6 +4,7 @@ with a stand-in ``quarto`` that writes a site like Quarto's."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -11,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import unicodedata
 from dataclasses import dataclass
@@ -276,13 +278,34 @@ def rendered_book(tmp_path_factory):
     stale = layout.root / "_book" / "results" / "sigma-0" / "notebooks" / "stale.ipynb"
     stale.parent.mkdir(parents=True)
     stale.write_text("{}")
-    book = quarto.render_book(layout, conditions, log=lambda m: None)
-    return layout, conditions, book
+    with fd_output() as printed:
+        book = quarto.render_book(layout, conditions, log=lambda m: None)
+    return layout, conditions, book, printed[0]
+
+
+@contextlib.contextmanager
+def fd_output():
+    """What subprocesses print to file descriptors 1 and 2 meanwhile: yields a list that holds it
+    (one string) once the block ends."""
+    printed: list[str] = []
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with tempfile.TemporaryFile() as sink:
+            sys.stdout.flush(), sys.stderr.flush()
+            os.dup2(sink.fileno(), 1), os.dup2(sink.fileno(), 2)
+            try:
+                yield printed
+            finally:
+                os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+                sink.seek(0)
+                printed.append(sink.read().decode(errors="replace"))
+    finally:
+        os.close(saved[0]), os.close(saved[1])
 
 
 @needs_quarto
 def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
-    layout, conditions, book = rendered_book
+    layout, conditions, book, _ = rendered_book
     assert (book / "index.html").is_file()
     assert (book / "flygnn-report.pdf").read_bytes()[:5] == b"%PDF-"
     config = chapters.load_quarto_config(layout)
@@ -322,8 +345,17 @@ def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
 
 
 @needs_quarto
+def test_quarto_renders_the_book_without_a_warning(rendered_book):
+    # a warning in every render teaches users to ignore warnings
+    printed = rendered_book[3]
+    assert "Output created" in printed, "the render's output was captured"
+    warnings = [line for line in printed.splitlines() if "WARN" in line or "WARNING" in line]
+    assert not warnings, "\n".join(warnings)
+
+
+@needs_quarto
 def test_the_executed_notebooks_are_pages_of_the_site(rendered_book):
-    layout, conditions, book = rendered_book
+    layout, conditions, book, _ = rendered_book
     chapter = (book / "chapters" / "embeddings.html").read_text()
     for condition in conditions:
         assert f'href="../notebooks/{condition.name}/embeddings.html"' in chapter
@@ -340,7 +372,7 @@ def test_the_executed_notebooks_are_pages_of_the_site(rendered_book):
 @needs_quarto
 @needs_pdftotext
 def test_pdf_words_neither_overprint_nor_leave_the_page(rendered_book):
-    _, _, book = rendered_book
+    _, _, book, _ = rendered_book
     pages = pdf_words(book / "flygnn-report.pdf")
     problems = []
     for width, height, words in pages:
@@ -355,7 +387,7 @@ def test_pdf_words_neither_overprint_nor_leave_the_page(rendered_book):
 @needs_quarto
 @needs_pdftotext
 def test_pdf_tables_continue_on_the_next_page_and_read_well(rendered_book):
-    layout, _, book = rendered_book
+    layout, _, book, _ = rendered_book
     pages = pdf_words(book / "flygnn-report.pdf")
     page_of = {}
     for _, _, words in pages:

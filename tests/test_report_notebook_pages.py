@@ -144,3 +144,18 @@ def test_rendered_pages_name_no_folder_of_the_machine(tmp_path):
     page.write_text(f'<div class="quarto-embed-nb-cell" data-notebook="{folder}/sigma-0/_notebooks/spectral.ipynb">')
     notebook_pages.forget_source_folder(page, folder)
     assert page.read_text() == '<div class="quarto-embed-nb-cell" data-notebook="sigma-0/_notebooks/spectral.ipynb">'
+
+
+@pytest.mark.parametrize(
+    "listed, made",
+    [
+        ("_book/index.html\n_book/chapters/summary.html\n_book/flygnn-report.pdf", True),
+        ("_book/flygnn-report.pdf", False),  # quarto render --to typst
+        ("", True),  # a Quarto that lists nothing: render the pages as before
+    ],
+)
+def test_the_pages_are_made_only_when_the_render_made_html(listed, made):
+    from flygnn.report.post_render import made_html
+
+    assert made_html({"QUARTO_PROJECT_OUTPUT_FILES": listed}) is made
+    assert made_html({}) is True
