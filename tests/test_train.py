@@ -202,6 +202,24 @@ def test_scores_go_into_the_history_every_score_every_iterations(frames, tiny_ne
     assert scored == [0, 20, 40, 50]  # the start, every 20, and the end
 
 
+def test_every_score_is_a_line_on_stderr_even_without_a_progress_bar(frames, tiny_network, capfd):
+    # a run in the background (nohup … > log) printed nothing for hours until its leg ended
+    scores = {"W_corrected_R2": 0.5, "W_corrected_slope": 1.0, "tau_R2": 0.25, "V_rest_R2": float("nan")}
+    Trainer(smoke_config(iterations=40, score_every=20), tiny_network, progress=False, scorer=lambda m: scores).fit(frames)
+    lines = capfd.readouterr().err.splitlines()
+    assert [line.split(" · ")[0] for line in lines] == ["iteration 20 of 40", "iteration 40 of 40"]
+    assert lines[0].endswith(" · W R² 0.50000 · slope 1.00000 · τ R² 0.25000 · V_rest R² nan"), lines[0]
+    assert " it/s · loss " in lines[0]
+
+
+def test_progress_line_names_every_recovery_metric():
+    from flygnn.metric_names import RECOVERY_METRICS
+    from flygnn.train.trainer import SCORE_LABELS, progress_line
+
+    assert tuple(SCORE_LABELS) == RECOVERY_METRICS
+    assert progress_line({"iteration": 1234.0}, 200_000) == "iteration 1,234 of 200,000"
+
+
 def test_time_limit_and_stop_end_the_leg_at_a_log_boundary(frames, tiny_network):
     import threading
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.model import FlyVisGNN
 from flygnn.train.config import TrainingConfig
 from flygnn.train.frames import DeviceFrames, TrainingFrames
@@ -35,6 +36,21 @@ if TYPE_CHECKING:
 
 class TrainingDiverged(FlygnnError):
     """The loss became NaN or infinite; no bundle is written."""
+
+
+# the recovery metrics as a progress line names them (training-history.csv has the full names)
+SCORE_LABELS = dict(zip(RECOVERY_METRICS, ("W R²", "slope", "τ R²", "V_rest R²")))
+
+
+def progress_line(row: dict[str, Any], iterations: int) -> str:
+    """One line for a history row: how far, how fast, the loss, and the recovery where it was scored."""
+    parts = [f"iteration {int(row['iteration']):,} of {iterations:,}"]
+    if "iterations_per_s" in row:
+        parts.append(f"{row['iterations_per_s']:.1f} it/s")
+    if "loss" in row:
+        parts.append(f"loss {row['loss']:.4g}")
+    parts += [f"{label} {row[key]:.5f}" for key, label in SCORE_LABELS.items() if key in row]
+    return " · ".join(parts)
 
 
 def tune_cpu_allocator() -> bool:
@@ -78,7 +94,8 @@ class Trainer:
         config: the resolved training settings.
         network: the network the frames were simulated on.
         device: 'cpu' or 'cuda'.
-        progress: show a progress bar.
+        progress: show a progress bar. Either way every scored row is printed as one line on
+            stderr (:func:`progress_line`); without a bar and without a scorer, one line per checkpoint.
         dataset_fingerprint: recorded in every state (and checked when resuming).
         save_state: called with a :class:`TrainingState` to checkpoint (None: never).
         scorer: ``scorer(model) -> {metric: value}``, called every ``config.score_every``
@@ -282,17 +299,21 @@ class Trainer:
                         before = time.perf_counter()
                         row.update(self._score())
                         scoring += time.perf_counter() - before
+                        bar.write(progress_line(row, config.iterations), file=sys.stderr)
                     sums, window, window_start = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
                     out_of_time = self.time_limit_s is not None and now - started - scoring >= self.time_limit_s
                     if (out_of_time or (self.stop is not None and self.stop.is_set())) and not last:
                         self.stopped_early_ = True
                         if self.scorer is not None and not is_scored(row):
                             row.update(self._score())
+                            bar.write(progress_line(row, config.iterations), file=sys.stderr)
                         break
                     # checkpoints only at log boundaries, so the saved history matches the saved state
                     if time.perf_counter() - last_save >= config.checkpoint_every_s and not last:
                         self._checkpoint(optimizer, rng)
                         last_save = time.perf_counter()
+                        if self.scorer is None and not self.progress:  # a line now and then in a log file
+                            bar.write(progress_line(row, config.iterations) + " · state saved", file=sys.stderr)
         except KeyboardInterrupt:
             rng.bit_generator.state = rng_state
             self.wall_time_s_ = elapsed_before + (time.perf_counter() - started) - scoring
