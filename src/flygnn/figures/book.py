@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from flygnn.figures.style import subplots
-from flygnn.figures.training import fit_iteration_ticks, iteration_text
+from flygnn.figures.training import fit_iteration_ticks, label_iterations
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def recovery_curves_figure(
     axes[-1][0].set_xlabel("training iteration")
     axes[-1][1].set_xlabel(time_label)
     iterations_axis = axes[-1][0]  # shared by the column: one formatter and locator serve every row
-    iterations_axis.xaxis.set_major_formatter(FuncFormatter(iteration_text))
+    label_iterations(iterations_axis)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, marker="o", markersize=3, linewidth=1.3) for c in colors]

@@ -56,8 +56,7 @@ def plot_training_loss(history: Sequence[dict[str, Any]], title: str | None = No
     if title:
         fig.suptitle(title)
     for ax in (ax_loss, ax_speed):
-        ax.xaxis.set_major_formatter(FuncFormatter(iteration_text))
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=MAX_ITERATION_TICKS, steps=[1, 2, 5, 10], integer=True))
+        label_iterations(ax)
     fig.tight_layout()
     for ax in (ax_loss, ax_speed):  # after the layout: the widths are final
         fit_iteration_ticks(ax)
@@ -76,6 +75,17 @@ def iteration_text(value: float, position: int | None = None) -> str:
     if size >= 1e3:
         return f"{value / 1e3:g}k"
     return f"{value:g}"
+
+
+def _iteration_locator(bins: int) -> MaxNLocator:
+    return MaxNLocator(nbins=bins, steps=[1, 2, 5, 10], integer=True)
+
+
+def label_iterations(ax: Axes) -> None:
+    """Iteration tick labels (:func:`iteration_text`) on ``ax``'s x axis; after the figure's layout,
+    :func:`fit_iteration_ticks` thins them until they keep a gap."""
+    ax.xaxis.set_major_formatter(FuncFormatter(iteration_text))
+    ax.xaxis.set_major_locator(_iteration_locator(MAX_ITERATION_TICKS))
 
 
 def visible_tick_labels(ax: Axes) -> list:
@@ -97,6 +107,6 @@ def fit_iteration_ticks(ax: Axes) -> None:
     """Fewer ticks on ``ax``'s x axis until neighbouring labels keep a gap (at the drawn size)."""
     renderer = ax.figure.canvas.get_renderer()
     for bins in range(MAX_ITERATION_TICKS, 0, -1):
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=bins, steps=[1, 2, 5, 10], integer=True))
+        ax.xaxis.set_major_locator(_iteration_locator(bins))
         if not _labels_crowd(ax, renderer):
             return
