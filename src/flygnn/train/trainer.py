@@ -175,6 +175,11 @@ class Trainer:
         finally:
             self.model_.train(was_training)
 
+    def _score_row(self, row: dict[str, Any], bar: Any) -> None:
+        """Score the model into its history ``row`` and print the row's progress line."""
+        row.update(self._score())
+        bar.write(progress_line(row, self.config.iterations), file=sys.stderr)
+
     def _score_starting_point(self) -> None:
         """Score the model the leg starts from, unless the history already has that score."""
         if self.scorer is None or not self.config.score_every or self.iteration_ >= self.config.iterations:
@@ -297,16 +302,14 @@ class Trainer:
                     row = self._close_log_row(sums, window, now, window_start, bar)
                     if self.scorer is not None and (last or (config.score_every and self.iteration_ % config.score_every == 0)):
                         before = time.perf_counter()
-                        row.update(self._score())
+                        self._score_row(row, bar)
                         scoring += time.perf_counter() - before
-                        bar.write(progress_line(row, config.iterations), file=sys.stderr)
                     sums, window, window_start = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
                     out_of_time = self.time_limit_s is not None and now - started - scoring >= self.time_limit_s
                     if (out_of_time or (self.stop is not None and self.stop.is_set())) and not last:
                         self.stopped_early_ = True
                         if self.scorer is not None and not is_scored(row):
-                            row.update(self._score())
-                            bar.write(progress_line(row, config.iterations), file=sys.stderr)
+                            self._score_row(row, bar)
                         break
                     # checkpoints only at log boundaries, so the saved history matches the saved state
                     if time.perf_counter() - last_save >= config.checkpoint_every_s and not last:
