@@ -25,17 +25,25 @@ FULL_WIDTH = 72
 ALIGNMENTS = {"left": (":", "="), "right": ("=", ":"), "center": (":", ":")}
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _literal(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def escape_markdown(text: str) -> str:
     """``text`` as literal Markdown (captions and table cells come from data files)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _literal(_one_line(text))
 
 
 def escape_message(text: str) -> str:
     """A reason or error message as Markdown: literal, like :func:`escape_markdown`, except that
     its paired backticks stay code spans (our messages quote commands: "re-run `flygnn analyze`")."""
-    parts = _CODE_SPAN.split(" ".join(str(text).split()))
+    parts = _CODE_SPAN.split(_one_line(text))
     # split() puts each code span at an odd index
-    return "".join(part if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", part) for i, part in enumerate(parts))
+    return "".join(part if i % 2 else _literal(part) for i, part in enumerate(parts))
 
 
 def display_width(text: str) -> int:
