@@ -163,7 +163,7 @@ def test_residual_shares_below_the_threshold_name_the_largest():
 
 
 def test_a_per_type_file_from_an_older_flygnn_says_how_to_refresh_it(project):
-    from flygnn.report.per_type import load_per_type
+    from flygnn.report.per_type import load_per_type, per_type_table
 
     layout, conditions = project
     write_fake_per_type(layout.result_dir("sigma-0"))
@@ -173,8 +173,6 @@ def test_a_per_type_file_from_an_older_flygnn_says_how_to_refresh_it(project):
     (result, _) = load_per_type(layout, conditions)
     assert result.rows is None
     assert "lacks the columns ['W_residual_share'" in result.reason and "re-run `flygnn analyze --force`" in result.reason
-    from flygnn.report.per_type import per_type_table
-
     assert "re-run `flygnn analyze --force`." in per_type_table([result]), "the command shows as code, not as \\`…\\`"
 
 
