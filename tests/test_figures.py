@@ -329,7 +329,7 @@ print(*[p.stat().st_size > 0 for p in paths])
 
 def test_recovery_curves_keep_values_near_one_apart_on_r2_rows():
     # σ = 0.05's τ R² 0.983 against its published 0.9888, beside a σ = 0 curve at 0.45: on a
-    # linear axis the gap is under 1 % of the panel; on the R² scale it is clearly visible
+    # linear axis the gap is about 1 % of the panel; on the log-odds scale over 4 %
     from flygnn.figures.book import RecoverySeries, recovery_curves_figure
 
     iterations = np.array([1000.0, 2000.0, 3000.0])
@@ -342,21 +342,50 @@ def test_recovery_curves_keep_values_near_one_apart_on_r2_rows():
     tau_ax, slope_ax = fig.axes[0], fig.axes[2]
     assert tau_ax.get_yscale() == "function" and slope_ax.get_yscale() == "linear"
     to_axes = lambda ax, y: ax.transLimits.transform(ax.transScale.transform([[0.5, y]]))[0, 1]  # noqa: E731
-    assert to_axes(tau_ax, 0.9888) - to_axes(tau_ax, 0.983) > 0.05
+    assert to_axes(tau_ax, 0.9888) - to_axes(tau_ax, 0.983) > 0.04
     low, high = tau_ax.get_ylim()
     assert low <= 0.40 and 0.9888 < high < 1.0
     labels = [t.get_text() for t in tau_ax.get_yticklabels()]
     assert "0.99" in labels and "0.9" in labels
 
 
-def test_recovery_curves_keep_an_r2_row_without_values_near_one_linear():
+def test_recovery_curves_keep_an_r2_row_away_from_both_ends_linear():
     from flygnn.figures.book import RecoverySeries, recovery_curves_figure
 
     iterations = np.array([1000.0, 2000.0])
-    series = [RecoverySeries("σ = 0", iterations, iterations, {"V_rest_R2": np.array([0.03, 0.04])}),
+    series = [RecoverySeries("σ = 0", iterations, iterations, {"V_rest_R2": np.array([0.30, 0.34])}),
               RecoverySeries("σ = 0.5", iterations, iterations, {"V_rest_R2": np.array([0.78, 0.87])})]
-    fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.0884, 0.7892]})
+    fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.31, 0.7892]})
     assert fig.axes[0].get_yscale() == "linear"
+
+
+def test_recovery_curves_keep_values_near_zero_apart_next_to_values_near_one():
+    # σ = 0's V_rest R² 0.045 against its published 0.088, beside σ = 0.5 at 0.96: on a linear
+    # axis (or on −log10(1 − R²)) the gap is a few pixels at the bottom of the panel
+    from flygnn.figures.book import RecoverySeries, recovery_curves_figure
+
+    iterations = np.array([1000.0, 2000.0, 3000.0])
+    series = [RecoverySeries("σ = 0", iterations, iterations, {"V_rest_R2": np.array([-0.2, 0.03, 0.045])}),
+              RecoverySeries("σ = 0.5", iterations, iterations, {"V_rest_R2": np.array([0.78, 0.9, 0.96])})]
+    fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.0884, 0.7892]})
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "function"
+    to_axes = lambda y: ax.transLimits.transform(ax.transScale.transform([[0.5, y]]))[0, 1]  # noqa: E731
+    assert to_axes(0.0884) - to_axes(0.045) > 0.05
+    assert 0.0 < to_axes(-0.2) < to_axes(0.0) < to_axes(0.045)  # a negative R² is drawn, below 0
+    low, high = ax.get_ylim()
+    assert low < -0.2 and 0.96 < high < 1.0
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert {"0", "0.1", "0.5", "0.9"} <= set(labels)
+
+
+def test_log_odds_scale_is_its_own_inverse_on_both_sides_of_its_joint():
+    from flygnn.figures.book import _from_log_odds, _log_odds
+
+    r2 = np.array([-3.0, -0.2, 0.0, 0.005, 0.01, 0.045, 0.5, 0.9, 0.99, 0.99970])
+    np.testing.assert_allclose(_from_log_odds(_log_odds(r2)), r2, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(_log_odds([0.05, 0.5, 0.9, 0.99]), [-np.log10(19), 0.0, np.log10(9), np.log10(99)])
+    assert np.all(np.diff(_log_odds(r2)) > 0)  # monotonic across the joint at 0.05
 
 
 def test_recovery_curves_label_iterations_as_the_training_loss_figure_does():

@@ -47,24 +47,38 @@ def _time_axis(seconds: float) -> tuple[float, str]:
     return 1.0, "training wall time (s)"
 
 
-R2_TICKS = (0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999)
-R2_SCALE_FROM = 0.95  # an R² row whose highest value (or published line) reaches this uses the R² scale
+R2_TICKS = (0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999)
+R2_LINEAR_WITHIN = (0.05, 0.95)  # an R² row with every value (and published line) inside stays linear
+_ODDS_FROM = 0.05  # below this R² (down to 0 and negative values) the log-odds scale continues linearly
 
 
-def _nines(r2):
-    """R² → −log10(1 − R²): 0.9 → 1, 0.99 → 2, …; spreads the values near 1 that tell the σ > 0 runs apart."""
-    return -np.log10(np.clip(1.0 - np.asarray(r2, dtype=float), 1e-12, None))
+def _log_odds(r2):
+    """R² → log10(R² / (1 − R²)): 0.1 → −0.95, 0.5 → 0, 0.9 → 0.95, 0.99 → 2, 0.999 → 3, …
+
+    Spreads both ends: 0.983 and 0.989 (σ = 0.05) stay apart, and so do 0.045 and 0.088
+    (σ = 0's V_rest). Below 0.05 it goes on as a straight line with the same slope, so 0 and
+    negative R² (a fit worse than the mean) have a place on the axis without stretching it
+    (log-odds itself runs off to −∞ at 0).
+    """
+    r = np.clip(np.asarray(r2, dtype=float), None, 1.0 - 1e-12)
+    inside = np.log10(np.clip(r, _ODDS_FROM, None) / (1.0 - np.clip(r, _ODDS_FROM, None)))
+    slope = 1.0 / (_ODDS_FROM * (1.0 - _ODDS_FROM) * math.log(10.0))
+    return np.where(r >= _ODDS_FROM, inside, math.log10(_ODDS_FROM / (1.0 - _ODDS_FROM)) + slope * (r - _ODDS_FROM))
 
 
-def _from_nines(y):
-    return 1.0 - 10.0 ** (-np.asarray(y, dtype=float))
+def _from_log_odds(y):
+    y = np.asarray(y, dtype=float)
+    edge = math.log10(_ODDS_FROM / (1.0 - _ODDS_FROM))
+    slope = 1.0 / (_ODDS_FROM * (1.0 - _ODDS_FROM) * math.log(10.0))
+    odds = 10.0 ** np.clip(y, edge, 300.0)
+    return np.where(y >= edge, odds / (1.0 + odds), _ODDS_FROM + (y - edge) / slope)
 
 
 def use_r2_scale(ax) -> None:
-    """Put an R² axis on the −log10(1 − R²) scale, labelled in R² (0.9, 0.99, 0.999, …)."""
+    """Put an R² axis on the log-odds scale (:func:`_log_odds`), labelled in R² (0.1, 0.5, 0.9, 0.99, …)."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    ax.set_yscale("function", functions=(_nines, _from_nines))
+    ax.set_yscale("function", functions=(_log_odds, _from_log_odds))
     low, high = ax.get_ylim()
     ticks = [t for t in R2_TICKS if low <= t <= high] or [low, high]
     ax.yaxis.set_major_locator(FixedLocator(ticks))
@@ -80,9 +94,10 @@ def recovery_curves_figure(
 ) -> Figure:
     """Rows: the metrics (name → axis label); left column against iterations, right against wall time.
 
-    Rows of an R² (name ending ``_R2``) that reach :data:`R2_SCALE_FROM` use the −log10(1 − R²)
-    scale (:func:`use_r2_scale`), so 0.983 and 0.989 stay apart next to a σ = 0 curve at 0.45;
-    other rows are linear.
+    Rows of an R² (name ending ``_R2``) with a value or published line outside
+    :data:`R2_LINEAR_WITHIN` use the log-odds scale (:func:`use_r2_scale`), so 0.983 and 0.989
+    stay apart next to a σ = 0 curve at 0.45, and σ = 0's 0.045 against its published 0.088
+    is not squashed onto the axis; other rows are linear.
     ``series`` and ``labels``: one entry per condition (``None``: no scored history; the
     condition is named in the figure's note); ``published``: metric → value per condition
     (None: not published), drawn as a dashed line in the condition's colour.
@@ -128,14 +143,16 @@ def recovery_curves_figure(
 
 
 def _r2_limits(row) -> None:
-    """Both panels of an R² row on the R² scale, with the same limits: from the lowest value
-    drawn (or 0) up to one more nine than the highest."""
+    """Both panels of an R² row on the log-odds scale, with the same limits: from a whole
+    decade of odds below the lowest value drawn up to a quarter decade or more above the highest."""
     values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for ax in row for line in ax.get_lines()] or [np.zeros(0)])
     values = values[np.isfinite(values) & (values < 1.0)]
-    if not values.size or values.max() < R2_SCALE_FROM:
-        return  # nothing close to 1: the linear axis shows it best
-    low = min(0.0, float(values.min())) if values.min() < 0.5 else float(_from_nines(np.floor(_nines(values.min()))))
-    high = float(_from_nines(np.ceil(_nines(values.max()) + 0.25)))
+    inside_low, inside_high = R2_LINEAR_WITHIN
+    if not values.size or (values.min() >= inside_low and values.max() <= inside_high):
+        return  # nothing close to 0 or 1: the linear axis shows it best
+    lowest = float(_log_odds(values.min()))
+    low = float(_from_log_odds(math.floor(lowest))) if values.min() >= _ODDS_FROM else float(_from_log_odds(lowest - 0.25))
+    high = float(_from_log_odds(max(math.ceil(float(_log_odds(values.max())) + 0.25), 1.0)))
     for ax in row:
         ax.set_ylim(low, high)
         use_r2_scale(ax)

@@ -120,8 +120,9 @@ def recovery_curves(
         "**Recovery during training.** The four recovery metrics by upstream's rules (rows), scored "
         "during training on the bundle's sampled training frames, against training iterations (left) "
         "and training wall time (right), one colour per noise level; dashed lines: the published value "
-        "at that σ (@tbl-summary). Rows with values near 1 are on a scale that spreads them "
-        "(equal steps for 0.9, 0.99, 0.999: −log₁₀(1 − R²)). From each bundle's training-history.csv."
+        "at that σ (@tbl-summary). R² rows with values near 0 or 1 are on the log-odds scale "
+        "log₁₀(R² / (1 − R²)), which spreads both ends (0.1, 0.5, 0.9, 0.99, 0.999 about one step apart; "
+        "linear below 0.05). From each bundle's training-history.csv."
     )
     if missing:
         caption += " Not available — " + "; ".join(missing) + "."
