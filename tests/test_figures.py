@@ -3,6 +3,8 @@ its data, and is saved as PNG and PDF."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -377,6 +379,27 @@ def test_recovery_curves_keep_values_near_zero_apart_next_to_values_near_one():
     assert low < -0.2 and 0.96 < high < 1.0
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert {"0", "0.1", "0.5", "0.9"} <= set(labels)
+
+
+def test_recovery_curves_mark_learning_rate_changes_in_the_conditions_colour():
+    from matplotlib.colors import same_color
+
+    from flygnn.figures.book import RecoverySeries, condition_colors, recovery_curves_figure
+
+    iterations = np.array([2000.0, 4000.0, 6000.0])
+    plain = RecoverySeries("σ = 0", iterations, iterations / 2, {"tau_R2": np.array([0.40, 0.45, 0.44])})
+    stepped = RecoverySeries("σ = 0.5", iterations, iterations / 2, {"tau_R2": np.array([0.998, 0.9990, 0.9996])},
+                             rate_changes=[(5000.0, 0.3)])
+    args = (["σ = 0", "σ = 0.5"], {"tau_R2": "τ R²"}, {"tau_R2": [0.5277, 0.9997]})
+    fig = recovery_curves_figure([plain, stepped], *args)
+    by_iteration, by_time = fig.axes
+    for ax, position in ((by_iteration, 5000.0), (by_time, 2500.0 / 60)):  # interpolated: 5000 it → 2500 s, in minutes
+        dotted = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+        assert len(dotted) == 1 and dotted[0].get_xdata()[0] == pytest.approx(position)
+        assert same_color(dotted[0].get_color(), condition_colors(2)[1])
+    # the marks do not move the R² limits (a vertical line's y data are 0 and 1 in axes units)
+    assert by_iteration.get_ylim() == recovery_curves_figure([plain, dataclasses.replace(stepped, rate_changes=())], *args).axes[0].get_ylim()
+    assert "learning-rate change (dotted)" in [t.get_text() for t in fig.legends[0].get_texts()]
 
 
 def test_log_odds_scale_is_its_own_inverse_on_both_sides_of_its_joint():

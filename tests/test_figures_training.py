@@ -49,6 +49,16 @@ def test_the_figure_draws_every_nonzero_loss_term_and_the_speed():
     assert ax_speed.get_ylim()[0] == 0
 
 
+def test_the_figure_marks_where_the_learning_rate_changed():
+    history = synthetic_history(103_600)
+    fig = plot_training_loss(history, "σ = 0.5", rate_changes=[(14_500, 0.3), (69_200, 0.1)])
+    ax_loss = fig.axes[0]
+    dotted = [line for line in ax_loss.get_lines() if line.get_linestyle() == ":"]
+    assert sorted(line.get_xdata()[0] for line in dotted) == [14_500, 69_200]
+    assert sorted(text.get_text() for text in ax_loss.texts) == ["lr ×0.1", "lr ×0.3"]
+    assert not plot_training_loss(history).axes[0].texts  # no change, no mark
+
+
 # 22,500 and 31,100 iterations are where the committed σ = 0.5 and σ = 0 bundles stood when
 # the speed panel's labels ran into each other; the rest spans short runs to a paper schedule.
 @pytest.mark.parametrize("last_iteration", [40, 900, 9_999, 22_500, 29_150, 31_100, 123_457, 200_000, 2_500_000])

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from flygnn.errors import FlygnnError
-from flygnn.train import Trainer, TrainingState, load_training_config, read_history, write_history
+from flygnn.train import Trainer, TrainingState, load_training_config, rate_changes, read_history, write_history
 from flygnn.train.state import META_FILE, TENSORS_FILE, peek_iteration
 
 
@@ -123,3 +123,21 @@ def test_history_round_trip_with_empty_score_cells(tmp_path):
     (tmp_path / "bad.csv").write_text("iteration,loss\n10,abc\n")
     with pytest.raises(FlygnnError, match="line 2: loss = 'abc'"):
         read_history(tmp_path / "bad.csv")
+
+
+def test_rate_changes_are_the_legs_that_changed_the_factor():
+    # the σ = 0.5 bundle's legs: two without a factor (before --lr-factor existed: factor 1),
+    # four at 0.3 (one change), then 0.1 and 0.03; a leg back at 1 is a change too
+    legs = [
+        {"started_iteration": 0, "ended_iteration": 8000},
+        {"started_iteration": 8000, "ended_iteration": 14500},
+        {"started_iteration": 14500, "ended_iteration": 22500, "lr_factor": 0.3},
+        {"started_iteration": 22500, "ended_iteration": 23050, "lr_factor": 0.3},
+        {"started_iteration": 23050, "ended_iteration": 69200, "lr_factor": 0.3},
+        {"started_iteration": 69200, "ended_iteration": 90850, "lr_factor": 0.1},
+        {"started_iteration": 90850, "ended_iteration": 103600, "lr_factor": 0.03},
+        {"started_iteration": 103600, "ended_iteration": 110000, "lr_factor": 1.0},
+    ]
+    assert rate_changes(legs) == [(14500, 0.3), (69200, 0.1), (90850, 0.03), (103600, 1.0)]
+    assert rate_changes([{"started_iteration": 0, "lr_factor": 0.5}]) == []  # the start is no change
+    assert rate_changes([]) == []

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from flygnn.figures.style import subplots
-from flygnn.figures.training import fit_iteration_ticks, label_iterations
+from flygnn.figures.training import fit_iteration_ticks, label_iterations, mark_rate_changes
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,15 @@ class RecoverySeries:
     """One condition's recovery scores during training (one entry per scored row).
 
     iteration: (n,) iterations; wall_time_s: (n,) training seconds at those rows;
-    values: metric name → (n,) score (NaN where not scored).
+    values: metric name → (n,) score (NaN where not scored); rate_changes: ``(iteration,
+    factor)`` where a training leg changed the learning-rate factor.
     """
 
     label: str
     iteration: np.ndarray
     wall_time_s: np.ndarray
     values: Mapping[str, np.ndarray] = field(default_factory=dict)
+    rate_changes: Sequence[tuple[float, float]] = ()
 
 
 def condition_colors(n: int) -> list:
@@ -123,6 +125,17 @@ def recovery_curves_figure(
             ax.grid(True, linewidth=0.3, alpha=0.5)
         if metric.endswith("_R2"):
             _r2_limits(axes[row])
+    lowered = False
+    for s, color in zip(series, colors):  # after the limits: _r2_limits reads every line's values
+        if s is None or not s.rate_changes:
+            continue
+        lowered = True
+        at = np.array([iteration for iteration, _ in s.rate_changes], dtype=float)
+        finite = np.isfinite(s.wall_time_s)
+        hours = np.interp(at, s.iteration[finite], s.wall_time_s[finite] / unit) if finite.any() else np.full(at.shape, np.nan)
+        for row_axes in axes:
+            mark_rate_changes(row_axes[0], [(x, f) for x, (_, f) in zip(at, s.rate_changes)], color=color)
+            mark_rate_changes(row_axes[1], [(x, f) for x, (_, f) in zip(hours, s.rate_changes) if np.isfinite(x)], color=color)
     axes[-1][0].set_xlabel("training iteration")
     axes[-1][1].set_xlabel(time_label)
     iterations_axis = axes[-1][0]  # shared by the column: one formatter and locator serve every row
@@ -132,6 +145,9 @@ def recovery_curves_figure(
     handles = [Line2D([], [], color=c, marker="o", markersize=3, linewidth=1.3) for c in colors]
     handles.append(Line2D([], [], color="black", linestyle="--", linewidth=1.0))
     names = [*labels, "published (dashed, the condition's colour)"]
+    if lowered:
+        handles.append(Line2D([], [], color="black", linestyle=":", linewidth=1.0))
+        names.append("learning-rate change (dotted)")
     fig.legend(handles, names, loc="upper center", ncol=min(len(names), 4), frameon=False, bbox_to_anchor=(0.5, 1.0))
     missing = [label for label, s in zip(labels, series) if s is None]
     if missing:

@@ -29,11 +29,17 @@ COMPONENT_LABELS = {
 }
 
 
-def plot_training_loss(history: Sequence[dict[str, Any]], title: str | None = None) -> Figure:
+def plot_training_loss(
+    history: Sequence[dict[str, Any]],
+    title: str | None = None,
+    rate_changes: Sequence[tuple[int, float]] = (),
+) -> Figure:
     """Left: every loss component (mean per logged window) on a log axis; right: speed.
 
     ``history`` rows hold ``iteration``, the components of ``COMPONENT_LABELS`` and
     ``iterations_per_s``; components that are zero throughout (coefficient 0) are left out.
+    ``rate_changes``: ``(iteration, factor)`` where a training leg changed the learning-rate
+    factor (:func:`flygnn.train.history.rate_changes`), drawn as dotted lines labelled "lr ×0.3".
     """
     iterations = np.array([row["iteration"] for row in history], dtype=float)
     fig, (ax_loss, ax_speed) = subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [3, 1]})
@@ -44,6 +50,7 @@ def plot_training_loss(history: Sequence[dict[str, Any]], title: str | None = No
         style = {"color": "black", "linewidth": 1.6} if key == "loss" else {"linewidth": 1.0}
         ax_loss.plot(iterations, np.where(values > 0, values, np.nan), label=label, **style)
     ax_loss.set_yscale("log")
+    mark_rate_changes(ax_loss, rate_changes, label=True)
     ax_loss.set_xlabel("iteration")
     ax_loss.set_ylabel("loss term (mean per log window)")
     ax_loss.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=4, frameon=False)
@@ -61,6 +68,15 @@ def plot_training_loss(history: Sequence[dict[str, Any]], title: str | None = No
     for ax in (ax_loss, ax_speed):  # after the layout: the widths are final
         fit_iteration_ticks(ax)
     return fig
+
+
+def mark_rate_changes(ax: Axes, changes: Sequence[tuple[float, float]], color: str = "dimgray", label: bool = False) -> None:
+    """Dotted vertical lines where the learning-rate factor changed; ``label``: "lr ×0.3" at the top."""
+    for position, factor in changes:
+        ax.axvline(position, color=color, linestyle=":", linewidth=1.0, alpha=0.8, zorder=0)
+        if label:
+            ax.annotate(f"lr ×{factor:g}", (position, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                        textcoords="offset points", ha="left", va="top", fontsize=7, color=color)
 
 
 MAX_ITERATION_TICKS = 6

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from flygnn.train import (
     TrainingFrames,
     TrainingState,
     load_training_config,
+    rate_changes,
     read_history,
     resolve_device,
     write_history,
@@ -45,8 +46,14 @@ STATE_FOLDER = "training-state"
 LEGACY_LOSS_LOG = "training-loss.csv"
 
 
-def write_training_record(history: list[dict[str, Any]], directory: str | Path, title: str | None = None) -> list[Path]:
-    """``training-history.csv`` and the loss figure ``training-loss.{png,pdf}`` in ``directory``."""
+def write_training_record(
+    history: list[dict[str, Any]],
+    directory: str | Path,
+    title: str | None = None,
+    legs: Sequence[dict[str, Any]] = (),
+) -> list[Path]:
+    """``training-history.csv`` and the loss figure ``training-loss.{png,pdf}`` in ``directory``
+    (``legs``: the training legs, whose learning-rate changes the figure marks)."""
     from flygnn.figures.style import apply_style, save_figure
     from flygnn.figures.training import plot_training_loss
 
@@ -55,7 +62,7 @@ def write_training_record(history: list[dict[str, Any]], directory: str | Path, 
     logged = [row for row in history if "loss" in row]
     if logged:
         apply_style()
-        paths += save_figure(plot_training_loss(logged, title), directory, "training-loss")
+        paths += save_figure(plot_training_loss(logged, title, rate_changes(legs)), directory, "training-loss")
     return paths
 
 
@@ -243,7 +250,7 @@ def train_condition(
     final_state = trainer.state_
 
     def extra_files(folder: Path) -> None:
-        write_training_record(trainer.history_, folder, f"{condition}: training loss")
+        write_training_record(trainer.history_, folder, f"{condition}: training loss", trainer.legs_)
         final_state.save(folder / STATE_FOLDER)
 
     save_bundle(out, trainer.model_.cpu(), meta, activity, overwrite=True, extra_files=extra_files)

@@ -30,6 +30,7 @@ from flygnn.project import ProjectLayout
 from flygnn.report.markdown import escape_markdown, escape_message
 from flygnn.report.summary import PublishedTable, metric_cell
 from flygnn.report.training import TrainingRecord
+from flygnn.train.history import rate_changes
 
 FOLDER = "book-figures"  # under results/
 RECOVERY_CURVES = "recovery-curves"
@@ -80,6 +81,7 @@ def _series_inputs(record: TrainingRecord) -> dict[str, list[float]] | None:
                "wall_time_s": [float(r.get("wall_time_s", math.nan)) for r in rows]}
     for metric in RECOVERY_METRICS:
         columns[metric] = [float(r.get(metric, math.nan)) for r in rows]
+    columns["rate_changes"] = [[float(i), f] for i, f in rate_changes(record.training.get("legs") or [])]
     return columns
 
 
@@ -106,7 +108,8 @@ def recovery_curves(
                 return message_figure("No condition's bundle has a training history with recovery scores.")
             return recovery_curves_figure(
                 [None if s is None else RecoverySeries(label, np.array(s["iteration"]), np.array(s["wall_time_s"]),
-                                                       {m: np.array(s[m]) for m in RECOVERY_METRICS})
+                                                       {m: np.array(s[m]) for m in RECOVERY_METRICS},
+                                                       [tuple(change) for change in s["rate_changes"]])
                  for label, s in zip(labels, series)],
                 labels, rows, reference,
             )
@@ -122,7 +125,9 @@ def recovery_curves(
         "and training wall time (right), one colour per noise level; dashed lines: the published value "
         "at that σ (@tbl-summary). R² rows with values near 0 or 1 are on the log-odds scale "
         "log₁₀(R² / (1 − R²)), which spreads both ends (0.1, 0.5, 0.9, 0.99, 0.999 about one step apart; "
-        "linear below 0.05). From each bundle's training-history.csv."
+        "linear below 0.05). Dotted lines in a condition's colour: where its training changed the "
+        "learning-rate factor (each bundle's training-loss figure names the factor). "
+        "From each bundle's training-history.csv."
     )
     if missing:
         caption += " Not available — " + "; ".join(missing) + "."
@@ -196,7 +201,9 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
         ]
     lines += [
         "**Training loss.** Each bundle's loss terms (mean per logged window, log scale) against training "
-        "iterations, and the training speed; drawn by `flygnn train` from the bundle's history.",
+        "iterations, and the training speed; dotted lines: where a training leg changed the learning-rate "
+        "factor (\"lr ×0.3\": 0.3 times the preset's rates from there on). Drawn by `flygnn train` "
+        "from the bundle's history.",
         ":::", "",
     ]
     return "\n".join(lines) + ("\n" + note if note else "")

@@ -13,7 +13,7 @@ Chaining dataset → trainer → bundle → scores → figure is orchestration a
 
 from flygnn.train.config import LEG_SETTINGS, TrainingConfig, load_training_config, presets_file
 from flygnn.train.frames import DeviceFrames, TrainingFrames
-from flygnn.train.history import HISTORY_FILE, read_history, write_history
+from flygnn.train.history import HISTORY_FILE, rate_changes, read_history, write_history
 from flygnn.train.loss import LOSS_COMPONENTS, loss_terms, monotonicity_penalty
 from flygnn.train.state import TrainingState
 from flygnn.train.trainer import Trainer, TrainingDiverged, resolve_device, tune_cpu_allocator
@@ -32,6 +32,7 @@ __all__ = [
     "loss_terms",
     "monotonicity_penalty",
     "presets_file",
+    "rate_changes",
     "read_history",
     "resolve_device",
     "tune_cpu_allocator",

@@ -76,3 +76,20 @@ def is_scored(row: dict[str, Any]) -> bool:
 def scored_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows that carry recovery scores."""
     return [row for row in rows if is_scored(row)]
+
+
+def rate_changes(legs: Sequence[dict[str, Any]]) -> list[tuple[int, float]]:
+    """``(iteration, lr factor)`` where a leg's learning-rate factor differs from the leg before.
+
+    ``legs`` as in ``bundle.json``'s ``training.legs``; a leg without ``lr_factor`` (legs of
+    older bundles, or the first) ran at factor 1. The start of training is no change.
+    """
+    changes: list[tuple[int, float]] = []
+    previous = 1.0
+    for leg in legs:
+        factor = float(leg.get("lr_factor", 1.0))
+        start = int(leg.get("started_iteration", 0))
+        if factor != previous and start > 0:
+            changes.append((start, factor))
+        previous = factor
+    return changes
