@@ -16,7 +16,7 @@ from flygnn.report import book_figures, chapters, findings
 from flygnn.report.per_type import PerTypeResults, tau_r2_ceiling
 from flygnn.report.runner import read_manifest
 from flygnn.report.summary import metric_cell
-from flygnn.report.training import loss_trend
+from flygnn.report.training import loss_trend, recovery_trend
 
 QUIET = {"log": lambda message: None}
 
@@ -196,6 +196,20 @@ def test_loss_trend_known_answer():
     assert loss_trend(rows[:3]) is None
 
 
+def test_recovery_trend_known_answer():
+    # scored every 10,000 iterations (loss rows between them carry no score); window 30,000
+    rows = [{"iteration": 5_000, "loss": 3.0}]
+    rows += [{"iteration": 10_000 * i, "W_corrected_R2": 0.9 + 0.01 * i, "tau_R2": 0.5, "V_rest_R2": float("nan")}
+             for i in range(1, 7)]
+    trend = recovery_trend(rows, window=30_000)
+    assert (trend.first_iteration, trend.last_iteration, trend.whole) == (30_000, 60_000, False)
+    assert trend.change("W_corrected_R2") == pytest.approx(0.03) and trend.change("tau_R2") == 0.0
+    assert "V_rest_R2" not in trend.last, "a metric without a finite score at both ends is left out"
+    short = recovery_trend(rows[:3], window=30_000)  # 10,000–20,000: shorter than the window
+    assert (short.first_iteration, short.last_iteration, short.whole) == (10_000, 20_000, True)
+    assert recovery_trend(rows[:2]) is None
+
+
 def test_glossary_has_one_row_per_metric_and_its_definition(project):
     layout, conditions = project
     chapters.build_chapters(layout, conditions, **QUIET)
@@ -258,3 +272,7 @@ def test_differences_box_compares_each_bundle_with_the_study(project):
     assert "σ\u00a0=\u00a00.5: mean loss" in text and "**still falling** when training stopped" in text
     assert "σ\u00a0=\u00a00: not available (the bundle has no loss history)" in text
     assert "not in the study's summary table for any σ" in text and "0.91" not in text
+    # the fake history scores W R² 0.6 … 0.9 at 500 … 2,000 iterations, shorter than the 30,000 window
+    assert ("σ\u00a0=\u00a00.5, iterations 500–2,000 (all it has: 1,500 iterations): "
+            "W corrected R² 0.6000 → 0.9000 (+0.30000), τ R² 0.7000 → 0.7000 (+0.00000)") in text
+    assert "σ\u00a0=\u00a00: not available, its bundle has no training history (training-history.csv)." in text

@@ -3,7 +3,9 @@
 ``differences.qmd``: a box beside the summary table — the training schedule of every
 bundle (preset, frames, iterations, batch size, from ``bundle.json``) beside the
 study's (the ``paper`` presets), whether each bundle's loss was still falling when
-training stopped, the stimulus, and where every published number comes from.
+training stopped, how its recovery scores moved over the last 30,000 iterations (is a gap
+to the published value one that more training would close?), the stimulus, and where
+every published number comes from.
 
 ``downloads.qmd``: the summary table as CSV (``results/downloads/summary.csv``, written
 here) and every condition's ``metrics.json`` and ``per-type.csv``: links in HTML, file
@@ -22,9 +24,9 @@ from typing import Any
 from flygnn.conditions import Condition
 from flygnn.metric_format import format_value
 from flygnn.project import ProjectLayout
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, keep_together
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together
 from flygnn.report.summary import NOT_PUBLISHED, PublishedTable, metric_cell
-from flygnn.report.training import TREND_FRACTION, TrainingRecord
+from flygnn.report.training import RECOVERY_WINDOW, TREND_FRACTION, TrainingRecord
 
 DOWNLOADS = "downloads"  # under results/
 SUMMARY_CSV = "summary.csv"
@@ -72,6 +74,27 @@ def trend_sentence(record: TrainingRecord) -> str:
     )
 
 
+def _signed(value: float, decimals: int) -> str:
+    return f"{value:+.{decimals}f}".replace("-", "−")
+
+
+def recovery_trend_sentence(record: TrainingRecord, labels: Mapping[str, str]) -> str:
+    """How the R² scores moved over the last :data:`RECOVERY_WINDOW` iterations (labels: metric → name)."""
+    label = keep_together(escape_markdown(record.condition.label))
+    trend = record.recovery_trend()
+    if trend is None:
+        return f"{label}: not available, {escape_message(record.no_curves_reason or 'it has fewer than two scored rows')}"
+    span = f"iterations {trend.first_iteration:,}–{trend.last_iteration:,}"
+    if trend.whole:
+        span += f" (all it has: {trend.last_iteration - trend.first_iteration:,} iterations)"
+    parts = [
+        f"{escape_markdown(labels.get(m, m))} {format_value(trend.before[m])} → {format_value(trend.last[m])} "
+        f"({_signed(trend.change(m), 5)})"
+        for m in trend.last if m.endswith("_R2")
+    ]
+    return f"{label}, {span}: " + ", ".join(parts)
+
+
 def differences(records: Sequence[TrainingRecord], published: PublishedTable, loss_figure: bool) -> str:
     """The "Differences from the study" box."""
     header = [
@@ -97,6 +120,8 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
     problems += [f"- n/a for {keep_together(escape_markdown(c))}: bundle.json does not record the "
                  f"{escape_markdown(', '.join(what))}." for c, what in unrecorded.items()]
     trend = "\n".join(f"    - {trend_sentence(r)}." for r in records)
+    labels = {row.metric: row.label for row in published.rows}
+    recovery = "\n".join(f"    - {recovery_trend_sentence(r, labels)}." for r in records)
     figure = " (@fig-training-loss)" if loss_figure else ""
     notes = [f"{escape_markdown(row.label)}: {escape_markdown(row.note)}" for row in published.rows if row.note]
     sources = (
@@ -113,6 +138,11 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
         + f"\n- **Training loss{figure}.** The mean loss over the last {round(100 * TREND_FRACTION)} % of the "
         "logged iterations against the same span before it:\n"
         + trend + "\n"
+        f"- **Recovery over the last {RECOVERY_WINDOW:,} iterations** (@fig-recovery-curves; upstream's rules, "
+        "on the training frames): each R² at the last score against the score that many iterations before "
+        "it. A change near 0 beside a gap to the published value means that more of the same training is "
+        "unlikely to close the gap:\n"
+        + recovery + "\n"
         "- **Stimulus.** Ours: saccadic movies over stock photographs shipped with scikit-image, scikit-learn "
         "and matplotlib, rendered on the hexagonal eye (no download at run time), split into training and test "
         "by source image. The study's: the DAVIS video data set. The inputs differ in content and statistics, "

@@ -26,6 +26,8 @@ LEGACY_HISTORY_FILE = "training-loss.csv"  # loss terms only (bundles trained be
 LOSS_FIGURE = "training-loss.png"
 # the share of the logged training at the end over which "still falling" is judged
 TREND_FRACTION = 0.2
+# iterations at the end of training over which the change of the recovery scores is reported
+RECOVERY_WINDOW = 30_000
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,21 @@ class LossTrend:
     @property
     def change(self) -> float:
         return self.last / self.before - 1.0
+
+
+@dataclass(frozen=True)
+class RecoveryTrend:
+    """The recovery scores at the last scored iteration against those ``window`` iterations
+    before it (or at the first scored row, when the history is shorter: ``whole``)."""
+
+    first_iteration: int
+    last_iteration: int
+    before: dict[str, float]  # metric → score at first_iteration (finite scores only)
+    last: dict[str, float]  # metric → score at last_iteration
+    whole: bool  # the history is shorter than the window: first_iteration is its first score
+
+    def change(self, metric: str) -> float:
+        return self.last[metric] - self.before[metric]
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,9 @@ class TrainingRecord:
     def loss_trend(self) -> LossTrend | None:
         return loss_trend(self.history)
 
+    def recovery_trend(self) -> RecoveryTrend | None:
+        return recovery_trend(self.history)
+
 
 def loss_trend(rows: Sequence[dict[str, Any]], fraction: float = TREND_FRACTION) -> LossTrend | None:
     """The loss at the end of training against just before it (see :class:`LossTrend`);
@@ -99,6 +119,31 @@ def loss_trend(rows: Sequence[dict[str, Any]], fraction: float = TREND_FRACTION)
     if mean_before <= 0:
         return None
     return LossTrend(mean_before, mean_last, before[0][0], last[0][0], last[-1][0])
+
+
+def recovery_trend(rows: Sequence[dict[str, Any]], window: int = RECOVERY_WINDOW) -> RecoveryTrend | None:
+    """How the recovery scores changed over the last ``window`` iterations of the history:
+    the last scored row against the last one at least ``window`` iterations before it (the
+    first scored row when none is). None with fewer than two scored rows."""
+    from flygnn.metric_names import RECOVERY_METRICS
+    from flygnn.train.history import scored_rows
+
+    scored = scored_rows(rows)
+    if len(scored) < 2:
+        return None
+    end = scored[-1]
+    earlier = [row for row in scored[:-1] if row["iteration"] <= end["iteration"] - window]
+    start = earlier[-1] if earlier else scored[0]
+
+    def finite(row: dict[str, Any]) -> dict[str, float]:
+        return {m: float(row[m]) for m in RECOVERY_METRICS if m in row and math.isfinite(float(row[m]))}
+
+    before, last = finite(start), finite(end)
+    common = [m for m in RECOVERY_METRICS if m in before and m in last]
+    if not common:
+        return None
+    return RecoveryTrend(int(start["iteration"]), int(end["iteration"]), {m: before[m] for m in common},
+                         {m: last[m] for m in common}, whole=not earlier)
 
 
 def load_training(layout: ProjectLayout, conditions: Sequence[Condition]) -> list[TrainingRecord]:
