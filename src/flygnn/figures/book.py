@@ -131,11 +131,12 @@ def recovery_curves_figure(
             continue
         lowered = True
         at = np.array([iteration for iteration, _ in s.rate_changes], dtype=float)
+        factors = [factor for _, factor in s.rate_changes]
         finite = np.isfinite(s.wall_time_s)
-        hours = np.interp(at, s.iteration[finite], s.wall_time_s[finite] / unit) if finite.any() else np.full(at.shape, np.nan)
+        times = np.interp(at, s.iteration[finite], s.wall_time_s[finite] / unit) if finite.any() else at * np.nan
         for row_axes in axes:
-            mark_rate_changes(row_axes[0], [(x, f) for x, (_, f) in zip(at, s.rate_changes)], color=color)
-            mark_rate_changes(row_axes[1], [(x, f) for x, (_, f) in zip(hours, s.rate_changes) if np.isfinite(x)], color=color)
+            mark_rate_changes(row_axes[0], list(zip(at, factors)), color=color)
+            mark_rate_changes(row_axes[1], [(t, f) for t, f in zip(times, factors) if np.isfinite(t)], color=color)
     axes[-1][0].set_xlabel("training iteration")
     axes[-1][1].set_xlabel(time_label)
     iterations_axis = axes[-1][0]  # shared by the column: one formatter and locator serve every row
@@ -167,7 +168,8 @@ def _r2_limits(row) -> None:
     if not values.size or (values.min() >= inside_low and values.max() <= inside_high):
         return  # nothing close to 0 or 1: the linear axis shows it best
     lowest = float(_log_odds(values.min()))
-    low = float(_from_log_odds(math.floor(lowest))) if values.min() >= _ODDS_FROM else float(_from_log_odds(lowest - 0.25))
+    # a whole decade of odds below the lowest value, or a quarter decade on the linear part below 0.05
+    low = float(_from_log_odds(math.floor(lowest) if values.min() >= _ODDS_FROM else lowest - 0.25))
     high = float(_from_log_odds(max(math.ceil(float(_log_odds(values.max())) + 0.25), 1.0)))
     for ax in row:
         ax.set_ylim(low, high)

@@ -70,7 +70,9 @@ def plot_training_loss(
     return fig
 
 
-def mark_rate_changes(ax: Axes, changes: Sequence[tuple[float, float]], color: str = "dimgray", label: bool = False) -> None:
+def mark_rate_changes(
+    ax: Axes, changes: Sequence[tuple[float, float]], color: str = "dimgray", label: bool = False
+) -> None:
     """Dotted vertical lines where the learning-rate factor changed; ``label``: "lr ×0.3" at the top."""
     for position, factor in changes:
         ax.axvline(position, color=color, linestyle=":", linewidth=1.0, alpha=0.8, zorder=0)

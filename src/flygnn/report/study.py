@@ -83,7 +83,8 @@ def recovery_trend_sentence(record: TrainingRecord, labels: Mapping[str, str]) -
     label = keep_together(escape_markdown(record.condition.label))
     trend = record.recovery_trend()
     if trend is None:
-        return f"{label}: not available, {escape_message(record.no_curves_reason or 'it has fewer than two scored rows')}"
+        reason = record.no_curves_reason or "it has fewer than two scored rows"
+        return f"{label}: not available, {escape_message(reason)}"
     span = f"iterations {trend.first_iteration:,}–{trend.last_iteration:,}"
     if trend.whole:
         span += f" (all it has: {trend.last_iteration - trend.first_iteration:,} iterations)"
