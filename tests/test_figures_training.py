@@ -59,6 +59,16 @@ def test_the_figure_marks_where_the_learning_rate_changed():
     assert not plot_training_loss(history).axes[0].texts  # no change, no mark
 
 
+def test_labels_of_close_rate_changes_stand_one_above_the_other():
+    # σ = 0.05's legs: 0.3 at 29,150 and back to 1 at 35,600 of 192,400 iterations ran into each other
+    fig = plot_training_loss(synthetic_history(192_400), rate_changes=[(29_150, 0.3), (35_600, 1.0), (54_700, 0.5)])
+    offsets = {text.get_text(): text.xyann[1] for text in fig.axes[0].texts}
+    assert offsets["lr ×1"] < offsets["lr ×0.3"] == offsets["lr ×0.5"]
+    fig.canvas.draw()
+    boxes = {text.get_text(): text.get_window_extent() for text in fig.axes[0].texts}
+    assert not boxes["lr ×0.3"].overlaps(boxes["lr ×1"]) and not boxes["lr ×1"].overlaps(boxes["lr ×0.5"])
+
+
 # 22,500 and 31,100 iterations are where the committed σ = 0.5 and σ = 0 bundles stood when
 # the speed panel's labels ran into each other; the rest spans short runs to a paper schedule.
 @pytest.mark.parametrize("last_iteration", [40, 900, 9_999, 22_500, 29_150, 31_100, 123_457, 200_000, 2_500_000])
