@@ -52,6 +52,8 @@ def _time_axis(seconds: float) -> tuple[float, str]:
 R2_TICKS = (0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999)
 R2_LINEAR_WITHIN = (0.05, 0.95)  # an R² row with every value (and published line) inside stays linear
 _ODDS_FROM = 0.05  # below this R² (down to 0 and negative values) the log-odds scale continues linearly
+_ODDS_EDGE = math.log10(_ODDS_FROM / (1.0 - _ODDS_FROM))  # the scale's value at the joint
+_ODDS_SLOPE = 1.0 / (_ODDS_FROM * (1.0 - _ODDS_FROM) * math.log(10.0))  # its derivative there
 
 
 def _log_odds(r2):
@@ -64,16 +66,13 @@ def _log_odds(r2):
     """
     r = np.clip(np.asarray(r2, dtype=float), None, 1.0 - 1e-12)
     inside = np.log10(np.clip(r, _ODDS_FROM, None) / (1.0 - np.clip(r, _ODDS_FROM, None)))
-    slope = 1.0 / (_ODDS_FROM * (1.0 - _ODDS_FROM) * math.log(10.0))
-    return np.where(r >= _ODDS_FROM, inside, math.log10(_ODDS_FROM / (1.0 - _ODDS_FROM)) + slope * (r - _ODDS_FROM))
+    return np.where(r >= _ODDS_FROM, inside, _ODDS_EDGE + _ODDS_SLOPE * (r - _ODDS_FROM))
 
 
 def _from_log_odds(y):
     y = np.asarray(y, dtype=float)
-    edge = math.log10(_ODDS_FROM / (1.0 - _ODDS_FROM))
-    slope = 1.0 / (_ODDS_FROM * (1.0 - _ODDS_FROM) * math.log(10.0))
-    odds = 10.0 ** np.clip(y, edge, 300.0)
-    return np.where(y >= edge, odds / (1.0 + odds), _ODDS_FROM + (y - edge) / slope)
+    odds = 10.0 ** np.clip(y, _ODDS_EDGE, 300.0)
+    return np.where(y >= _ODDS_EDGE, odds / (1.0 + odds), _ODDS_FROM + (y - _ODDS_EDGE) / _ODDS_SLOPE)
 
 
 def use_r2_scale(ax) -> None:
