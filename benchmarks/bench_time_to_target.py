@@ -10,6 +10,11 @@ ratio compares like with like on this machine at this moment.
     flygnn simulate --preset cpu --conditions sigma-0p5      # once: the dataset
     python benchmarks/bench_time_to_target.py                # up to 30 minutes of training
     python benchmarks/bench_time_to_target.py --minutes 10 --threads 2 --batch-size 4
+    python benchmarks/bench_time_to_target.py --schedule 6000:0.3,10000:0.1   # learning-rate steps
+
+``--schedule ITERATION:FACTOR,...`` multiplies the preset's learning rates by FACTOR from
+ITERATION on (the ``--lr-factor`` of ``flygnn train``, changed between legs: Adam's moments
+carry over), so a decay can be timed against the preset's constant rates.
 
 Wall time needs an otherwise idle machine to mean anything (it says how loaded the
 machine was); the training CPU minutes of this process (scoring excluded) are printed
@@ -22,6 +27,7 @@ Writes the score history to ``--history`` (CSV) so a curve can be drawn.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import threading
 import time
@@ -50,6 +56,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="override the preset's B")
     parser.add_argument("--reference-iterations", type=int, default=3, help="iterations of the per-edge reference")
     parser.add_argument("--history", default="benchmarks/time-to-target.csv")
+    parser.add_argument("--schedule", type=parse_schedule, default=[], metavar="IT:FACTOR,...",
+                        help="learning-rate factor FACTOR from iteration IT on (e.g. 6000:0.3,10000:0.1)")
     args = parser.parse_args()
 
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -92,11 +100,26 @@ def main() -> None:
         )
         return scores
 
-    print(f"σ = {config.sigma:g}, preset {args.preset}, B = {config.batch_size}, {args.threads} thread(s), "
+    schedule = "".join(f", ×{factor:g} from {start}" for start, factor in args.schedule)
+    print(f"σ = {config.sigma:g}, preset {args.preset}, B = {config.batch_size}, {args.threads} thread(s){schedule}, "
           f"load average before: {load_before:.2f}")
-    trainer = Trainer(config, network, progress=False, scorer=scorer, time_limit_s=60 * args.minutes, stop=stop)
     started = time.perf_counter()
-    trainer.fit(frames)
+    # one leg per learning-rate factor; each continues the last one's state
+    stages = [(0, 1.0), *args.schedule]
+    trainer = None
+    for (start, factor), (end, _) in zip(stages, [*stages[1:], (config.iterations, None)]):
+        left_s = 60 * args.minutes - (trainer.wall_time_s_ if trainer else 0.0)
+        if left_s <= 0 or stop.is_set():
+            break
+        leg = dataclasses.replace(config, lr_factor=factor, iterations=end)
+        previous = trainer
+        trainer = Trainer(leg, network, progress=False, scorer=scorer, time_limit_s=left_s, stop=stop)
+        if previous is None:
+            trainer.fit(frames)
+        else:
+            trainer.fit(frames, initial_state=previous.state_, history=previous.history_)
+        if trainer.stopped_early_:
+            break
     elapsed = time.perf_counter() - started
     write_history(trainer.history_, Path(args.history))
     iterations_per_s = trainer.iteration_ / max(trainer.wall_time_s_, 1e-9)
@@ -123,6 +146,21 @@ def main() -> None:
     reference = measure(model, config, _per_edge_terms, config.batch_size, 0.0, args.reference_iterations, np.random.default_rng(0))
     print(f"per-edge reference: {reference[0]:.3f} it/s at B = {config.batch_size} -> ours is {iterations_per_s / reference[0]:.1f}x; "
           f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def parse_schedule(text: str) -> list[tuple[int, float]]:
+    """'6000:0.3,10000:0.1' -> [(6000, 0.3), (10000, 0.1)] (increasing iterations, factors > 0)."""
+    steps = []
+    for item in filter(None, text.split(",")):
+        try:
+            start, factor = item.split(":")
+            steps.append((int(start), float(factor)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not ITERATION:FACTOR") from None
+    starts = [start for start, _ in steps]
+    if starts != sorted(set(starts)) or any(start <= 0 for start in starts) or any(not f > 0 for _, f in steps):
+        raise argparse.ArgumentTypeError("iterations must increase and be > 0, factors > 0")
+    return steps
 
 
 if __name__ == "__main__":

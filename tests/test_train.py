@@ -265,3 +265,18 @@ def test_resume_compares_float_settings_up_to_rounding():
     assert _same_setting(1.5 * 2.325e-3, 3.4875e-3)  # 0.0034874999999999997 vs 0.0034875
     assert not _same_setting(1.8e-3, 2.7e-3)
     assert _same_setting(2, 2) and not _same_setting(2, 4)
+
+
+def test_scoring_when_a_leg_stops_early_is_not_training_time(frames, tiny_network):
+    import time
+
+    def slow_scorer(model):
+        time.sleep(0.5)
+        return {"W_corrected_R2": 0.5}
+
+    config = smoke_config(iterations=60, score_every=1000)  # scored at the start and at the early stop
+    started = time.perf_counter()
+    trainer = Trainer(config, tiny_network, progress=False, scorer=slow_scorer, time_limit_s=0.0).fit(frames)
+    elapsed = time.perf_counter() - started
+    assert trainer.stopped_early_ and [row["iteration"] for row in trainer.history_ if "W_corrected_R2" in row] == [0, 10]
+    assert trainer.wall_time_s_ <= elapsed - 2 * 0.5  # neither sleep is training time

@@ -270,7 +270,9 @@ class Trainer:
             unit="it", dynamic_ncols=True, desc=f"train σ={config.sigma:g} ({config.preset})",
         )
         try:
+            before = time.perf_counter()
             self._score_starting_point()
+            scoring += time.perf_counter() - before
             while self.iteration_ < config.iterations:
                 indices = rng.integers(0, frames.n_frames, size=config.batch_size)
                 v, I, y = data.batch(indices)
@@ -309,7 +311,9 @@ class Trainer:
                     if (out_of_time or (self.stop is not None and self.stop.is_set())) and not last:
                         self.stopped_early_ = True
                         if self.scorer is not None and not is_scored(row):
+                            before = time.perf_counter()
                             self._score_row(row, bar)
+                            scoring += time.perf_counter() - before  # not training time either
                         break
                     # checkpoints only at log boundaries, so the saved history matches the saved state
                     if time.perf_counter() - last_save >= config.checkpoint_every_s and not last:
