@@ -196,6 +196,33 @@ def test_loss_trend_known_answer():
     assert loss_trend(rows[:3]) is None
 
 
+def test_loss_trend_after_a_rate_change_compares_rows_at_the_new_rate():
+    # the drop from 9 to 4 at iteration 50 is the rate change (less noise), not progress;
+    # the row logged at 50 averages iterations before the change and is left out
+    rows = [{"iteration": 10 * i, "loss": value} for i, value in enumerate([9, 9, 9, 9, 9, 9, 4, 4, 4, 4, 4, 4])]
+    assert loss_trend(rows, 0.5).change == pytest.approx(4 / 9 - 1)  # across the change: "still falling"
+    trend = loss_trend(rows, 0.5, since=50)
+    assert trend.change == 0 and trend.rate_since == 50
+    assert (trend.first_iteration, trend.split_iteration, trend.last_iteration) == (60, 90, 110)
+    assert loss_trend(rows, 0.5, since=90) is None  # two rows after the change: too few
+
+
+def test_trend_sentence_names_the_rate_its_windows_share():
+    from flygnn.report.study import trend_sentence
+    from flygnn.report.training import TrainingRecord
+
+    condition = Condition("sigma-0p05", 0.05, "σ = 0.05")
+    legs = [{"started_iteration": 0, "lr_factor": 1.0}, {"started_iteration": 1500, "lr_factor": 0.3}]
+    rows = [{"iteration": 100 * i, "loss": 9.0 if i <= 15 else 4.0} for i in range(1, 21)]
+    record = TrainingRecord(condition, training={"legs": legs}, history=rows, history_file="h.csv")
+    sentence = trend_sentence(record)
+    assert "both at the rate set at iteration 1,500 (+0.0 %): **flat (within ±2 %)**" in sentence
+    assert "**still falling**" in trend_sentence(TrainingRecord(condition, history=rows, history_file="h.csv"))
+    short = TrainingRecord(condition, training={"legs": legs[:1] + [{"started_iteration": 1900, "lr_factor": 0.1}]},
+                           history=rows, history_file="h.csv")
+    assert "fewer than four losses logged since the learning-rate change at iteration 1,900" in trend_sentence(short)
+
+
 def test_recovery_trend_known_answer():
     # scored every 10,000 iterations (loss rows between them carry no score); window 30,000
     rows = [{"iteration": 5_000, "loss": 3.0}]

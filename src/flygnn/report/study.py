@@ -60,6 +60,10 @@ def _count(value: Any) -> str:
 def trend_sentence(record: TrainingRecord) -> str:
     label = keep_together(escape_markdown(record.condition.label))
     trend = record.loss_trend()
+    changes = record.rate_changes()
+    if trend is None and changes and record.history_file:
+        return (f"{label}: not available (fewer than four losses logged since the learning-rate change at "
+                f"iteration {changes[-1][0]:,})")
     if trend is None:
         source = record.history_file or "no loss history"
         return f"{label}: not available ({escape_markdown(source)} has fewer than four logged losses)" \
@@ -67,9 +71,10 @@ def trend_sentence(record: TrainingRecord) -> str:
     change = trend.change
     percent = f"{100 * change:+.1f}".replace("-", "−")
     verdict = "still falling" if change < -FLAT else "rising" if change > FLAT else "flat (within ±2 %)"
+    rate = "" if trend.rate_since is None else f", both at the rate set at iteration {trend.rate_since:,}"
     return (
         f"{label}: mean loss {trend.last:.4g} over iterations {trend.split_iteration:,}–{trend.last_iteration:,} "
-        f"against {trend.before:.4g} over {trend.first_iteration:,}–{trend.split_iteration:,} "
+        f"against {trend.before:.4g} over {trend.first_iteration:,}–{trend.split_iteration:,}{rate} "
         f"({percent} %): **{verdict}** when training stopped"
     )
 

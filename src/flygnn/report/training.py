@@ -33,13 +33,17 @@ RECOVERY_WINDOW = 30_000
 @dataclass(frozen=True)
 class LossTrend:
     """Mean loss over the last ``TREND_FRACTION`` of the logged iterations against the
-    same number of rows before it: ``change`` = last/before − 1 (negative: still falling)."""
+    same number of rows before it: ``change`` = last/before − 1 (negative: still falling).
+
+    After a learning-rate change both windows lie after it (shorter if need be): a lower
+    rate lowers the loss at once (less gradient noise), which is not training progress."""
 
     before: float
     last: float
     first_iteration: int  # first iteration of the "before" window
     split_iteration: int  # first iteration of the "last" window
     last_iteration: int
+    rate_since: int | None = None  # the iteration of the last learning-rate change, when the windows follow one
 
     @property
     def change(self) -> float:
@@ -99,26 +103,39 @@ class TrainingRecord:
             return self.training[name]
         return (self.training.get("config") or {}).get(name)
 
+    def rate_changes(self) -> list[tuple[int, float]]:
+        """``(iteration, lr factor)`` of every learning-rate change between legs."""
+        from flygnn.train.history import rate_changes
+
+        legs = self.training.get("legs")
+        return rate_changes([leg for leg in legs if isinstance(leg, dict)]) if isinstance(legs, list) else []
+
     def loss_trend(self) -> LossTrend | None:
-        return loss_trend(self.history)
+        changes = self.rate_changes()
+        return loss_trend(self.history, since=changes[-1][0] if changes else None)
 
     def recovery_trend(self) -> RecoveryTrend | None:
         return recovery_trend(self.history)
 
 
-def loss_trend(rows: Sequence[dict[str, Any]], fraction: float = TREND_FRACTION) -> LossTrend | None:
+def loss_trend(rows: Sequence[dict[str, Any]], fraction: float = TREND_FRACTION, since: int | None = None) -> LossTrend | None:
     """The loss at the end of training against just before it (see :class:`LossTrend`);
-    None with fewer than 4 logged losses."""
+    ``since``: the iteration of the last learning-rate change (both windows after it).
+    None with fewer than 4 logged losses (after ``since``)."""
     points = [(int(r["iteration"]), float(r["loss"])) for r in rows if math.isfinite(float(r.get("loss", math.nan)))]
     window = max(2, round(len(points) * fraction))
-    if len(points) < 2 * window:
+    if since is not None:
+        # a row logged at the change averages iterations before it: only later rows count
+        points = [point for point in points if point[0] > since]
+        window = min(window, len(points) // 2)
+    if window < 2 or len(points) < 2 * window:
         return None
     before, last = points[-2 * window : -window], points[-window:]
     mean_before = sum(v for _, v in before) / len(before)
     mean_last = sum(v for _, v in last) / len(last)
     if mean_before <= 0:
         return None
-    return LossTrend(mean_before, mean_last, before[0][0], last[0][0], last[-1][0])
+    return LossTrend(mean_before, mean_last, before[0][0], last[0][0], last[-1][0], since)
 
 
 def recovery_trend(rows: Sequence[dict[str, Any]], window: int = RECOVERY_WINDOW) -> RecoveryTrend | None:
