@@ -95,19 +95,20 @@ def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores:
     palette = np.array(type_colors(min(len(clusters), 256)))
     colors = palette[index % len(palette)]
     order = np.random.default_rng(0).permutation(len(xy))
-    fig, ax = subplots(figsize=(5.6, 5.0))
+    # compact, with the scores at the axis labels' size: the book shows it three across a page
+    fig, ax = subplots(figsize=(4.4, 5.0))
     ax.scatter(xy[order, 0], xy[order, 1], c=colors[order], s=2.5, alpha=0.7, linewidths=0, rasterized=True)
-    _umap_axes(ax, f"{title}: UMAP by GMM cluster ({len(clusters)} clusters)")
+    _umap_axes(ax, f"{title}:\nUMAP by GMM cluster ({len(clusters)} clusters)")
     # below the axes, where it hides no point
     text = "Hungarian accuracy against the true types:\n" + "\n".join(f"  {name}: {format_value(value)}" for name, value in scores.items())
-    ax.text(0.0, -0.1, text, transform=ax.transAxes, va="top", ha="left", fontsize=8)
+    ax.text(0.0, -0.06, text, transform=ax.transAxes, va="top", ha="left", fontsize=ax.xaxis.label.get_size())
     fig.tight_layout()
     return fig
 
 
 def _umap_axes(ax, title: str) -> None:
     ax.set_title(title)
-    ax.set_xlabel("UMAP 1 (no units: only neighbourhoods matter)")
+    ax.set_xlabel("UMAP 1 (no units)")
     ax.set_ylabel("UMAP 2 (no units)")
     ax.set_xticks([])
     ax.set_yticks([])
