@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import threading
 import time
 import warnings
@@ -107,19 +108,24 @@ def main() -> None:
     # one leg per learning-rate factor; each continues the last one's state
     stages = [(0, 1.0), *args.schedule]
     trainer = None
-    for (start, factor), (end, _) in zip(stages, [*stages[1:], (config.iterations, None)]):
-        left_s = 60 * args.minutes - (trainer.wall_time_s_ if trainer else 0.0)
-        if left_s <= 0 or stop.is_set():
-            break
-        leg = dataclasses.replace(config, lr_factor=factor, iterations=end)
-        previous = trainer
-        trainer = Trainer(leg, network, progress=False, scorer=scorer, time_limit_s=left_s, stop=stop)
-        if previous is None:
-            trainer.fit(frames)
-        else:
-            trainer.fit(frames, initial_state=previous.state_, history=previous.history_)
-        if trainer.stopped_early_:
-            break
+    # Ctrl-C or SIGTERM end the run early with the summary of what was reached so far
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        for (start, factor), (end, _) in zip(stages, [*stages[1:], (config.iterations, None)]):
+            left_s = 60 * args.minutes - (trainer.wall_time_s_ if trainer else 0.0)
+            if left_s <= 0 or stop.is_set():
+                break
+            leg = dataclasses.replace(config, lr_factor=factor, iterations=end)
+            previous = trainer
+            trainer = Trainer(leg, network, progress=False, scorer=scorer, time_limit_s=left_s, stop=stop)
+            if previous is None:
+                trainer.fit(frames)
+            else:
+                trainer.fit(frames, initial_state=previous.state_, history=previous.history_)
+            if trainer.stopped_early_:
+                break
+    except KeyboardInterrupt:
+        print("interrupted: the summary covers the iterations trained so far", flush=True)
     elapsed = time.perf_counter() - started
     write_history(trainer.history_, Path(args.history))
     iterations_per_s = trainer.iteration_ / max(trainer.wall_time_s_, 1e-9)
