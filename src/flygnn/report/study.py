@@ -142,7 +142,8 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
         + grid.markdown()
         + ("\n" + "\n".join(problems) + "\n" if problems else "")
         + f"\n- **Training loss{figure}.** The mean loss over the last {round(100 * TREND_FRACTION)} % of the "
-        "logged iterations against the same span before it:\n"
+        "logged iterations against the same span before it, both after the last learning-rate change when "
+        "there was one (a lower rate lowers the loss at once: less gradient noise, not progress):\n"
         + trend + "\n"
         f"- **Recovery over the last {RECOVERY_WINDOW:,} iterations** (@fig-recovery-curves; upstream's rules, "
         "on the training frames): each R² at the last score against the score that many iterations before "
