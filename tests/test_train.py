@@ -280,3 +280,18 @@ def test_scoring_when_a_leg_stops_early_is_not_training_time(frames, tiny_networ
     elapsed = time.perf_counter() - started
     assert trainer.stopped_early_ and [row["iteration"] for row in trainer.history_ if "W_corrected_R2" in row] == [0, 10]
     assert trainer.wall_time_s_ <= elapsed - 2 * 0.5  # neither sleep is training time
+
+
+def test_ctrl_c_says_whether_a_state_was_saved(frames, tiny_network, capsys):
+    def interrupt(model):
+        raise KeyboardInterrupt
+
+    saved = []
+    for save_state, expected in ((saved.append, "training state saved (continue with --resume)"),
+                                 (None, "this run saves no state")):
+        trainer = Trainer(smoke_config(iterations=40, score_every=20), tiny_network, progress=False,
+                          scorer=interrupt, save_state=save_state)
+        with pytest.raises(KeyboardInterrupt):
+            trainer.fit(frames)
+        assert f"interrupted at iteration 0; {expected}" in capsys.readouterr().err
+    assert [state.iteration for state in saved] == [0]

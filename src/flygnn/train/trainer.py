@@ -327,7 +327,9 @@ class Trainer:
             if window:
                 self._close_log_row(sums, window, time.perf_counter(), window_start, bar)
             self._checkpoint(optimizer, rng)
-            print(f"\ninterrupted; training state saved at iteration {self.iteration_} (continue with --resume)", file=sys.stderr)
+            saved = ("training state saved (continue with --resume)" if self.save_state is not None
+                     else "this run saves no state")
+            print(f"\ninterrupted at iteration {self.iteration_}; {saved}", file=sys.stderr)
             raise
         finally:
             bar.close()
