@@ -169,11 +169,13 @@ class Trainer:
             return {}
         was_training = self.model_.training
         self.model_.eval()
+        started = time.perf_counter()
         try:
             with torch.no_grad():
                 return dict(self.scorer(self.model_))
         finally:
             self.model_.train(was_training)
+            self._scoring_s += time.perf_counter() - started  # not training time
 
     def _score_row(self, row: dict[str, Any], bar: Any) -> None:
         """Score the model into its history ``row`` and print the row's progress line."""
@@ -264,15 +266,13 @@ class Trainer:
         elapsed_before = self.wall_time_s_
         last_save = started
         window_start = started
-        scoring = 0.0  # seconds spent scoring: not training time
+        self._scoring_s = 0.0  # seconds spent scoring in this leg (added up by _score)
         bar = tqdm(
             total=config.iterations, initial=min(self.iteration_, config.iterations), disable=not self.progress,
             unit="it", dynamic_ncols=True, desc=f"train σ={config.sigma:g} ({config.preset})",
         )
         try:
-            before = time.perf_counter()
             self._score_starting_point()
-            scoring += time.perf_counter() - before
             while self.iteration_ < config.iterations:
                 indices = rng.integers(0, frames.n_frames, size=config.batch_size)
                 v, I, y = data.batch(indices)
@@ -300,20 +300,16 @@ class Trainer:
                 last = self.iteration_ == config.iterations
                 if self.iteration_ % config.log_every == 0 or last:
                     now = time.perf_counter()
-                    self.wall_time_s_ = elapsed_before + (now - started) - scoring
+                    self.wall_time_s_ = elapsed_before + (now - started) - self._scoring_s
                     row = self._close_log_row(sums, window, now, window_start, bar)
                     if self.scorer is not None and (last or (config.score_every and self.iteration_ % config.score_every == 0)):
-                        before = time.perf_counter()
                         self._score_row(row, bar)
-                        scoring += time.perf_counter() - before
                     sums, window, window_start = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
-                    out_of_time = self.time_limit_s is not None and now - started - scoring >= self.time_limit_s
+                    out_of_time = self.time_limit_s is not None and now - started - self._scoring_s >= self.time_limit_s
                     if (out_of_time or (self.stop is not None and self.stop.is_set())) and not last:
                         self.stopped_early_ = True
                         if self.scorer is not None and not is_scored(row):
-                            before = time.perf_counter()
                             self._score_row(row, bar)
-                            scoring += time.perf_counter() - before  # not training time either
                         break
                     # checkpoints only at log boundaries, so the saved history matches the saved state
                     if time.perf_counter() - last_save >= config.checkpoint_every_s and not last:
@@ -323,7 +319,7 @@ class Trainer:
                             bar.write(progress_line(row, config.iterations) + " · state saved", file=sys.stderr)
         except KeyboardInterrupt:
             rng.bit_generator.state = rng_state
-            self.wall_time_s_ = elapsed_before + (time.perf_counter() - started) - scoring
+            self.wall_time_s_ = elapsed_before + (time.perf_counter() - started) - self._scoring_s
             if window:
                 self._close_log_row(sums, window, time.perf_counter(), window_start, bar)
             self._checkpoint(optimizer, rng)
@@ -333,7 +329,7 @@ class Trainer:
             raise
         finally:
             bar.close()
-        self.wall_time_s_ = elapsed_before + (time.perf_counter() - started) - scoring
+        self.wall_time_s_ = elapsed_before + (time.perf_counter() - started) - self._scoring_s
         self._checkpoint(optimizer, rng)
         self.legs_ = list(self.state_.legs)
         losses = [row["loss"] for row in self.history_ if "loss" in row]
