@@ -13,8 +13,8 @@ ratio compares like with like on this machine at this moment.
     python benchmarks/bench_time_to_target.py --schedule 6000:0.3,10000:0.1   # learning-rate steps
 
 ``--schedule ITERATION:FACTOR,...`` multiplies the preset's learning rates by FACTOR from
-ITERATION on (the ``--lr-factor`` of ``flygnn train``, changed between legs: Adam's moments
-carry over), so a decay can be timed against the preset's constant rates.
+ITERATION on (``flygnn train --lr-steps``: Adam's moments carry over), so a decay can be
+timed against the preset's constant rates.
 
 Wall time needs an otherwise idle machine to mean anything (it says how loaded the
 machine was); the training CPU minutes of this process (scoring excluded) are printed
@@ -27,7 +27,6 @@ Writes the score history to ``--history`` (CSV) so a curve can be drawn.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import signal
 import threading
@@ -57,7 +56,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="override the preset's B")
     parser.add_argument("--reference-iterations", type=int, default=3, help="iterations of the per-edge reference")
     parser.add_argument("--history", default="benchmarks/time-to-target.csv")
-    parser.add_argument("--schedule", type=parse_schedule, default=[], metavar="IT:FACTOR,...",
+    parser.add_argument("--schedule", type=parse_schedule, default=(), metavar="IT:FACTOR,...",
                         help="learning-rate factor FACTOR from iteration IT on (e.g. 6000:0.3,10000:0.1)")
     args = parser.parse_args()
 
@@ -67,7 +66,8 @@ def main() -> None:
     dataset = open_dataset(args.dataset or ProjectLayout.find().dataset_path(args.preset, "sigma-0p5"))
     network = load_network(extent=int(dataset.attrs["extent"]))
     config = load_training_config(
-        args.preset, float(dataset.sigma), {"iterations": 10**7, "score_every": args.score_every, "batch_size": args.batch_size}
+        args.preset, float(dataset.sigma),
+        {"iterations": 10**7, "score_every": args.score_every, "batch_size": args.batch_size, "lr_steps": args.schedule},
     )
     frames = TrainingFrames.from_dataset(dataset, network.input_indices)
     activity = frames.activity(config.activity_frames, config.seed)
@@ -105,25 +105,11 @@ def main() -> None:
     print(f"σ = {config.sigma:g}, preset {args.preset}, B = {config.batch_size}, {args.threads} thread(s){schedule}, "
           f"load average before: {load_before:.2f}")
     started = time.perf_counter()
-    # one leg per learning-rate factor; each continues the last one's state
-    stages = [(0, 1.0), *args.schedule]
-    trainer = None
+    trainer = Trainer(config, network, progress=False, scorer=scorer, time_limit_s=60 * args.minutes, stop=stop)
     # Ctrl-C or SIGTERM end the run early with the summary of what was reached so far
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        for (start, factor), (end, _) in zip(stages, [*stages[1:], (config.iterations, None)]):
-            left_s = 60 * args.minutes - (trainer.wall_time_s_ if trainer else 0.0)
-            if left_s <= 0 or stop.is_set():
-                break
-            leg = dataclasses.replace(config, lr_factor=factor, iterations=end)
-            previous = trainer
-            trainer = Trainer(leg, network, progress=False, scorer=scorer, time_limit_s=left_s, stop=stop)
-            if previous is None:
-                trainer.fit(frames)
-            else:
-                trainer.fit(frames, initial_state=previous.state_, history=previous.history_)
-            if trainer.stopped_early_:
-                break
+        trainer.fit(frames)
     except KeyboardInterrupt:
         print("interrupted: the summary covers the iterations trained so far", flush=True)
     elapsed = time.perf_counter() - started
@@ -154,19 +140,15 @@ def main() -> None:
           f"load average after: {os.getloadavg()[0]:.2f}")
 
 
-def parse_schedule(text: str) -> list[tuple[int, float]]:
-    """'6000:0.3,10000:0.1' -> [(6000, 0.3), (10000, 0.1)] (increasing iterations, factors > 0)."""
-    steps = []
-    for item in filter(None, text.split(",")):
-        try:
-            start, factor = item.split(":")
-            steps.append((int(start), float(factor)))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{item!r} is not ITERATION:FACTOR") from None
-    starts = [start for start, _ in steps]
-    if starts != sorted(set(starts)) or any(start <= 0 for start in starts) or any(not f > 0 for _, f in steps):
-        raise argparse.ArgumentTypeError("iterations must increase and be > 0, factors > 0")
-    return steps
+def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
+    """'6000:0.3,10000:0.1' -> ((6000, 0.3), (10000, 0.1)), as ``flygnn train --lr-steps`` reads it."""
+    from flygnn.errors import FlygnnError
+    from flygnn.train import parse_lr_steps
+
+    try:
+        return parse_lr_steps(text)
+    except FlygnnError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":

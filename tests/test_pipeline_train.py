@@ -130,6 +130,17 @@ def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
         main([*args, "--out", str(tmp_path / "x"), "--resume", "--fresh"])
     assert main([*args, "--out", str(tmp_path / "x"), "--time-limit", "0"]) == 2
     assert "--time-limit must be > 0" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "x"), "--lr-steps", "10:0.3,5:0.1"]) == 2
+    assert "must be > 0 and increasing" in capsys.readouterr().err
+    # learning-rate steps within one run, recorded as legs; resuming without them is pointed out
+    out, args = tmp_path / "stepped", [*args[:-2], str(tmp_path / "ckpt-stepped"), "--no-progress"]
+    assert main([*args, "--out", str(out), "--iterations", "20", "--score-every", "0", "--lr-steps", "10:0.3"]) == 0
+    meta = json.loads((out / "bundle.json").read_text())["training"]
+    assert [(leg["started_iteration"], leg["lr_factor"]) for leg in meta["legs"]] == [(0, 1.0), (10, 0.3)]
+    assert meta["config"]["lr_steps"] == [[10, 0.3]]
+    capsys.readouterr()
+    assert main([*args, "--out", str(out), "--iterations", "30", "--score-every", "0", "--resume"]) == 0
+    assert "ran at learning-rate factor 0.3; this one starts at 1" in capsys.readouterr().err
 
 
 def test_cli_training_uses_the_project_files_from_any_sub_folder(dataset, tmp_path, capsys, monkeypatch):

@@ -167,6 +167,49 @@ def test_a_leg_can_lower_the_learning_rates(frames, tiny_network):
         load_training_config("smoke", 0.05, {"lr_factor": 0.0})
 
 
+def test_learning_rate_steps_equal_legs_stopped_and_resumed_at_the_steps(frames, tiny_network):
+    """A run with steps at 10 and 20 is bit-exact the legs 0-10 (×0.5), 10-20 (×0.25), 20-30 (×0.1)
+    resumed by hand, and records the same legs; a run resumed between steps picks up the schedule."""
+    torch.set_num_threads(1)
+    steps = ((10, 0.25), (20, 0.1))
+    whole = Trainer(smoke_config(iterations=30, lr_factor=0.5, lr_steps=steps), tiny_network, progress=False).fit(frames)
+    by_hand = Trainer(smoke_config(iterations=10, lr_factor=0.5), tiny_network, progress=False).fit(frames)
+    for end, factor in ((20, 0.25), (30, 0.1)):
+        previous = by_hand
+        by_hand = Trainer(smoke_config(iterations=end, lr_factor=factor), tiny_network, progress=False)
+        by_hand.fit(frames, initial_state=previous.state_, history=previous.history_)
+    for (name, a), b in zip(whole.model_.state_dict().items(), by_hand.model_.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert [r["loss"] for r in whole.history_] == [r["loss"] for r in by_hand.history_]
+    record = [(leg["started_iteration"], leg["ended_iteration"], leg["lr_factor"]) for leg in whole.legs_]
+    assert record == [(0, 10, 0.5), (10, 20, 0.25), (20, 30, 0.1)]
+    assert record == [(leg["started_iteration"], leg["ended_iteration"], leg["lr_factor"]) for leg in by_hand.legs_]
+    assert "learning-rate step" in whole.legs_[1]["note"]
+
+    # stopped at 15 (between the steps) and resumed with the same schedule: same model, one leg per factor run
+    first = Trainer(smoke_config(iterations=15, lr_factor=0.5, lr_steps=steps), tiny_network, progress=False).fit(frames)
+    resumed = Trainer(smoke_config(iterations=30, lr_factor=0.5, lr_steps=steps), tiny_network, progress=False)
+    resumed.fit(frames, initial_state=first.state_, history=first.history_)
+    for (name, a), b in zip(whole.model_.state_dict().items(), resumed.model_.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert [(leg["started_iteration"], leg["lr_factor"]) for leg in resumed.legs_] == [(0, 0.5), (10, 0.25), (15, 0.25), (20, 0.1)]
+
+
+def test_learning_rate_steps_are_read_and_checked():
+    from flygnn.train import parse_lr_steps
+
+    assert parse_lr_steps("60000:0.3, 80_000:0.1") == ((60000, 0.3), (80000, 0.1))
+    config = smoke_config(lr_factor=0.5, lr_steps=((10, 0.25), (15, 0.1)))
+    assert [config.lr_factor_at(i) for i in (0, 9, 10, 14, 15, 99)] == [0.5, 0.5, 0.25, 0.25, 0.1, 0.1]
+    for text, message in (("60000", "not ITERATION:FACTOR"), ("6:0.3,5:0.1", "increasing"), ("0:0.3", "> 0"),
+                          ("6:0", "factors must be > 0"), ("6:nan", "factors must be > 0"), ("6:x", "not ITERATION:FACTOR")):
+        with pytest.raises(FlygnnError, match=message):
+            parse_lr_steps(text)
+    with pytest.raises(FlygnnError, match="increasing"):
+        load_training_config("smoke", 0.05, {"lr_steps": [(5, 0.3), (5, 0.1)]})
+    assert load_training_config("smoke", 0.05, {"lr_steps": [[5, 0.3]]}).lr_steps == ((5, 0.3),)
+
+
 def test_a_leg_can_draw_its_frames_from_a_new_stream(frames, tiny_network):
     torch.set_num_threads(1)
     saved = []

@@ -50,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="multiply the learning rates by this factor in this leg (e.g. 0.3 for a final phase; default 1)",
     )
     parser.add_argument(
+        "--lr-steps", metavar="IT:FACTOR,...",
+        help="learning-rate steps within the run: from iteration IT on, the rates are multiplied by FACTOR "
+        "(e.g. 60000:0.3,80000:0.1; absolute iterations, so pass the same steps when resuming; "
+        "before the first step --lr-factor applies)",
+    )
+    parser.add_argument(
         "--frame-seed", type=int, metavar="N",
         help="draw this leg's training frames from a new stream seeded N instead of continuing the saved one "
         "(a resumed leg otherwise sees exactly the frames an uninterrupted run would)",
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     from flygnn.errors import FlygnnError
     from flygnn.pipeline.train import train_condition
-    from flygnn.train import tune_cpu_allocator
+    from flygnn.train import parse_lr_steps, tune_cpu_allocator
 
     if args.threads < 1:
         raise FlygnnError(f"--threads must be >= 1, got {args.threads}.")
@@ -98,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         overrides={
             "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed, "score_every": args.score_every,
             "lr_factor": args.lr_factor, "frame_seed": args.frame_seed,
+            "lr_steps": None if args.lr_steps is None else parse_lr_steps(args.lr_steps),
         },
         progress=not args.no_progress,
         conditions_file=args.conditions_file,

@@ -113,6 +113,21 @@ def _warm_start_state(bundle: Path, config: TrainingConfig, frames: TrainingFram
     return state, history
 
 
+def _warn_rate_change(state: TrainingState, config: TrainingConfig) -> None:
+    """Say so when a resumed run starts at another learning-rate factor than the leg it continues
+    (a forgotten --lr-factor or --lr-steps would otherwise pass unnoticed)."""
+    if not state.legs:
+        return
+    before = float(state.legs[-1].get("lr_factor", 1.0))
+    now = config.lr_factor_at(state.iteration)
+    if before != now:
+        print(
+            f"note: the leg being continued ran at learning-rate factor {before:g}; this one starts at {now:g} "
+            "(set by --lr-factor / --lr-steps, default 1)",
+            file=sys.stderr,
+        )
+
+
 def train_condition(
     condition: str,
     preset: str,
@@ -203,6 +218,7 @@ def train_condition(
         if not history and chosen == checkpoint_dir:
             history = read_history(out / HISTORY_FILE)
         note = f"resumed from {layout.relative(chosen)} at iteration {initial_state.iteration}"
+        _warn_rate_change(initial_state, config)
         if initial_state.iteration >= config.iterations:
             raise FlygnnError(
                 f"{chosen} is already at iteration {initial_state.iteration} ≥ --iterations {config.iterations}; "

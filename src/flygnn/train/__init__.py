@@ -11,7 +11,7 @@ Chaining dataset → trainer → bundle → scores → figure is orchestration a
 :mod:`flygnn.pipeline`, not here.
 """
 
-from flygnn.train.config import LEG_SETTINGS, TrainingConfig, load_training_config, presets_file
+from flygnn.train.config import LEG_SETTINGS, TrainingConfig, load_training_config, parse_lr_steps, presets_file
 from flygnn.train.frames import DeviceFrames, TrainingFrames
 from flygnn.train.history import HISTORY_FILE, rate_changes, read_history, write_history
 from flygnn.train.loss import LOSS_COMPONENTS, loss_terms, monotonicity_penalty
@@ -31,6 +31,7 @@ __all__ = [
     "load_training_config",
     "loss_terms",
     "monotonicity_penalty",
+    "parse_lr_steps",
     "presets_file",
     "rate_changes",
     "read_history",

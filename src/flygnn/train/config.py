@@ -28,7 +28,7 @@ from flygnn.errors import FlygnnError
 # Settings that may change from one training leg to the next; every other field of
 # TrainingConfig defines the optimisation problem, and a state resumes only under it.
 LEG_SETTINGS = frozenset(
-    {"preset", "iterations", "checkpoint_every_s", "log_every", "score_every", "activity_frames", "derived_from", "lr_factor", "frame_seed"}
+    {"preset", "iterations", "checkpoint_every_s", "log_every", "score_every", "activity_frames", "derived_from", "lr_factor", "lr_steps", "frame_seed"}
 )
 
 
@@ -72,12 +72,28 @@ class TrainingConfig:
     # multiplies all three learning rates in this leg only: a final phase at a lower rate
     # (the rates above stay the problem's; each leg records its factor)
     lr_factor: float = 1.0
+    # learning-rate steps ((iteration, factor), ...): from each iteration on, the factor that
+    # multiplies the rates is that step's instead of lr_factor. Iterations are absolute, so a
+    # resumed run given the same steps carries on where the schedule stands; each step that
+    # is passed starts a new leg in the record
+    lr_steps: tuple[tuple[int, float], ...] = ()
     # a leg that sets it draws its training frames from a new stream seeded with it
     # instead of continuing the saved sampler (which the next leg then continues exactly)
     frame_seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """JSON-shaped (the steps as lists), as ``bundle.json`` and a state's JSON read back."""
+        values = dataclasses.asdict(self)
+        values["lr_steps"] = [list(step) for step in self.lr_steps]
+        return values
+
+    def lr_factor_at(self, iteration: int) -> float:
+        """The learning-rate factor of the iterations that follow the first ``iteration`` ones."""
+        factor = self.lr_factor
+        for start, step_factor in self.lr_steps:
+            if iteration >= start:
+                factor = step_factor
+        return factor
 
     def architecture(self) -> dict[str, Any]:
         return {
@@ -110,6 +126,34 @@ def _same_setting(saved: Any, current: Any) -> bool:
         except (TypeError, ValueError):
             return False
     return saved == current
+
+
+def parse_lr_steps(text: str) -> tuple[tuple[int, float], ...]:
+    """``'60000:0.3,80000:0.1'`` -> ``((60000, 0.3), (80000, 0.1))``: iterations increasing and > 0, factors > 0."""
+    steps = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            start, factor = item.split(":")
+            steps.append((int(start.replace("_", "")), float(factor)))
+        except ValueError:
+            raise FlygnnError(
+                f"learning-rate step {item!r} is not ITERATION:FACTOR (e.g. 60000:0.3,80000:0.1)."
+            ) from None
+    return _checked_lr_steps(steps)
+
+
+def _checked_lr_steps(steps: Any) -> tuple[tuple[int, float], ...]:
+    try:
+        steps = tuple((int(start), float(factor)) for start, factor in steps)
+    except (TypeError, ValueError):
+        raise FlygnnError(f"learning-rate steps must be (iteration, factor) pairs, got {steps!r}.") from None
+    starts = [start for start, _ in steps]
+    if starts != sorted(set(starts)) or any(start <= 0 for start in starts):
+        raise FlygnnError(f"learning-rate step iterations must be > 0 and increasing, got {', '.join(map(str, starts))}.")
+    bad = [factor for _, factor in steps if not (factor > 0 and math.isfinite(factor))]
+    if bad:
+        raise FlygnnError(f"learning-rate factors must be > 0, got {bad[0]:g}.")
+    return steps
 
 
 def presets_file() -> Path:
@@ -189,6 +233,7 @@ def load_training_config(
     unknown = sorted(set(values) - known)
     if unknown:
         raise FlygnnError(f"{path}: unknown training setting(s) {unknown}; known: {sorted(known)}.")
+    values["lr_steps"] = _checked_lr_steps(values.get("lr_steps", ()))
     config = TrainingConfig(**values)
     if not config.lr_factor > 0:
         raise FlygnnError(f"the learning-rate factor must be > 0, got {config.lr_factor}.")

@@ -104,6 +104,10 @@ class Trainer:
             (time spent scoring not counted).
         stop: an event; when set, the run stops at the next log boundary (like the time limit).
 
+    The learning rates are the config's times ``config.lr_factor_at(iteration)``: a step of
+    ``config.lr_steps`` passed during ``fit`` ends the running leg record and starts one at
+    the new factor (Adam's moments carry on), as a run stopped and resumed there would.
+
     Learned: ``model_``, ``history_`` (rows: iteration, wall time, mean of every loss term
     and of the total, iterations/s, and the scores where scored), ``iteration_``,
     ``wall_time_s_`` (over all legs), ``final_loss_``, ``xnorm_``, ``legs_``, ``state_``
@@ -138,15 +142,32 @@ class Trainer:
         torch.manual_seed(config.seed)
         model = FlyVisGNN.from_network(self.network, **config.architecture()).to(self.device)
         groups = model.parameter_groups()
-        factor = config.lr_factor
-        optimizer = torch.optim.Adam(
-            [
-                {"params": groups["W"], "lr": config.lr_W * factor, "name": "W"},
-                {"params": groups["mlp"], "lr": config.lr_mlp * factor, "name": "mlp"},
-                {"params": groups["embedding"], "lr": config.lr_embedding * factor, "name": "embedding"},
-            ]
-        )
+        optimizer = torch.optim.Adam([{"params": groups[name], "name": name} for name in ("W", "mlp", "embedding")], lr=0.0)
+        self._set_rates(optimizer, config.lr_factor)
         return model, optimizer
+
+    def _set_rates(self, optimizer: torch.optim.Optimizer, factor: float) -> None:
+        """The preset's rates times ``factor``, in every parameter group."""
+        rates = {"W": self.config.lr_W, "mlp": self.config.lr_mlp, "embedding": self.config.lr_embedding}
+        for group in optimizer.param_groups:
+            group["lr"] = rates[group["name"]] * factor
+
+    def _step_rates(self, optimizer: torch.optim.Optimizer, factor: float) -> None:
+        """A learning-rate step of ``config.lr_steps``: close this leg and start one at ``factor``."""
+        self._leg["ended_iteration"] = self.iteration_
+        self._leg["wall_time_s"] = round(self.wall_time_s_ - self._leg_started_wall, 1)
+        self.legs_.append(self._leg)
+        self._leg = {
+            **self._leg,
+            "started_iteration": self.iteration_,
+            "wall_time_s": 0.0,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "lr_factor": factor,
+            "note": f"learning-rate step to ×{factor:g} at iteration {self.iteration_} (lr_steps)",
+        }
+        self._leg.pop("frame_seed", None)  # only the leg that set it reseeded the sampler
+        self._leg_started_wall = self.wall_time_s_
+        self._set_rates(optimizer, factor)
 
     def _state(self, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> TrainingState:
         return TrainingState.capture(
@@ -239,6 +260,10 @@ class Trainer:
             self.xnorm_ = frames.voltage_statistics()[2]
         if config.frame_seed is not None:
             rng.bit_generator.state = np.random.default_rng(config.frame_seed).bit_generator.state
+        factor = config.lr_factor_at(self.iteration_)
+        self._set_rates(optimizer, factor)
+        # learning-rate steps still ahead of this leg
+        steps_ahead = {start for start, _ in config.lr_steps if self.iteration_ < start < config.iterations}
         self.history_ = [row for row in (history or []) if row["iteration"] <= self.iteration_]
         self._last_checkpoint = self.iteration_
         self._leg_started_wall = self.wall_time_s_
@@ -250,7 +275,7 @@ class Trainer:
             "device": str(self.device),
             "threads": torch.get_num_threads(),
             "batch_size": config.batch_size,
-            "lr_factor": config.lr_factor,
+            "lr_factor": factor,
             "preset": config.preset,
             "note": note,
         }
@@ -274,6 +299,9 @@ class Trainer:
         try:
             self._score_starting_point()
             while self.iteration_ < config.iterations:
+                if self.iteration_ in steps_ahead:
+                    self.wall_time_s_ = elapsed_before + (time.perf_counter() - started) - self._scoring_s
+                    self._step_rates(optimizer, config.lr_factor_at(self.iteration_))
                 indices = rng.integers(0, frames.n_frames, size=config.batch_size)
                 v, I, y = data.batch(indices)
                 optimizer.zero_grad(set_to_none=True)
