@@ -23,7 +23,7 @@ import yaml
 
 from flygnn.analysis.per_type import PER_TYPE_COLUMNS, write_per_type
 from flygnn.project import ProjectLayout
-from flygnn.sections import SECTIONS
+from flygnn.sections import SECTIONS, book_figure_stems
 from flygnn.train.history import write_history
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ UPSTREAM_METRIC_SECTION = {
 
 
 def standin_source(section) -> str:
-    families = [f.name for f in section.figures]
+    families = {f.name: list(book_figure_stems(f)) for f in section.figures}
     upstream = [m for m, s in UPSTREAM_METRIC_SECTION.items() if s == section.name]
     return f"""
 import base64, json, pathlib
@@ -48,10 +48,11 @@ out = pathlib.Path(output_dir)
 meta = json.loads((pathlib.Path(bundle) / "bundle.json").read_text())
 if meta.get("test_fail_section") == {section.name!r}:
     raise RuntimeError("stand-in failure in {section.name}")
-for family in {families!r}:
+for family, stems in {families!r}.items():
     if family in meta.get("test_skip_figures", []):
         continue
-    (out / "figures" / f"{{family}}.png").write_bytes(base64.b64decode({PNG_1x1!r}))
+    for stem in stems:
+        (out / "figures" / f"{{stem}}.png").write_bytes(base64.b64decode({PNG_1x1!r}))
 quality = meta["test_quality"]
 metrics = {{name: {{"value": quality, "definition": "stand-in " + name}} for name in {upstream!r}}}
 metrics["{section.name}_extra"] = {{"value": round(sigma + quality, 6), "definition": "stand-in extra"}}

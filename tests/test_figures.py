@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -295,6 +296,32 @@ def test_dynamics_figure(fitted, tmp_path):
     assert f"{int(dynamics.active_.sum()):,} neurons with μ > 0" in fig._suptitle.get_text()
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "spectral-dynamics")
+
+
+def test_a_figure_can_lose_its_type_legend_and_the_legend_stands_alone(tmp_path):
+    """The book's σ-grid shows the panels without their legends above one legend (remove_type_legend,
+    type_legend_figure); other legends stay."""
+    from PIL import Image
+
+    from flygnn.figures.style import RC, remove_type_legend, type_legend_figure
+
+    with matplotlib.rc_context(RC):  # the report's style: saved figures are cropped to what is drawn
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([0, 1], [0, 1], label="identity")
+        fig.legend(loc="upper right")
+        add_type_legend(fig, FLYVIS_TYPES)
+        save_figure(fig, tmp_path, "full")
+        assert remove_type_legend(fig) and len(fig.legends) == 1  # the other legend is kept
+        assert not remove_type_legend(fig)
+        save_figure(fig, tmp_path, "panel")
+        plt.close(fig)
+        legend = type_legend_figure(FLYVIS_TYPES)
+        (texts,) = [[t.get_text() for t in item.get_texts()] for item in legend.legends]
+        assert set(FLYVIS_TYPES) <= set(texts)
+        save_figure(legend, tmp_path, "legend")
+    sizes = {stem: Image.open(tmp_path / f"{stem}.png").size for stem in ("full", "panel", "legend")}
+    assert sizes["panel"][1] < 0.7 * sizes["full"][1]  # the 10-row legend below the axes is gone
+    assert sizes["legend"][0] > sizes["legend"][1] * 2  # wide: one row across the grid
 
 
 def test_type_legend_keeps_small_families_whole():

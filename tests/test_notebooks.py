@@ -114,6 +114,11 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
             for suffix in ("png", "pdf"):
                 path = output_dir / "figures" / f"{family.name}.{suffix}"
                 assert path.is_file() and path.stat().st_size > 1000, path
+            # a figure with the type legend is also saved without it, for the book's σ-grid
+            panel = output_dir / "figures" / f"{family.name}-panel.png"
+            assert panel.is_file() == family.type_legend, family.name
+            if family.type_legend:
+                assert _png_height(panel) < _png_height(output_dir / "figures" / f"{family.name}.png"), family.name
         metrics = json.loads((output_dir / "metrics" / f"{section.name}.json").read_text())
         assert metrics, section.name
         # the executed notebooks are published: no library chatter about this kernel's widgets
@@ -122,6 +127,7 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
         assert not [text for text in streams if "IProgress" in text], section.name
         for name, entry in metrics.items():
             assert set(entry) >= {"value", "definition", "inputs"}, name
+    assert (output_dir / "figures" / "type-legend.png").is_file()
     merged = {}
     for section in SECTIONS:
         merged.update(json.loads((output_dir / "metrics" / f"{section.name}.json").read_text()))
@@ -183,3 +189,10 @@ def test_ground_truth_without_dataset_is_cached_and_checked(smoke_run, tmp_path,
     assert ctx.ground_truth.fingerprint() == ctx.bundle.meta["groundtruth"]["fingerprint"]
     with pytest.raises(FlygnnError, match="trained against ground truth"):
         load_context(NotebookParameters(CONDITION, SIGMA, str(bundle), str(tmp_path / "other"), synthetic_groundtruth=True))
+
+
+def _png_height(path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.height

@@ -154,11 +154,11 @@ def test_render_check_finds_missing_figures(tmp_path, fake_quarto, monkeypatch):
     config = chapters.load_quarto_config(layout)
     conditions = load_conditions(layout.conditions_file)
     assert quarto.verify_render(site, layout, config, conditions) == []
-    (site / "results" / "sigma-0p5" / "figures" / "tau.png").unlink()
+    (site / "results" / "sigma-0p5" / "figures" / "tau-panel.png").unlink()
     page = site / "chapters" / "biophysics.html"
     page.write_text(page.read_text().replace('id="fig-tau-sigma-0"', 'id="x"'))
     problems = quarto.verify_render(site, layout, config, conditions)
-    assert "chapters/biophysics.html shows ../results/sigma-0p5/figures/tau.png, which is not in the site" in problems
+    assert "chapters/biophysics.html shows ../results/sigma-0p5/figures/tau-panel.png, which is not in the site" in problems
     assert "figure #fig-tau-sigma-0 is missing from the HTML book" in problems
 
 

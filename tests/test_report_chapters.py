@@ -43,6 +43,31 @@ def test_sigma_grid_known_answer(tmp_path):
     )
 
 
+def test_sigma_grid_of_a_family_with_the_type_legend_shows_it_once(tmp_path):
+    layout = ProjectLayout.at(tmp_path)
+    family = FigureFamily("tau", "Time constants", "τ̂ against τ.", type_legend=True)
+    assert chapters.sigma_grid(family, THREE[:2], layout) == (
+        "::::: {.sigma-grid}\n"
+        "\n"
+        "::: {#fig-tau}\n"
+        "\n"
+        ":::: {layout-ncol=2}\n"
+        "\n"
+        '![σ = 0](../results/sigma-0/figures/tau-panel.png){#fig-tau-sigma-0 group="tau"}\n'
+        "\n"
+        '![σ = 0.05](../results/sigma-0p05/figures/tau-panel.png){#fig-tau-sigma-0p05 group="tau"}\n'
+        "\n"
+        "::::\n"
+        "\n"
+        '![](../results/sigma-0/figures/type-legend.png){fig-alt="Cell-type colours, grouped by family"}\n'
+        "\n"
+        "**Time constants.** τ̂ against τ.\n"
+        ":::\n"
+        "\n"
+        ":::::\n"
+    )
+
+
 def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_path):
     layout = analysed_copy(tmp_path)
     conditions = load_conditions(layout.conditions_file)
@@ -57,10 +82,14 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     # and every id that is referenced is defined (dangling ones would read "?@fig-…")
     assert set(check.references) <= set(check.definitions)
     assert {"tbl-summary", "tbl-additional-metrics", "tbl-provenance", "tbl-figure-index"} <= set(check.definitions)
-    # every image shown exists: one per family and condition, and the two figures across
-    # conditions (the stand-in bundles have no training-loss.png)
+    # every image shown exists: one per family and condition (without its type legend where it has
+    # one, then that legend once per grid), and the two figures across conditions (the stand-in
+    # bundles have no training-loss.png)
     images = [image for page_images in check.images.values() for image in page_images]
-    assert len(images) == len(figure_families()) * len(conditions) + 2
+    with_legend = [family for family in figure_families() if family.type_legend]
+    assert len(images) == len(figure_families()) * len(conditions) + len(with_legend) + 2
+    assert {i.name for i in images if i.name.endswith("-panel.png")} == {f"{f.name}-panel.png" for f in with_legend}
+    assert sum(i.name == "type-legend.png" for i in images) == len(with_legend)
     assert all(image.is_file() for image in images)
     assert {i.name for i in images if i.parent.name == "book-figures"} == {"recovery-curves.png", "metrics-vs-sigma.png"}
 

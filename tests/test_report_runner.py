@@ -128,6 +128,16 @@ def test_unchanged_condition_is_skipped_and_force_is_not(tmp_path):
     )
 
 
+def test_results_missing_a_figure_the_book_shows_are_not_current(tmp_path):
+    """Results of an older flygnn (no panel without the type legend) are analysed again."""
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    (layout.result_dir("sigma-0") / "figures" / "umap-types-panel.png").unlink()
+    runs = AnalysisRunner(layout, **QUIET).run(conditions)
+    assert [r.status for r in runs] == ["ok", "skipped"]
+    assert (layout.result_dir("sigma-0") / "figures" / "umap-types-panel.png").is_file()
+
+
 def test_failing_notebook_stops_its_condition_and_keeps_previous_results(tmp_path):
     layout = analysed_copy(tmp_path)
     set_bundle_field(layout, "sigma-0", test_fail_section="embeddings")

@@ -19,11 +19,24 @@ class FigureFamily:
     ``name`` is the file stem (``figures/<name>.png`` and ``.pdf``) and the
     cross-reference id stem (``#fig-<name>``, sub-figures ``#fig-<name>-<condition>``).
     ``caption`` is the shared caption of the σ-grid: what to look for.
+    ``type_legend``: the figure carries the 65-type colour legend; the notebook then also
+    saves it without (``figures/<name>-panel.png``) and the legend alone
+    (``figures/type-legend.png``), and the σ-grid shows the panels above one legend.
     """
 
     name: str
     title: str
     caption: str
+    type_legend: bool = False
+
+    @property
+    def panel(self) -> str:
+        """The stem of the figure the σ-grid shows: without the type legend where it has one."""
+        return f"{self.name}-panel" if self.type_legend else self.name
+
+
+# the type legend alone, saved beside the figures that carry it
+TYPE_LEGEND_FIGURE = "type-legend"
 
 
 @dataclass(frozen=True)
@@ -62,18 +75,21 @@ EMBEDDINGS = FigureFamily(
     "levels compare like with like (the axis labels give the share of variance each "
     "component explains). Tight, separated type clouds mean the GNN discovered cell "
     "identity. The legend groups the 65 types by family.",
+    type_legend=True,
 )
 EMBEDDINGS_PAIRS = FigureFamily(
     "embeddings-pairs",
     "Embedding dimensions by pairs",
     "Every pair of dimensions of the learned embedding a (one panel for d = 2, six for "
     "d = 4), coloured by cell type.",
+    type_legend=True,
 )
 UMAP_TYPES = FigureFamily(
     "umap-types",
     "UMAP by cell type",
     "UMAP of the standardised clustering features coloured by the true cell type "
     "(UMAP's axes have no units; only neighbourhoods matter).",
+    type_legend=True,
 )
 UMAP_CLUSTERS = FigureFamily(
     "umap-clusters",
@@ -87,6 +103,7 @@ F_THETA = FigureFamily(
     "f_θ(v, a_i, msg = 0, I = 0) per neuron over its natural range μ ± 2s, coloured by "
     "type, beside the true (V_rest − v)/τ; voltages in flyvis' arbitrary units (a.u.), "
     "dv/dt in a.u./s.",
+    type_legend=True,
 )
 G_PHI = FigureFamily(
     "g-phi",
@@ -96,6 +113,7 @@ G_PHI = FigureFamily(
     "there and only its shape is compared with the true ReLU(v): a monotone, rectifying "
     "shape is what the simulator used. Neurons whose gain is unidentifiable (μ + s ≤ 0: "
     "they never drive the ReLU) are left out; the panel title counts them.",
+    type_legend=True,
 )
 TAU = FigureFamily(
     "tau",
@@ -103,12 +121,14 @@ TAU = FigureFamily(
     "Recovered time constants τ̂ (s) against the truth, per neuron and per type "
     "(median and interquartile range); estimates far outside the truth's range are "
     "pinned to the border (▲▼) and counted.",
+    type_legend=True,
 )
 V_REST = FigureFamily(
     "v-rest",
     "Resting potentials",
     "Recovered resting potentials V̂_rest against the truth, per neuron and per type, in "
     "flyvis' arbitrary voltage units (a.u.); the third panel reads V_rest at the operating point.",
+    type_legend=True,
 )
 SPECTRAL = FigureFamily(
     "spectral",
@@ -137,6 +157,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("biophysics", "Biophysical parameters", (TAU, V_REST)),
     Section("spectral", "Spectral analysis", (SPECTRAL, SPECTRAL_DYNAMICS)),
 )
+
+
+def book_figure_stems(family: FigureFamily) -> tuple[str, ...]:
+    """The figures (stems in ``figures/``) a notebook saves for ``family`` and the book needs."""
+    return (family.name, family.panel, TYPE_LEGEND_FIGURE) if family.type_legend else (family.name,)
 
 
 def figure_families() -> list[FigureFamily]:

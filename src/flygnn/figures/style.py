@@ -6,7 +6,10 @@ print, each written atomically so a failed run never leaves a half-written image
 The 65-type legend is laid out by family: each family (R, L, Mi, Tm, …) is a block
 headed by its name in bold, blocks flow down the columns like an index, and a
 block is only broken when it is longer than a column — so a colour is found by
-looking up the family first.
+looking up the family first. A figure keeps its own legend (the notebooks show it
+whole); the book's σ-grids show the figure without it (:func:`remove_type_legend`)
+above one shared legend (:func:`type_legend_figure`): three legends side by side
+on a page are too small to read.
 """
 
 from __future__ import annotations
@@ -151,14 +154,35 @@ def add_type_legend(fig: Figure, type_names: Sequence[str], ncol: int = 7, **kwa
     options = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "frameon": False, "fontsize": 6.5}
     options.update(kwargs)
     legend = fig.legend(handles, labels, ncol=len(columns), columnspacing=1.0, handletextpad=0.2, **options)
+    legend.set_gid(TYPE_LEGEND_GID)
     for text, (kind, _) in zip(legend.get_texts(), entries):
         if kind == "family":
             text.set_fontweight("bold")
     return legend
 
 
+TYPE_LEGEND_GID = "flygnn-type-legend"
+
+
+def remove_type_legend(fig: Figure) -> bool:
+    """Take the type legend(s) of :func:`add_type_legend` off ``fig``; whether it had one."""
+    legends = [legend for legend in fig.legends if legend.get_gid() == TYPE_LEGEND_GID]
+    for legend in legends:
+        legend.remove()
+    return bool(legends)
+
+
+def type_legend_figure(type_names: Sequence[str], width: float = 7.5, ncol: int = 13) -> Figure:
+    """The type legend alone, ``width`` inches wide in at most ``ncol`` columns: shown once
+    below a σ-grid whose panels were saved without theirs."""
+    fig = Figure(figsize=(width, 0.1))
+    FigureCanvasAgg(fig)
+    add_type_legend(fig, type_names, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, 1.0), fontsize=7)
+    return fig
+
+
 def save_figure(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Save ``fig`` as ``directory/stem.png`` and ``.pdf`` atomically; close it.
+    """Save ``fig`` as ``directory/stem.png`` and ``.pdf`` atomically.
 
     The same figure gives the same bytes on every run: the PDF carries no creation date
     (matplotlib writes the current time there by default). Returns the written paths.

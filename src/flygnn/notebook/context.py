@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,10 @@ from flygnn.analysis.gauge import GaugeCorrection
 from flygnn.analysis.metrics import Metric, write_metrics
 from flygnn.analysis.spectral import LinearisedDynamics, SpectralAnalysis
 from flygnn.errors import FlygnnError
-from flygnn.figures.style import apply_style, save_figure
+from flygnn.figures.style import apply_style, remove_type_legend, save_figure, type_legend_figure
 from flygnn.notebook.cache import cache_key, cached_arrays, restore
 from flygnn.notebook.parameters import NotebookParameters
+from flygnn.sections import TYPE_LEGEND_FIGURE
 
 GAUGE_ATTRIBUTES = (
     "message_range_",
@@ -81,6 +82,7 @@ class NotebookContext:
     bundle: Any
     network: Any
     ground_truth: Any
+    _type_legend_saved: bool = field(default=False, init=False, repr=False)
 
     @property
     def figures_dir(self) -> Path:
@@ -270,9 +272,16 @@ class NotebookContext:
         """Save ``fig`` as ``figures/<stem>.png`` and ``.pdf`` (atomically) and show the PNG inline.
 
         The figure is drawn once; a notebook displays the saved file, so the book and the
-        executed notebook show the same image.
+        executed notebook show the same image. A figure with the type legend is also saved
+        without it (``<stem>-panel``) beside the legend alone (``type-legend``): the book's
+        σ-grids show those (:class:`flygnn.sections.FigureFamily`).
         """
         paths = save_figure(fig, self.figures_dir, stem)
+        if remove_type_legend(fig):
+            save_figure(fig, self.figures_dir, f"{stem}-panel")
+            if not self._type_legend_saved:
+                save_figure(type_legend_figure(self.type_names), self.figures_dir, TYPE_LEGEND_FIGURE)
+                self._type_legend_saved = True
         if show:
             try:
                 from IPython import get_ipython

@@ -56,7 +56,7 @@ from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.notebook.parameters import NotebookParameters
-from flygnn.sections import SECTIONS, Section
+from flygnn.sections import SECTIONS, Section, book_figure_stems
 
 MANIFEST_FORMAT = "flygnn-manifest/1"
 METRICS_FORMAT = "flygnn-metrics/1"
@@ -419,6 +419,11 @@ class AnalysisRunner:
             and manifest.get("inputs") == inputs
             and manifest.get("parameters") == parameters
             and (result_dir / "metrics.json").is_file()
+            # every figure the book shows (results of an older flygnn may lack some)
+            and all(
+                (result_dir / "figures" / f"{stem}.png").is_file()
+                for section in self.sections for family in section.figures for stem in book_figure_stems(family)
+            )
         )
 
     def plan(self, conditions: Sequence[Condition], force: bool = False) -> list[ConditionPlan]:
@@ -591,7 +596,8 @@ class AnalysisRunner:
         final = staging / "notebooks" / f"{section.name}.ipynb"
         self._record_portable_paths(running, template, self.layout.result_dir(condition.name) / "notebooks" / final.name)
         os.replace(running, final)
-        missing = [f"figures/{f.name}.png" for f in section.figures if not (staging / "figures" / f"{f.name}.png").is_file()]
+        expected = sorted({stem for f in section.figures for stem in book_figure_stems(f)})
+        missing = [f"figures/{stem}.png" for stem in expected if not (staging / "figures" / f"{stem}.png").is_file()]
         seconds = time.perf_counter() - t0
         record.update(seconds=round(seconds, 3))
         if missing:
