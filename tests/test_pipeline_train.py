@@ -143,6 +143,25 @@ def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
     assert "ran at learning-rate factor 0.3; this one starts at 1" in capsys.readouterr().err
 
 
+def test_a_run_that_will_not_fit_in_memory_says_so_before_loading(dataset, tmp_path, capsys, monkeypatch):
+    from flygnn.pipeline import train as pipeline_train
+
+    monkeypatch.setattr(pipeline_train, "available_memory", lambda: 10**9)
+    train(dataset, tmp_path / "b", tmp_path / "ckpt", 10)
+    err = capsys.readouterr().err
+    assert "warning: this run needs about 2.1 GB of memory" in err and "1.0 GB are available now" in err
+    monkeypatch.setattr(pipeline_train, "available_memory", lambda: 10**12)
+    train(dataset, tmp_path / "c", tmp_path / "ckpt-c", 10)
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_available_memory_reads_the_system():
+    from flygnn.pipeline.train import available_memory
+
+    available = available_memory()
+    assert available is None or 0 < available < 1 << 50
+
+
 def test_cli_training_uses_the_project_files_from_any_sub_folder(dataset, tmp_path, capsys, monkeypatch):
     from flygnn.cli import main
 

@@ -40,6 +40,7 @@ from flygnn.train import (
     resolve_device,
     write_history,
 )
+from flygnn.train.frames import frames_bytes
 from flygnn.train.state import peek_iteration
 
 STATE_FOLDER = "training-state"
@@ -111,6 +112,36 @@ def _warm_start_state(bundle: Path, config: TrainingConfig, frames: TrainingFram
     )
     history = read_history(bundle / HISTORY_FILE) or read_history(bundle / LEGACY_LOSS_LOG)
     return state, history
+
+
+# what a training process holds beside its frames: the model, Adam's moments, a batch's
+# activations, the scoring (measured at full size: 9.5 GB resident with 7.4 GB of frames)
+TRAINING_OVERHEAD_BYTES = 2 << 30
+
+
+def available_memory() -> int | None:
+    """Memory the system can give a new process now (bytes; Linux's MemAvailable), None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _warn_memory(frames: int, checkpoint_every_s: float) -> None:
+    """Say so before loading when the frames will not fit: a run killed for memory loses what it
+    trained since its last state, so the user should know before, not find out after."""
+    available = available_memory()
+    needed = frames + TRAINING_OVERHEAD_BYTES
+    if available is not None and needed > available:
+        print(
+            f"warning: this run needs about {needed / 1e9:.1f} GB of memory (its training frames "
+            f"{frames / 1e9:.1f} GB) but {available / 1e9:.1f} GB are available now; the system may kill it. "
+            f"Its state is saved every {checkpoint_every_s / 60:.0f} min and --resume continues from there.",
+            file=sys.stderr,
+        )
 
 
 def _warn_rate_change(state: TrainingState, config: TrainingConfig) -> None:
@@ -224,6 +255,7 @@ def train_condition(
                 f"{chosen} is already at iteration {initial_state.iteration} ≥ --iterations {config.iterations}; "
                 "pass a larger --iterations to continue."
             )
+    _warn_memory(frames_bytes(ds.frames("train"), network.n_neurons, len(network.input_indices)), config.checkpoint_every_s)
     frames = TrainingFrames.from_dataset(ds, network.input_indices)
     if warm_start:
         initial_state, history = _warm_start_state(out, config, frames, network, fingerprint)

@@ -12,6 +12,12 @@ import torch
 from flygnn.errors import FlygnnError
 
 
+def frames_bytes(n_frames: int, n_neurons: int, n_inputs: int) -> int:
+    """Bytes the training frames take in memory: voltage and target (T, N) and the stimulus of
+    the ``n_inputs`` stimulated neurons (T, K), float32 (7.4 GB for the paper preset's 64,000 frames)."""
+    return 4 * n_frames * (2 * n_neurons + n_inputs)
+
+
 @dataclass
 class TrainingFrames:
     """Training frames in memory: voltage and target (T, N), stimulus on its few columns.
