@@ -141,6 +141,11 @@ def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--out", str(out), "--iterations", "30", "--score-every", "0", "--resume"]) == 0
     assert "ran at learning-rate factor 0.3; this one starts at 1" in capsys.readouterr().err
+    assert main(["bundle-info", str(out)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    legs = [(leg["from_iteration"], leg["to_iteration"], leg["lr_factor"]) for leg in info["legs"]]
+    assert legs == [(0, 10, 1.0), (10, 20, 0.3), (20, 30, 1.0)]
+    assert info["resumable_state_iteration"] == 30
 
 
 def test_a_run_that_will_not_fit_in_memory_says_so_before_loading(dataset, tmp_path, capsys, monkeypatch):

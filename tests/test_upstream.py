@@ -362,6 +362,7 @@ def test_cli_import_and_info(tiny_network, truth, flyvis_model_dir, tmp_path, ca
     summary = json.loads(capsys.readouterr().out)
     assert summary["sigma"] == 0.5 and summary["activity_frames"] == 4
     assert summary["recovery"] is not None
+    assert summary["legs"] == [] and summary["resumable_state_iteration"] is None  # imported: no training here
     assert main(["bundle-info", str(tmp_path / "nothing")]) == 2
 
     (tmp_path / "data" / "ode_params.pt").unlink()

@@ -76,6 +76,8 @@ def import_command(args: argparse.Namespace) -> int:
 
 def info_command(args: argparse.Namespace) -> int:
     from flygnn.bundle import load_bundle
+    from flygnn.pipeline.train import STATE_FOLDER
+    from flygnn.train.state import peek_iteration
 
     bundle = load_bundle(args.bundle)
     training = bundle.meta.get("training") or {}
@@ -88,6 +90,19 @@ def info_command(args: argparse.Namespace) -> int:
         "training": {k: training.get(k) for k in ("preset", "iterations", "wall_time_s", "final_loss", "device")},
         "recovery": bundle.meta.get("recovery"),
         "activity_frames": int(bundle.activity["frames_voltage"].shape[0]),
+        # how it was trained, leg by leg, and whether `flygnn train --resume` can continue it
+        "legs": [
+            {
+                "from_iteration": leg.get("started_iteration"),
+                "to_iteration": leg.get("ended_iteration"),
+                "hours": round(float(leg.get("wall_time_s", 0.0)) / 3600, 2),
+                "lr_factor": leg.get("lr_factor", 1.0),
+                "batch_size": leg.get("batch_size"),
+                "device": leg.get("device"),
+            }
+            for leg in training.get("legs", [])
+        ],
+        "resumable_state_iteration": peek_iteration(bundle.path / STATE_FOLDER),
     }
     print(json.dumps(summary, indent=2))
     return 0
