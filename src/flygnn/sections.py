@@ -28,6 +28,10 @@ class FigureFamily:
     title: str
     caption: str
     type_legend: bool = False
+    # a wide figure (two or three panels side by side) is unreadable a third of a printed page
+    # wide: in the PDF its σ-grid stacks the panels, one noise level per row, as wide as lets
+    # them all fit one page (flygnn.report.chapters.sigma_grid); the HTML keeps the row
+    stack_in_pdf: bool = False
 
     @property
     def panel(self) -> str:
@@ -57,6 +61,7 @@ WEIGHTS_RAW = FigureFamily(
     "coloured by the number of edges in them (log scale). Right: the core |W| < 0.5, which "
     "holds about 98 % of the edges, enlarged. Without the gauge correction the slope is "
     "not 1 and the cloud fans out: gains of g_φ and f_θ trade with Ŵ.",
+    stack_in_pdf=True,
 )
 WEIGHTS_CORRECTED = FigureFamily(
     "weights-corrected",
@@ -66,6 +71,7 @@ WEIGHTS_CORRECTED = FigureFamily(
     "mean the synaptic weights are recovered up to the network's own gauge. The text gives "
     "upstream's R² beside the identity-line R², the R² over the identifiable edges, and the "
     "R² without the few edges with |W| ≥ 1, which span most of W's range and dominate the R².",
+    stack_in_pdf=True,
 )
 EMBEDDINGS = FigureFamily(
     "embeddings",
@@ -104,6 +110,7 @@ F_THETA = FigureFamily(
     "type, beside the true (V_rest − v)/τ; voltages in flyvis' arbitrary units (a.u.), "
     "dv/dt in a.u./s.",
     type_legend=True,
+    stack_in_pdf=True,
 )
 G_PHI = FigureFamily(
     "g-phi",
@@ -114,6 +121,7 @@ G_PHI = FigureFamily(
     "shape is what the simulator used. Neurons whose gain is unidentifiable (μ + s ≤ 0: "
     "they never drive the ReLU) are left out; the panel title counts them.",
     type_legend=True,
+    stack_in_pdf=True,
 )
 TAU = FigureFamily(
     "tau",
@@ -122,6 +130,7 @@ TAU = FigureFamily(
     "(median and interquartile range); estimates far outside the truth's range are "
     "pinned to the border (▲▼) and counted.",
     type_legend=True,
+    stack_in_pdf=True,
 )
 V_REST = FigureFamily(
     "v-rest",
@@ -129,6 +138,7 @@ V_REST = FigureFamily(
     "Recovered resting potentials V̂_rest against the truth, per neuron and per type, in "
     "flyvis' arbitrary voltage units (a.u.); the third panel reads V_rest at the operating point.",
     type_legend=True,
+    stack_in_pdf=True,
 )
 SPECTRAL = FigureFamily(
     "spectral",
@@ -139,6 +149,7 @@ SPECTRAL = FigureFamily(
     "graph and the weight distribution and loses which edge has which weight; singular "
     "values matched by rank agree well even for it, so compare W* with the null, not "
     "only with the identity line.",
+    stack_in_pdf=True,
 )
 SPECTRAL_DYNAMICS = FigureFamily(
     "spectral-dynamics",
@@ -148,6 +159,7 @@ SPECTRAL_DYNAMICS = FigureFamily(
     "(τ̂, W*), on the neurons with μ > 0 (every other neuron adds exactly −1/τ). These "
     "slowest modes are set mostly by the longest time constants: a flat run in (b) is a "
     "group of neurons with one τ whose eigenvalue the coupling leaves at −1/τ.",
+    stack_in_pdf=True,
 )
 
 SECTIONS: tuple[Section, ...] = (

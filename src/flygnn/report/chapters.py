@@ -78,6 +78,40 @@ def _posix_relpath(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
+# The Typst book's page (A4, measured on its render): the text block's width, and the height
+# a figure of stacked panels may take with its sub-captions (0.3 in each) and caption; the
+# type legend below a grid takes about 1.8 in.
+PDF_TEXT_WIDTH_IN = 5.5
+PDF_FIGURE_HEIGHT_IN = 7.6
+PDF_SUBCAPTION_IN = 0.3
+PDF_TYPE_LEGEND_IN = 1.8
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) in pixels from a PNG's header; None for a missing or non-PNG file."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _pdf_stacked_width(family: FigureFamily, panels: Sequence[Path]) -> float | None:
+    """The share of the PDF's text width at which a stacked σ-grid's panels (one per row) all fit one
+    page with the grid's legend and caption: from the tallest panel's shape (None: not stacked, or
+    no panel to measure)."""
+    sizes = [size for size in map(png_size, panels) if size is not None and size[1] > 0]
+    if not family.stack_in_pdf or not sizes:
+        return None
+    height = PDF_FIGURE_HEIGHT_IN - (PDF_TYPE_LEGEND_IN if family.type_legend else 0.0)
+    per_panel = height / len(panels) - PDF_SUBCAPTION_IN
+    aspect = min(width / tall for width, tall in sizes)
+    return max(0.1, min(1.0, per_panel * aspect / PDF_TEXT_WIDTH_IN))
+
+
 def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: ProjectLayout) -> str:
     """One parent figure with one sub-figure per condition, side by side.
 
@@ -94,14 +128,19 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
             f'{{#{figure_id(family, condition)} group="{family.name}"}}',
             "",
         ]
+    # chapters/sigma-grid-pdf.lua stacks the panels of a wide figure in the PDF
+    grid = "::::: {.sigma-grid}"
+    width = _pdf_stacked_width(family, [layout.result_dir(c.name) / "figures" / f"{family.panel}.png" for c in conditions])
+    if width is not None:
+        grid = f'::::: {{.sigma-grid pdf-stacked-width="{width:.2f}"}}'
     if family.type_legend:
         # the panels without their legends in a row, one legend below them all (a `layout`
         # of rows is laid out as one column in Typst; a nested row div works in both formats)
         legend = layout.result_dir(conditions[0].name) / "figures" / f"{TYPE_LEGEND_FIGURE}.png"
-        lines = ["::::: {.sigma-grid}", "", f"::: {{#{figure_id(family)}}}", "", f":::: {{layout-ncol={n}}}", ""]
-        lines += [*panels, "::::", "", f'![]({_posix_relpath(legend, layout.chapters)}){{fig-alt="Cell-type colours, grouped by family"}}', ""]
+        lines = [grid, "", f"::: {{#{figure_id(family)}}}", "", f":::: {{layout-ncol={n}}}", ""]
+        lines += [*panels, "::::", "", f'![]({_posix_relpath(legend, layout.chapters)}){{.type-legend fig-alt="Cell-type colours, grouped by family"}}', ""]
     else:
-        lines = ["::::: {.sigma-grid}", "", f"::: {{#{figure_id(family)} layout-ncol={n}}}", "", *panels]
+        lines = [grid, "", f"::: {{#{figure_id(family)} layout-ncol={n}}}", "", *panels]
     lines += [f"**{escape_markdown(family.title)}.** {escape_markdown(family.caption)}", ":::", "", ":::::", ""]
     return "\n".join(lines)
 

@@ -1,0 +1,28 @@
+-- In the PDF, a σ-grid of a wide figure (two or three panels side by side, which a third
+-- of the text width makes unreadable in print) stacks its panels, one noise level per row,
+-- each at the share of the text width that flygnn.report.chapters.sigma_grid wrote into
+-- `pdf-stacked-width` (three rows and the caption fit a page). The HTML keeps the row:
+-- there the grid spans the page and every panel opens full size.
+-- Runs before Quarto reads the figures (`at: pre-ast` in _quarto.yml): afterwards a
+-- figure's layout is no longer a div attribute.
+function Div(div)
+  local width = div.attributes["pdf-stacked-width"]
+  if not div.classes:includes("sigma-grid") or width == nil or quarto.doc.is_format("html") then
+    return nil
+  end
+  local percent = string.format("%d%%", math.floor(tonumber(width) * 100 + 0.5))
+  return div:walk({
+    Div = function(inner)
+      if inner.attributes["layout-ncol"] ~= nil then
+        inner.attributes["layout-ncol"] = "1"
+        return inner
+      end
+    end,
+    Image = function(image)
+      if not image.classes:includes("type-legend") then -- a panel, not the legend shared by all
+        image.attributes["width"] = percent
+        return image
+      end
+    end,
+  })
+end
