@@ -88,15 +88,15 @@ PDF_TYPE_LEGEND_IN = 1.8
 
 
 def png_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) in pixels from a PNG's header; None for a missing or non-PNG file."""
+    """(width, height) in pixels of an image (Pillow reads only its header); None for a missing
+    or unreadable file."""
+    from PIL import Image
+
     try:
-        with open(path, "rb") as file:
-            head = file.read(24)
-    except OSError:
+        with Image.open(path) as image:
+            return image.size
+    except OSError:  # also Pillow's UnidentifiedImageError
         return None
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 def _pdf_stacked_width(family: FigureFamily, panels: Sequence[Path]) -> float | None:
@@ -120,9 +120,9 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
     family, so a reader steps through σ at full size.
     """
     n = len(conditions)
+    images = [layout.result_dir(c.name) / "figures" / f"{family.panel}.png" for c in conditions]
     panels = []
-    for condition in conditions:
-        image = layout.result_dir(condition.name) / "figures" / f"{family.panel}.png"
+    for condition, image in zip(conditions, images):
         panels += [
             f"![{escape_markdown(condition.label)}]({_posix_relpath(image, layout.chapters)})"
             f'{{#{figure_id(family, condition)} group="{family.name}"}}',
@@ -130,7 +130,7 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
         ]
     # chapters/sigma-grid-pdf.lua stacks the panels of a wide figure in the PDF
     grid = "::::: {.sigma-grid}"
-    width = _pdf_stacked_width(family, [layout.result_dir(c.name) / "figures" / f"{family.panel}.png" for c in conditions])
+    width = _pdf_stacked_width(family, images)
     if width is not None:
         grid = f'::::: {{.sigma-grid pdf-stacked-width="{width:.2f}"}}'
     if family.type_legend:

@@ -142,8 +142,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         model = FlyVisGNN.from_network(self.network, **config.architecture()).to(self.device)
         groups = model.parameter_groups()
+        # the rates are set by fit, for the iteration it starts from (_set_rates)
         optimizer = torch.optim.Adam([{"params": groups[name], "name": name} for name in ("W", "mlp", "embedding")], lr=0.0)
-        self._set_rates(optimizer, config.lr_factor)
         return model, optimizer
 
     def _set_rates(self, optimizer: torch.optim.Optimizer, factor: float) -> None:
