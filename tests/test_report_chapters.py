@@ -59,9 +59,11 @@ def test_sigma_grid_of_a_family_with_the_type_legend_shows_it_once(tmp_path):
         "\n"
         ":::: {layout-ncol=2}\n"
         "\n"
-        '![σ = 0](../results/sigma-0/figures/tau-panel.png){#fig-tau-sigma-0 group="tau"}\n'
+        '![σ = 0](../results/sigma-0/figures/tau-panel.png){#fig-tau-sigma-0 group="tau" '
+        'description="![](../results/sigma-0/figures/type-legend.png){alt=\\"Cell-type colours\\"}"}\n'
         "\n"
-        '![σ = 0.05](../results/sigma-0p05/figures/tau-panel.png){#fig-tau-sigma-0p05 group="tau"}\n'
+        '![σ = 0.05](../results/sigma-0p05/figures/tau-panel.png){#fig-tau-sigma-0p05 group="tau" '
+        'description="![](../results/sigma-0/figures/type-legend.png){alt=\\"Cell-type colours\\"}"}\n'
         "\n"
         "::::\n"
         "\n"
@@ -110,13 +112,14 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     assert set(check.references) <= set(check.definitions)
     assert {"tbl-summary", "tbl-additional-metrics", "tbl-provenance", "tbl-figure-index"} <= set(check.definitions)
     # every image shown exists: one per family and condition (without its type legend where it has
-    # one, then that legend once per grid), and the two figures across conditions (the stand-in
-    # bundles have no training-loss.png)
+    # one, then that legend once per grid and once per panel as its lightbox description), and the
+    # two figures across conditions (the stand-in bundles have no training-loss.png)
     images = [image for page_images in check.images.values() for image in page_images]
     with_legend = [family for family in figure_families() if family.type_legend]
-    assert len(images) == len(figure_families()) * len(conditions) + len(with_legend) + 2
+    legends = len(with_legend) * (1 + len(conditions))
+    assert len(images) == len(figure_families()) * len(conditions) + legends + 2
     assert {i.name for i in images if i.name.endswith("-panel.png")} == {f"{f.name}-panel.png" for f in with_legend}
-    assert sum(i.name == "type-legend.png" for i in images) == len(with_legend)
+    assert sum(i.name == "type-legend.png" for i in images) == legends
     assert all(image.is_file() for image in images)
     assert {i.name for i in images if i.parent.name == "book-figures"} == {"recovery-curves.png", "metrics-vs-sigma.png"}
 

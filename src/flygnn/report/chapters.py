@@ -121,11 +121,15 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
     """
     n = len(conditions)
     images = [layout.result_dir(c.name) / "figures" / f"{family.panel}.png" for c in conditions]
+    legend = layout.result_dir(conditions[0].name) / "figures" / f"{TYPE_LEGEND_FIGURE}.png"
+    legend_path = _posix_relpath(legend, layout.chapters)
+    # a panel without its legend keeps it in the lightbox: the legend is its description there
+    lightbox_legend = f' description="![]({legend_path}){{alt=\\"Cell-type colours\\"}}"' if family.type_legend else ""
     panels = []
     for condition, image in zip(conditions, images):
         panels += [
             f"![{escape_markdown(condition.label)}]({_posix_relpath(image, layout.chapters)})"
-            f'{{#{figure_id(family, condition)} group="{family.name}"}}',
+            f'{{#{figure_id(family, condition)} group="{family.name}"{lightbox_legend}}}',
             "",
         ]
     # chapters/sigma-grid-pdf.lua stacks the panels of a wide figure in the PDF
@@ -136,9 +140,8 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
     if family.type_legend:
         # the panels without their legends in a row, one legend below them all (a `layout`
         # of rows is laid out as one column in Typst; a nested row div works in both formats)
-        legend = layout.result_dir(conditions[0].name) / "figures" / f"{TYPE_LEGEND_FIGURE}.png"
         lines = [grid, "", f"::: {{#{figure_id(family)}}}", "", f":::: {{layout-ncol={n}}}", ""]
-        lines += [*panels, "::::", "", f'![]({_posix_relpath(legend, layout.chapters)}){{.type-legend fig-alt="Cell-type colours, grouped by family"}}', ""]
+        lines += [*panels, "::::", "", f'![]({legend_path}){{.type-legend fig-alt="Cell-type colours, grouped by family"}}', ""]
     else:
         lines = [grid, "", f"::: {{#{figure_id(family)} layout-ncol={n}}}", "", *panels]
     lines += [f"**{escape_markdown(family.title)}.** {escape_markdown(family.caption)}", ":::", "", ":::::", ""]
