@@ -223,6 +223,26 @@ def test_trend_sentence_names_the_rate_its_windows_share():
     assert "fewer than four losses logged since the learning-rate change at iteration 1,900" in trend_sentence(short)
 
 
+def test_schedule_sentence_names_the_bundles_trained_with_the_studys_preset():
+    from flygnn.report.study import schedule_sentence
+    from flygnn.report.training import TrainingRecord
+
+    def records(*presets):
+        return [TrainingRecord(Condition(f"c{i}", 0.1 * i, f"σ = {0.1 * i:g}"), training={"preset": p})
+                for i, p in enumerate(presets)]
+
+    assert schedule_sentence(records("cpu", "cpu")).startswith("Our bundles were trained on this project's "
+                                                               "machines, not with the study's schedule;")
+    assert schedule_sentence(records("paper", "paper")).startswith("Our bundles were trained on this project's "
+                                                                   "machines with the study's preset;")
+    mixed = schedule_sentence(records("paper", "cpu", "cpu"))
+    assert mixed.startswith("The bundle at σ\u00a0=\u00a00 was trained with the study's preset, the others with "
+                            "another one")
+    assert schedule_sentence(records("paper", "paper", "cpu")).startswith(
+        "The bundles at σ\u00a0=\u00a00, σ\u00a0=\u00a00.1 were trained with the study's preset, the other with")
+    assert mixed.endswith("the study's column is its published configuration (`flygnn train --preset paper`).")
+
+
 def test_recovery_trend_known_answer():
     # scored every 10,000 iterations (loss rows between them carry no score); window 30,000
     rows = [{"iteration": 5_000, "loss": 3.0}]

@@ -101,6 +101,21 @@ def recovery_trend_sentence(record: TrainingRecord, labels: Mapping[str, str]) -
     return f"{label}, {span}: " + ", ".join(parts)
 
 
+def schedule_sentence(records: Sequence[TrainingRecord]) -> str:
+    """Which bundles were trained with the study's preset, which with another one."""
+    column = f"the study's column is its published configuration (`flygnn train --preset {STUDY_PRESET}`)."
+    study = [r for r in records if r.setting("preset") == STUDY_PRESET]
+    if not study:
+        return "Our bundles were trained on this project's machines, not with the study's schedule; " + column
+    if len(study) == len(records):
+        return "Our bundles were trained on this project's machines with the study's preset; " + column
+    labels = ", ".join(keep_together(escape_markdown(r.condition.label)) for r in study)
+    plural = len(study) > 1
+    return (f"The bundle{'s' if plural else ''} at {labels} {'were' if plural else 'was'} trained with the "
+            f"study's preset, the other{'s' if len(records) - len(study) > 1 else ''} with another one, all on "
+            "this project's machines; " + column)
+
+
 def differences(records: Sequence[TrainingRecord], published: PublishedTable, loss_figure: bool) -> str:
     """The "Differences from the study" box."""
     header = [
@@ -137,8 +152,7 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
     )
     return (
         '::: {.callout-note collapse="false"}\n## Differences from the study\n\n'
-        "Our bundles were trained on this project's machines, not with the study's schedule; "
-        "the study's column is its published configuration (`flygnn train --preset paper`).\n\n"
+        + schedule_sentence(records) + "\n\n"
         + grid.markdown()
         + ("\n" + "\n".join(problems) + "\n" if problems else "")
         + f"\n- **Training loss{figure}.** The mean loss over the last {round(100 * TREND_FRACTION)} % of the "
