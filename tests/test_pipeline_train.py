@@ -97,6 +97,15 @@ def test_refusals_name_what_to_do(dataset, tmp_path):
             "sigma-0p05", "smoke", dataset=dataset.path, out=out, checkpoint_dir=tmp_path / "ckpt", resume=True,
             overrides={"iterations": 40, "batch_size": 3}, progress=False,
         )
+    # a state of another preset: the refusal names the preset to resume with
+    with pytest.raises(FlygnnError, match=r"missing.zarr not found\. The state was trained with --preset smoke: "
+                                          r"resume it with that preset \(`flygnn simulate --preset smoke"):
+        train_condition("sigma-0p05", "cpu", dataset=tmp_path / "missing.zarr", out=out, checkpoint_dir=tmp_path / "ckpt",
+                        resume=True, progress=False)
+    with pytest.raises(FlygnnError, match=r"trained with other settings \(hidden: 32 -> 80;.*\); resume with the same ones\. "
+                                          r"The state was trained with --preset smoke"):
+        train_condition("sigma-0p05", "cpu", dataset=dataset.path, out=out, checkpoint_dir=tmp_path / "ckpt",
+                        resume=True, progress=False)
     with pytest.raises(FlygnnError, match="not found; simulate it first"):
         train_condition("sigma-0p05", "smoke", dataset=tmp_path / "missing.zarr", out=tmp_path / "x", progress=False)
     with pytest.raises(FlygnnError, match="simulated at σ = 0.05 but condition sigma-0p5 has σ = 0.5"):

@@ -41,7 +41,7 @@ from flygnn.train import (
     write_history,
 )
 from flygnn.train.frames import frames_bytes
-from flygnn.train.state import peek_iteration
+from flygnn.train.state import peek_iteration, peek_preset
 
 STATE_FOLDER = "training-state"
 LEGACY_LOSS_LOG = "training-loss.csv"
@@ -226,10 +226,19 @@ def train_condition(
         )
     if warm_start and not (out / "bundle.json").is_file():
         raise FlygnnError(f"--warm-start needs a bundle at {out}; there is none.")
+    # a state trained with another preset (σ = 0's committed bundle is the paper preset's)
+    # cannot go on with this one's dataset or settings: every refusal below says so
+    saved_preset = peek_preset(chosen) if chosen is not None else None
+    other_preset = (
+        f" The state was trained with --preset {saved_preset}: resume it with that preset "
+        f"(`flygnn simulate --preset {saved_preset} --conditions {condition}` regenerates its dataset)."
+        if saved_preset not in (None, preset) else ""
+    )
     if not dataset_path.exists():
         raise FlygnnError(
             f"dataset {dataset_path} not found; simulate it first (`flygnn simulate --preset {preset} "
             f"--conditions {condition}`; it is deterministic, so a resumed run gets the same frames) or pass --dataset."
+            if not other_preset else f"dataset {dataset_path} not found.{other_preset}"
         )
     ds = open_dataset(dataset_path)
     if not entry.matches(ds.sigma):
@@ -244,7 +253,10 @@ def train_condition(
     initial_state, history, note = None, [], "fresh start"
     if chosen is not None:
         initial_state = TrainingState.load(chosen)
-        initial_state.check_compatible(config, network.fingerprint(), fingerprint, f"training state {chosen}")
+        try:
+            initial_state.check_compatible(config, network.fingerprint(), fingerprint, f"training state {chosen}")
+        except FlygnnError as exc:
+            raise FlygnnError(f"{exc}{other_preset}") from None
         history = read_history((out if chosen == out / STATE_FOLDER else chosen) / HISTORY_FILE)
         if not history and chosen == checkpoint_dir:
             history = read_history(out / HISTORY_FILE)

@@ -199,6 +199,15 @@ def peek_iteration(folder: str | Path) -> int | None:
         return None
 
 
+def peek_preset(folder: str | Path) -> str | None:
+    """The preset a state folder was trained with, without loading it (None when unreadable)."""
+    try:
+        preset = json.loads((Path(folder) / META_FILE).read_text())["config"]["preset"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return preset if isinstance(preset, str) else None
+
+
 def _rng_to_json(state: dict[str, Any]) -> dict[str, Any]:
     # PCG64's 128-bit integers are exact in Python's JSON; strings keep other readers honest
     inner = state["state"]
