@@ -191,20 +191,28 @@ class TrainingState:
             raise FlygnnError(f"{where}: {META_FILE} lacks or garbles {exc}.") from exc
 
 
+def _peek(folder: str | Path, *keys: str) -> Any:
+    """The value at ``keys`` in a state folder's JSON, without loading its tensors (None when unreadable)."""
+    try:
+        value = json.loads((Path(folder) / META_FILE).read_text())
+        for key in keys:
+            value = value[key]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value
+
+
 def peek_iteration(folder: str | Path) -> int | None:
     """The iteration a state folder claims, without loading it (None when there is none)."""
     try:
-        return int(json.loads((Path(folder) / META_FILE).read_text())["iteration"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_peek(folder, "iteration"))
+    except (ValueError, TypeError):
         return None
 
 
 def peek_preset(folder: str | Path) -> str | None:
     """The preset a state folder was trained with, without loading it (None when unreadable)."""
-    try:
-        preset = json.loads((Path(folder) / META_FILE).read_text())["config"]["preset"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    preset = _peek(folder, "config", "preset")
     return preset if isinstance(preset, str) else None
 
 
