@@ -60,9 +60,12 @@ def main() -> None:
         ax.set_yscale("log")
         ax.set_title(f"1 − {title}")
         ax.set_xlabel("iteration")
-        ax.legend(fontsize=7)
+    # one legend for the three panels, below them, so that no curve hides behind it
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, [label.split(" (")[0] if label.startswith("published") else label for label in labels],
+               loc="lower center", ncol=min(len(labels), 3), fontsize=8, frameon=False)
     fig.suptitle("σ = 0.5, cpu preset, from a fresh start: scores by upstream's rules (lower is better)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * math.ceil(len(labels) / 3), 1, 1))
     with atomic_path(args.out) as tmp:
         fig.savefig(tmp, dpi=120, format=args.out.suffix.lstrip("."))
     print(f"wrote {args.out}")
