@@ -33,6 +33,14 @@ class Condition:
         """Whether ``sigma`` (from a dataset, bundle or table) is this condition's σ."""
         return same_sigma(self.sigma, sigma)
 
+    @classmethod
+    def of_sigma(cls, sigma: float) -> Condition:
+        """The condition a noise level has outside the conditions file (a replicate's, a sweep's):
+        named as the file names them, ``0.05`` → ``sigma-0p05``."""
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma >= 0:
+            raise FlygnnError(f"σ must be a number >= 0, got {sigma!r}.")
+        return cls(name="sigma-" + f"{float(sigma):g}".replace(".", "p").replace("-", "m"), sigma=float(sigma), label=f"σ = {sigma:g}")
+
 
 def load_conditions(path: str | Path) -> list[Condition]:
     """Read and validate a conditions file (a project's is ``ProjectLayout.conditions_file``);

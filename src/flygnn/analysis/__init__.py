@@ -22,6 +22,7 @@ from flygnn.analysis.metrics import (
     ols_fit,
     recovery_metrics,
     spectral_metrics,
+    upstream_scores,
     weight_metrics,
     write_metrics,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "relu_slope",
     "true_parameter_features",
     "spectral_metrics",
+    "upstream_scores",
     "umap_embedding",
     "weight_matrix",
     "gauge_metrics",

@@ -487,6 +487,26 @@ def recovery_metrics(model, activity: dict[str, np.ndarray], ground_truth) -> di
     ground_truth: has ``W`` (E,), ``tau`` (N,), ``v_rest`` (N,).
     The same code as the analysis' metrics.json (upstream's rules); NaN where undefined.
     """
+    return _recovery(model, activity, ground_truth)[0]
+
+
+def upstream_scores(model, activity: dict[str, np.ndarray], ground_truth, network) -> dict[str, float]:
+    """All five upstream-named numbers (:data:`flygnn.metric_names.UPSTREAM_METRICS`) of a model, as plain floats:
+    :func:`recovery_metrics` plus upstream's ``clustering_accuracy`` (one GMM on the unscaled features),
+    the same code as the analysis' metrics.json. ``network`` gives ``source``, ``target`` (E,) and
+    ``neuron_type`` (N,)."""
+    from flygnn.analysis.clustering import TypeClustering, clustering_features
+
+    scores, gauge, bio = _recovery(model, activity, ground_truth)
+    embedding = model.a.detach().cpu().double().numpy()
+    features, _ = clustering_features(
+        embedding, bio.upstream_tau_, bio.upstream_v_rest_, gauge.upstream_corrected_W_, network.source, network.target
+    )
+    scores["clustering_accuracy"] = TypeClustering.upstream().fit(features, network.neuron_type).accuracy_
+    return scores
+
+
+def _recovery(model, activity: dict[str, np.ndarray], ground_truth):
     from flygnn.analysis.biophysics import BiophysicalParameters
     from flygnn.analysis.gauge import GaugeCorrection, check_model
 
@@ -495,7 +515,8 @@ def recovery_metrics(model, activity: dict[str, np.ndarray], ground_truth) -> di
     bio = BiophysicalParameters().fit(gauge)
     metrics = weight_metrics(ground_truth.W, gauge)
     metrics.update(biophysics_metrics(ground_truth.tau, ground_truth.v_rest, bio, gauge.zero_range_))
-    return {name: (float("nan") if metrics[name].value is None else metrics[name].value) for name in RECOVERY_METRICS}
+    scores = {name: (float("nan") if metrics[name].value is None else metrics[name].value) for name in RECOVERY_METRICS}
+    return scores, gauge, bio
 
 
 def _check_ground_truth(ground_truth, n: int, e: int) -> None:

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "network",
     "simulate",
     "train",
+    "replicate",
     "bundle",
     "analyze",
     "report",

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from flygnn.conditions import Condition, load_conditions, select_conditions
 from flygnn.errors import FlygnnError
 from flygnn.project import ProjectLayout
 from flygnn.metric_names import RECOVERY_METRICS
@@ -160,7 +161,7 @@ def _warn_rate_change(state: TrainingState, config: TrainingConfig) -> None:
 
 
 def train_condition(
-    condition: str,
+    condition: str | Condition,
     preset: str,
     *,
     dataset: str | Path | None = None,
@@ -176,11 +177,13 @@ def train_condition(
     conditions_file: str | Path | None = None,
     time_limit_s: float | None = None,
     stop: threading.Event | None = None,
+    configuration_sigma: float | None = None,
 ) -> Path:
     """Train the GNN for one condition and write its checkpoint bundle; returns its path.
 
-    ``condition`` names an entry of ``data/conditions.yaml``; its σ must equal the
-    dataset's. Paths not given are those of the project that contains the cwd
+    ``condition`` names an entry of ``data/conditions.yaml`` (or is a :class:`Condition`
+    outside it, as a replicate's or a noise sweep's); its σ must equal the dataset's.
+    ``configuration_sigma`` trains with another σ's published configuration. Paths not given are those of the project that contains the cwd
     (:class:`flygnn.project.ProjectLayout`); given ones are taken from the cwd.
     ``resume`` continues the newest matching state (the running leg's in
     ``checkpoint_dir`` or the one committed in the bundle) and replaces the bundle;
@@ -189,14 +192,16 @@ def train_condition(
     """
     from flygnn.analysis import recovery_metrics
     from flygnn.bundle import bundle_meta, portable_path, save_bundle
-    from flygnn.conditions import load_conditions, select_conditions
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
 
     if sum((resume, warm_start, fresh)) > 1:
         raise FlygnnError("--resume, --warm-start and --fresh exclude each other.")
     layout = ProjectLayout.find(required=False, conditions_file=conditions_file)
-    (entry,) = select_conditions(load_conditions(layout.conditions_file), [condition])
+    if isinstance(condition, Condition):
+        entry, condition = condition, condition.name
+    else:
+        (entry,) = select_conditions(load_conditions(layout.conditions_file), [condition])
     dataset_path = Path(dataset) if dataset is not None else layout.dataset_path(preset, condition)
     out = Path(out) if out is not None else layout.bundle_dir(condition)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else layout.training_cache_dir(preset, condition)
@@ -204,8 +209,8 @@ def train_condition(
     if out.exists() and not (overwrite or continuing):
         raise FlygnnError(f"bundle {out} already exists; pass --overwrite to replace it, --resume to continue it (or choose --out).")
     device_ = resolve_device(device)
-    config = load_training_config(preset, entry.sigma, overrides)
-    if config.derived_from is not None:
+    config = load_training_config(preset, entry.sigma, overrides, configuration_sigma=configuration_sigma)
+    if config.derived_from is not None and configuration_sigma is None:
         print(
             f"σ = {entry.sigma:g} has no published settings; using those of σ = {config.derived_from:g} "
             "(recorded in bundle.json as derived_from)",

@@ -185,12 +185,19 @@ def _round(value: float) -> float:
 
 
 def load_training_config(
-    preset: str, sigma: float, overrides: Mapping[str, Any] | None = None, path: str | Path | None = None
+    preset: str,
+    sigma: float,
+    overrides: Mapping[str, Any] | None = None,
+    path: str | Path | None = None,
+    configuration_sigma: float | None = None,
 ) -> TrainingConfig:
     """Resolve the training settings for ``preset`` at noise level ``sigma``.
 
     ``overrides`` (flat TrainingConfig field names, e.g. ``iterations``, ``seed``,
     ``batch_size``) win over the file; ``None`` values are ignored.
+    ``configuration_sigma`` trains with the published configuration of that σ (its
+    architecture, loss and rates; recorded as ``derived_from``) instead of ``sigma``'s own:
+    a noise sweep keeps one configuration along σ, and an ablation swaps them.
     """
     path = Path(path or presets_file())
     document = yaml.safe_load(path.read_text())
@@ -200,8 +207,11 @@ def load_training_config(
     entries = document.get("published") or []
     if not entries:
         raise FlygnnError(f"{path} has no 'published' settings.")
-    published = _entry_for_sigma(entries, sigma)
-    derived_from = None
+    published = _entry_for_sigma(entries, sigma if configuration_sigma is None else configuration_sigma)
+    derived_from = None if configuration_sigma is None or same_sigma(configuration_sigma, sigma) else float(configuration_sigma)
+    if published is None and configuration_sigma is not None:
+        known = ", ".join(f"{float(e['sigma']):g}" for e in entries)
+        raise FlygnnError(f"no published configuration for σ = {configuration_sigma:g} in {path}; known: {known}.")
     if published is None:
         published = min(entries, key=lambda e: (abs(float(e["sigma"]) - sigma), float(e["sigma"])))
         derived_from = float(published["sigma"])

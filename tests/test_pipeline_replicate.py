@@ -1,0 +1,78 @@
+"""Replicate runs: recipes resolve as documented, and `flygnn replicate` writes a row that the
+command recorded in it reproduces (the smoke recipe through the real simulate → train → score path)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import shlex
+
+import pytest
+
+from flygnn.cli import build_parser, main
+from flygnn.errors import FlygnnError
+from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.pipeline.replicate import RECORD_COLUMNS, ReplicateRun, load_recipe, read_replicates, record_path
+from flygnn.project import ProjectLayout
+from flygnn.train.config import load_training_config
+from project_fixtures import make_project
+
+
+def test_fast_recipe_resolves_per_sigma():
+    at_half = load_recipe("fast", 0.5)
+    assert (at_half.batch_size, at_half.iterations, at_half.lr_steps) == (4, 16000, "5000:0.3,10000:0.1,14000:0.03")
+    assert (at_half.simulation, at_half.training, at_half.configuration) == ("cpu", "cpu", 0.5)
+    assert load_recipe("fast", 0.05).iterations == 30000
+    with pytest.raises(FlygnnError, match=r"recipe fast at σ = 0.2: missing iterations"):
+        load_recipe("fast", 0.2)
+    # the sweep keeps one configuration along σ
+    assert {load_recipe("sweep", s).configuration for s in (0.0, 0.2, 1.0)} == {0.05}
+
+
+def test_recipe_errors_name_the_file_and_the_fix(tmp_path):
+    with pytest.raises(FlygnnError, match="unknown recipe 'nope'; known: fast"):
+        load_recipe("nope", 0.5)
+    bad = tmp_path / "recipes.yaml"
+    bad.write_text("recipes:\n  r:\n    all: {simulation: cpu, training: cpu, batch_size: 0, iterations: 10}\n")
+    with pytest.raises(FlygnnError, match=r"recipe r: batch_size must be a positive integer, got 0"):
+        load_recipe("r", 0.5, bad)
+    bad.write_text("recipes:\n  r:\n    all: {simulation: cpu, training: cpu, batch_size: 2, iterations: 10, speed: 3}\n")
+    with pytest.raises(FlygnnError, match=r"unknown key\(s\) \['speed'\]"):
+        load_recipe("r", 0.5, bad)
+
+
+def test_an_unpublished_configuration_is_refused_with_the_known_ones():
+    with pytest.raises(FlygnnError, match=r"no published configuration for σ = 0.2 .* known: 0, 0.05, 0.5"):
+        load_training_config("cpu", 0.2, configuration_sigma=0.2)
+    swapped = load_training_config("cpu", 0.05, configuration_sigma=0.0)
+    assert (swapped.embedding_dim, swapped.anchor, swapped.derived_from) == (4, 0.0, 0.0)
+
+
+def test_the_recorded_command_parses_back_to_the_same_run():
+    run = ReplicateRun("fast", 0.05, train_seed=3, simulation_seed=1, stimulus="edges", configuration=0.0)
+    assert run.name == "fast-sigma-0p05-edges-sim1-train3-config-0"
+    args = build_parser().parse_args(shlex.split(run.command())[1:])
+    again = ReplicateRun(args.recipe, args.sigma, args.train_seed, args.simulation_seed, args.stimulus, args.configuration)
+    assert again == run
+    with pytest.raises(FlygnnError, match="--train-seed must be an integer >= 0"):
+        ReplicateRun("fast", 0.5, train_seed=-1)
+
+
+@pytest.mark.slow
+def test_replicate_writes_one_reproducible_row(tmp_path, monkeypatch, capsys):
+    layout = make_project(tmp_path, bundles=False)
+    monkeypatch.chdir(tmp_path)
+    argv = ["replicate", "--recipe", "smoke", "--sigma", "0.5", "--train-seed", "1", "--no-progress"]
+    assert main(argv) == 0
+    run = ReplicateRun("smoke", 0.5, train_seed=1)
+    path = record_path(ProjectLayout.at(tmp_path), run)
+    with path.open(newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert tuple(row) == RECORD_COLUMNS
+    assert row["command"] == run.command() and row["iterations"] == "60" and row["recipe"] == "smoke"
+    assert all(math.isfinite(float(row[name])) for name in UPSTREAM_METRICS)
+    # the same command again scores the finished run without training it: the same scores
+    assert main(argv) == 0
+    (again,) = read_replicates(layout.root / "data" / "replicates")
+    assert {k: again[k] for k in UPSTREAM_METRICS} == {k: float(row[k]) for k in UPSTREAM_METRICS}
+    assert "60 iterations" in capsys.readouterr().out
