@@ -101,8 +101,13 @@ def main() -> int:
         bundle = Path(args.bundle) if args.bundle else synthetic_bundle(scratch / "bundles", args.sigma, args.condition)
         output = Path(args.output) if args.output else scratch / "results" / args.condition
         parameters = {
-            "condition": args.condition, "sigma": args.sigma, "bundle": str(bundle), "dataset": args.dataset,
-            "output_dir": str(output), "flyvis_model": "", "synthetic_groundtruth": False,
+            "condition": args.condition,
+            "sigma": args.sigma,
+            "bundle": str(bundle),
+            "dataset": args.dataset,
+            "output_dir": str(output),
+            "flyvis_model": "",
+            "synthetic_groundtruth": False,
         }
         timings = {}
         for section in SECTIONS:

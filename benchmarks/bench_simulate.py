@@ -44,7 +44,9 @@ def main() -> None:
             start = time.perf_counter()
             simulate_dataset(Path(tmp) / "bench.zarr", network, truth, sigma, args.frames, 100, progress=False)
             written = (args.frames + 100) / (time.perf_counter() - start)
-        print(f"sigma={sigma:<4} simulate only: {bare:8.0f} steps/s   simulate + stimulus + write: {written:8.0f} steps/s")
+        print(
+            f"sigma={sigma:<4} simulate only: {bare:8.0f} steps/s   simulate + stimulus + write: {written:8.0f} steps/s"
+        )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="override the preset's B")
     parser.add_argument("--reference-iterations", type=int, default=3, help="iterations of the per-edge reference")
     parser.add_argument("--history", default="benchmarks/time-to-target.csv")
-    parser.add_argument("--schedule", type=parse_schedule, default=(), metavar="IT:FACTOR,...",
-                        help="learning-rate factor FACTOR from iteration IT on (e.g. 6000:0.3,10000:0.1)")
+    parser.add_argument(
+        "--schedule",
+        type=parse_schedule,
+        default=(),
+        metavar="IT:FACTOR,...",
+        help="learning-rate factor FACTOR from iteration IT on (e.g. 6000:0.3,10000:0.1)",
+    )
     args = parser.parse_args()
 
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -66,8 +71,14 @@ def main() -> None:
     dataset = open_dataset(args.dataset or ProjectLayout.find().dataset_path(args.preset, "sigma-0p5"))
     network = load_network(extent=int(dataset.attrs["extent"]))
     config = load_training_config(
-        args.preset, float(dataset.sigma),
-        {"iterations": 10**7, "score_every": args.score_every, "batch_size": args.batch_size, "lr_steps": args.schedule},
+        args.preset,
+        float(dataset.sigma),
+        {
+            "iterations": 10**7,
+            "score_every": args.score_every,
+            "batch_size": args.batch_size,
+            "lr_steps": args.schedule,
+        },
     )
     frames = TrainingFrames.from_dataset(dataset, network.input_indices)
     activity = frames.activity(config.activity_frames, config.seed)
@@ -102,8 +113,10 @@ def main() -> None:
         return scores
 
     schedule = "".join(f", ×{factor:g} from {start}" for start, factor in args.schedule)
-    print(f"σ = {config.sigma:g}, preset {args.preset}, B = {config.batch_size}, {args.threads} thread(s){schedule}, "
-          f"load average before: {load_before:.2f}")
+    print(
+        f"σ = {config.sigma:g}, preset {args.preset}, B = {config.batch_size}, {args.threads} thread(s){schedule}, "
+        f"load average before: {load_before:.2f}"
+    )
     started = time.perf_counter()
     trainer = Trainer(config, network, progress=False, scorer=scorer, time_limit_s=60 * args.minutes, stop=stop)
     # Ctrl-C or SIGTERM end the run early with the summary of what was reached so far
@@ -115,11 +128,15 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     write_history(trainer.history_, Path(args.history))
     iterations_per_s = trainer.iteration_ / max(trainer.wall_time_s_, 1e-9)
-    print(f"trained {trainer.iteration_} iterations in {trainer.wall_time_s_ / 60:.1f} min of training "
-          f"({elapsed / 60:.1f} min with scoring): {iterations_per_s:.2f} it/s; history in {args.history}")
+    print(
+        f"trained {trainer.iteration_} iterations in {trainer.wall_time_s_ / 60:.1f} min of training "
+        f"({elapsed / 60:.1f} min with scoring): {iterations_per_s:.2f} it/s; history in {args.history}"
+    )
     training_cpu_s = time.process_time() - cpu["start"] - cpu["scoring"]
-    print(f"training CPU time {training_cpu_s / 60:.1f} min ({training_cpu_s / max(trainer.wall_time_s_, 1e-9):.2f} cores busy on average); "
-          "on a shared machine the CPU minutes, divided by the cores an idle machine keeps busy, are the better estimate")
+    print(
+        f"training CPU time {training_cpu_s / 60:.1f} min ({training_cpu_s / max(trainer.wall_time_s_, 1e-9):.2f} cores busy on average); "
+        "on a shared machine the CPU minutes, divided by the cores an idle machine keeps busy, are the better estimate"
+    )
     print(f"{'target':>16} {'published':>10} {'reached at':>12} {'minutes':>8} {'CPU-min':>8}")
     for name in (*TARGETS, "slope"):
         published = "±0.02" if name == "slope" else f"{TARGETS[name]:.4f}"
@@ -131,13 +148,18 @@ def main() -> None:
 
     # the per-edge reference (upstream's computation of the same model), same process, same threads
     from bench_train import _per_edge_terms, measure
+
     from flygnn.model import FlyVisGNN
 
     torch.manual_seed(0)
     model = FlyVisGNN.from_network(network, **config.architecture())
-    reference = measure(model, config, _per_edge_terms, config.batch_size, 0.0, args.reference_iterations, np.random.default_rng(0))
-    print(f"per-edge reference: {reference[0]:.3f} it/s at B = {config.batch_size} -> ours is {iterations_per_s / reference[0]:.1f}x; "
-          f"load average after: {os.getloadavg()[0]:.2f}")
+    reference = measure(
+        model, config, _per_edge_terms, config.batch_size, 0.0, args.reference_iterations, np.random.default_rng(0)
+    )
+    print(
+        f"per-edge reference: {reference[0]:.3f} it/s at B = {config.batch_size} -> ours is {iterations_per_s / reference[0]:.1f}x; "
+        f"load average after: {os.getloadavg()[0]:.2f}"
+    )
 
 
 def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:

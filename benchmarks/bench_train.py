@@ -50,6 +50,7 @@ def measure(model, config, terms_of, batch_size, seconds, min_iterations, rng):
     n = model.n_neurons
     inputs = torch.zeros(n)
     inputs[:1736] = 1.0
+
     def step():
         v = torch.from_numpy(rng.normal(0.3, 0.5, size=(batch_size, n)).astype(np.float32))
         I = torch.rand(batch_size, n) * inputs
@@ -58,6 +59,7 @@ def measure(model, config, terms_of, batch_size, seconds, min_iterations, rng):
         loss = torch.stack(list(terms_of(model, v, I, y, config, 0.6).values())).sum()
         loss.backward()
         optimizer.step()
+
     step()  # warm-up: builds the sparse structure, allocates
     wall, cpu, done = time.perf_counter(), time.process_time(), 0
     while done < min_iterations or time.perf_counter() - wall < seconds:
@@ -87,7 +89,9 @@ def main() -> None:
         f"network: {network.n_neurons} neurons, {network.n_edges} edges; σ = {args.sigma:g} loss; "
         f"threads {args.threads}; allocator tuned: {tuned}; torch {torch.__version__}"
     )
-    print(f"{'B':>3} {'ours it/s':>10} {'(per CPU-s)':>12} {'per-edge it/s':>14} {'(per CPU-s)':>12} {'speed-up':>9} {'(CPU)':>7}")
+    print(
+        f"{'B':>3} {'ours it/s':>10} {'(per CPU-s)':>12} {'per-edge it/s':>14} {'(per CPU-s)':>12} {'speed-up':>9} {'(CPU)':>7}"
+    )
     for batch_size in args.batch_sizes:
         torch.manual_seed(0)
         model = FlyVisGNN.from_network(network, **config.architecture())

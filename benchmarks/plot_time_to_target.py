@@ -52,10 +52,10 @@ def main() -> None:
         if not rows:
             raise SystemExit(f"{path}: no scored rows")
         label = path.stem.removeprefix("time-to-target-")
-        for ax, metric in zip(axes, PANELS):
+        for ax, metric in zip(axes, PANELS, strict=False):
             # 1 − R² on a log axis: the last digits are where the runs differ
             ax.plot([r["iteration"] for r in rows], [1 - r[metric] for r in rows], marker="o", ms=3, label=label)
-    for ax, (metric, title) in zip(axes, PANELS.items()):
+    for ax, (metric, title) in zip(axes, PANELS.items(), strict=False):
         ax.axhline(1 - TARGETS[metric], color="0.3", ls="--", lw=1, label="published")
         ax.set_yscale("log")
         ax.set_title(f"1 − {title} (published {TARGETS[metric]})")

@@ -48,8 +48,15 @@ def dataset(tiny_network, synthetic_truth, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("datasets") / "sigma-0p05.zarr"
     return simulate_dataset(
-        path, tiny_network, synthetic_truth, sigma=0.05, train_frames=240, test_frames=20, condition="sigma-0p05",
-        preset_name="smoke", progress=False,
+        path,
+        tiny_network,
+        synthetic_truth,
+        sigma=0.05,
+        train_frames=240,
+        test_frames=20,
+        condition="sigma-0p05",
+        preset_name="smoke",
+        progress=False,
     )
 
 

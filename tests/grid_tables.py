@@ -26,7 +26,10 @@ def grid_cells(markdown: str) -> list[list[str]]:
             if block:
                 bars = [i for i in corners if all(b[i] == "|" for b in block)]
                 rows.append(
-                    [" ".join("".join(b[s + 1 : e]).strip() for b in block).strip() for s, e in zip(bars, bars[1:])]
+                    [
+                        " ".join("".join(b[s + 1 : e]).strip() for b in block).strip()
+                        for s, e in zip(bars, bars[1:], strict=False)
+                    ]
                 )
             block = []
         else:

@@ -147,8 +147,13 @@ def write_fake_history(bundle_dir, scored=True):
     """A training history of 20 log rows in ``bundle_dir``, recovery scored every 500 iterations."""
     rows = []
     for number, iteration in enumerate(range(100, 2100, 100)):
-        row = {"iteration": iteration, "wall_time_s": 30.0 * (number + 1), "prediction": 100.0 / (number + 1),
-               "loss": 100.0 / (number + 1), "iterations_per_s": 3.0}
+        row = {
+            "iteration": iteration,
+            "wall_time_s": 30.0 * (number + 1),
+            "prediction": 100.0 / (number + 1),
+            "loss": 100.0 / (number + 1),
+            "iterations_per_s": 3.0,
+        }
         if scored and iteration % 500 == 0:
             row.update(W_corrected_R2=0.5 + iteration / 5000, W_corrected_slope=0.9, tau_R2=0.7, V_rest_R2=0.1)
         rows.append(row)

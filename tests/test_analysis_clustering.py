@@ -70,7 +70,12 @@ def test_standardize_imputes_and_counts():
 
 
 def test_clustering_metrics_names_and_definitions():
-    scores = {"accuracy": np.array([0.9, 0.8]), "ari": np.array([0.5, 0.5]), "nmi": np.array([0.7, 0.7]), "purity": np.array([1.0, 1.0])}
+    scores = {
+        "accuracy": np.array([0.9, 0.8]),
+        "ari": np.array([0.5, 0.5]),
+        "nmi": np.array([0.7, 0.7]),
+        "purity": np.array([1.0, 1.0]),
+    }
     metrics = clustering_metrics(0.6, scores)
     assert metrics["clustering_accuracy"].value == pytest.approx(0.6)
     assert metrics["clustering_accuracy"].definition == "upstream-clustering-accuracy"
@@ -97,7 +102,9 @@ def test_true_parameter_features_are_the_features_without_an_embedding():
     W = np.array([1.0, 3.0, 5.0])
     features, names = true_parameter_features(np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.6, 0.7]), W, source, target)
     assert names == ["tau", "v_rest", "W_in_mean", "W_in_std", "W_out_mean", "W_out_std"]
-    full, _ = clustering_features(np.zeros((3, 2)), np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.6, 0.7]), W, source, target)
+    full, _ = clustering_features(
+        np.zeros((3, 2)), np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.6, 0.7]), W, source, target
+    )
     np.testing.assert_array_equal(features, full[:, 2:])
 
 
@@ -115,13 +122,20 @@ def test_clustering_on_true_parameters_beats_the_learned_estimates():
     v_rest = rng.uniform(0.0, 0.8, n_types)[types]
     truth, _ = true_parameter_features(tau, v_rest, W, source, target)
     learned, _ = clustering_features(
-        rng.normal(size=(n, 2)), tau + rng.normal(0, 0.05, n), v_rest + rng.normal(0, 0.2, n),
-        W + rng.normal(0, 0.8, W.size), source, target,
+        rng.normal(size=(n, 2)),
+        tau + rng.normal(0, 0.05, n),
+        v_rest + rng.normal(0, 0.2, n),
+        W + rng.normal(0, 0.8, W.size),
+        source,
+        target,
     )
 
     def accuracy(features):  # upstream's GMM, with as many components as types in this small case
-        return TypeClustering(n_components=n_types, seeds=(42,), standardize=False, init_params="kmeans",
-                              reg_covar=1e-6).fit(features, types).accuracy_
+        return (
+            TypeClustering(n_components=n_types, seeds=(42,), standardize=False, init_params="kmeans", reg_covar=1e-6)
+            .fit(features, types)
+            .accuracy_
+        )
 
     ceiling, estimated, embedding_only = accuracy(truth), accuracy(learned), accuracy(learned[:, :2])
     assert ceiling >= estimated > embedding_only

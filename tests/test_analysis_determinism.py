@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from oracle_networks import activity_for
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from flygnn.analysis.metrics import identity_r2, ols_fit, upstream_fit
 from flygnn.analysis.threads import ANALYSIS_THREADS, fixed_threads
-
-from oracle_networks import activity_for
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -87,8 +86,19 @@ def write_synthetic_analysis(out: Path) -> None:
     names = [f"T{t}" for t in range(n_types)]
     write_per_type(
         out / "per-type.csv",
-        per_type_recovery(names, neuron_type, target, tau, v_rest, true_W, bio.upstream_tau_, bio.upstream_v_rest_,
-                          gauge.upstream_corrected_W_, gauge.zero_range_, gauge.unidentifiable_),
+        per_type_recovery(
+            names,
+            neuron_type,
+            target,
+            tau,
+            v_rest,
+            true_W,
+            bio.upstream_tau_,
+            bio.upstream_v_rest_,
+            gauge.upstream_corrected_W_,
+            gauge.zero_range_,
+            gauge.unidentifiable_,
+        ),
     )
 
 

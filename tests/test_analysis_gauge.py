@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from oracle_networks import activity_for, random_network
 
 from flygnn.analysis import BiophysicalParameters, GaugeCorrection, OracleModel, ols_fit
 from flygnn.errors import FlygnnError
-
-from oracle_networks import activity_for, random_network
 
 
 def test_exact_oracle_gives_true_weights_tau_and_v_rest():

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from oracle_networks import activity_for, random_network
 
 from flygnn.analysis import (
     BiophysicalParameters,
@@ -22,8 +23,6 @@ from flygnn.analysis import (
 from flygnn.analysis.metrics import biophysics_metrics, upstream_fit
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
-
-from oracle_networks import activity_for, random_network
 
 
 def test_ols_fit_known_answers():
@@ -155,7 +154,9 @@ def test_tau_is_clipped_for_the_upstream_score_and_counted():
 def test_recovery_metrics_of_the_oracle_are_one():
     source, target, W, tau, v_rest = random_network(n=60, e=400, seed=2)
     rng = np.random.default_rng(3)
-    model = OracleModel(source, target, W, tau, v_rest, message_gain=rng.uniform(0.5, 2, 60), update_gain=rng.uniform(0.5, 2, 60))
+    model = OracleModel(
+        source, target, W, tau, v_rest, message_gain=rng.uniform(0.5, 2, 60), update_gain=rng.uniform(0.5, 2, 60)
+    )
     truth = SimpleNamespace(W=W.astype(np.float32), tau=tau.astype(np.float32), v_rest=v_rest.astype(np.float32))
     metrics = recovery_metrics(model, activity_for(60), truth)
     assert tuple(metrics) == RECOVERY_METRICS
@@ -184,7 +185,9 @@ def test_recovery_metrics_refuse_ground_truth_of_another_network():
 
 def test_metrics_file_carries_value_and_definition(tmp_path):
     path = tmp_path / "metrics" / "x.json"
-    write_metrics(path, {"a": Metric(0.5, "ols-r2", {"edges": 3}), "b": Metric(float("nan"), "count")}, {"bundle": "abc"})
+    write_metrics(
+        path, {"a": Metric(0.5, "ols-r2", {"edges": 3}), "b": Metric(float("nan"), "count")}, {"bundle": "abc"}
+    )
     document = json.loads(path.read_text())
     assert document["a"] == {"value": 0.5, "definition": "ols-r2", "edges": 3, "inputs": {"bundle": "abc"}}
     assert document["b"]["value"] is None

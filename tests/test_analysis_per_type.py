@@ -74,15 +74,20 @@ def test_residual_shares_say_which_types_limit_each_score():
     columns = table()
     true_tau = np.array([0.02, 0.02, 0.02, 0.1, 0.1, 0.3])
     upstream_tau = np.array([0.01, 0.03, 0.05, 0.2, 1.0, 1.0])
-    np.testing.assert_allclose(columns["tau_residual_share"], residual_shares_by_hand(true_tau, upstream_tau, NEURON_TYPE, 3))
+    np.testing.assert_allclose(
+        columns["tau_residual_share"], residual_shares_by_hand(true_tau, upstream_tau, NEURON_TYPE, 3)
+    )
     np.testing.assert_allclose(
         columns["V_rest_residual_share"],
-        residual_shares_by_hand(np.array([0.5, 0.5, 0.5, -0.2, -0.2, 0.0]), np.array([0.4, 0.6, 0.9, 0.0, 1.0, 1.0]), NEURON_TYPE, 3),
+        residual_shares_by_hand(
+            np.array([0.5, 0.5, 0.5, -0.2, -0.2, 0.0]), np.array([0.4, 0.6, 0.9, 0.0, 1.0, 1.0]), NEURON_TYPE, 3
+        ),
     )
     # W: the scored edges only (the outlier, edge 5, is left out as in W_corrected_R2), by target type
     kept = np.arange(7) != 5
     np.testing.assert_allclose(
-        columns["W_residual_share"], residual_shares_by_hand(TRUE_W[kept], LEARNED_W[kept], NEURON_TYPE[TARGET[kept]], 3)
+        columns["W_residual_share"],
+        residual_shares_by_hand(TRUE_W[kept], LEARNED_W[kept], NEURON_TYPE[TARGET[kept]], 3),
     )
     for name in ("tau_residual_share", "V_rest_residual_share", "W_residual_share"):
         assert columns[name].sum() == pytest.approx(1.0)

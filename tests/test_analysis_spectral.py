@@ -79,7 +79,7 @@ def test_random_baseline_known_values():
     n, k = 500, 20
     x = rng.normal(size=(2000, n))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    cos = np.abs(x[:1000] @ x[1000:1000 + k].T)
+    cos = np.abs(x[:1000] @ x[1000 : 1000 + k].T)
     assert cos.max(axis=1).mean() == pytest.approx(random_alignment_baseline(n, k)[1], rel=0.05)
 
 
@@ -120,7 +120,7 @@ def test_permutation_null_keeps_the_graph_and_the_weights():
     assert not np.array_equal(shuffled[5:], W[5:])  # but reassigned
     original, _ = weight_matrix(W, source, target, n)
     null, _ = weight_matrix(shuffled, source, target, n)
-    assert set(zip(*original.nonzero())) == set(zip(*null.nonzero()))  # the same graph
+    assert set(zip(*original.nonzero(), strict=False)) == set(zip(*null.nonzero(), strict=False))  # the same graph
 
 
 def test_permutation_null_of_a_diagonal_matrix_has_its_singular_values_but_not_its_vectors():
@@ -147,7 +147,9 @@ def test_permutation_null_of_a_dense_gaussian_matrix_aligns_at_random():
     n = 300
     target, source = np.divmod(np.arange(n * n), n)
     W = rng.normal(size=n * n)
-    fitted = SpectralAnalysis(n_eigenvalues=10, n_singular=40, n_permutations=1, dense=False).fit(W, W, source, target, n)
+    fitted = SpectralAnalysis(n_eigenvalues=10, n_singular=40, n_permutations=1, dense=False).fit(
+        W, W, source, target, n
+    )
     assert fitted.null_best_left_alignment_.mean() == pytest.approx(fitted.random_best_, rel=0.15)
     metrics = spectral_metrics(fitted)
     assert metrics["spectral_singular_values_R2_null"].value > 0.9
@@ -158,10 +160,9 @@ def test_permutation_null_of_a_dense_gaussian_matrix_aligns_at_random():
 def test_jacobian_of_the_oracle_is_the_hand_computed_one():
     """J of the oracle's dynamics at an operating point, by autograd, against diag(1/τ)(−I + W·D)."""
     import torch
+    from oracle_networks import random_network
 
     from flygnn.analysis import OracleModel
-
-    from oracle_networks import random_network
 
     source, target, W, tau, v_rest = random_network(n=30, e=150, seed=2)
     source[:4] = target[:4] = np.arange(4)  # self-loops too
@@ -222,7 +223,9 @@ def test_rightmost_error_is_defined_when_the_true_eigenvalues_are_all_equal():
     neurons = np.arange(n)
     tau = np.full(n, 0.25)
     learned_tau = tau * np.linspace(0.9, 1.1, n)
-    fitted = LinearisedDynamics(n_eigenvalues=n).fit(np.zeros(n), tau, np.zeros(n), learned_tau, neurons, neurons, np.ones(n))
+    fitted = LinearisedDynamics(n_eigenvalues=n).fit(
+        np.zeros(n), tau, np.zeros(n), learned_tau, neurons, neurons, np.ones(n)
+    )
     np.testing.assert_allclose(fitted.eigenvalues_true_, -4.0)
     expected = np.mean(np.abs(np.sort(1 / learned_tau) - 4.0) / 4.0)
     assert dynamics_metrics(fitted)["jacobian_rightmost_error"].value == pytest.approx(expected)

@@ -72,9 +72,12 @@ def package_imports(root: Path, part: Callable[[str], str] = part_of) -> list[Im
             elif isinstance(node, ast.ImportFrom):
                 base = here[: len(here) - node.level + 1] if node.level else []
                 name = ".".join(base + ([node.module] if node.module else []))
-                if name == "flygnn":  # `from flygnn import cli`: the submodule; `from flygnn import __version__`: the package
+                if (
+                    name == "flygnn"
+                ):  # `from flygnn import cli`: the submodule; `from flygnn import __version__`: the package
                     targets = [
-                        f"flygnn.{alias.name}" if (package / alias.name).is_dir() or (package / f"{alias.name}.py").is_file()
+                        f"flygnn.{alias.name}"
+                        if (package / alias.name).is_dir() or (package / f"{alias.name}.py").is_file()
                         else "flygnn"
                         for alias in node.names
                     ]
@@ -104,7 +107,7 @@ def cycle(imports: list[Import]) -> list[str] | None:
         path.append(node)
         for following in sorted(graph[node]):
             if state.get(following) == 1:
-                return path[path.index(following):] + [following]
+                return path[path.index(following) :] + [following]
             if following not in state and (found := visit(following)):
                 return found
         path.pop()
@@ -149,8 +152,12 @@ def test_a_made_up_upward_import_is_named_with_its_file_and_line(tmp_path):
     assert layering_violations(imports, [("low",), ("high",)]) == [
         f"{tmp_path.name}/flygnn/low/core.py:2: low imports high, a layer above it (low may import only from layers below)"
     ]
-    assert layering_violations(imports, [("low", "high")])[0].endswith("a sibling in its own layer (low, high may import only from layers below)")
-    assert layering_violations(imports, [("high",)]) == ["'low' has no layer: add it to LAYERS in tests/test_architecture.py"]
+    assert layering_violations(imports, [("low", "high")])[0].endswith(
+        "a sibling in its own layer (low, high may import only from layers below)"
+    )
+    assert layering_violations(imports, [("high",)]) == [
+        "'low' has no layer: add it to LAYERS in tests/test_architecture.py"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -160,10 +167,14 @@ def imports() -> list[Import]:
 
 def test_no_two_parts_of_the_package_import_each_other(imports):
     found = cycle(imports)
-    assert found is None, "import cycle: " + " → ".join(found) + "".join(
-        f"\n  {imp.where}: {imp.source} imports {imp.target}"
-        for imp in imports
-        if (imp.source, imp.target) in set(zip(found, found[1:]))
+    assert found is None, (
+        "import cycle: "
+        + " → ".join(found)
+        + "".join(
+            f"\n  {imp.where}: {imp.source} imports {imp.target}"
+            for imp in imports
+            if (imp.source, imp.target) in set(zip(found, found[1:], strict=False))
+        )
     )
 
 

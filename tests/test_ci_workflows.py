@@ -41,7 +41,11 @@ def _steps(workflow: Path) -> list[dict]:
 
 
 def _uses_lines(workflow: Path) -> list[str]:
-    return [line.split("uses:", 1)[1].strip() for line in workflow.read_text().splitlines() if re.match(r"^\s*(- )?uses:", line)]
+    return [
+        line.split("uses:", 1)[1].strip()
+        for line in workflow.read_text().splitlines()
+        if re.match(r"^\s*(- )?uses:", line)
+    ]
 
 
 def test_both_workflows_exist():

@@ -93,7 +93,9 @@ def test_simulate_takes_its_default_paths_from_the_project_in_any_sub_folder(cap
     assert "sigma-0p5: data/datasets/smoke/sigma-0p5.zarr exists, kept" in outputs[0]
     # paths typed by the user are taken from where they are typed
     monkeypatch.chdir(layout.root / "data")
-    status, out, err = run(capsys, "simulate", "--preset", "smoke", "--out", "datasets", "--conditions-file", "conditions.yaml")
+    status, out, err = run(
+        capsys, "simulate", "--preset", "smoke", "--out", "datasets", "--conditions-file", "conditions.yaml"
+    )
     assert status == 0 and out == outputs[0], err
 
 
@@ -104,5 +106,7 @@ def test_simulate_outside_a_project_needs_explicit_paths(capsys, monkeypatch, tm
     assert f"no flygnn project found at or above {tmp_path.resolve()} for the default path data/conditions.yaml" in err
     (tmp_path / "conditions.yaml").write_text("conditions:\n  - name: quiet\n    sigma: 0\n")
     (tmp_path / "out" / "smoke" / "quiet.zarr").mkdir(parents=True)
-    status, out, err = run(capsys, "simulate", "--preset", "smoke", "--conditions-file", "conditions.yaml", "--out", "out")
+    status, out, err = run(
+        capsys, "simulate", "--preset", "smoke", "--conditions-file", "conditions.yaml", "--out", "out"
+    )
     assert status == 0 and "exists, kept" in out, err

@@ -22,8 +22,16 @@ def truth(tiny_network):
 def dataset(tiny_network, truth, tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "toy.zarr"
     return simulate_dataset(
-        path, tiny_network, truth, sigma=0.05, train_frames=130, test_frames=40,
-        condition="toy", preset_name="test", seed=4, progress=False,
+        path,
+        tiny_network,
+        truth,
+        sigma=0.05,
+        train_frames=130,
+        test_frames=40,
+        condition="toy",
+        preset_name="test",
+        seed=4,
+        progress=False,
     )
 
 
@@ -50,7 +58,9 @@ def test_recorded_frames_follow_the_simulator_exactly(dataset, tiny_network, tru
     simulator = Simulator(tiny_network, truth, sigma=0.05)
     # the clean target is the derivative at the recorded state and input
     for t in (0, 57, 129):
-        np.testing.assert_allclose(train["target"][t], simulator.derivative(train["voltage"][t], train["stimulus"][t]), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            train["target"][t], simulator.derivative(train["voltage"][t], train["stimulus"][t]), rtol=1e-4, atol=1e-4
+        )
     # the train split starts at the grey steady state; input only on R1–R8
     np.testing.assert_allclose(train["voltage"][0], simulator.steady_state(), rtol=1e-5, atol=1e-6)
     others = np.setdiff1d(np.arange(tiny_network.n_neurons), tiny_network.input_indices)
@@ -62,8 +72,16 @@ def test_recorded_frames_follow_the_simulator_exactly(dataset, tiny_network, tru
 
 def test_same_seed_gives_the_same_dataset(dataset, tiny_network, truth, tmp_path):
     again = simulate_dataset(
-        tmp_path / "again.zarr", tiny_network, truth, sigma=0.05, train_frames=130, test_frames=40,
-        condition="toy", preset_name="test", seed=4, progress=False,
+        tmp_path / "again.zarr",
+        tiny_network,
+        truth,
+        sigma=0.05,
+        train_frames=130,
+        test_frames=40,
+        condition="toy",
+        preset_name="test",
+        seed=4,
+        progress=False,
     )
     np.testing.assert_array_equal(again.read("train", "voltage"), dataset.read("train", "voltage"))
     assert again.fingerprint() == dataset.fingerprint()
@@ -89,7 +107,9 @@ def test_interrupted_simulation_leaves_nothing(tiny_network, truth, tmp_path, mo
 
     monkeypatch.setattr(simulate_module.Simulator, "run", failing_run)
     with pytest.raises(KeyboardInterrupt):
-        simulate_dataset(tmp_path / "x.zarr", tiny_network, truth, sigma=0.0, train_frames=1200, test_frames=10, progress=False)
+        simulate_dataset(
+            tmp_path / "x.zarr", tiny_network, truth, sigma=0.0, train_frames=1200, test_frames=10, progress=False
+        )
     assert calls["n"] == 1
     assert list(tmp_path.iterdir()) == []  # neither the dataset nor its temporary directory
 
@@ -118,8 +138,14 @@ def test_dataset_of_another_network_is_named(dataset, small_network):
 
 def test_full_field_flashes_option(tiny_network, truth, tmp_path):
     data = simulate_dataset(
-        tmp_path / "flash.zarr", tiny_network, truth, sigma=0.0, train_frames=60, test_frames=20,
-        stimulus_spec=StimulusSpec.from_dict({"kind": "flashes", "seed": 1}), progress=False,
+        tmp_path / "flash.zarr",
+        tiny_network,
+        truth,
+        sigma=0.0,
+        train_frames=60,
+        test_frames=20,
+        stimulus_spec=StimulusSpec.from_dict({"kind": "flashes", "seed": 1}),
+        progress=False,
     )
     stimulus = data.read("train", "stimulus")[:, tiny_network.input_indices]
     # full field: every photoreceptor sees the same luminance at each frame

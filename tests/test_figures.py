@@ -26,7 +26,12 @@ from flygnn.analysis import (
     weight_metrics,
 )
 from flygnn.figures.biophysics import parameter_figure
-from flygnn.figures.embeddings import embeddings_figure, embeddings_pairs_figure, umap_clusters_figure, umap_types_figure
+from flygnn.figures.embeddings import (
+    embeddings_figure,
+    embeddings_pairs_figure,
+    umap_clusters_figure,
+    umap_types_figure,
+)
 from flygnn.figures.functions import message_function_figure, update_function_figure
 from flygnn.figures.spectral import dynamics_figure, spectral_figure
 from flygnn.figures.style import add_type_legend, legend_columns, save_figure, type_family, type_order
@@ -63,18 +68,38 @@ def fitted():
     W = rng.normal(0, 1, e)
     tau = rng.uniform(0.02, 0.3, N_TYPES)[neuron_type]
     v_rest = rng.uniform(0, 0.8, N_TYPES)[neuron_type]
-    model = OracleModel(source, target, W, tau, v_rest, message_gain=rng.uniform(0.5, 2, n),
-                        update_gain=rng.uniform(0.5, 2, n), embedding=rng.normal(size=(n, 4)))
+    model = OracleModel(
+        source,
+        target,
+        W,
+        tau,
+        v_rest,
+        message_gain=rng.uniform(0.5, 2, n),
+        update_gain=rng.uniform(0.5, 2, n),
+        embedding=rng.normal(size=(n, 4)),
+    )
     mean, std = rng.uniform(-0.1, 1, n), rng.uniform(0.05, 0.3, n)
     mean[:3] = -1.0  # unidentifiable message gains: left out of g_φ², NaN W*
     frames = mean + std * rng.normal(size=(16, n))
-    activity = {"voltage_mean": mean, "voltage_std": std, "frames_voltage": frames, "frames_stimulus": np.zeros_like(frames)}
+    activity = {
+        "voltage_mean": mean,
+        "voltage_std": std,
+        "frames_voltage": frames,
+        "frames_stimulus": np.zeros_like(frames),
+    }
     gauge = GaugeCorrection().fit(model, activity)
     return {
-        "model": model, "gauge": gauge, "W": W, "tau": tau, "v_rest": v_rest, "type": neuron_type,
+        "model": model,
+        "gauge": gauge,
+        "W": W,
+        "tau": tau,
+        "v_rest": v_rest,
+        "type": neuron_type,
         "bio": BiophysicalParameters().fit(gauge, neuron_type, N_TYPES),
         "curves": FunctionCurves(16).fit(model, mean, std, tau, v_rest),
-        "source": source, "target": target, "n": n,
+        "source": source,
+        "target": target,
+        "n": n,
     }
 
 
@@ -110,8 +135,11 @@ def test_type_legend_is_laid_out_by_family(ncol):
     texts = legend.get_texts()
     headers = [t.get_text() for t in texts if t.get_fontweight() == "bold"]
     assert headers == list(dict.fromkeys(type_family(name) for name in FLYVIS_TYPES))
-    labelled = {t.get_text(): h for t, h in zip(texts, legend.legend_handles)
-                if t.get_text() in FLYVIS_TYPES and t.get_fontweight() != "bold"}
+    labelled = {
+        t.get_text(): h
+        for t, h in zip(texts, legend.legend_handles, strict=False)
+        if t.get_text() in FLYVIS_TYPES and t.get_fontweight() != "bold"
+    }
     assert len(labelled) == N_TYPES
     assert len({h.get_color() for h in labelled.values()}) == N_TYPES  # 65 distinct colours
     plt.close(fig)
@@ -165,7 +193,10 @@ def test_embedding_figure_has_the_same_layout_for_every_dimension(fitted, d):
     components, explained = principal_components(embedding)
     fig = embeddings_figure(components, explained, fitted["type"], TYPE_NAMES, "test", d)
     assert len(visible_axes(fig)) == 1  # one scatter of the first two principal components for d = 2 and d = 4
-    assert fig.axes[0].get_xlabel().startswith("PC 1 of a") and f"{explained[0]:.0%} of variance" in fig.axes[0].get_xlabel()
+    assert (
+        fig.axes[0].get_xlabel().startswith("PC 1 of a")
+        and f"{explained[0]:.0%} of variance" in fig.axes[0].get_xlabel()
+    )
     assert f"d = {d}" in fig.axes[0].get_title()
     assert_units_on_every_axis(fig)
     fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES, "test")
@@ -178,8 +209,11 @@ def test_embedding_figures_use_all_dimensions_and_65_colours(fitted, tmp_path):
     fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES, "test")
     assert len(visible_axes(fig)) == 6  # all pairs of d = 4
     legend = fig.legends[0]
-    labelled = [h for t, h in zip(legend.get_texts(), legend.legend_handles)
-                if t.get_text() in TYPE_NAMES and t.get_fontweight() != "bold"]  # family headers are bold
+    labelled = [
+        h
+        for t, h in zip(legend.get_texts(), legend.legend_handles, strict=False)
+        if t.get_text() in TYPE_NAMES and t.get_fontweight() != "bold"
+    ]  # family headers are bold
     assert len(labelled) == N_TYPES
     colours = {tuple(h.get_color()) if not isinstance(h.get_color(), str) else h.get_color() for h in labelled}
     assert len(colours) == N_TYPES
@@ -201,13 +235,17 @@ def test_embedding_figures_use_all_dimensions_and_65_colours(fitted, tmp_path):
 
 def test_function_figures(fitted, tmp_path):
     curves, gauge = fitted["curves"], fitted["gauge"]
-    fig = update_function_figure(curves.voltages_, curves.update_, curves.true_update_, fitted["type"], TYPE_NAMES, "test")
+    fig = update_function_figure(
+        curves.voltages_, curves.update_, curves.true_update_, fitted["type"], TYPE_NAMES, "test"
+    )
     assert len(fig.axes) == 2
     assert "260 of 260" in fig.axes[0].get_title()
     assert "a.u./s" in fig.axes[0].get_ylabel() and "a.u." in fig.axes[0].get_xlabel()
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "f-theta")
-    fig = message_function_figure(curves.voltages_, curves.message_, gauge.message_slope_, fitted["type"], TYPE_NAMES, "test")
+    fig = message_function_figure(
+        curves.voltages_, curves.message_, gauge.message_slope_, fitted["type"], TYPE_NAMES, "test"
+    )
     identifiable = int(np.isfinite(gauge.message_slope_).sum())
     assert identifiable <= 257  # the 3 silent neurons (and any other μ + s ≤ 0) are left out and counted
     assert f"{identifiable} of 260" in fig.axes[0].get_title()
@@ -229,8 +267,18 @@ def test_parameter_figure_pins_far_points_to_the_border(fitted, tmp_path):
     assert fig.axes[0].get_xlabel() == "true τ (s)"
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "tau")
-    fig = parameter_figure(fitted["v_rest"], bio.v_rest_, fitted["type"], TYPE_NAMES, "test", "V_rest", "a.u.", metrics,
-                           "V_rest", extra=("operating point", bio.v_rest_operating_, "V_rest_operating"))
+    fig = parameter_figure(
+        fitted["v_rest"],
+        bio.v_rest_,
+        fitted["type"],
+        TYPE_NAMES,
+        "test",
+        "V_rest",
+        "a.u.",
+        metrics,
+        "V_rest",
+        extra=("operating point", bio.v_rest_operating_, "V_rest_operating"),
+    )
     assert len(fig.axes) == 3
     assert fig.axes[0].get_xlabel() == "true V_rest (a.u.)"
     assert_units_on_every_axis(fig)
@@ -247,8 +295,18 @@ def test_parameter_figure_shows_the_numbers_of_the_metrics(fitted):
     assert "R² = 0.1235 (upstream's rules)" in neuron_text
     assert f"slope = {metrics['tau_slope'].value:.4f}" in neuron_text
     assert "R² = n/a" in " ".join(t.get_text() for t in fig.axes[1].texts)
-    fig = parameter_figure(fitted["v_rest"], bio.v_rest_, fitted["type"], TYPE_NAMES, "test", "V_rest", "a.u.", metrics,
-                           "V_rest", extra=("operating point", bio.v_rest_operating_, "V_rest_operating"))
+    fig = parameter_figure(
+        fitted["v_rest"],
+        bio.v_rest_,
+        fitted["type"],
+        TYPE_NAMES,
+        "test",
+        "V_rest",
+        "a.u.",
+        metrics,
+        "V_rest",
+        extra=("operating point", bio.v_rest_operating_, "V_rest_operating"),
+    )
     operating = metrics["V_rest_operating_R2_per_type"].value
     assert f"R² = {operating:.4f}" in " ".join(t.get_text() for t in fig.axes[2].texts)
     plt.close("all")
@@ -285,7 +343,13 @@ def test_spectral_figure_is_two_by_three(fitted, tmp_path):
 def test_dynamics_figure(fitted, tmp_path):
     mean = np.linspace(-0.2, 1.0, fitted["n"])
     dynamics = LinearisedDynamics(n_eigenvalues=30).fit(
-        fitted["W"], fitted["tau"], fitted["gauge"].corrected_W_, fitted["bio"].tau_, fitted["source"], fitted["target"], mean
+        fitted["W"],
+        fitted["tau"],
+        fitted["gauge"].corrected_W_,
+        fitted["bio"].tau_,
+        fitted["source"],
+        fitted["target"],
+        mean,
     )
     metrics = dynamics_metrics(dynamics)
     fig = dynamics_figure(dynamics, metrics, "test")
@@ -328,8 +392,11 @@ def test_type_legend_keeps_small_families_whole():
     """On a wide figure the columns get short, but no family of up to 9 types is broken across two."""
     columns = legend_columns(FLYVIS_TYPES, 11)
     for family in ("R", "L", "T4", "T5", "TmY"):
-        holding = [k for k, column in enumerate(columns)
-                   if any(kind == "type" and type_family(FLYVIS_TYPES[v]) == family for kind, v in column)]
+        holding = [
+            k
+            for k, column in enumerate(columns)
+            if any(kind == "type" and type_family(FLYVIS_TYPES[v]) == family for kind, v in column)
+        ]
         assert len(holding) == 1, family
 
 
@@ -363,11 +430,22 @@ def test_recovery_curves_keep_values_near_one_apart_on_r2_rows():
 
     iterations = np.array([1000.0, 2000.0, 3000.0])
     series = [
-        RecoverySeries("σ = 0", iterations, iterations / 5, {"tau_R2": np.array([0.40, 0.45, 0.44]), "W_corrected_slope": np.array([0.8, 0.9, 0.93])}),
-        RecoverySeries("σ = 0.05", iterations, iterations / 5, {"tau_R2": np.array([0.97, 0.983, 0.983]), "W_corrected_slope": np.array([1.0, 1.0, 0.99])}),
+        RecoverySeries(
+            "σ = 0",
+            iterations,
+            iterations / 5,
+            {"tau_R2": np.array([0.40, 0.45, 0.44]), "W_corrected_slope": np.array([0.8, 0.9, 0.93])},
+        ),
+        RecoverySeries(
+            "σ = 0.05",
+            iterations,
+            iterations / 5,
+            {"tau_R2": np.array([0.97, 0.983, 0.983]), "W_corrected_slope": np.array([1.0, 1.0, 0.99])},
+        ),
     ]
-    fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.05"], {"tau_R2": "τ R²", "W_corrected_slope": "slope"},
-                                 {"tau_R2": [0.5277, 0.9888]})
+    fig = recovery_curves_figure(
+        series, ["σ = 0", "σ = 0.05"], {"tau_R2": "τ R²", "W_corrected_slope": "slope"}, {"tau_R2": [0.5277, 0.9888]}
+    )
     tau_ax, slope_ax = fig.axes[0], fig.axes[2]
     assert tau_ax.get_yscale() == "function" and slope_ax.get_yscale() == "linear"
     to_axes = lambda ax, y: ax.transLimits.transform(ax.transScale.transform([[0.5, y]]))[0, 1]  # noqa: E731
@@ -382,9 +460,13 @@ def test_recovery_curves_keep_an_r2_row_away_from_both_ends_linear():
     from flygnn.figures.book import RecoverySeries, recovery_curves_figure
 
     iterations = np.array([1000.0, 2000.0])
-    series = [RecoverySeries("σ = 0", iterations, iterations, {"V_rest_R2": np.array([0.30, 0.34])}),
-              RecoverySeries("σ = 0.5", iterations, iterations, {"V_rest_R2": np.array([0.78, 0.87])})]
-    fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.31, 0.7892]})
+    series = [
+        RecoverySeries("σ = 0", iterations, iterations, {"V_rest_R2": np.array([0.30, 0.34])}),
+        RecoverySeries("σ = 0.5", iterations, iterations, {"V_rest_R2": np.array([0.78, 0.87])}),
+    ]
+    fig = recovery_curves_figure(
+        series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.31, 0.7892]}
+    )
     assert fig.axes[0].get_yscale() == "linear"
 
 
@@ -394,9 +476,13 @@ def test_recovery_curves_keep_values_near_zero_apart_next_to_values_near_one():
     from flygnn.figures.book import RecoverySeries, recovery_curves_figure
 
     iterations = np.array([1000.0, 2000.0, 3000.0])
-    series = [RecoverySeries("σ = 0", iterations, iterations, {"V_rest_R2": np.array([-0.2, 0.03, 0.045])}),
-              RecoverySeries("σ = 0.5", iterations, iterations, {"V_rest_R2": np.array([0.78, 0.9, 0.96])})]
-    fig = recovery_curves_figure(series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.0884, 0.7892]})
+    series = [
+        RecoverySeries("σ = 0", iterations, iterations, {"V_rest_R2": np.array([-0.2, 0.03, 0.045])}),
+        RecoverySeries("σ = 0.5", iterations, iterations, {"V_rest_R2": np.array([0.78, 0.9, 0.96])}),
+    ]
+    fig = recovery_curves_figure(
+        series, ["σ = 0", "σ = 0.5"], {"V_rest_R2": "V_rest R²"}, {"V_rest_R2": [0.0884, 0.7892]}
+    )
     ax = fig.axes[0]
     assert ax.get_yscale() == "function"
     to_axes = lambda y: ax.transLimits.transform(ax.transScale.transform([[0.5, y]]))[0, 1]  # noqa: E731
@@ -415,8 +501,13 @@ def test_recovery_curves_mark_learning_rate_changes_in_the_conditions_colour():
 
     iterations = np.array([2000.0, 4000.0, 6000.0])
     plain = RecoverySeries("σ = 0", iterations, iterations / 2, {"tau_R2": np.array([0.40, 0.45, 0.44])})
-    stepped = RecoverySeries("σ = 0.5", iterations, iterations / 2, {"tau_R2": np.array([0.998, 0.9990, 0.9996])},
-                             rate_changes=[(5000.0, 0.3)])
+    stepped = RecoverySeries(
+        "σ = 0.5",
+        iterations,
+        iterations / 2,
+        {"tau_R2": np.array([0.998, 0.9990, 0.9996])},
+        rate_changes=[(5000.0, 0.3)],
+    )
     args = (["σ = 0", "σ = 0.5"], {"tau_R2": "τ R²"}, {"tau_R2": [0.5277, 0.9997]})
     fig = recovery_curves_figure([plain, stepped], *args)
     by_iteration, by_time = fig.axes
@@ -425,7 +516,10 @@ def test_recovery_curves_mark_learning_rate_changes_in_the_conditions_colour():
         assert len(dotted) == 1 and dotted[0].get_xdata()[0] == pytest.approx(position)
         assert same_color(dotted[0].get_color(), condition_colors(2)[1])
     # the marks do not move the R² limits (a vertical line's y data are 0 and 1 in axes units)
-    assert by_iteration.get_ylim() == recovery_curves_figure([plain, dataclasses.replace(stepped, rate_changes=())], *args).axes[0].get_ylim()
+    assert (
+        by_iteration.get_ylim()
+        == recovery_curves_figure([plain, dataclasses.replace(stepped, rate_changes=())], *args).axes[0].get_ylim()
+    )
     assert "learning-rate change (dotted)" in [t.get_text() for t in fig.legends[0].get_texts()]
 
 

@@ -26,7 +26,7 @@ def test_stimulus_frames_draw_one_hexagon_per_column(small_network):
     assert isinstance(fig, Figure)
     panels = [ax for ax in fig.axes if any(isinstance(c, PolyCollection) for c in ax.collections)]
     assert len(panels) == 3 and len(fig.axes) == 4  # three frames + colour bar
-    for ax, index in zip(panels, [0, 10, 39]):
+    for ax, index in zip(panels, [0, 10, 39], strict=False):
         (hexagons,) = ax.collections
         assert len(hexagons.get_paths()) == 19
         np.testing.assert_array_equal(hexagons.get_array(), frames[index])
@@ -48,9 +48,11 @@ def test_activity_traces_show_the_central_neuron_of_each_type(small_network):
     net = small_network
     T = 30
     voltage = np.random.default_rng(0).normal(size=(T, net.n_neurons)).astype(np.float32)
-    fig = plot_activity_traces(voltage, net.neuron_type, net.type_names, dt=0.02, neuron_u=net.neuron_u, neuron_v=net.neuron_v)
+    fig = plot_activity_traces(
+        voltage, net.neuron_type, net.type_names, dt=0.02, neuron_u=net.neuron_u, neuron_v=net.neuron_v
+    )
     assert len(fig.axes) == len(DEFAULT_TRACE_TYPES)
-    for ax, name in zip(fig.axes, DEFAULT_TRACE_TYPES):
+    for ax, name in zip(fig.axes, DEFAULT_TRACE_TYPES, strict=False):
         k = net.type_names.index(name)
         neuron = np.flatnonzero((net.neuron_type == k) & (net.neuron_u == 0) & (net.neuron_v == 0))[0]
         (line,) = ax.get_lines()
@@ -60,9 +62,13 @@ def test_activity_traces_show_the_central_neuron_of_each_type(small_network):
     assert fig.axes[-1].get_xlabel() == "time (s)"
     # without coordinates the middle neuron of a type is the central column (u-major order)
     plain = plot_activity_traces(voltage, net.neuron_type, net.type_names, dt=0.02, types=("L1",))
-    neuron = np.flatnonzero((net.neuron_type == net.type_names.index("L1")) & (net.neuron_u == 0) & (net.neuron_v == 0))[0]
+    neuron = np.flatnonzero(
+        (net.neuron_type == net.type_names.index("L1")) & (net.neuron_u == 0) & (net.neuron_v == 0)
+    )[0]
     np.testing.assert_array_equal(plain.axes[0].get_lines()[0].get_ydata(), voltage[:, neuron])
-    with_stimulus = plot_activity_traces(voltage, net.neuron_type, net.type_names, 0.02, types=("R1", "L2"), stimulus=np.zeros(T))
+    with_stimulus = plot_activity_traces(
+        voltage, net.neuron_type, net.type_names, 0.02, types=("R1", "L2"), stimulus=np.zeros(T)
+    )
     assert len(with_stimulus.axes) == 3
 
 
@@ -89,7 +95,9 @@ def test_activity_ranges_known_answer():
 def test_activity_ranges_label_every_type(small_network):
     net = small_network
     rng = np.random.default_rng(1)
-    fig = plot_activity_ranges(rng.normal(size=net.n_neurons), rng.uniform(0.1, 1, net.n_neurons), net.neuron_type, net.type_names)
+    fig = plot_activity_ranges(
+        rng.normal(size=net.n_neurons), rng.uniform(0.1, 1, net.n_neurons), net.neuron_type, net.type_names
+    )
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_xticklabels()] == list(net.type_names)
     assert len(ax.collections) == 3  # ranges, std bars, means

@@ -17,9 +17,15 @@ def synthetic_history(last_iteration: int, rows: int = 400, seed: int = 0) -> li
     rng = np.random.default_rng(seed)
     iterations = np.linspace(max(last_iteration / rows, 1), last_iteration, rows).round()
     return [
-        {"iteration": float(i), "loss": 1e4 / (1 + i / 500), "prediction": 8e3 / (1 + i / 500),
-         "monotonicity": float(rng.uniform(0.1, 10)), "anchor": 20.0, "g_phi_L1": 0.0,
-         "iterations_per_s": float(rng.uniform(0.7, 4.8))}
+        {
+            "iteration": float(i),
+            "loss": 1e4 / (1 + i / 500),
+            "prediction": 8e3 / (1 + i / 500),
+            "monotonicity": float(rng.uniform(0.1, 10)),
+            "anchor": 20.0,
+            "g_phi_L1": 0.0,
+            "iterations_per_s": float(rng.uniform(0.7, 4.8)),
+        }
         for i in iterations
     ]
 
@@ -80,5 +86,7 @@ def test_iteration_tick_labels_never_overlap(last_iteration):
         assert len(labels) >= 2, [label.get_text() for label in labels]
         assert all(label.get_text() for label in labels)
         boxes = [label.get_window_extent(renderer) for label in labels]
-        for (a, first), (b, second) in itertools.combinations(zip(labels, boxes), 2):
-            assert not first.overlaps(second), f"{a.get_text()!r} overlaps {b.get_text()!r} at {last_iteration:,} iterations"
+        for (a, first), (b, second) in itertools.combinations(zip(labels, boxes, strict=False), 2):
+            assert not first.overlaps(second), (
+                f"{a.get_text()!r} overlaps {b.get_text()!r} at {last_iteration:,} iterations"
+            )

@@ -13,7 +13,14 @@ import pytest
 import flygnn
 from flygnn import groundtruth
 from flygnn.errors import FlygnnError
-from flygnn.groundtruth import CHECKPOINT, DEFAULT_MODEL, describe_model_dir, find_flyvis_model, load_ground_truth, shipped_model_dir
+from flygnn.groundtruth import (
+    CHECKPOINT,
+    DEFAULT_MODEL,
+    describe_model_dir,
+    find_flyvis_model,
+    load_ground_truth,
+    shipped_model_dir,
+)
 from flygnn.project import MARKERS
 
 SHIPPED_SOURCE = "flyvis flow/0000/000 (shipped with flygnn)"
@@ -47,8 +54,10 @@ def test_shipped_files_match_the_checksums_in_its_readme():
         for path in model.rglob("*")
         if path.is_file() and path.name not in ("README.md", "LICENSE")
     }
-    assert sorted(listed) == sorted(shipped) == sorted(
-        ["_meta.yaml", "best_chkpt", "chkpts/chkpt_00000", "validation/loss.h5", "validation_loss.h5"]
+    assert (
+        sorted(listed)
+        == sorted(shipped)
+        == sorted(["_meta.yaml", "best_chkpt", "chkpts/chkpt_00000", "validation/loss.h5", "validation_loss.h5"])
     )
     for name, path in shipped.items():
         data = path.read_bytes()
@@ -120,7 +129,9 @@ def test_parameters_are_shared_within_types_and_pairs(small_network, flyvis_mode
         for t in range(network.n_types):
             assert np.unique(values[network.neuron_type == t]).size == 1
     # one (pair, du, dv) group shares one weight
-    keys = np.stack([network.neuron_type[network.source], network.neuron_type[network.target], network.edge_du, network.edge_dv], 1)
+    keys = np.stack(
+        [network.neuron_type[network.source], network.neuron_type[network.target], network.edge_du, network.edge_dv], 1
+    )
     _, group = np.unique(keys, axis=0, return_inverse=True)
     for g in np.unique(group)[:200]:
         assert np.unique(truth.W[group == g]).size == 1

@@ -15,8 +15,14 @@ from flygnn.report.summary import metric_cell
 
 @pytest.mark.parametrize(
     "value, text",
-    [(0.8450622225456662, "0.8451"), (0.9098318899643403, "0.9098"), (-3.161604590250805, "-3.1616"), (25090, "25090"),
-     (float("nan"), NOT_AVAILABLE), (None, NOT_AVAILABLE)],
+    [
+        (0.8450622225456662, "0.8451"),
+        (0.9098318899643403, "0.9098"),
+        (-3.161604590250805, "-3.1616"),
+        (25090, "25090"),
+        (float("nan"), NOT_AVAILABLE),
+        (None, NOT_AVAILABLE),
+    ],
 )
 def test_format_value_known_answers(value, text):
     assert format_value(value) == text
@@ -24,9 +30,12 @@ def test_format_value_known_answers(value, text):
 
 def test_the_umap_figure_and_the_tables_quote_the_same_clustering_numbers():
     # the values of results/sigma-0/metrics.json when this was written
-    values = {"clustering_accuracy": 0.8450622225456662, "clustering_accuracy_standardised": 0.8552749678577493,
-              "clustering_accuracy_embedding_only": 0.7810203041991122,
-              "clustering_accuracy_true_parameters": 0.9098318899643403}
+    values = {
+        "clustering_accuracy": 0.8450622225456662,
+        "clustering_accuracy_standardised": 0.8552749678577493,
+        "clustering_accuracy_embedding_only": 0.7810203041991122,
+        "clustering_accuracy_true_parameters": 0.9098318899643403,
+    }
     metrics = {name: {"value": value, "definition": "upstream-clustering-accuracy"} for name, value in values.items()}
     condition = Condition("sigma-0", 0.0, "σ = 0")
     xy = np.random.default_rng(0).normal(size=(200, 2))
@@ -34,7 +43,7 @@ def test_the_umap_figure_and_the_tables_quote_the_same_clustering_numbers():
     (printed,) = fig.axes[0].texts
     plt.close(fig)
     sentence = embeddings(Reader(metrics, condition))
-    for name, value in values.items():
+    for name in values:
         table = metric_cell(metrics, name, condition).text
         assert f"{name}: {table}" in printed.get_text(), "the figure writes the number as the table does"
         assert table in sentence, "and so does the chapter's results paragraph"

@@ -10,7 +10,8 @@ from flygnn.errors import FlygnnError
 from flygnn.model import FlyVisGNN, check_state_dict_shapes, per_edge_forward
 
 UPSTREAM_NAMES = {
-    "W", "a",
+    "W",
+    "a",
     *(f"{mlp}.layers.{k}.{p}" for mlp in ("g_phi", "f_theta") for k in range(3) for p in ("weight", "bias")),
 }
 

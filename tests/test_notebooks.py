@@ -39,19 +39,30 @@ def _generator():
 def smoke_run(tmp_path_factory, tiny_network, flyvis_model_dir):
     """(dataset path, bundle path) of a smoke condition trained on the extent-1 network."""
     from flygnn.groundtruth import load_ground_truth
-    from flygnn.simulate import simulate_dataset
     from flygnn.pipeline.train import train_condition
+    from flygnn.simulate import simulate_dataset
 
     root = tmp_path_factory.mktemp("smoke")
     truth = load_ground_truth(tiny_network, flyvis_model_dir)
     simulate_dataset(
-        root / f"{CONDITION}.zarr", tiny_network, truth, SIGMA, train_frames=600, test_frames=200,
-        condition=CONDITION, preset_name="smoke", progress=False,
+        root / f"{CONDITION}.zarr",
+        tiny_network,
+        truth,
+        SIGMA,
+        train_frames=600,
+        test_frames=200,
+        condition=CONDITION,
+        preset_name="smoke",
+        progress=False,
     )
     dataset = root / f"{CONDITION}.zarr"
     bundle = train_condition(
-        CONDITION, "smoke", dataset=dataset, out=root / "bundles" / CONDITION,
-        checkpoint_dir=root / "checkpoints", progress=False,
+        CONDITION,
+        "smoke",
+        dataset=dataset,
+        out=root / "bundles" / CONDITION,
+        checkpoint_dir=root / "checkpoints",
+        progress=False,
     )
     return dataset, Path(bundle)
 
@@ -65,7 +76,9 @@ def test_notebooks_match_their_generator():
     generator = _generator()
     for section in SECTIONS:
         path = ANALYSIS / f"{section.name}.ipynb"
-        assert path.read_text() == generator.text(section.name), f"{path} is stale: run python analysis/make_notebooks.py"
+        assert path.read_text() == generator.text(section.name), (
+            f"{path} is stale: run python analysis/make_notebooks.py"
+        )
 
 
 def test_parameters_cell_is_tagged_and_identical():
@@ -160,7 +173,9 @@ def test_notebook_warnings_name_no_file_of_this_machine(smoke_run, tmp_path, mon
 
     monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)
     load_context(parameters(smoke_run, tmp_path))
-    shown = warnings.formatwarning("34 neuron(s) never changed voltage", UserWarning, "/opt/venv/flygnn/analysis/metrics.py", 467)
+    shown = warnings.formatwarning(
+        "34 neuron(s) never changed voltage", UserWarning, "/opt/venv/flygnn/analysis/metrics.py", 467
+    )
     assert shown == "UserWarning: 34 neuron(s) never changed voltage\n"
 
 
@@ -184,11 +199,15 @@ def test_bundle_for_another_network_or_sigma_is_refused(smoke_run, tmp_path):
 
 def test_ground_truth_without_dataset_is_cached_and_checked(smoke_run, tmp_path, flyvis_model_dir):
     _, bundle = smoke_run
-    ctx = load_context(NotebookParameters(CONDITION, SIGMA, str(bundle), str(tmp_path), flyvis_model=str(flyvis_model_dir)))
+    ctx = load_context(
+        NotebookParameters(CONDITION, SIGMA, str(bundle), str(tmp_path), flyvis_model=str(flyvis_model_dir))
+    )
     assert list((tmp_path / "cache").glob("groundtruth-*.npz"))
     assert ctx.ground_truth.fingerprint() == ctx.bundle.meta["groundtruth"]["fingerprint"]
     with pytest.raises(FlygnnError, match="trained against ground truth"):
-        load_context(NotebookParameters(CONDITION, SIGMA, str(bundle), str(tmp_path / "other"), synthetic_groundtruth=True))
+        load_context(
+            NotebookParameters(CONDITION, SIGMA, str(bundle), str(tmp_path / "other"), synthetic_groundtruth=True)
+        )
 
 
 def _png_height(path) -> int:

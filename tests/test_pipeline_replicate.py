@@ -8,6 +8,7 @@ import math
 import shlex
 
 import pytest
+from project_fixtures import make_project
 
 from flygnn.cli import build_parser, main
 from flygnn.errors import FlygnnError
@@ -15,7 +16,6 @@ from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.pipeline.replicate import RECORD_COLUMNS, ReplicateRun, load_recipe, read_replicates, record_path
 from flygnn.project import ProjectLayout
 from flygnn.train.config import load_training_config
-from project_fixtures import make_project
 
 
 def test_fast_recipe_resolves_per_sigma():
@@ -36,7 +36,9 @@ def test_recipe_errors_name_the_file_and_the_fix(tmp_path):
     bad.write_text("recipes:\n  r:\n    all: {simulation: cpu, training: cpu, batch_size: 0, iterations: 10}\n")
     with pytest.raises(FlygnnError, match=r"recipe r: batch_size must be a positive integer, got 0"):
         load_recipe("r", 0.5, bad)
-    bad.write_text("recipes:\n  r:\n    all: {simulation: cpu, training: cpu, batch_size: 2, iterations: 10, speed: 3}\n")
+    bad.write_text(
+        "recipes:\n  r:\n    all: {simulation: cpu, training: cpu, batch_size: 2, iterations: 10, speed: 3}\n"
+    )
     with pytest.raises(FlygnnError, match=r"unknown key\(s\) \['speed'\]"):
         load_recipe("r", 0.5, bad)
 
@@ -52,7 +54,9 @@ def test_the_recorded_command_parses_back_to_the_same_run():
     run = ReplicateRun("fast", 0.05, train_seed=3, simulation_seed=1, stimulus="edges", configuration=0.0)
     assert run.name == "fast-sigma-0p05-edges-sim1-train3-config-0"
     args = build_parser().parse_args(shlex.split(run.command())[1:])
-    again = ReplicateRun(args.recipe, args.sigma, args.train_seed, args.simulation_seed, args.stimulus, args.configuration)
+    again = ReplicateRun(
+        args.recipe, args.sigma, args.train_seed, args.simulation_seed, args.stimulus, args.configuration
+    )
     assert again == run
     with pytest.raises(FlygnnError, match="--train-seed must be an integer >= 0"):
         ReplicateRun("fast", 0.5, train_seed=-1)

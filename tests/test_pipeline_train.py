@@ -19,8 +19,14 @@ from flygnn.train import HISTORY_FILE, read_history
 def train(dataset, out, checkpoint_dir, iterations, **kwargs):
     overrides = {"iterations": iterations, "activity_frames": 16, "log_every": 10, "score_every": 20}
     return train_condition(
-        "sigma-0p05", "smoke", dataset=dataset.path, out=out, checkpoint_dir=checkpoint_dir,
-        overrides=overrides, progress=False, **kwargs,
+        "sigma-0p05",
+        "smoke",
+        dataset=dataset.path,
+        out=out,
+        checkpoint_dir=checkpoint_dir,
+        overrides=overrides,
+        progress=False,
+        **kwargs,
     )
 
 
@@ -34,8 +40,9 @@ def test_bundle_carries_its_state_history_and_upstream_recovery(dataset, tiny_ne
     assert meta["training"]["iterations"] == 30 and meta["training"]["preset"] == "smoke"
     assert meta["dataset"] == {"path": portable_path(dataset.path), "fingerprint": dataset.fingerprint()}
     assert not meta["dataset"]["path"].startswith("/")  # no absolute path of this machine in a bundle
-    from flygnn.bundle import groundtruth_record
     import dataclasses
+
+    from flygnn.bundle import groundtruth_record
 
     absolute = dataclasses.replace(synthetic_truth, source="/somewhere/on/this/machine/flow/0000/000")
     assert groundtruth_record(absolute)["source"] == ".../flow/0000/000"
@@ -94,18 +101,44 @@ def test_refusals_name_what_to_do(dataset, tmp_path):
         train(dataset, out, tmp_path / "ckpt", 20, resume=True)
     with pytest.raises(FlygnnError, match="batch_size: 2 -> 3"):
         train_condition(
-            "sigma-0p05", "smoke", dataset=dataset.path, out=out, checkpoint_dir=tmp_path / "ckpt", resume=True,
-            overrides={"iterations": 40, "batch_size": 3}, progress=False,
+            "sigma-0p05",
+            "smoke",
+            dataset=dataset.path,
+            out=out,
+            checkpoint_dir=tmp_path / "ckpt",
+            resume=True,
+            overrides={"iterations": 40, "batch_size": 3},
+            progress=False,
         )
     # a state of another preset: the refusal names the preset to resume with
-    with pytest.raises(FlygnnError, match=r"missing.zarr not found\. The state was trained with --preset smoke: "
-                                          r"resume it with that preset \(`flygnn simulate --preset smoke"):
-        train_condition("sigma-0p05", "cpu", dataset=tmp_path / "missing.zarr", out=out, checkpoint_dir=tmp_path / "ckpt",
-                        resume=True, progress=False)
-    with pytest.raises(FlygnnError, match=r"trained with other settings \(hidden: 32 -> 80;.*\); resume with the same ones\. "
-                                          r"The state was trained with --preset smoke"):
-        train_condition("sigma-0p05", "cpu", dataset=dataset.path, out=out, checkpoint_dir=tmp_path / "ckpt",
-                        resume=True, progress=False)
+    with pytest.raises(
+        FlygnnError,
+        match=r"missing.zarr not found\. The state was trained with --preset smoke: "
+        r"resume it with that preset \(`flygnn simulate --preset smoke",
+    ):
+        train_condition(
+            "sigma-0p05",
+            "cpu",
+            dataset=tmp_path / "missing.zarr",
+            out=out,
+            checkpoint_dir=tmp_path / "ckpt",
+            resume=True,
+            progress=False,
+        )
+    with pytest.raises(
+        FlygnnError,
+        match=r"trained with other settings \(hidden: 32 -> 80;.*\); resume with the same ones\. "
+        r"The state was trained with --preset smoke",
+    ):
+        train_condition(
+            "sigma-0p05",
+            "cpu",
+            dataset=dataset.path,
+            out=out,
+            checkpoint_dir=tmp_path / "ckpt",
+            resume=True,
+            progress=False,
+        )
     with pytest.raises(FlygnnError, match="not found; simulate it first"):
         train_condition("sigma-0p05", "smoke", dataset=tmp_path / "missing.zarr", out=tmp_path / "x", progress=False)
     with pytest.raises(FlygnnError, match="simulated at σ = 0.05 but condition sigma-0p5 has σ = 0.5"):
@@ -129,8 +162,18 @@ def test_warm_start_continues_a_bundle_without_state(dataset, tmp_path):
 def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
     from flygnn.cli import main
 
-    args = ["train", "--condition", "sigma-0p05", "--preset", "smoke", "--dataset", str(dataset.path),
-            "--checkpoint-dir", str(tmp_path / "ckpt"), "--no-progress"]
+    args = [
+        "train",
+        "--condition",
+        "sigma-0p05",
+        "--preset",
+        "smoke",
+        "--dataset",
+        str(dataset.path),
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+        "--no-progress",
+    ]
     assert main([*args, "--out", str(tmp_path / "bundle"), "--iterations", "20", "--score-every", "0"]) == 0
     assert (tmp_path / "bundle" / "model.safetensors").is_file()
     assert main([*args, "--out", str(tmp_path / "x"), "--device", "tpu"]) == 2

@@ -260,9 +260,13 @@ def test_slurm_profile_runs_the_analysis_as_sbatch_jobs(tmp_path):
         layout,
         bin_dir,
         state,
-        "--profile", "profiles/slurm",
-        "--default-resources", "slurm_account=smoke-account", "slurm_partition=smoke",
-        "--slurm-init-seconds-before-status-checks", "1",
+        "--profile",
+        "profiles/slurm",
+        "--default-resources",
+        "slurm_account=smoke-account",
+        "slurm_partition=smoke",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
     )
     assert_analysed(layout, completed)
     [sbatch] = calls(state, "sbatch")  # one job: analyze; chapters is a local rule
@@ -286,8 +290,11 @@ def test_lsf_profile_runs_the_analysis_as_bsub_jobs(tmp_path):
         layout,
         bin_dir,
         state,
-        "--profile", "profiles/lsf",
-        "--default-resources", "lsf_project=smoke-project", "lsf_queue=smoke-queue",
+        "--profile",
+        "profiles/lsf",
+        "--default-resources",
+        "lsf_project=smoke-project",
+        "lsf_queue=smoke-queue",
     )
     assert_analysed(layout, completed)
     [bsub] = calls(state, "bsub")

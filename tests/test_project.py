@@ -31,12 +31,18 @@ def test_every_default_path_has_one_definition(tmp_path):
     layout = ProjectLayout.at(tmp_path)
     assert layout.conditions_file == tmp_path / "data" / "conditions.yaml"
     assert layout.dataset_path("cpu", "sigma-0p5") == tmp_path / "data" / "datasets" / "cpu" / "sigma-0p5.zarr"
-    assert layout.dataset_figures("cpu", "sigma-0p5") == tmp_path / "data" / "datasets" / "cpu" / "figures" / "sigma-0p5"
+    assert (
+        layout.dataset_figures("cpu", "sigma-0p5") == tmp_path / "data" / "datasets" / "cpu" / "figures" / "sigma-0p5"
+    )
     assert layout.bundle_dir("sigma-0p5") == tmp_path / "data" / "bundles" / "sigma-0p5"
-    assert layout.training_cache_dir("cpu", "sigma-0p5") == tmp_path / "data" / "cache" / "training" / "cpu" / "sigma-0p5"
+    assert (
+        layout.training_cache_dir("cpu", "sigma-0p5") == tmp_path / "data" / "cache" / "training" / "cpu" / "sigma-0p5"
+    )
     assert layout.analysis_stamp("sigma-0") == tmp_path / "results" / "sigma-0" / ".analyzed"
     assert (layout.book_record, layout.render_record, layout.report_log) == (
-        tmp_path / "results" / "book.json", tmp_path / "results" / "book-render.json", tmp_path / "results" / "report.log"
+        tmp_path / "results" / "book.json",
+        tmp_path / "results" / "book-render.json",
+        tmp_path / "results" / "report.log",
     )
     assert (layout.notebooks, layout.generated) == (tmp_path / "analysis", tmp_path / "chapters" / "_generated")
 
@@ -48,7 +54,9 @@ def test_paths_given_by_the_user_are_taken_from_the_cwd(tmp_path, monkeypatch):
     layout = ProjectLayout.find(bundles="elsewhere")
     assert layout.root == tmp_path.resolve()
     assert layout.bundle_dir("sigma-0") == tmp_path.resolve() / "data" / "elsewhere" / "sigma-0"
-    assert layout.dataset_path("smoke", "sigma-0") == tmp_path.resolve() / "data" / "datasets" / "smoke" / "sigma-0.zarr"
+    assert (
+        layout.dataset_path("smoke", "sigma-0") == tmp_path.resolve() / "data" / "datasets" / "smoke" / "sigma-0.zarr"
+    )
 
 
 def test_outside_a_project_only_the_given_paths_exist(tmp_path, monkeypatch):
@@ -58,4 +66,4 @@ def test_outside_a_project_only_the_given_paths_exist(tmp_path, monkeypatch):
     layout = ProjectLayout.find(required=False, datasets="out")
     assert layout.root is None and layout.dataset_path("smoke", "x") == tmp_path.resolve() / "out" / "smoke" / "x.zarr"
     with pytest.raises(FlygnnError, match="for the default path data/conditions.yaml .* or give that path explicitly"):
-        layout.conditions_file
+        _ = layout.conditions_file

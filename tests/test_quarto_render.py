@@ -158,7 +158,10 @@ def test_render_check_finds_missing_figures(tmp_path, fake_quarto, monkeypatch):
     page = site / "chapters" / "biophysics.html"
     page.write_text(page.read_text().replace('id="fig-tau-sigma-0"', 'id="x"'))
     problems = quarto.verify_render(site, layout, config, conditions)
-    assert "chapters/biophysics.html shows ../results/sigma-0p5/figures/tau-panel.png, which is not in the site" in problems
+    assert (
+        "chapters/biophysics.html shows ../results/sigma-0p5/figures/tau-panel.png, which is not in the site"
+        in problems
+    )
     assert "figure #fig-tau-sigma-0 is missing from the HTML book" in problems
 
 
@@ -256,7 +259,9 @@ def rendered_book(tmp_path_factory):
     document = json.loads(metrics_path.read_text())
     for number, name in enumerate(STRESS_METRICS):
         document["metrics"][name] = {
-            "value": number / 7, "definition": "stand-in", "section": SECTIONS[number % len(SECTIONS)].name,
+            "value": number / 7,
+            "definition": "stand-in",
+            "section": SECTIONS[number % len(SECTIONS)].name,
             "description": "a long description that has to wrap inside its cell of the table " * (number % 3),
         }
     document["metrics"]["tau_R2"]["value"] = float("nan")
@@ -378,7 +383,8 @@ def test_pdf_words_neither_overprint_nor_leave_the_page(rendered_book):
     for width, height, words in pages:
         problems += [f"page {a.page}: {a.text!r} and {b.text!r} overprint" for a, b in overprinted(words)]
         problems += [
-            f"page {w.page}: {w.text!r} leaves the page" for w in words
+            f"page {w.page}: {w.text!r} leaves the page"
+            for w in words
             if w.x0 < 0 or w.y0 < 0 or w.x1 > width or w.y1 > height
         ]
     assert problems == []

@@ -38,7 +38,13 @@ def test_the_new_ids_are_defined_once_and_referenced_from_the_summary_chapter(pr
     chapters.build_chapters(layout, conditions, **QUIET)
     check = chapters.check_book(layout)
     assert check.problems == []
-    for identifier in ("fig-recovery-curves", "fig-metrics-vs-sigma", "tbl-per-type-recovery", "tbl-residual-shares", "tbl-glossary"):
+    for identifier in (
+        "fig-recovery-curves",
+        "fig-metrics-vs-sigma",
+        "tbl-per-type-recovery",
+        "tbl-residual-shares",
+        "tbl-glossary",
+    ):
         assert len(check.definitions[identifier]) == 1, identifier
         assert "chapters/summary.qmd" in check.references[identifier], identifier
     for stem in (book_figures.RECOVERY_CURVES, book_figures.METRICS_VS_SIGMA):
@@ -79,7 +85,10 @@ def test_unchanged_figures_are_not_redrawn(project):
 
 def test_nan_and_missing_metrics_read_not_available_with_the_reason(project):
     layout, conditions = project
-    for name, edit in (("sigma-0", lambda m: m["tau_R2"].update(value=None)), ("sigma-0p5", lambda m: m.pop("V_rest_R2"))):
+    for name, edit in (
+        ("sigma-0", lambda m: m["tau_R2"].update(value=None)),
+        ("sigma-0p5", lambda m: m.pop("V_rest_R2")),
+    ):
         path = layout.result_dir(name) / "metrics.json"
         document = json.loads(path.read_text())
         edit(document["metrics"])
@@ -152,8 +161,15 @@ def test_residual_shares_name_the_types_that_hold_each_score_down(project):
 def test_residual_shares_below_the_threshold_name_the_largest():
     from flygnn.report.per_type import residual_shares
 
-    rows = [{"type": f"T{i}", "W_residual_share": 0.05, "tau_residual_share": 0.05 if i else 0.5,
-             "V_rest_residual_share": math.nan} for i in range(10)]
+    rows = [
+        {
+            "type": f"T{i}",
+            "W_residual_share": 0.05,
+            "tau_residual_share": 0.05 if i else 0.5,
+            "V_rest_residual_share": math.nan,
+        }
+        for i in range(10)
+    ]
     result = PerTypeResults(Condition("sigma-0p5", 0.5, "σ = 0.5"), rows)
     text = residual_shares([result], {"sigma-0p5": {"W_corrected_R2": "0.99", "tau_R2": "0.98"}})
     cells = [c.strip() for c in text.splitlines()[2].strip("|").split("|")]
@@ -172,7 +188,9 @@ def test_a_per_type_file_from_an_older_flygnn_says_how_to_refresh_it(project):
     path.write_text("\n".join(lines) + "\n")
     (result, _) = load_per_type(layout, conditions)
     assert result.rows is None
-    assert "lacks the columns ['W_residual_share'" in result.reason and "re-run `flygnn analyze --force`" in result.reason
+    assert (
+        "lacks the columns ['W_residual_share'" in result.reason and "re-run `flygnn analyze --force`" in result.reason
+    )
     assert "re-run `flygnn analyze --force`." in per_type_table([result]), "the command shows as code, not as \\`…\\`"
 
 
@@ -218,8 +236,12 @@ def test_trend_sentence_names_the_rate_its_windows_share():
     sentence = trend_sentence(record)
     assert "both at the rate set at iteration 1,500 (+0.0 %): **flat (within ±2 %)**" in sentence
     assert "**still falling**" in trend_sentence(TrainingRecord(condition, history=rows, history_file="h.csv"))
-    short = TrainingRecord(condition, training={"legs": legs[:1] + [{"started_iteration": 1900, "lr_factor": 0.1}]},
-                           history=rows, history_file="h.csv")
+    short = TrainingRecord(
+        condition,
+        training={"legs": legs[:1] + [{"started_iteration": 1900, "lr_factor": 0.1}]},
+        history=rows,
+        history_file="h.csv",
+    )
     assert "fewer than four losses logged since the learning-rate change at iteration 1,900" in trend_sentence(short)
 
 
@@ -228,26 +250,34 @@ def test_schedule_sentence_names_the_bundles_trained_with_the_studys_preset():
     from flygnn.report.training import TrainingRecord
 
     def records(*presets):
-        return [TrainingRecord(Condition(f"c{i}", 0.1 * i, f"σ = {0.1 * i:g}"), training={"preset": p})
-                for i, p in enumerate(presets)]
+        return [
+            TrainingRecord(Condition(f"c{i}", 0.1 * i, f"σ = {0.1 * i:g}"), training={"preset": p})
+            for i, p in enumerate(presets)
+        ]
 
-    assert schedule_sentence(records("cpu", "cpu")).startswith("Our bundles were trained on this project's "
-                                                               "machines, not with the study's schedule;")
-    assert schedule_sentence(records("paper", "paper")).startswith("Our bundles were trained on this project's "
-                                                                   "machines with the study's preset;")
+    assert schedule_sentence(records("cpu", "cpu")).startswith(
+        "Our bundles were trained on this project's machines, not with the study's schedule;"
+    )
+    assert schedule_sentence(records("paper", "paper")).startswith(
+        "Our bundles were trained on this project's machines with the study's preset;"
+    )
     mixed = schedule_sentence(records("paper", "cpu", "cpu"))
-    assert mixed.startswith("The bundle at σ\u00a0=\u00a00 was trained with the study's preset, the others with "
-                            "another one")
+    assert mixed.startswith(
+        "The bundle at σ\u00a0=\u00a00 was trained with the study's preset, the others with another one"
+    )
     assert schedule_sentence(records("paper", "paper", "cpu")).startswith(
-        "The bundles at σ\u00a0=\u00a00, σ\u00a0=\u00a00.1 were trained with the study's preset, the other with")
+        "The bundles at σ\u00a0=\u00a00, σ\u00a0=\u00a00.1 were trained with the study's preset, the other with"
+    )
     assert mixed.endswith("the study's column is its published configuration (`flygnn train --preset paper`).")
 
 
 def test_recovery_trend_known_answer():
     # scored every 10,000 iterations (loss rows between them carry no score); window 30,000
     rows = [{"iteration": 5_000, "loss": 3.0}]
-    rows += [{"iteration": 10_000 * i, "W_corrected_R2": 0.9 + 0.01 * i, "tau_R2": 0.5, "V_rest_R2": float("nan")}
-             for i in range(1, 7)]
+    rows += [
+        {"iteration": 10_000 * i, "W_corrected_R2": 0.9 + 0.01 * i, "tau_R2": 0.5, "V_rest_R2": float("nan")}
+        for i in range(1, 7)
+    ]
     trend = recovery_trend(rows, window=30_000)
     assert (trend.first_iteration, trend.last_iteration, trend.whole) == (30_000, 60_000, False)
     assert trend.change("W_corrected_R2") == pytest.approx(0.03) and trend.change("tau_R2") == 0.0
@@ -261,10 +291,18 @@ def test_glossary_has_one_row_per_metric_and_its_definition(project):
     layout, conditions = project
     chapters.build_chapters(layout, conditions, **QUIET)
     text = generated(layout, "glossary.qmd")
-    names = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip()]
+    names = [
+        line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip()
+    ]
     metric_rows = [n for n in names if n != "Metric"]
     assert len(metric_rows) == len(set(metric_rows)), "no duplicated rows"
-    assert metric_rows[:5] == ["W\\_corrected\\_R2", "W\\_corrected\\_slope", "tau\\_R2", "V\\_rest\\_R2", "clustering\\_accuracy"]
+    assert metric_rows[:5] == [
+        "W\\_corrected\\_R2",
+        "W\\_corrected\\_slope",
+        "tau\\_R2",
+        "V\\_rest\\_R2",
+        "clustering\\_accuracy",
+    ]
     assert "connectivity\\_extra" in metric_rows
 
 
@@ -307,19 +345,27 @@ def test_differences_box_compares_each_bundle_with_the_study(project):
     results = [chapters.ConditionResults(c, read_manifest(layout.result_dir(c.name))) for c in conditions]
     chapters.generate_parts(layout, conditions, results).write()
     text = generated(layout, "differences.qmd")
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-            for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip()}
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+        for line in text.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip()
+    }
     # σ = 0 (stand-in bundle: smoke preset, 10 iterations, nothing else recorded) | σ = 0.5 (the study: paper preset)
     assert rows["Training preset"] == ["smoke", "paper", "cpu", "paper"]
     assert rows["Iterations"] == ["10", "96,000", "14,000", "128,000"]
     assert rows["Training frames"] == ["n/a", "64,000", "32,000", "64,000"]
     assert rows["Batch size (frames per"] == ["n/a", "4", "2", "2"]
-    assert "n/a for σ\u00a0=\u00a00: bundle.json does not record the training frames, batch size (frames per iteration)" in text
+    assert (
+        "n/a for σ\u00a0=\u00a00: bundle.json does not record the training frames, batch size (frames per iteration)"
+        in text
+    )
     # the loss of the fake history halves and halves again: still falling; σ = 0 has no history
     assert "σ\u00a0=\u00a00.5: mean loss" in text and "**still falling** when training stopped" in text
     assert "σ\u00a0=\u00a00: not available (the bundle has no loss history)" in text
     assert "not in the study's summary table for any σ" in text and "0.91" not in text
     # the fake history scores W R² 0.6 … 0.9 at 500 … 2,000 iterations, shorter than the 30,000 window
-    assert ("σ\u00a0=\u00a00.5, iterations 500–2,000 (all it has: 1,500 iterations): "
-            "W corrected R² 0.6000 → 0.9000 (+0.30000), τ R² 0.7000 → 0.7000 (+0.00000)") in text
+    assert (
+        "σ\u00a0=\u00a00.5, iterations 500–2,000 (all it has: 1,500 iterations): "
+        "W corrected R² 0.6000 → 0.9000 (+0.30000), τ R² 0.7000 → 0.7000 (+0.00000)"
+    ) in text
     assert "σ\u00a0=\u00a00: not available, its bundle has no training history (training-history.csv)." in text

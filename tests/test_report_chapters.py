@@ -20,7 +20,11 @@ from flygnn.report.summary import format_value
 from flygnn.sections import SECTIONS, FigureFamily, Section, figure_families
 
 ROOT = Path(__file__).resolve().parents[1]
-THREE = [Condition("sigma-0", 0.0, "σ = 0"), Condition("sigma-0p05", 0.05, "σ = 0.05"), Condition("sigma-0p5", 0.5, "σ = 0.5")]
+THREE = [
+    Condition("sigma-0", 0.0, "σ = 0"),
+    Condition("sigma-0p05", 0.05, "σ = 0.05"),
+    Condition("sigma-0p5", 0.5, "σ = 0.5"),
+]
 
 
 def test_sigma_grid_known_answer(tmp_path):
@@ -84,7 +88,9 @@ def test_a_wide_grid_is_stacked_in_the_pdf_only_as_wide_as_fits_a_page(tmp_path)
         write_png(layout.result_dir(condition.name) / "figures" / "weights.png", 100, 100)
     # square panels, three rows: 7.6 / 3 − 0.3 = 2.23 in high, so 2.23 of the 5.5 in text width
     assert 'pdf-stacked-width="0.41"' in chapters.sigma_grid(family, THREE, layout)
-    assert "pdf-stacked-width" not in chapters.sigma_grid(dataclasses.replace(family, stack_in_pdf=False), THREE, layout)
+    assert "pdf-stacked-width" not in chapters.sigma_grid(
+        dataclasses.replace(family, stack_in_pdf=False), THREE, layout
+    )
     (layout.result_dir("sigma-0") / "figures" / "weights.png").write_bytes(b"not a png")
     assert chapters.png_size(layout.result_dir("sigma-0") / "figures" / "weights.png") is None
     assert 'pdf-stacked-width="0.41"' in chapters.sigma_grid(family, THREE, layout)  # measured on the others
@@ -121,7 +127,10 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     assert {i.name for i in images if i.name.endswith("-panel.png")} == {f"{f.name}-panel.png" for f in with_legend}
     assert sum(i.name == "type-legend.png" for i in images) == legends
     assert all(image.is_file() for image in images)
-    assert {i.name for i in images if i.parent.name == "book-figures"} == {"recovery-curves.png", "metrics-vs-sigma.png"}
+    assert {i.name for i in images if i.parent.name == "book-figures"} == {
+        "recovery-curves.png",
+        "metrics-vs-sigma.png",
+    }
 
 
 def test_each_chapter_links_the_pages_of_its_executed_notebooks(tmp_path):
@@ -149,8 +158,13 @@ def test_generated_summary_table_matches_metrics_json(tmp_path):
     chapters.build_chapters(layout, conditions, log=lambda m: None)
     table = (layout.generated / "summary-table.qmd").read_text()
     rows = {cells[0]: cells[1:] for cells in grid_cells(table)[2:]}
-    labels = {"W_corrected_R2": "W corrected R²", "W_corrected_slope": "W corrected slope", "tau_R2": "τ R²",
-              "V_rest_R2": "V\\_rest R²", "clustering_accuracy": "Clustering accuracy"}
+    labels = {
+        "W_corrected_R2": "W corrected R²",
+        "W_corrected_slope": "W corrected slope",
+        "tau_R2": "τ R²",
+        "V_rest_R2": "V\\_rest R²",
+        "clustering_accuracy": "Clustering accuracy",
+    }
     for index, condition in enumerate(conditions):
         metrics = json.loads((layout.result_dir(condition.name) / "metrics.json").read_text())["metrics"]
         for metric, label in labels.items():
@@ -165,7 +179,9 @@ def test_adding_a_condition_needs_no_hand_edit(tmp_path):
     document = yaml.safe_load(layout.conditions_file.read_text())
     document["conditions"].append({"name": "sigma-1", "sigma": 1.0, "label": "σ = 1"})
     layout.conditions_file.write_text(yaml.safe_dump(document, allow_unicode=True))
-    hand_written = {p: p.read_text() for p in [*layout.chapters.glob("*.qmd"), layout.root / "index.qmd", layout.quarto_config]}
+    hand_written = {
+        p: p.read_text() for p in [*layout.chapters.glob("*.qmd"), layout.root / "index.qmd", layout.quarto_config]
+    }
     chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
     grid = (layout.generated / "fig-weights-raw.qmd").read_text()
     assert "layout-ncol=3" in grid and "{#fig-weights-raw-sigma-1 " in grid and "![σ = 1]" in grid
@@ -177,9 +193,7 @@ def test_adding_a_condition_needs_no_hand_edit(tmp_path):
 def test_new_figure_family_appears_without_editing_the_chapter(tmp_path, monkeypatch):
     layout = analysed_copy(tmp_path)
     extra = FigureFamily("spectral-gap", "Spectral gap", "The gap between the leading eigenvalues.")
-    sections = tuple(
-        Section(s.name, s.title, s.figures + (extra,)) if s.name == "spectral" else s for s in SECTIONS
-    )
+    sections = tuple(Section(s.name, s.title, s.figures + (extra,)) if s.name == "spectral" else s for s in SECTIONS)
     monkeypatch.setattr(chapters, "SECTIONS", sections)
     for name in ("sigma-0", "sigma-0p5"):
         (layout.result_dir(name) / "figures" / "spectral-gap.png").write_bytes(b"png")
@@ -226,9 +240,7 @@ def test_duplicate_ids_and_dangling_references_are_found(tmp_path):
     layout = analysed_copy(tmp_path)
     chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
     spectral = layout.chapters / "spectral.qmd"
-    spectral.write_text(
-        spectral.read_text() + "\n{{< include _generated/fig-tau.qmd >}}\n\nSee @fig-nowhere.\n"
-    )
+    spectral.write_text(spectral.read_text() + "\n{{< include _generated/fig-tau.qmd >}}\n\nSee @fig-nowhere.\n")
     problems = chapters.check_book(layout).problems
     assert any(p.startswith("id #fig-tau is defined 2 times") for p in problems)
     assert any(p.startswith("id #fig-tau-sigma-0 is defined 2 times") for p in problems)
@@ -243,7 +255,10 @@ def test_duplicate_ids_and_dangling_references_are_found(tmp_path):
         (lambda c: {**c, "project": {**c["project"], "type": "website"}}, "project.type must be 'book'"),
         (lambda c: {**c, "execute": {"enabled": True}}, "execute.enabled must be false"),
         (
-            lambda c: {**c, "book": {**c["book"], "chapters": [ch for ch in c["book"]["chapters"] if "spectral" not in ch]}},
+            lambda c: {
+                **c,
+                "book": {**c["book"], "chapters": [ch for ch in c["book"]["chapters"] if "spectral" not in ch]},
+            },
             r"book.chapters lacks \['chapters/spectral.qmd'\]",
         ),
         (
@@ -330,7 +345,9 @@ def test_provenance_is_readable_and_prints_no_absolute_path(tmp_path):
     chapters.build_chapters(layout, conditions, log=lambda m: None)
     text = (layout.generated / "provenance.qmd").read_text()
     assert "/home/" not in text and str(tmp_path) not in text
-    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in text.splitlines() if line.startswith("| ")}
+    rows = {
+        line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in text.splitlines() if line.startswith("| ")
+    }
     assert rows["Ground truth"][0] == "flyvis …/flow/0000/000"
     assert rows["Training dataset"][0] == "data/datasets/sigma-0.zarr"
     assert rows["Wall time"][0] == "4403 s (1 h 13 min)"

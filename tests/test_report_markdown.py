@@ -94,8 +94,12 @@ def test_grid_table_counts_columns_like_pandoc():
     (the PDF showed the row's cells spilled into each other)."""
     assert display_width("τ̂ = V̂_rest") == 10 and display_width("a\u200bb") == 2 and display_width("表") == 2
     text = "neurons whose τ̂ lies outside [0, 1] s and is clipped in tau_R2; V̂_rest too"
-    grid = GridTable([["Metric", "Definition", "σ = 0"]], [["tau_clipped", escape_markdown(text), "0"]],
-                     ["left", "left", "right"], [12, 20, 6])
+    grid = GridTable(
+        [["Metric", "Definition", "σ = 0"]],
+        [["tau_clipped", escape_markdown(text), "0"]],
+        ["left", "left", "right"],
+        [12, 20, 6],
+    )
     lines = grid.markdown().splitlines()
     assert len({display_width(line) for line in lines}) == 1
     assert grid_cells(grid.markdown())[1] == ["tau_clipped", escape_markdown(text), "0"]

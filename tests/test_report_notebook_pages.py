@@ -75,7 +75,9 @@ def test_missing_or_incomplete_pages_are_named(tmp_path):
 def test_pages_need_the_executed_notebooks(tmp_path):
     layout = analysed_copy(tmp_path)
     (layout.result_dir("sigma-0p5") / "notebooks" / "embeddings.ipynb").unlink()
-    with pytest.raises(FlygnnError, match=r"executed notebooks are missing: \['results/sigma-0p5/notebooks/embeddings.ipynb'\]"):
+    with pytest.raises(
+        FlygnnError, match=r"executed notebooks are missing: \['results/sigma-0p5/notebooks/embeddings.ipynb'\]"
+    ):
         notebook_pages.render_notebook_pages(
             layout, load_conditions(layout.conditions_file), tmp_path / "_book", Path("quarto"), "T", log=lambda m: None
         )
@@ -98,7 +100,10 @@ NOTATION = (
         ("`W_corrected_R2` and ``a_b`c*``", "`W_corrected_R2` and ``a_b`c*``"),
         ("$a_i$ and $$\\tau_i^*$$", "$a_i$ and $$\\tau_i^*$$"),
         ("```python\nx_y = a*b\n```\nx_y", "```python\nx_y = a*b\n```\nx\\_y"),
-        ("[the W_R2 page](chapters/a_b.html) <https://x.org/a_b>", "[the W\\_R2 page](chapters/a_b.html) <https://x.org/a_b>"),
+        (
+            "[the W_R2 page](chapters/a_b.html) <https://x.org/a_b>",
+            "[the W\\_R2 page](chapters/a_b.html) <https://x.org/a_b>",
+        ),
         ("* item_one\n  * item_two", "* item\\_one\n  * item\\_two"),
         ("already \\* escaped", "already \\* escaped"),
     ],
@@ -127,8 +132,13 @@ def test_the_pages_show_the_notebook_prose_as_written(tmp_path):
 @pytest.mark.skipif(shutil.which("quarto") is None, reason="needs `quarto` on PATH (Pandoc comes with it)")
 def test_pandoc_sets_no_italics_in_the_literal_prose():
     def html(markdown):
-        return subprocess.run(["quarto", "pandoc", "-f", "markdown", "-t", "html"], input=markdown,
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["quarto", "pandoc", "-f", "markdown", "-t", "html"],
+            input=markdown,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     assert "<em>" in html(NOTATION), "the unescaped notation is read as emphasis (W* … W*)"
     shown = html(notebook_pages.literal_prose(NOTATION))

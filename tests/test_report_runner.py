@@ -51,8 +51,8 @@ def test_runner_writes_the_results_layout(tmp_path):
         executed = nbformat.read(result / "notebooks" / f"{section.name}.ipynb", as_version=4)
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1, "papermill injects the parameters exactly once"
-        assert "output_dir = \".\"" in injected[0].source
-        assert "bundle = \"../../data/bundles/sigma-0p5\"" in injected[0].source
+        assert 'output_dir = "."' in injected[0].source
+        assert 'bundle = "../../data/bundles/sigma-0p5"' in injected[0].source
         assert "sigma = 0.5" in injected[0].source
     for family in figure_families():
         assert (result / "figures" / f"{family.name}.png").is_file()
@@ -83,7 +83,11 @@ def test_metrics_json_merges_the_section_fragments(tmp_path):
     assert document["condition"] == "sigma-0p5" and document["sigma"] == 0.5
     metrics = document["metrics"]
     # known answers: the stand-ins write test_quality (0.91 for the second condition)
-    assert metrics["W_corrected_R2"] == {"value": 0.91, "definition": "stand-in W_corrected_R2", "section": "connectivity"}
+    assert metrics["W_corrected_R2"] == {
+        "value": 0.91,
+        "definition": "stand-in W_corrected_R2",
+        "section": "connectivity",
+    }
     assert metrics["clustering_accuracy"]["section"] == "embeddings"
     assert metrics["spectral_extra"]["value"] == pytest.approx(0.5 + 0.91)
     assert len(metrics) == 5 + len(SECTIONS)
@@ -94,11 +98,20 @@ def test_manifest_records_status_parameters_inputs_and_timings(tmp_path):
     layout = analysed_copy(tmp_path)
     manifest = json.loads((layout.result_dir("sigma-0") / "manifest.json").read_text())
     assert manifest["status"] == "ok"
-    assert manifest["parameters"] == NotebookParameters(
-        "sigma-0", 0.0, "../../data/bundles/sigma-0", ".",
-        synthetic_groundtruth=True,  # taken from the bundle's ground truth
-    ).as_dict()
-    assert manifest["inputs"]["bundle"] == {"path": "data/bundles/sigma-0", "sha256": bundle_fingerprint(layout.bundle_dir("sigma-0"))}
+    assert (
+        manifest["parameters"]
+        == NotebookParameters(
+            "sigma-0",
+            0.0,
+            "../../data/bundles/sigma-0",
+            ".",
+            synthetic_groundtruth=True,  # taken from the bundle's ground truth
+        ).as_dict()
+    )
+    assert manifest["inputs"]["bundle"] == {
+        "path": "data/bundles/sigma-0",
+        "sha256": bundle_fingerprint(layout.bundle_dir("sigma-0")),
+    }
     assert set(manifest["inputs"]["notebooks"]) == {s.name for s in SECTIONS}
     assert [n["section"] for n in manifest["notebooks"]] == [s.name for s in SECTIONS]
     assert all(n["status"] == "ok" and n["seconds"] > 0 for n in manifest["notebooks"])
@@ -123,7 +136,11 @@ def test_unchanged_condition_is_skipped_and_force_is_not(tmp_path):
     runner = AnalysisRunner(layout, **QUIET)
     assert not runner.is_up_to_date(
         conditions[0],
-        runner.inputs(json.loads((layout.bundle_dir("sigma-0") / "bundle.json").read_text()), layout.bundle_dir("sigma-0"), runner.templates()),
+        runner.inputs(
+            json.loads((layout.bundle_dir("sigma-0") / "bundle.json").read_text()),
+            layout.bundle_dir("sigma-0"),
+            runner.templates(),
+        ),
         json.loads((layout.result_dir("sigma-0") / "manifest.json").read_text())["parameters"],
     )
 
@@ -258,8 +275,13 @@ def test_kernel_must_run_this_interpreter(tmp_path, monkeypatch):
     spec_dir = tmp_path / "kernels" / "elsewhere"
     spec_dir.mkdir(parents=True)
     (spec_dir / "kernel.json").write_text(
-        json.dumps({"argv": ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                    "display_name": "other", "language": "python"})
+        json.dumps(
+            {
+                "argv": ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "other",
+                "language": "python",
+            }
+        )
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     with pytest.raises(FlygnnError, match="runs /usr/bin/python3, not this interpreter"):

@@ -103,8 +103,11 @@ def test_additional_metrics_table_lists_the_rest_by_section():
     cells = grid_cells(text)
     assert cells[0] == ["Metric", "Definition", "σ\u00a0=\u00a00", "σ\u00a0=\u00a00.05"]
     assert [c[0] for c in cells[1:]] == [
-        "**Connectivity recovery**", "excluded\\_edges", "unidentifiable\\_neurons",
-        "**Neural embeddings and clustering**", "clustering\\_ARI",
+        "**Connectivity recovery**",
+        "excluded\\_edges",
+        "unidentifiable\\_neurons",
+        "**Neural embeddings and clustering**",
+        "clustering\\_ARI",
     ], "a titled group per section in book order, upstream metrics left out"
     rows = table_rows(text)
     assert rows["excluded\\_edges"] == ["edges with \\|W\\*-W\\| \\> 5", "12", "3"]
@@ -151,7 +154,10 @@ def test_bad_input_never_breaks_a_table():
         "sigma-0": {"W_corrected_R2": entry(float("nan")), "tau_R2": entry("?"), "odd": 3.5, "V_rest_R2": [1]},
         "sigma-0p05": None,
     }
-    for text in (summary_table(CONDITIONS, metrics, published), additional_metrics_table(CONDITIONS, metrics, published)):
+    for text in (
+        summary_table(CONDITIONS, metrics, published),
+        additional_metrics_table(CONDITIONS, metrics, published),
+    ):
         grid = [line for line in text.splitlines() if line.startswith(("+", "|"))]
         assert len({len(line) for line in grid}) == 1
         assert all(line.endswith(("+", "|")) for line in grid)
@@ -168,7 +174,15 @@ def test_bad_input_never_breaks_a_table():
 
 @pytest.mark.parametrize(
     "value, text",
-    [(0.98521, "0.9852"), (-0.25, "-0.2500"), (12, "12"), (None, "n/a"), (0.0, "0"), (3.2e-05, "3.20e-05"), (13741.0, "13741.0")],
+    [
+        (0.98521, "0.9852"),
+        (-0.25, "-0.2500"),
+        (12, "12"),
+        (None, "n/a"),
+        (0.0, "0"),
+        (3.2e-05, "3.20e-05"),
+        (13741.0, "13741.0"),
+    ],
 )
 def test_format_value(value, text):
     assert format_value(value) == text

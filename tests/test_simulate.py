@@ -96,7 +96,11 @@ def test_clamped_tau_divides_by_max_tau_dt():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"sigma": -0.1}, "sigma must be"), ({"sigma": 0.1, "tau_mode": "odd"}, "tau mode"), ({"sigma": float("nan")}, "sigma")],
+    [
+        ({"sigma": -0.1}, "sigma must be"),
+        ({"sigma": 0.1, "tau_mode": "odd"}, "tau mode"),
+        ({"sigma": float("nan")}, "sigma"),
+    ],
 )
 def test_bad_settings_are_refused_with_a_message(kwargs, message):
     with pytest.raises(FlygnnError, match=message):
@@ -114,4 +118,6 @@ def test_steady_state_is_stationary_under_grey_input(small_network, flyvis_model
     simulator = Simulator(small_network, load_ground_truth(small_network, flyvis_model_dir), sigma=0.0)
     v = simulator.steady_state(steps=400)
     grey = simulator.current(np.full(small_network.n_columns, 0.5, dtype=np.float32))
-    assert np.abs(simulator.derivative(v, grey)).max() < 1e-2 * np.abs(simulator.derivative(simulator.v_rest, grey)).max()
+    assert (
+        np.abs(simulator.derivative(v, grey)).max() < 1e-2 * np.abs(simulator.derivative(simulator.v_rest, grey)).max()
+    )

@@ -60,7 +60,7 @@ def test_box_means_are_13px_boxes_at_flyvis_centres():
     u, v = hexagon(3)
     ours = sample_hex_image(image, u, v, center=(60.5, 65.5))
     checked = 0
-    for k, (uu, vv) in enumerate(zip(u, v)):
+    for k, (uu, vv) in enumerate(zip(u, v, strict=False)):
         if vv % 2 == 0:
             row, col = 60 + 13 * (uu + vv // 2), 65 + 13 * vv
             np.testing.assert_allclose(ours[k], image[row - 6 : row + 7, col - 6 : col + 7].mean(), atol=1e-6)
@@ -68,7 +68,10 @@ def test_box_means_are_13px_boxes_at_flyvis_centres():
         else:  # half-pixel centres: the mean of the two neighbouring integer boxes
             row, col = 60 + 13 * (uu + vv / 2), 65 + 13 * vv
             low, high = int(np.floor(row)), int(np.ceil(row))
-            expected = 0.5 * (image[low - 6 : low + 7, col - 6 : col + 7].mean() + image[high - 6 : high + 7, col - 6 : col + 7].mean())
+            expected = 0.5 * (
+                image[low - 6 : low + 7, col - 6 : col + 7].mean()
+                + image[high - 6 : high + 7, col - 6 : col + 7].mean()
+            )
             np.testing.assert_allclose(ours[k], expected, atol=1e-6)
     assert checked == 17  # v in {-2, 0, 2}: 5 + 7 + 5 columns
 
@@ -95,10 +98,10 @@ def test_constant_image_gives_constant_frames_at_any_zoom_and_border():
 
 def test_hex_variants_are_lattice_symmetries():
     u, v = hexagon(3)
-    cells = set(zip(u.tolist(), v.tolist()))
+    cells = set(zip(u.tolist(), v.tolist(), strict=False))
     for k in range(8):
         uu, vv = hex_variant(u, v, k)
-        assert set(zip(uu.tolist(), vv.tolist())) == cells
+        assert set(zip(uu.tolist(), vv.tolist(), strict=False)) == cells
     # 180° (variant 2) negates; six 60° steps are the identity
     uu, vv = hex_variant(u, v, 2)
     np.testing.assert_array_equal(uu, -u)
@@ -137,7 +140,7 @@ def test_all_design_images_are_bundled_and_load_without_network(monkeypatch):
         assert image.dtype == np.float32 and image.ndim == 2 and min(image.shape) >= 256, name
         assert 0.0 <= image.min() and image.max() <= 1.0
         assert image.min() == 0.0 and image.max() == 1.0  # per-image percentile stretch
-    for name, source in natural_image_sources().items():
+    for source in natural_image_sources().values():
         path = source.split(": ", 1)[1]
         assert "site-packages" in path or "dist-packages" in path, source
 

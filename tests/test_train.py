@@ -8,7 +8,6 @@ live in tests/conftest.py.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
@@ -100,7 +99,8 @@ def test_loss_terms_match_their_definitions(tiny_network):
     assert model.a.grad is None or torch.all(model.a.grad == 0)
     sigma0 = load_training_config("paper", 0.0)
     assert set(loss_terms(FlyVisGNN.from_network(tiny_network, **sigma0.architecture()), v, I, y, sigma0, 0.3)) == {
-        "prediction", "monotonicity"
+        "prediction",
+        "monotonicity",
     }
 
 
@@ -142,7 +142,7 @@ def test_resume_reproduces_the_uninterrupted_run(frames, tiny_network, tmp_path)
     resumed = Trainer(smoke_config(iterations=40), tiny_network, progress=False)
     resumed.fit(frames, initial_state=state, history=first.history_)
     assert resumed.iteration_ == 40
-    for (name, a), b in zip(full.model_.state_dict().items(), resumed.model_.state_dict().values()):
+    for (name, a), b in zip(full.model_.state_dict().items(), resumed.model_.state_dict().values(), strict=False):
         assert torch.equal(a, b), name
     assert [r["loss"] for r in full.history_] == [r["loss"] for r in resumed.history_]
     assert [leg["ended_iteration"] for leg in resumed.legs_] == [20, 40]
@@ -154,7 +154,9 @@ def test_resume_refuses_other_settings(frames, tiny_network):
     with pytest.raises(FlygnnError, match="batch_size: 2 -> 3"):
         saved[-1].check_compatible(smoke_config(batch_size=3), tiny_network.fingerprint(), None, "state")
     # leg settings may change between legs
-    saved[-1].check_compatible(smoke_config(iterations=99, score_every=7, lr_factor=0.3), tiny_network.fingerprint(), None, "state")
+    saved[-1].check_compatible(
+        smoke_config(iterations=99, score_every=7, lr_factor=0.3), tiny_network.fingerprint(), None, "state"
+    )
 
 
 def test_a_leg_can_lower_the_learning_rates(frames, tiny_network):
@@ -172,13 +174,15 @@ def test_learning_rate_steps_equal_legs_stopped_and_resumed_at_the_steps(frames,
     resumed by hand, and records the same legs; a run resumed between steps picks up the schedule."""
     torch.set_num_threads(1)
     steps = ((10, 0.25), (20, 0.1))
-    whole = Trainer(smoke_config(iterations=30, lr_factor=0.5, lr_steps=steps), tiny_network, progress=False).fit(frames)
+    whole = Trainer(smoke_config(iterations=30, lr_factor=0.5, lr_steps=steps), tiny_network, progress=False).fit(
+        frames
+    )
     by_hand = Trainer(smoke_config(iterations=10, lr_factor=0.5), tiny_network, progress=False).fit(frames)
     for end, factor in ((20, 0.25), (30, 0.1)):
         previous = by_hand
         by_hand = Trainer(smoke_config(iterations=end, lr_factor=factor), tiny_network, progress=False)
         by_hand.fit(frames, initial_state=previous.state_, history=previous.history_)
-    for (name, a), b in zip(whole.model_.state_dict().items(), by_hand.model_.state_dict().values()):
+    for (name, a), b in zip(whole.model_.state_dict().items(), by_hand.model_.state_dict().values(), strict=False):
         assert torch.equal(a, b), name
     assert [r["loss"] for r in whole.history_] == [r["loss"] for r in by_hand.history_]
     record = [(leg["started_iteration"], leg["ended_iteration"], leg["lr_factor"]) for leg in whole.legs_]
@@ -187,12 +191,19 @@ def test_learning_rate_steps_equal_legs_stopped_and_resumed_at_the_steps(frames,
     assert "learning-rate step" in whole.legs_[1]["note"]
 
     # stopped at 15 (between the steps) and resumed with the same schedule: same model, one leg per factor run
-    first = Trainer(smoke_config(iterations=15, lr_factor=0.5, lr_steps=steps), tiny_network, progress=False).fit(frames)
+    first = Trainer(smoke_config(iterations=15, lr_factor=0.5, lr_steps=steps), tiny_network, progress=False).fit(
+        frames
+    )
     resumed = Trainer(smoke_config(iterations=30, lr_factor=0.5, lr_steps=steps), tiny_network, progress=False)
     resumed.fit(frames, initial_state=first.state_, history=first.history_)
-    for (name, a), b in zip(whole.model_.state_dict().items(), resumed.model_.state_dict().values()):
+    for (name, a), b in zip(whole.model_.state_dict().items(), resumed.model_.state_dict().values(), strict=False):
         assert torch.equal(a, b), name
-    assert [(leg["started_iteration"], leg["lr_factor"]) for leg in resumed.legs_] == [(0, 0.5), (10, 0.25), (15, 0.25), (20, 0.1)]
+    assert [(leg["started_iteration"], leg["lr_factor"]) for leg in resumed.legs_] == [
+        (0, 0.5),
+        (10, 0.25),
+        (15, 0.25),
+        (20, 0.1),
+    ]
 
 
 def test_learning_rate_steps_are_read_and_checked():
@@ -201,8 +212,14 @@ def test_learning_rate_steps_are_read_and_checked():
     assert parse_lr_steps("60000:0.3, 80_000:0.1") == ((60000, 0.3), (80000, 0.1))
     config = smoke_config(lr_factor=0.5, lr_steps=((10, 0.25), (15, 0.1)))
     assert [config.lr_factor_at(i) for i in (0, 9, 10, 14, 15, 99)] == [0.5, 0.5, 0.25, 0.25, 0.1, 0.1]
-    for text, message in (("60000", "not ITERATION:FACTOR"), ("6:0.3,5:0.1", "increasing"), ("0:0.3", "> 0"),
-                          ("6:0", "factors must be > 0"), ("6:nan", "factors must be > 0"), ("6:x", "not ITERATION:FACTOR")):
+    for text, message in (
+        ("60000", "not ITERATION:FACTOR"),
+        ("6:0.3,5:0.1", "increasing"),
+        ("0:0.3", "> 0"),
+        ("6:0", "factors must be > 0"),
+        ("6:nan", "factors must be > 0"),
+        ("6:x", "not ITERATION:FACTOR"),
+    ):
         with pytest.raises(FlygnnError, match=message):
             parse_lr_steps(text)
     with pytest.raises(FlygnnError, match="increasing"):
@@ -217,13 +234,17 @@ def test_a_leg_can_draw_its_frames_from_a_new_stream(frames, tiny_network):
     state = saved[-1]
     same = Trainer(smoke_config(iterations=20), tiny_network, progress=False).fit(frames, initial_state=state)
     again = Trainer(smoke_config(iterations=20), tiny_network, progress=False).fit(frames, initial_state=state)
-    reseeded = Trainer(smoke_config(iterations=20, frame_seed=7), tiny_network, progress=False).fit(frames, initial_state=state)
+    reseeded = Trainer(smoke_config(iterations=20, frame_seed=7), tiny_network, progress=False).fit(
+        frames, initial_state=state
+    )
     assert torch.equal(same.model_.W, again.model_.W)
     assert not torch.equal(same.model_.W, reseeded.model_.W)  # other frames, another path
     assert reseeded.legs_[-1]["frame_seed"] == 7 and "frame_seed" not in same.legs_[-1]
     # the new stream is saved with the state: the next leg continues it exactly
     saved = []
-    Trainer(smoke_config(iterations=15, frame_seed=7), tiny_network, progress=False, save_state=saved.append).fit(frames, initial_state=state)
+    Trainer(smoke_config(iterations=15, frame_seed=7), tiny_network, progress=False, save_state=saved.append).fit(
+        frames, initial_state=state
+    )
     continued = Trainer(smoke_config(iterations=20), tiny_network, progress=False).fit(frames, initial_state=saved[-1])
     assert torch.equal(continued.model_.W, reseeded.model_.W)
     # a leg setting: the state resumes under it
@@ -240,7 +261,9 @@ def test_scores_go_into_the_history_every_score_every_iterations(frames, tiny_ne
         calls.append(1)
         return {"W_corrected_R2": float(len(calls))}
 
-    trainer = Trainer(smoke_config(iterations=50, score_every=20), tiny_network, progress=False, scorer=scorer).fit(frames)
+    trainer = Trainer(smoke_config(iterations=50, score_every=20), tiny_network, progress=False, scorer=scorer).fit(
+        frames
+    )
     scored = [row["iteration"] for row in trainer.history_ if "W_corrected_R2" in row]
     assert scored == [0, 20, 40, 50]  # the start, every 20, and the end
 
@@ -248,7 +271,9 @@ def test_scores_go_into_the_history_every_score_every_iterations(frames, tiny_ne
 def test_every_score_is_a_line_on_stderr_even_without_a_progress_bar(frames, tiny_network, capfd):
     # a run in the background (nohup … > log) printed nothing for hours until its leg ended
     scores = {"W_corrected_R2": 0.5, "W_corrected_slope": 1.0, "tau_R2": 0.25, "V_rest_R2": float("nan")}
-    Trainer(smoke_config(iterations=40, score_every=20), tiny_network, progress=False, scorer=lambda m: scores).fit(frames)
+    Trainer(smoke_config(iterations=40, score_every=20), tiny_network, progress=False, scorer=lambda m: scores).fit(
+        frames
+    )
     lines = capfd.readouterr().err.splitlines()
     assert [line.split(" · ")[0] for line in lines] == ["iteration 20 of 40", "iteration 40 of 40"]
     assert lines[0].endswith(" · W R² 0.50000 · slope 1.00000 · τ R² 0.25000 · V_rest R² nan"), lines[0]
@@ -321,7 +346,10 @@ def test_scoring_when_a_leg_stops_early_is_not_training_time(frames, tiny_networ
     started = time.perf_counter()
     trainer = Trainer(config, tiny_network, progress=False, scorer=slow_scorer, time_limit_s=0.0).fit(frames)
     elapsed = time.perf_counter() - started
-    assert trainer.stopped_early_ and [row["iteration"] for row in trainer.history_ if "W_corrected_R2" in row] == [0, 10]
+    assert trainer.stopped_early_ and [row["iteration"] for row in trainer.history_ if "W_corrected_R2" in row] == [
+        0,
+        10,
+    ]
     assert trainer.wall_time_s_ <= elapsed - 2 * 0.5  # neither sleep is training time
 
 
@@ -330,10 +358,17 @@ def test_ctrl_c_says_whether_a_state_was_saved(frames, tiny_network, capsys):
         raise KeyboardInterrupt
 
     saved = []
-    for save_state, expected in ((saved.append, "training state saved (continue with --resume)"),
-                                 (None, "this run saves no state")):
-        trainer = Trainer(smoke_config(iterations=40, score_every=20), tiny_network, progress=False,
-                          scorer=interrupt, save_state=save_state)
+    for save_state, expected in (
+        (saved.append, "training state saved (continue with --resume)"),
+        (None, "this run saves no state"),
+    ):
+        trainer = Trainer(
+            smoke_config(iterations=40, score_every=20),
+            tiny_network,
+            progress=False,
+            scorer=interrupt,
+            save_state=save_state,
+        )
         with pytest.raises(KeyboardInterrupt):
             trainer.fit(frames)
         assert f"interrupted at iteration 0; {expected}" in capsys.readouterr().err

@@ -61,7 +61,9 @@ def test_a_truncated_or_modified_state_is_refused(state, tmp_path):
 def test_a_state_with_nan_is_refused_and_never_written(state, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    bad = dataclasses.replace(state, parameters={**state.parameters, "W": torch.full_like(state.parameters["W"], np.nan)})
+    bad = dataclasses.replace(
+        state, parameters={**state.parameters, "W": torch.full_like(state.parameters["W"], np.nan)}
+    )
     state.save(tmp_path / "s")
     before = (tmp_path / "s" / TENSORS_FILE).read_bytes()
     with pytest.raises(FlygnnError, match="NaN"):

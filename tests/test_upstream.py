@@ -62,7 +62,12 @@ def _write_zarr_v2(path: Path, array: np.ndarray) -> None:
     chunks = (TIME_CHUNKS,) + array.shape[1:] if array.ndim == 2 else array.shape
     capacity = (max(array.shape[0], 10 * TIME_CHUNKS),) + array.shape[1:] if array.ndim == 2 else array.shape
     z = zarr.create_array(
-        str(path), shape=capacity, chunks=chunks, dtype=array.dtype, zarr_format=2, fill_value=None,
+        str(path),
+        shape=capacity,
+        chunks=chunks,
+        dtype=array.dtype,
+        zarr_format=2,
+        fill_value=None,
         compressors=numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE),
     )
     z[: array.shape[0]] = array
@@ -77,8 +82,9 @@ def _frames(network, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return voltage, stimulus
 
 
-def _upstream_dataset(folder: Path, network, truth: GroundTruth, edge_order=None, legacy: bool = False,
-                      **ode_params) -> tuple[np.ndarray, np.ndarray]:
+def _upstream_dataset(
+    folder: Path, network, truth: GroundTruth, edge_order=None, legacy: bool = False, **ode_params
+) -> tuple[np.ndarray, np.ndarray]:
     """A graphs_data/fly/<dataset>/ folder as flyvis-gnn writes it; returns its (voltage, stimulus).
 
     Current layout: ode_params.pt {tau_i, V_i_rest, edge_index, W} and x_list_train/*.zarr;
@@ -121,13 +127,20 @@ def _upstream_dataset(folder: Path, network, truth: GroundTruth, edge_order=None
 
 def _import(tmp_path: Path, network, state, truth, **kwargs) -> Path:
     return import_upstream(
-        _checkpoint(tmp_path / "best_model_with_0_graphs_1.pt", state), tmp_path / "data", tmp_path / "bundle",
-        condition="sigma-0p05", sigma=0.05, network=network, ground_truth=truth, **kwargs,
+        _checkpoint(tmp_path / "best_model_with_0_graphs_1.pt", state),
+        tmp_path / "data",
+        tmp_path / "bundle",
+        condition="sigma-0p05",
+        sigma=0.05,
+        network=network,
+        ground_truth=truth,
+        **kwargs,
     )
 
 
 @pytest.mark.parametrize(
-    "legacy_names, legacy_files", [(False, False), (True, False), (False, True)],
+    "legacy_names, legacy_files",
+    [(False, False), (True, False), (False, True)],
     ids=["current", "lin_edge-names", "edge_index.pt+x_list_train.npy"],
 )
 def test_import_round_trips_every_tensor_and_the_activity(tiny_network, truth, tmp_path, legacy_names, legacy_files):
@@ -209,8 +222,11 @@ def test_ode_params_of_another_connectome_are_refused(tiny_network, truth, tmp_p
     not_a_target = [t for t in range(tiny_network.n_neurons) if not ((source == source[0]) & (target == t)).any()]
     edge_index[1, 0] = not_a_target[0]  # edge 0 now goes elsewhere: the network's edge 0 is not listed
     _upstream_dataset(tmp_path / "data", tiny_network, truth, edge_index=edge_index)
-    with pytest.raises(FlygnnError, match=rf"ode_params.pt: 1 of the network's {tiny_network.n_edges} edges are not "
-                                          rf"in its edge_index \(first: {source[0]} → {target[0]}\)"):
+    with pytest.raises(
+        FlygnnError,
+        match=rf"ode_params.pt: 1 of the network's {tiny_network.n_edges} edges are not "
+        rf"in its edge_index \(first: {source[0]} → {target[0]}\)",
+    ):
         _import(tmp_path, tiny_network, _upstream_state(tiny_network, legacy=False), truth)
     assert not (tmp_path / "bundle").exists()
 
@@ -221,13 +237,17 @@ def test_extra_null_edges_are_refused(tiny_network, truth, tmp_path):
     edge_index = np.stack([tiny_network.source, tiny_network.target]).astype(np.int64)
     edge_index = np.concatenate([edge_index, np.stack([np.arange(extra), np.arange(extra) + 1])], axis=1)
     W = np.concatenate([truth.W, np.zeros(extra, dtype=np.float32)])
-    _upstream_dataset(tmp_path / "data", tiny_network, truth, edge_index=torch.from_numpy(edge_index),
-                      W=torch.from_numpy(W))
+    _upstream_dataset(
+        tmp_path / "data", tiny_network, truth, edge_index=torch.from_numpy(edge_index), W=torch.from_numpy(W)
+    )
     state = _upstream_state(tiny_network, legacy=False)
     state["W"] = torch.cat([state["W"], torch.zeros(extra, 1)])
-    with pytest.raises(FlygnnError, match=rf"ode_params.pt: edge_index \({tiny_network.n_edges + extra} edges .*is not "
-                                          rf"the flygnn network \(extent 1: {tiny_network.n_neurons} neurons, "
-                                          rf"{tiny_network.n_edges} edges\)"):
+    with pytest.raises(
+        FlygnnError,
+        match=rf"ode_params.pt: edge_index \({tiny_network.n_edges + extra} edges .*is not "
+        rf"the flygnn network \(extent 1: {tiny_network.n_neurons} neurons, "
+        rf"{tiny_network.n_edges} edges\)",
+    ):
         _import(tmp_path, tiny_network, state, truth)
 
 
@@ -235,8 +255,11 @@ def test_a_checkpoint_of_another_dataset_is_refused(tiny_network, tmp_path):
     truth = synthetic_ground_truth(tiny_network)
     keep = np.arange(tiny_network.n_edges - 3)  # upstream's edge_removal_ratio drops edges after simulating
     _upstream_dataset(tmp_path / "data", tiny_network, truth, edge_order=keep)
-    with pytest.raises(FlygnnError, match=rf"has {tiny_network.n_edges} edge weights but .*ode_params.pt lists "
-                                          rf"{len(keep)} edges"):
+    with pytest.raises(
+        FlygnnError,
+        match=rf"has {tiny_network.n_edges} edge weights but .*ode_params.pt lists "
+        rf"{len(keep)} edges",
+    ):
         _import(tmp_path, tiny_network, _upstream_state(tiny_network, legacy=False), truth)
 
 
@@ -252,15 +275,21 @@ def test_legacy_weights_pt_is_checked_too(tiny_network, truth, tmp_path):
     _upstream_dataset(tmp_path / "data", tiny_network, truth, legacy=True)
     W, _ = _differing(truth.W, 3, factor=-1.0, seed=0)
     torch.save(torch.from_numpy(W), tmp_path / "data" / "weights.pt")  # upstream's legacy name for W
-    with pytest.raises(FlygnnError, match=rf"data/{{edge_index.pt,weights.pt}} does not hold flygnn's ground truth "
-                                          rf".*: W differs on 3 of {tiny_network.n_edges} edges"):
+    with pytest.raises(
+        FlygnnError,
+        match=rf"data/{{edge_index.pt,weights.pt}} does not hold flygnn's ground truth "
+        rf".*: W differs on 3 of {tiny_network.n_edges} edges",
+    ):
         _import(tmp_path, tiny_network, _upstream_state(tiny_network, legacy=False), truth)
 
 
-@pytest.mark.parametrize("removed, expected", [
-    ("x_list_train", r"holds no training frames \(looked for x_list_train/voltage.zarr and x_list_train.npy\)"),
-    ("x_list_train/stimulus.zarr", r"x_list_train/stimulus.zarr not found"),
-])
+@pytest.mark.parametrize(
+    "removed, expected",
+    [
+        ("x_list_train", r"holds no training frames \(looked for x_list_train/voltage.zarr and x_list_train.npy\)"),
+        ("x_list_train/stimulus.zarr", r"x_list_train/stimulus.zarr not found"),
+    ],
+)
 def test_a_folder_without_frames_is_refused_naming_the_file(tiny_network, tmp_path, removed, expected):
     import shutil
 
@@ -274,8 +303,9 @@ def test_a_folder_without_frames_is_refused_naming_the_file(tiny_network, tmp_pa
 def test_ode_params_of_another_ode_model_are_refused(tiny_network, tmp_path):
     truth = synthetic_ground_truth(tiny_network)
     # what upstream's Hodgkin-Huxley variant saves: edge_index and W, but no tau_i / V_i_rest
-    _upstream_dataset(tmp_path / "data", tiny_network, truth, tau_i=None, V_i_rest=None,
-                      g_L=torch.ones(tiny_network.n_neurons))
+    _upstream_dataset(
+        tmp_path / "data", tiny_network, truth, tau_i=None, V_i_rest=None, g_L=torch.ones(tiny_network.n_neurons)
+    )
     with pytest.raises(FlygnnError, match=r"ode_params.pt has no \['tau_i', 'V_i_rest'\]"):
         _import(tmp_path, tiny_network, _upstream_state(tiny_network, legacy=False), truth)
 
@@ -303,8 +333,9 @@ def test_a_checkpoint_that_runs_code_is_refused(tiny_network, tmp_path):
     torch.save({"model_state_dict": {"W": torch.zeros(3)}, "payload": _RunsCodeOnLoad(marker)}, tmp_path / "evil.pt")
     _upstream_dataset(tmp_path / "data", tiny_network, synthetic_ground_truth(tiny_network))
     with pytest.raises(FlygnnError, match="refusing to load checkpoint .*evil.pt") as refused:
-        import_upstream(tmp_path / "evil.pt", tmp_path / "data", tmp_path / "b", condition="x", sigma=0.5,
-                        network=tiny_network)
+        import_upstream(
+            tmp_path / "evil.pt", tmp_path / "data", tmp_path / "b", condition="x", sigma=0.5, network=tiny_network
+        )
     _assert_refused_safely(refused, marker)
     assert not (tmp_path / "b").exists()
 
@@ -331,10 +362,19 @@ def test_without_a_ground_truth_the_import_warns_and_scores_nothing(tiny_network
 def test_checkpoint_of_another_network_is_refused(tiny_network, small_network, tmp_path):
     _upstream_dataset(tmp_path / "data", tiny_network, synthetic_ground_truth(tiny_network))
     state = _upstream_state(tiny_network, legacy=False)
-    with pytest.raises(FlygnnError, match=rf"embeddings for {tiny_network.n_neurons} neurons; the network "
-                                          rf"\(extent 2\) has {small_network.n_neurons}"):
-        import_upstream(_checkpoint(tmp_path / "m.pt", state), tmp_path / "data", tmp_path / "b", condition="x",
-                        sigma=0.5, network=small_network)
+    with pytest.raises(
+        FlygnnError,
+        match=rf"embeddings for {tiny_network.n_neurons} neurons; the network "
+        rf"\(extent 2\) has {small_network.n_neurons}",
+    ):
+        import_upstream(
+            _checkpoint(tmp_path / "m.pt", state),
+            tmp_path / "data",
+            tmp_path / "b",
+            condition="x",
+            sigma=0.5,
+            network=small_network,
+        )
 
 
 def test_not_a_gnn_checkpoint_is_refused(tmp_path):
@@ -352,9 +392,24 @@ def test_cli_import_and_info(tiny_network, truth, flyvis_model_dir, tmp_path, ca
     checkpoint = _checkpoint(tmp_path / "m.pt", _upstream_state(tiny_network, legacy=True))
 
     def import_into(out: Path) -> int:
-        return main(["import-upstream", str(checkpoint), "--dataset", str(tmp_path / "data"), "--condition",
-                     "sigma-0p5", "--out", str(out), "--extent", "1", "--activity-frames", "4", "--flyvis-model",
-                     str(flyvis_model_dir)])
+        return main(
+            [
+                "import-upstream",
+                str(checkpoint),
+                "--dataset",
+                str(tmp_path / "data"),
+                "--condition",
+                "sigma-0p5",
+                "--out",
+                str(out),
+                "--extent",
+                "1",
+                "--activity-frames",
+                "4",
+                "--flyvis-model",
+                str(flyvis_model_dir),
+            ]
+        )
 
     assert import_into(tmp_path / "bundle") == 0
     capsys.readouterr()
@@ -377,7 +432,9 @@ def test_cli_import_takes_sigma_and_bundle_folder_from_the_project_in_any_sub_fo
     errors = []
     for folder in (layout.root, layout.chapters):
         monkeypatch.chdir(folder)
-        assert main(["import-upstream", "m.pt", "--dataset", "upstream", "--condition", "sigma-0p5", "--extent", "1"]) == 2
+        assert (
+            main(["import-upstream", "m.pt", "--dataset", "upstream", "--condition", "sigma-0p5", "--extent", "1"]) == 2
+        )
         errors.append(capsys.readouterr().err)
     assert errors[1] == errors[0]
     assert f"bundle {layout.bundle_dir('sigma-0p5')} already exists; pass --overwrite" in errors[0]

@@ -273,7 +273,9 @@ def test_report_shows_one_line_per_notebook_and_logs_the_rest(tmp_path, monkeypa
 
 def test_the_summary_says_what_was_done():
     assert [format_duration(s) for s in (7.34, 428.9, 3725)] == ["7.3 s", "7 min 9 s", "1 h 2 min"]
-    done = ReportUpdate(conditions=3, analysed=["a", "b", "c"], notebooks=15, chapters_changed=["x", "y"], seconds=428.9)
+    done = ReportUpdate(
+        conditions=3, analysed=["a", "b", "c"], notebooks=15, chapters_changed=["x", "y"], seconds=428.9
+    )
     assert done.summary() == "analysed 3 conditions (15 notebooks) in 7 min 9 s; chapters regenerated (2 parts changed)"
     idle = ReportUpdate(conditions=1, chapters_changed=[], seconds=2.5)
     assert idle.summary() == "nothing to analyse (1 condition up to date); chapters unchanged; 2.5 s"

@@ -176,7 +176,11 @@ def check_activity(
     for key in ACTIVITY_KEYS:
         array = np.asarray(activity[key], dtype=dtype)
         expected = "(N,)" if key.startswith("voltage") else "(K, N)"
-        ok = array.shape == (n_neurons,) if key.startswith("voltage") else (array.ndim == 2 and array.shape[1] == n_neurons)
+        ok = (
+            array.shape == (n_neurons,)
+            if key.startswith("voltage")
+            else (array.ndim == 2 and array.shape[1] == n_neurons)
+        )
         if not ok:
             raise FlygnnError(
                 f"{where}: activity tensor {key!r} has shape {array.shape}, expected {expected} with N = {n_neurons} "

@@ -39,7 +39,11 @@ class Condition:
         named as the file names them, ``0.05`` → ``sigma-0p05``."""
         if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma >= 0:
             raise FlygnnError(f"σ must be a number >= 0, got {sigma!r}.")
-        return cls(name="sigma-" + f"{float(sigma):g}".replace(".", "p").replace("-", "m"), sigma=float(sigma), label=f"σ = {sigma:g}")
+        return cls(
+            name="sigma-" + f"{float(sigma):g}".replace(".", "p").replace("-", "m"),
+            sigma=float(sigma),
+            label=f"σ = {sigma:g}",
+        )
 
 
 def load_conditions(path: str | Path) -> list[Condition]:

@@ -99,9 +99,11 @@ class Network:
     @property
     def input_column(self) -> np.ndarray:
         """(n_inputs,) index into the columns of each input neuron."""
-        column_of = {(int(u), int(v)): k for k, (u, v) in enumerate(zip(self.columns_u, self.columns_v))}
+        column_of = {(int(u), int(v)): k for k, (u, v) in enumerate(zip(self.columns_u, self.columns_v, strict=False))}
         inputs = self.input_indices
-        return np.array([column_of[(int(u), int(v))] for u, v in zip(self.neuron_u[inputs], self.neuron_v[inputs])])
+        return np.array(
+            [column_of[(int(u), int(v))] for u, v in zip(self.neuron_u[inputs], self.neuron_v[inputs], strict=False)]
+        )
 
     def fingerprint(self) -> str:
         """A short hash identifying the network's structure (extent, types, edges)."""

@@ -45,7 +45,9 @@ class DatasetWriter:
     stays bounded by two chunks whatever the number of frames.
     """
 
-    def __init__(self, directory: Path, network: Network, ground_truth: GroundTruth, frames: dict[str, int], attrs: dict):
+    def __init__(
+        self, directory: Path, network: Network, ground_truth: GroundTruth, frames: dict[str, int], attrs: dict
+    ):
         self.root = zarr.open_group(str(directory), mode="w", zarr_format=3)
         self.network = network
         self.frames = frames
@@ -233,7 +235,9 @@ class Dataset:
         frames = self.frames("train")
         if frames:
             for index in sorted({0, frames - 1}):
-                digest.update(np.ascontiguousarray(self.read("train", "voltage", slice(index, index + 1)), dtype="<f4").tobytes())
+                digest.update(
+                    np.ascontiguousarray(self.read("train", "voltage", slice(index, index + 1)), dtype="<f4").tobytes()
+                )
         return digest.hexdigest()[:16]
 
 
@@ -250,14 +254,18 @@ def open_dataset(path: str | Path) -> Dataset:
     if attrs.get("format") != FORMAT:
         raise FlygnnError(f"{path} is not a flygnn dataset (format {attrs.get('format')!r}, expected {FORMAT!r}).")
     if not attrs.get("complete"):
-        raise FlygnnError(f"dataset {path} is incomplete (its simulation did not finish); re-run `flygnn simulate --overwrite`.")
+        raise FlygnnError(
+            f"dataset {path} is incomplete (its simulation did not finish); re-run `flygnn simulate --overwrite`."
+        )
     dataset = Dataset(path, root)
     for split in SPLITS:
         expected = attrs["splits"].get(split)
         for name in FRAME_ARRAYS:
             key = f"{split}/{name}"
             if key not in root:
-                raise FlygnnError(f"dataset {path} lacks the array {key}; it is truncated — re-run `flygnn simulate --overwrite`.")
+                raise FlygnnError(
+                    f"dataset {path} lacks the array {key}; it is truncated — re-run `flygnn simulate --overwrite`."
+                )
             shape = root[key].shape
             if shape != (expected, dataset.n_neurons):
                 raise FlygnnError(

@@ -165,7 +165,9 @@ def find_flyvis_model(path: str | os.PathLike | None = None) -> Path:
 
 def _read_checkpoint(model_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
     if not model_dir.is_dir():
-        raise FlygnnError(f"flyvis model directory {model_dir} does not exist; pass an existing flyvis network directory.")
+        raise FlygnnError(
+            f"flyvis model directory {model_dir} does not exist; pass an existing flyvis network directory."
+        )
     meta_path = model_dir / "_meta.yaml"
     checkpoint = model_dir / CHECKPOINT
     if not checkpoint.is_file():
@@ -233,7 +235,9 @@ def _lookup(group_keys: np.ndarray, edge_keys: np.ndarray, what: str) -> np.ndar
     try:
         return np.array([index[tuple(row)] for row in edge_keys.tolist()], dtype=np.int64)
     except KeyError as exc:
-        raise FlygnnError(f"an edge of the network has no {what} parameter in the flyvis model (group {exc}).") from None
+        raise FlygnnError(
+            f"an edge of the network has no {what} parameter in the flyvis model (group {exc})."
+        ) from None
 
 
 def _cache_path(network: Network, model_dir: Path) -> Path | None:
@@ -256,7 +260,9 @@ def ground_truth_from_flyvis(network: Network, model_dir: str | os.PathLike) -> 
     if cached is not None and cached.is_file():
         try:
             with np.load(cached, allow_pickle=False) as data:
-                return GroundTruth(data["tau"], data["v_rest"], data["W"], describe_model_dir(model_dir), synthetic=False)
+                return GroundTruth(
+                    data["tau"], data["v_rest"], data["W"], describe_model_dir(model_dir), synthetic=False
+                )
         except (OSError, ValueError, KeyError):
             cached.unlink(missing_ok=True)
     truth = _map_flyvis_parameters(network, model_dir)

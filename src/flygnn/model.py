@@ -45,7 +45,7 @@ class MLP(nn.Module):
         if layers < 2:
             raise ValueError(f"an MLP needs at least 2 layers, got {layers}")
         sizes = [in_features] + [hidden] * (layers - 1) + [out_features]
-        self.layers = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
         for layer in list(self.layers)[1:]:
             nn.init.normal_(layer.weight, std=0.1)
             nn.init.zeros_(layer.bias)
@@ -84,7 +84,9 @@ class _WeightedAggregate(torch.autograd.Function):
             m_frames, grad_frames = m.t().contiguous(), grad_out.t().contiguous()
             grad_W = m_frames[0].index_select(0, graph.source) * grad_frames[0].index_select(0, graph.target)
             for frame in range(1, m_frames.shape[0]):
-                grad_W.addcmul_(m_frames[frame].index_select(0, graph.source), grad_frames[frame].index_select(0, graph.target))
+                grad_W.addcmul_(
+                    m_frames[frame].index_select(0, graph.source), grad_frames[frame].index_select(0, graph.target)
+                )
         return grad_m, grad_W, None
 
 
@@ -153,9 +155,16 @@ class FlyVisGNN(nn.Module):
         source = torch.as_tensor(np.asarray(source), dtype=torch.int64)
         target = torch.as_tensor(np.asarray(target), dtype=torch.int64)
         if source.shape != target.shape or source.ndim != 1:
-            raise ValueError(f"source and target must be (E,) of equal length, got {tuple(source.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"source and target must be (E,) of equal length, got {tuple(source.shape)} and {tuple(target.shape)}"
+            )
         n_edges = int(source.shape[0])
-        if n_edges and (int(source.max()) >= n_neurons or int(target.max()) >= n_neurons or int(source.min()) < 0 or int(target.min()) < 0):
+        if n_edges and (
+            int(source.max()) >= n_neurons
+            or int(target.max()) >= n_neurons
+            or int(source.min()) < 0
+            or int(target.min()) < 0
+        ):
             raise ValueError(f"edge indices must lie in [0, {n_neurons})")
         self.n_neurons = int(n_neurons)
         self.n_edges = n_edges

@@ -74,8 +74,12 @@ class ProjectLayout:
     ) -> ProjectLayout:
         """The standard layout under ``root``; the paths given instead are taken from the cwd."""
         given = {
-            "conditions_file": conditions_file, "bundles": bundles, "datasets": datasets,
-            "training_cache": training_cache, "results": results, "notebooks": notebooks,
+            "conditions_file": conditions_file,
+            "bundles": bundles,
+            "datasets": datasets,
+            "training_cache": training_cache,
+            "results": results,
+            "notebooks": notebooks,
         }
         return cls(
             root=Path(root).resolve() if root is not None else None,

@@ -86,8 +86,7 @@ EMBEDDINGS = FigureFamily(
 EMBEDDINGS_PAIRS = FigureFamily(
     "embeddings-pairs",
     "Embedding dimensions by pairs",
-    "Every pair of dimensions of the learned embedding a (one panel for d = 2, six for "
-    "d = 4), coloured by cell type.",
+    "Every pair of dimensions of the learned embedding a (one panel for d = 2, six for d = 4), coloured by cell type.",
     type_legend=True,
 )
 UMAP_TYPES = FigureFamily(
@@ -100,8 +99,7 @@ UMAP_TYPES = FigureFamily(
 UMAP_CLUSTERS = FigureFamily(
     "umap-clusters",
     "UMAP by GMM cluster",
-    "The same UMAP coloured by the clusters of upstream's GMM (clustering_accuracy); "
-    "compare with the true types.",
+    "The same UMAP coloured by the clusters of upstream's GMM (clustering_accuracy); compare with the true types.",
 )
 F_THETA = FigureFamily(
     "f-theta",
@@ -164,7 +162,9 @@ SPECTRAL_DYNAMICS = FigureFamily(
 
 SECTIONS: tuple[Section, ...] = (
     Section("connectivity", "Connectivity recovery", (WEIGHTS_RAW, WEIGHTS_CORRECTED)),
-    Section("embeddings", "Neural embeddings and clustering", (EMBEDDINGS, EMBEDDINGS_PAIRS, UMAP_TYPES, UMAP_CLUSTERS)),
+    Section(
+        "embeddings", "Neural embeddings and clustering", (EMBEDDINGS, EMBEDDINGS_PAIRS, UMAP_TYPES, UMAP_CLUSTERS)
+    ),
     Section("functions", "Learned functions", (F_THETA, G_PHI)),
     Section("biophysics", "Biophysical parameters", (TAU, V_REST)),
     Section("spectral", "Spectral analysis", (SPECTRAL, SPECTRAL_DYNAMICS)),

@@ -98,9 +98,7 @@ class Simulator:
             v = v + self.dt * self.derivative(v, grey)
         return v
 
-    def run(
-        self, luminance_chunks: Iterable[np.ndarray], v0: np.ndarray, rng: np.random.Generator
-    ) -> Iterator[Chunk]:
+    def run(self, luminance_chunks: Iterable[np.ndarray], v0: np.ndarray, rng: np.random.Generator) -> Iterator[Chunk]:
         """Simulate from ``v0``, one recorded frame per step, chunk by chunk.
 
         ``luminance_chunks`` yields (n, n_columns) column luminances; the state is

@@ -223,7 +223,11 @@ class StimulusSpec:
         if self.kind not in KINDS:
             raise FlygnnError(f"unknown stimulus kind {self.kind!r}; choose one of: {', '.join(KINDS)}.")
         _check_seed(self.seed)
-        if isinstance(self.sequence_frames, bool) or not isinstance(self.sequence_frames, (int, np.integer)) or self.sequence_frames < 1:
+        if (
+            isinstance(self.sequence_frames, bool)
+            or not isinstance(self.sequence_frames, (int, np.integer))
+            or self.sequence_frames < 1
+        ):
             raise FlygnnError(f"sequence_frames must be a positive integer, got {self.sequence_frames!r}.")
         object.__setattr__(self, "seed", int(self.seed))  # plain ints keep to_dict JSON-serialisable
         object.__setattr__(self, "sequence_frames", int(self.sequence_frames))
@@ -307,7 +311,9 @@ class StimulusSpec:
                 f"(available: {', '.join(available)}); install the package that bundles them or choose other images."
             )
         if split == "train" and len(names) < 2 or split == "test" and len(names) < 1:  # type: ignore[arg-type]
-            raise FlygnnError(f"the natural stimulus needs at least 2 train and 1 test image; {split} has {list(names)}.")  # type: ignore[arg-type]
+            raise FlygnnError(
+                f"the natural stimulus needs at least 2 train and 1 test image; {split} has {list(names)}."
+            )  # type: ignore[arg-type]
         return names  # type: ignore[return-value]
 
 
@@ -474,7 +480,9 @@ def _reflect(x: np.ndarray, size: int) -> np.ndarray:
     return np.where(x >= size, period - x, x)
 
 
-def plan_saccade_sequence(spec: StimulusSpec, split: str, index: int, image_shapes: dict[str, tuple[int, int]]) -> SaccadeSequence:
+def plan_saccade_sequence(
+    spec: StimulusSpec, split: str, index: int, image_shapes: dict[str, tuple[int, int]]
+) -> SaccadeSequence:
     """Draw image, variant, zoom and gaze path of natural sequence ``index`` of ``split``.
 
     ``image_shapes``: (height, width) of each image of the split, in the order of
@@ -510,7 +518,9 @@ def plan_saccade_sequence(spec: StimulusSpec, split: str, index: int, image_shap
     return SaccadeSequence(image, variant, zoom, gaze, saccade_frames)
 
 
-def _natural_sequences(spec: StimulusSpec, split: str, columns_u: np.ndarray, columns_v: np.ndarray) -> Iterator[np.ndarray]:
+def _natural_sequences(
+    spec: StimulusSpec, split: str, columns_u: np.ndarray, columns_v: np.ndarray
+) -> Iterator[np.ndarray]:
     names = spec.images_for(split)
     all_images = natural_images()
     missing = [name for name in names if name not in all_images]
@@ -556,7 +566,9 @@ def _direction(rng: np.random.Generator) -> np.ndarray:
     return np.array([np.cos(angle), np.sin(angle)])
 
 
-def _grating_sequences(spec: StimulusSpec, split: str, columns_u: np.ndarray, columns_v: np.ndarray) -> Iterator[np.ndarray]:
+def _grating_sequences(
+    spec: StimulusSpec, split: str, columns_u: np.ndarray, columns_v: np.ndarray
+) -> Iterator[np.ndarray]:
     positions = lattice_positions(columns_u, columns_v)
     t = np.arange(spec.sequence_frames)[:, None]
     index = 0
@@ -570,7 +582,9 @@ def _grating_sequences(spec: StimulusSpec, split: str, columns_u: np.ndarray, co
         index += 1
 
 
-def _edge_sequences(spec: StimulusSpec, split: str, columns_u: np.ndarray, columns_v: np.ndarray) -> Iterator[np.ndarray]:
+def _edge_sequences(
+    spec: StimulusSpec, split: str, columns_u: np.ndarray, columns_v: np.ndarray
+) -> Iterator[np.ndarray]:
     positions = lattice_positions(columns_u, columns_v)
     t = np.arange(spec.sequence_frames)[:, None]
     index = 0
@@ -644,6 +658,8 @@ def stimulus_frames(
             return
 
 
-def stimulus_movie(spec: StimulusSpec, columns_u: np.ndarray, columns_v: np.ndarray, split: str, n_frames: int) -> np.ndarray:
+def stimulus_movie(
+    spec: StimulusSpec, columns_u: np.ndarray, columns_v: np.ndarray, split: str, n_frames: int
+) -> np.ndarray:
     """All ``n_frames`` of ``stimulus_frames`` as one (n_frames, n_columns) float32 array."""
     return np.concatenate(list(stimulus_frames(spec, columns_u, columns_v, split, n_frames, chunk=max(1, n_frames))))

@@ -90,7 +90,9 @@ def read_upstream_state(path: str | Path) -> tuple[dict[str, torch.Tensor], list
     loaded = load_torch_tensors(path, "checkpoint")
     state = loaded.get("model_state_dict", loaded) if isinstance(loaded, dict) else None
     if not isinstance(state, dict) or not state:
-        raise FlygnnError(f"checkpoint {path}: expected a state dict (or {{'model_state_dict': ...}}), got {type(loaded).__name__}.")
+        raise FlygnnError(
+            f"checkpoint {path}: expected a state dict (or {{'model_state_dict': ...}}), got {type(loaded).__name__}."
+        )
     renamed: dict[str, torch.Tensor] = {}
     dropped: list[str] = []
     for key, value in state.items():
@@ -286,7 +288,9 @@ class _UpstreamFrames:
             self._stimulus = _open_frames(per_field / "stimulus.zarr")
             self.n_frames, self.n_neurons = (int(n) for n in self._voltage.shape)
             if tuple(self._stimulus.shape) != tuple(self._voltage.shape):
-                raise FlygnnError(f"{per_field}: stimulus {self._stimulus.shape} and voltage {self._voltage.shape} differ.")
+                raise FlygnnError(
+                    f"{per_field}: stimulus {self._stimulus.shape} and voltage {self._voltage.shape} differ."
+                )
             self._legacy = None
         elif legacy.exists():
             self._legacy = np.load(legacy, mmap_mode="r", allow_pickle=False)
@@ -323,7 +327,9 @@ def _open_frames(path: Path) -> Any:
     return array
 
 
-def activity_from_frames(read, n_frames: int, n_neurons: int, k: int, seed: int, chunk: int = 1024) -> dict[str, np.ndarray]:
+def activity_from_frames(
+    read, n_frames: int, n_neurons: int, k: int, seed: int, chunk: int = 1024
+) -> dict[str, np.ndarray]:
     """The bundle's activity from a frame reader ``read(name, frames) -> (len, N)``."""
     total = np.zeros(n_neurons)
     squares = np.zeros(n_neurons)

@@ -7,6 +7,14 @@ notebook context's (:mod:`flygnn.notebook.context`), above this package.
 """
 
 from flygnn.analysis.biophysics import BiophysicalParameters, per_type_median
+from flygnn.analysis.clustering import (
+    TypeClustering,
+    clustering_features,
+    hungarian_accuracy,
+    principal_components,
+    true_parameter_features,
+    umap_embedding,
+)
 from flygnn.analysis.functions import FunctionCurves, natural_range
 from flygnn.analysis.gauge import GaugeCorrection
 from flygnn.analysis.metrics import (
@@ -26,14 +34,7 @@ from flygnn.analysis.metrics import (
     weight_metrics,
     write_metrics,
 )
-from flygnn.analysis.clustering import (
-    TypeClustering,
-    clustering_features,
-    hungarian_accuracy,
-    principal_components,
-    true_parameter_features,
-    umap_embedding,
-)
+from flygnn.analysis.oracle import OracleModel
 from flygnn.analysis.spectral import (
     LinearisedDynamics,
     SpectralAnalysis,
@@ -43,7 +44,6 @@ from flygnn.analysis.spectral import (
     relu_slope,
     weight_matrix,
 )
-from flygnn.analysis.oracle import OracleModel
 
 __all__ = [
     "DEFINITIONS",

@@ -53,7 +53,9 @@ class BiophysicalParameters:
         slope, offset = gauge.upstream_update_slope_, gauge.upstream_update_offset_
         nonzero = slope != 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.upstream_tau_ = np.clip(np.where(nonzero, -1.0 / np.where(nonzero, slope, 1.0), 1.0), *UPSTREAM_TAU_CLIP)
+            self.upstream_tau_ = np.clip(
+                np.where(nonzero, -1.0 / np.where(nonzero, slope, 1.0), 1.0), *UPSTREAM_TAU_CLIP
+            )
             self.upstream_v_rest_ = np.where(nonzero, -offset / np.where(nonzero, slope, 1.0), 1.0)
         self.v_rest_operating_ = np.where(np.isfinite(gauge.operating_v_rest_), gauge.operating_v_rest_, np.nan)
         if neuron_type is not None:

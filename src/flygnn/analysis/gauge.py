@@ -39,7 +39,9 @@ UPSTREAM_POINTS = 1000  # points per neuron in upstream's slope fits (flyvis-gnn
 
 def check_model(model) -> tuple[int, int]:
     """(N, E) of a message-passing model; FlygnnError naming what is missing or inconsistent."""
-    missing = [name for name in ("W", "a", "source", "target", "message", "aggregate", "update") if not hasattr(model, name)]
+    missing = [
+        name for name in ("W", "a", "source", "target", "message", "aggregate", "update") if not hasattr(model, name)
+    ]
     if missing:
         raise FlygnnError(
             f"{type(model).__name__} lacks {missing}; the analysis needs a model with W, a, source, target "
@@ -47,7 +49,9 @@ def check_model(model) -> tuple[int, int]:
         )
     n, e = int(model.a.shape[0]), int(model.W.shape[0])
     if tuple(model.source.shape) != (e,) or tuple(model.target.shape) != (e,):
-        raise FlygnnError(f"model has {e} weights but source/target of shapes {tuple(model.source.shape)}, {tuple(model.target.shape)}.")
+        raise FlygnnError(
+            f"model has {e} weights but source/target of shapes {tuple(model.source.shape)}, {tuple(model.target.shape)}."
+        )
     return n, e
 
 
@@ -195,11 +199,15 @@ class GaugeCorrection:
             f_value = f.detach().double().numpy()
             msg_value = msg.detach().double().numpy()
             with np.errstate(divide="ignore", invalid="ignore"):
-                rest[part] = frames_voltage[part] - (
-                    f_value
-                    - d_msg[part] * (msg_value - self.no_input_msg_)
-                    - d_stimulus[part] * frames_stimulus[part]
-                ) / self.update_slope_
+                rest[part] = (
+                    frames_voltage[part]
+                    - (
+                        f_value
+                        - d_msg[part] * (msg_value - self.no_input_msg_)
+                        - d_stimulus[part] * frames_stimulus[part]
+                    )
+                    / self.update_slope_
+                )
         # The true median (mean of the two middle values for even K), not torch's lower median.
         self.msg_sensitivity_ = np.median(d_msg, axis=0)
         self.stimulus_sensitivity_ = np.median(d_stimulus, axis=0)

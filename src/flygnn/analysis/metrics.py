@@ -77,8 +77,7 @@ DEFINITIONS: dict[str, str] = {
     "majority-purity": "fraction of neurons whose cluster's majority type is their type; mean over GMM seeds.",
     "singular-vector-alignment": "mean over the top-k singular vectors of W of the best |cosine| with any "
     "of the top-k singular vectors of W*.",
-    "random-alignment-baseline": "expected best |cosine| of a unit vector with k random unit vectors in "
-    "N dimensions.",
+    "random-alignment-baseline": "expected best |cosine| of a unit vector with k random unit vectors in N dimensions.",
     "identity-r2-pooled": "identity-r2 over all (neuron, voltage) points of the curves at once.",
     "ols-r2-median-per-neuron": "median over neurons of the ols-r2 of one neuron's curve against the true "
     "function over its natural range (shape agreement, free of the gauge's gain and offset).",
@@ -226,7 +225,9 @@ def upstream_residuals(true: np.ndarray, learned: np.ndarray) -> np.ndarray:
 def scored_edges(true_W: np.ndarray, corrected_W: np.ndarray) -> np.ndarray:
     """(E,) bool: the edges upstream's rules score, |W* − W| ≤ :data:`W_OUTLIER_THRESHOLD` (the rest
     are left out of ``W_corrected_R2`` as outliers). ``corrected_W``: W* by upstream's rules."""
-    return np.abs(np.asarray(corrected_W, dtype=np.float64) - np.asarray(true_W, dtype=np.float64)) <= W_OUTLIER_THRESHOLD
+    return (
+        np.abs(np.asarray(corrected_W, dtype=np.float64) - np.asarray(true_W, dtype=np.float64)) <= W_OUTLIER_THRESHOLD
+    )
 
 
 def weight_metrics(true_W: np.ndarray, gauge) -> dict[str, Metric]:
@@ -251,7 +252,11 @@ def weight_metrics(true_W: np.ndarray, gauge) -> dict[str, Metric]:
     small = np.abs(true_W) < SMALL_WEIGHT_LIMIT
     kept_small = kept & small
     r2_small, slope_small = upstream_fit(true_W[kept_small], upstream[kept_small])
-    small_details = {"edges": int(kept_small.sum()), "large_weight_edges_left_out": int((~small).sum()), "limit": SMALL_WEIGHT_LIMIT}
+    small_details = {
+        "edges": int(kept_small.sum()),
+        "large_weight_edges_left_out": int((~small).sum()),
+        "limit": SMALL_WEIGHT_LIMIT,
+    }
     return {
         "W_corrected_R2": Metric(r2, "upstream-W-r2", {"edges": int(kept.sum()), "edges_total": n_edges}),
         "W_corrected_slope": Metric(slope, "upstream-W-slope", {"edges": int(kept.sum())}),
@@ -259,11 +264,15 @@ def weight_metrics(true_W: np.ndarray, gauge) -> dict[str, Metric]:
         "W_corrected_slope_identifiable": Metric(slope_ours, "ols-slope-identifiable", {"edges": int(defined.sum())}),
         "W_corrected_R2_unfiltered": Metric(r2_all, "upstream-r2", {"edges": n_edges, "filter": "none"}),
         "W_corrected_slope_unfiltered": Metric(slope_all, "upstream-slope", {"edges": n_edges, "filter": "none"}),
-        "W_corrected_R2_identity": Metric(identity_r2(true_W[kept], upstream[kept]), "identity-r2", {"edges": int(kept.sum())}),
+        "W_corrected_R2_identity": Metric(
+            identity_r2(true_W[kept], upstream[kept]), "identity-r2", {"edges": int(kept.sum())}
+        ),
         "W_corrected_R2_small_weights": Metric(r2_small, "upstream-W-r2-small-weights", dict(small_details)),
         "W_corrected_slope_small_weights": Metric(slope_small, "upstream-W-slope-small-weights", dict(small_details)),
         "W_corrected_outlier_edges": Metric(
-            int(n_edges - kept.sum()), "count", {"description": "edges with |W* − W| > 5 (upstream rules), left out of W_corrected_R2"}
+            int(n_edges - kept.sum()),
+            "count",
+            {"description": "edges with |W* − W| > 5 (upstream rules), left out of W_corrected_R2"},
         ),
         "W_corrected_undefined_edges": Metric(
             undefined,
@@ -282,7 +291,9 @@ def weight_metrics(true_W: np.ndarray, gauge) -> dict[str, Metric]:
     }
 
 
-def biophysics_metrics(true_tau: np.ndarray, true_v_rest: np.ndarray, bio, zero_range: np.ndarray, neuron_type: np.ndarray | None = None) -> dict[str, Metric]:
+def biophysics_metrics(
+    true_tau: np.ndarray, true_v_rest: np.ndarray, bio, zero_range: np.ndarray, neuron_type: np.ndarray | None = None
+) -> dict[str, Metric]:
     """Scores of a fitted :class:`BiophysicalParameters` against the truth (N,), per neuron and (given types) per type.
 
     ``tau_R2``/``V_rest_R2`` follow upstream's rules (``upstream_tau_``/``upstream_v_rest_``,
@@ -305,23 +316,37 @@ def biophysics_metrics(true_tau: np.ndarray, true_v_rest: np.ndarray, bio, zero_
         "V_rest_R2": Metric(v_r2, "upstream-V-rest-r2", {"neurons": n}),
         "V_rest_slope": Metric(v_slope, "upstream-slope", {"neurons": n}),
         "tau_R2_excluding_zero_range": Metric(
-            ols_fit(true_tau[varied], clipped[varied])[0], "ols-r2-excluding-zero-range", {"neurons": int(np.isfinite(tau[varied]).sum())}
+            ols_fit(true_tau[varied], clipped[varied])[0],
+            "ols-r2-excluding-zero-range",
+            {"neurons": int(np.isfinite(tau[varied]).sum())},
         ),
         "V_rest_R2_excluding_zero_range": Metric(
-            ols_fit(true_v_rest[varied], v_rest[varied])[0], "ols-r2-excluding-zero-range", {"neurons": int(np.isfinite(v_rest[varied]).sum())}
+            ols_fit(true_v_rest[varied], v_rest[varied])[0],
+            "ols-r2-excluding-zero-range",
+            {"neurons": int(np.isfinite(v_rest[varied]).sum())},
         ),
-        "tau_R2_identity": Metric(identity_r2(true_tau, tau), "identity-r2", {"neurons": n - nonfinite(tau), "clipped": False}),
-        "V_rest_R2_identity": Metric(identity_r2(true_v_rest, v_rest), "identity-r2", {"neurons": n - nonfinite(v_rest)}),
+        "tau_R2_identity": Metric(
+            identity_r2(true_tau, tau), "identity-r2", {"neurons": n - nonfinite(tau), "clipped": False}
+        ),
+        "V_rest_R2_identity": Metric(
+            identity_r2(true_v_rest, v_rest), "identity-r2", {"neurons": n - nonfinite(v_rest)}
+        ),
         "tau_clipped_neurons": Metric(
             int(np.count_nonzero((tau < UPSTREAM_TAU_CLIP[0]) | (tau > UPSTREAM_TAU_CLIP[1]))),
             "count",
             {"description": "neurons whose τ̂ lies outside [0, 1] s and is clipped in tau_R2"},
         ),
         "zero_range_neurons": Metric(
-            int(n - varied.sum()), "count", {"description": "neurons whose voltage never varied (s = 0): τ̂ = V̂_rest = 1 in tau_R2 and V_rest_R2"}
+            int(n - varied.sum()),
+            "count",
+            {"description": "neurons whose voltage never varied (s = 0): τ̂ = V̂_rest = 1 in tau_R2 and V_rest_R2"},
         ),
-        "V_rest_operating_R2": Metric(ols_fit(true_v_rest, operating)[0], "ols-r2", {"neurons": n - nonfinite(operating)}),
-        "V_rest_operating_slope": Metric(ols_fit(true_v_rest, operating)[1], "ols-slope", {"neurons": n - nonfinite(operating)}),
+        "V_rest_operating_R2": Metric(
+            ols_fit(true_v_rest, operating)[0], "ols-r2", {"neurons": n - nonfinite(operating)}
+        ),
+        "V_rest_operating_slope": Metric(
+            ols_fit(true_v_rest, operating)[1], "ols-slope", {"neurons": n - nonfinite(operating)}
+        ),
     }
     if neuron_type is not None:
         n_types = int(neuron_type.max()) + 1
@@ -333,7 +358,9 @@ def biophysics_metrics(true_tau: np.ndarray, true_v_rest: np.ndarray, bio, zero_
             ("V_rest_operating_R2_per_type", true_v_type, operating),
         ):
             out[name] = Metric(
-                ols_fit(truth, per_type_median(estimate, neuron_type, n_types))[0], "ols-r2-per-type", {"types": n_types}
+                ols_fit(truth, per_type_median(estimate, neuron_type, n_types))[0],
+                "ols-r2-per-type",
+                {"types": n_types},
             )
     return out
 
@@ -358,7 +385,9 @@ def function_metrics(curves, message_slope: np.ndarray) -> dict[str, Metric]:
     if curves.true_update_ is not None:
         finite = np.isfinite(curves.update_) & np.isfinite(curves.true_update_)
         out["f_theta_R2_identity"] = Metric(
-            identity_r2(curves.true_update_[finite], curves.update_[finite]), "identity-r2-pooled", {"points": int(finite.sum())}
+            identity_r2(curves.true_update_[finite], curves.update_[finite]),
+            "identity-r2-pooled",
+            {"points": int(finite.sum())},
         )
         out["f_theta_R2_median"] = Metric(_median_r2(curves.true_update_, curves.update_), "ols-r2-median-per-neuron")
     out["g_phi_R2_median"] = Metric(_median_r2(curves.true_message_, curves.message_), "ols-r2-median-per-neuron")
@@ -387,14 +416,20 @@ def clustering_metrics(upstream_accuracy: float, scores: dict[str, np.ndarray], 
     out = {
         "clustering_accuracy": Metric(upstream_accuracy, "upstream-clustering-accuracy", {"seed": 42}),
         "clustering_accuracy_standardised": Metric(
-            np.mean(scores["accuracy"]), "hungarian-accuracy-standardised", {"seeds": seeds, "per_seed": [float(x) for x in scores["accuracy"]]}
+            np.mean(scores["accuracy"]),
+            "hungarian-accuracy-standardised",
+            {"seeds": seeds, "per_seed": [float(x) for x in scores["accuracy"]]},
         ),
-        "clustering_accuracy_standardised_std": Metric(np.std(scores["accuracy"]), "hungarian-accuracy-std", {"seeds": seeds}),
+        "clustering_accuracy_standardised_std": Metric(
+            np.std(scores["accuracy"]), "hungarian-accuracy-std", {"seeds": seeds}
+        ),
         "clustering_ARI": Metric(np.mean(scores["ari"]), "adjusted-rand-index", {"seeds": seeds}),
         "clustering_NMI": Metric(np.mean(scores["nmi"]), "normalized-mutual-information", {"seeds": seeds}),
         "clustering_purity": Metric(np.mean(scores["purity"]), "majority-purity", {"seeds": seeds}),
         "clustering_imputed_features": Metric(
-            imputed, "count", {"description": "non-finite feature entries replaced by their column median (standardised clustering)"}
+            imputed,
+            "count",
+            {"description": "non-finite feature entries replaced by their column median (standardised clustering)"},
         ),
     }
     return out
@@ -403,7 +438,9 @@ def clustering_metrics(upstream_accuracy: float, scores: dict[str, np.ndarray], 
 def clustering_control_metrics(embedding_accuracy: float, true_parameters_accuracy: float) -> dict[str, Metric]:
     """The controls beside ``clustering_accuracy``: the same upstream GMM on the embedding alone and on the truth."""
     return {
-        "clustering_accuracy_embedding_only": Metric(embedding_accuracy, "upstream-clustering-accuracy-embedding", {"seed": 42}),
+        "clustering_accuracy_embedding_only": Metric(
+            embedding_accuracy, "upstream-clustering-accuracy-embedding", {"seed": 42}
+        ),
         "clustering_accuracy_true_parameters": Metric(
             true_parameters_accuracy, "upstream-clustering-accuracy-true-parameters", {"seed": 42}
         ),
@@ -434,21 +471,35 @@ def spectral_metrics(spectral) -> dict[str, Metric]:
         "spectral_singular_values_R2_null": Metric(
             over_shuffles([ols_fit(true, s)[0] for s in null]), "ols-r2-singular-values-null", dict(null_details)
         ),
-        "spectral_singular_values_error": Metric(singular_value_error(true, corrected), "singular-value-relative-error", {"k": k}),
-        "spectral_singular_values_error_null": Metric(
-            over_shuffles([singular_value_error(true, s) for s in null]), "singular-value-relative-error-null", dict(null_details)
+        "spectral_singular_values_error": Metric(
+            singular_value_error(true, corrected), "singular-value-relative-error", {"k": k}
         ),
-        "spectral_left_alignment": Metric(np.mean(spectral.best_left_alignment_), "singular-vector-alignment", dict(baseline)),
-        "spectral_right_alignment": Metric(np.mean(spectral.best_right_alignment_), "singular-vector-alignment", dict(baseline)),
+        "spectral_singular_values_error_null": Metric(
+            over_shuffles([singular_value_error(true, s) for s in null]),
+            "singular-value-relative-error-null",
+            dict(null_details),
+        ),
+        "spectral_left_alignment": Metric(
+            np.mean(spectral.best_left_alignment_), "singular-vector-alignment", dict(baseline)
+        ),
+        "spectral_right_alignment": Metric(
+            np.mean(spectral.best_right_alignment_), "singular-vector-alignment", dict(baseline)
+        ),
         "spectral_left_alignment_null": Metric(
-            np.mean(spectral.null_best_left_alignment_) if shuffles else None, "singular-vector-alignment-null", dict(null_details)
+            np.mean(spectral.null_best_left_alignment_) if shuffles else None,
+            "singular-vector-alignment-null",
+            dict(null_details),
         ),
         "spectral_right_alignment_null": Metric(
-            np.mean(spectral.null_best_right_alignment_) if shuffles else None, "singular-vector-alignment-null", dict(null_details)
+            np.mean(spectral.null_best_right_alignment_) if shuffles else None,
+            "singular-vector-alignment-null",
+            dict(null_details),
         ),
         "spectral_random_alignment": Metric(spectral.random_best_, "random-alignment-baseline", {"k": k}),
         "spectral_dropped_edges": Metric(
-            int(spectral.dropped_edges_), "count", {"description": "edges with undefined (NaN) W*, left out of every N×N matrix"}
+            int(spectral.dropped_edges_),
+            "count",
+            {"description": "edges with undefined (NaN) W*, left out of every N×N matrix"},
         ),
     }
 
@@ -458,7 +509,9 @@ def dynamics_metrics(dynamics) -> dict[str, Metric]:
     true, learned = dynamics.eigenvalues_true_, dynamics.eigenvalues_learned_
     k = int(min(true.size, learned.size))
     return {
-        "jacobian_spectral_abscissa_true": Metric(np.max(true.real), "jacobian-spectral-abscissa", {"unit": "1/s", "matrix": "true"}),
+        "jacobian_spectral_abscissa_true": Metric(
+            np.max(true.real), "jacobian-spectral-abscissa", {"unit": "1/s", "matrix": "true"}
+        ),
         "jacobian_spectral_abscissa_learned": Metric(
             np.max(learned.real), "jacobian-spectral-abscissa", {"unit": "1/s", "matrix": "learned"}
         ),
@@ -471,10 +524,14 @@ def dynamics_metrics(dynamics) -> dict[str, Metric]:
             int(np.sum(dynamics.active_)), "count", {"description": "neurons in the Jacobians: μ > 0 and τ̂ defined"}
         ),
         "jacobian_excluded_neurons": Metric(
-            int(dynamics.excluded_neurons_), "count", {"description": "neurons with μ > 0 left out of both Jacobians: τ̂ undefined or 0"}
+            int(dynamics.excluded_neurons_),
+            "count",
+            {"description": "neurons with μ > 0 left out of both Jacobians: τ̂ undefined or 0"},
         ),
         "jacobian_dropped_edges": Metric(
-            int(dynamics.dropped_edges_), "count", {"description": "edges between Jacobian neurons left out of both: W* undefined"}
+            int(dynamics.dropped_edges_),
+            "count",
+            {"description": "edges between Jacobian neurons left out of both: W* undefined"},
         ),
     }
 

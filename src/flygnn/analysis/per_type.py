@@ -148,7 +148,7 @@ def per_type_csv(columns: dict[str, np.ndarray]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(PER_TYPE_COLUMNS)
-    for row in zip(*(columns[name] for name in PER_TYPE_COLUMNS)):
+    for row in zip(*(columns[name] for name in PER_TYPE_COLUMNS), strict=False):
         writer.writerow([_cell(value) for value in row])
     return buffer.getvalue()
 

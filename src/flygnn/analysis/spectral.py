@@ -32,7 +32,9 @@ from flygnn.errors import FlygnnError
 DENSE_BELOW = 1500  # neurons: below this a dense decomposition is exact and fast
 
 
-def weight_matrix(W: np.ndarray, source: np.ndarray, target: np.ndarray, n_neurons: int) -> tuple[scipy.sparse.csr_matrix, int]:
+def weight_matrix(
+    W: np.ndarray, source: np.ndarray, target: np.ndarray, n_neurons: int
+) -> tuple[scipy.sparse.csr_matrix, int]:
     """(N×N CSR with A[i, j] = Σ W_e over edges j→i, number of non-finite weights left out)."""
     W = np.asarray(W, dtype=np.float64)
     finite = np.isfinite(W)
@@ -70,7 +72,9 @@ def relu_slope(voltage: np.ndarray) -> np.ndarray:
     return (np.asarray(voltage, dtype=np.float64) > 0).astype(np.float64)
 
 
-def jacobian_matrix(W: np.ndarray, source: np.ndarray, target: np.ndarray, tau: np.ndarray, slope: np.ndarray) -> scipy.sparse.csr_matrix:
+def jacobian_matrix(
+    W: np.ndarray, source: np.ndarray, target: np.ndarray, tau: np.ndarray, slope: np.ndarray
+) -> scipy.sparse.csr_matrix:
     """J = diag(1/τ)(−I + W·D), D = diag(slope), as an N×N CSR matrix in 1/s.
 
     J[i, j] = (−δ_ij + Σ_{e: j→i} W_e · slope_j) / τ_i is ∂(dv_i/dt)/∂v_j of
@@ -80,7 +84,9 @@ def jacobian_matrix(W: np.ndarray, source: np.ndarray, target: np.ndarray, tau: 
     """
     tau = np.asarray(tau, dtype=np.float64)
     n = tau.size
-    coupling, _ = weight_matrix(np.asarray(W, dtype=np.float64) * np.asarray(slope, dtype=np.float64)[source], source, target, n)
+    coupling, _ = weight_matrix(
+        np.asarray(W, dtype=np.float64) * np.asarray(slope, dtype=np.float64)[source], source, target, n
+    )
     inverse_tau = scipy.sparse.diags(1.0 / tau)
     return (inverse_tau @ (coupling - scipy.sparse.identity(n, format="csr"))).tocsr()
 
@@ -212,7 +218,9 @@ class SpectralAnalysis:
         self.eigenvalues_true_ = top_eigenvalues(true_matrix, self.n_eigenvalues, dense, self.seed)
         self.eigenvalues_corrected_ = top_eigenvalues(corrected_matrix, self.n_eigenvalues, dense, self.seed)
         u_true, self.singular_values_true_, vt_true = top_singular(true_matrix, self.n_singular, dense, self.seed)
-        u_corr, self.singular_values_corrected_, vt_corr = top_singular(corrected_matrix, self.n_singular, dense, self.seed)
+        u_corr, self.singular_values_corrected_, vt_corr = top_singular(
+            corrected_matrix, self.n_singular, dense, self.seed
+        )
         self.left_alignment_ = np.abs(u_true.T @ u_corr)
         self.right_alignment_ = np.abs(vt_true @ vt_corr.T)
         self.best_left_alignment_ = self.left_alignment_.max(axis=1)
@@ -227,7 +235,9 @@ class SpectralAnalysis:
         shuffleable = np.where(defined, true_W, np.nan)
         for p in range(self.n_permutations):
             null_matrix, _ = weight_matrix(permuted_weights(shuffleable, rng), source, target, n_neurons)
-            u_null, self.null_singular_values_[p], vt_null = top_singular(null_matrix, self.n_singular, dense, self.seed)
+            u_null, self.null_singular_values_[p], vt_null = top_singular(
+                null_matrix, self.n_singular, dense, self.seed
+            )
             self.null_best_left_alignment_[p] = np.abs(u_true.T @ u_null).max(axis=1)
             self.null_best_right_alignment_[p] = np.abs(vt_true @ vt_null.T).max(axis=1)
         return self
@@ -255,7 +265,9 @@ class LinearisedDynamics:
         dropped_edges_: edges between active neurons left out because W* is undefined.
     """
 
-    def __init__(self, n_eigenvalues: int = 100, dense: bool | None = None, seed: int = 0, blas_threads: int | None = 1) -> None:
+    def __init__(
+        self, n_eigenvalues: int = 100, dense: bool | None = None, seed: int = 0, blas_threads: int | None = 1
+    ) -> None:
         self.n_eigenvalues = n_eigenvalues
         self.dense = dense
         self.seed = seed
@@ -284,7 +296,9 @@ class LinearisedDynamics:
         dense = m < DENSE_BELOW if self.dense is None else self.dense
         k = min(self.n_eigenvalues, m if dense else m - 2)  # ARPACK needs k < M - 1
         if k < 1:
-            raise FlygnnError("no neuron has a positive operating voltage and a defined τ̂; the dynamics have no coupled part.")
+            raise FlygnnError(
+                "no neuron has a positive operating voltage and a defined τ̂; the dynamics have no coupled part."
+            )
         index = np.full(self.active_.size, -1)
         index[neurons] = np.arange(m)
         source, target = np.asarray(source), np.asarray(target)
@@ -294,9 +308,16 @@ class LinearisedDynamics:
         ones = np.ones(m)
         spectra = []
         for W, tau in ((true_W, true_tau), (learned_W, learned_tau)):
-            J = jacobian_matrix(np.asarray(W, dtype=np.float64)[defined], index[source[defined]], index[target[defined]],
-                                np.asarray(tau, dtype=np.float64)[neurons], ones)
+            J = jacobian_matrix(
+                np.asarray(W, dtype=np.float64)[defined],
+                index[source[defined]],
+                index[target[defined]],
+                np.asarray(tau, dtype=np.float64)[neurons],
+                ones,
+            )
             with threadpool_limits(limits=self.blas_threads):
-                spectra.append(rightmost_eigenvalues(J, k, True) if dense else rightmost_eigenvalues_by_blocks(J, k, self.seed))
+                spectra.append(
+                    rightmost_eigenvalues(J, k, True) if dense else rightmost_eigenvalues_by_blocks(J, k, self.seed)
+                )
         self.eigenvalues_true_, self.eigenvalues_learned_ = spectra
         return self

@@ -24,9 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--conditions", nargs="+", metavar="NAME", help="condition names (default: all)")
     add_conditions_file_option(parser)
-    parser.add_argument("--bundles", metavar="DIR", help=f"bundle folders <DIR>/<condition>/ (default: {default_path('bundles')})")
-    parser.add_argument("--results", metavar="DIR", help=f"results <DIR>/<condition>/ (default: {default_path('results')})")
-    parser.add_argument("--notebooks", metavar="DIR", help=f"analysis notebook templates (default: {default_path('notebooks')})")
+    parser.add_argument(
+        "--bundles", metavar="DIR", help=f"bundle folders <DIR>/<condition>/ (default: {default_path('bundles')})"
+    )
+    parser.add_argument(
+        "--results", metavar="DIR", help=f"results <DIR>/<condition>/ (default: {default_path('results')})"
+    )
+    parser.add_argument(
+        "--notebooks", metavar="DIR", help=f"analysis notebook templates (default: {default_path('notebooks')})"
+    )
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel (must run this interpreter)")
     parser.add_argument(
         "--flyvis-model",

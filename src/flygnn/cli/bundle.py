@@ -23,10 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", help="the flyvis-gnn .pt checkpoint")
     parser.add_argument("--dataset", required=True, help="its dataset folder (or a flygnn dataset of the same network)")
     parser.add_argument("--condition", required=True, help="condition name for the bundle (e.g. sigma-0p05)")
-    parser.add_argument("--sigma", type=float, help="σ of the training data (default: the condition's, from --conditions-file)")
+    parser.add_argument(
+        "--sigma", type=float, help="σ of the training data (default: the condition's, from --conditions-file)"
+    )
     add_conditions_file_option(parser)
     parser.add_argument("--out", help=f"bundle folder to write (default: {default_path('bundles', '/<condition>')})")
-    parser.add_argument("--extent", type=int, default=8, help="network extent the checkpoint was trained on (default 8)")
+    parser.add_argument(
+        "--extent", type=int, default=8, help="network extent the checkpoint was trained on (default 8)"
+    )
     parser.add_argument(
         "--flyvis-model",
         metavar="DIR",
@@ -67,8 +71,15 @@ def import_command(args: argparse.Namespace) -> int:
     # an explicit --flyvis-model must be found; without it the default lookup may come up empty
     truth = load_ground_truth(network, flyvis_model=args.flyvis_model) if args.flyvis_model else None
     path = import_upstream(
-        args.checkpoint, args.dataset, out, condition=args.condition, sigma=sigma, network=network,
-        ground_truth=truth, overwrite=args.overwrite, activity_frames=args.activity_frames,
+        args.checkpoint,
+        args.dataset,
+        out,
+        condition=args.condition,
+        sigma=sigma,
+        network=network,
+        ground_truth=truth,
+        overwrite=args.overwrite,
+        activity_frames=args.activity_frames,
     )
     print(f"wrote bundle {path}")
     return 0

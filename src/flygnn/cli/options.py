@@ -11,4 +11,6 @@ def default_path(key: str, tail: str = "") -> str:
 
 
 def add_conditions_file_option(parser) -> None:
-    parser.add_argument("--conditions-file", metavar="YAML", help=f"the conditions (default: {default_path('conditions_file')})")
+    parser.add_argument(
+        "--conditions-file", metavar="YAML", help=f"the conditions (default: {default_path('conditions_file')})"
+    )

@@ -17,11 +17,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--recipe", default="fast", help="recipe name (default: fast)")
     parser.add_argument("--sigma", type=float, required=True, help="intrinsic noise level σ (>= 0)")
-    parser.add_argument("--train-seed", type=int, default=0, help="seed of the model's initialisation and frame sampling")
-    parser.add_argument("--simulation-seed", type=int, default=0, help="seed of the stimulus and the noise (a new dataset)")
-    parser.add_argument("--stimulus", default="natural", help="stimulus kind: natural | flashes | gratings | edges (default natural)")
     parser.add_argument(
-        "--configuration", type=float, metavar="SIGMA",
+        "--train-seed", type=int, default=0, help="seed of the model's initialisation and frame sampling"
+    )
+    parser.add_argument(
+        "--simulation-seed", type=int, default=0, help="seed of the stimulus and the noise (a new dataset)"
+    )
+    parser.add_argument(
+        "--stimulus", default="natural", help="stimulus kind: natural | flashes | gratings | edges (default natural)"
+    )
+    parser.add_argument(
+        "--configuration",
+        type=float,
+        metavar="SIGMA",
         help="train with the published configuration of this σ instead of the recipe's (an ablation)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one run per core)")
@@ -51,15 +59,22 @@ def run(args: argparse.Namespace) -> int:
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, lambda *_: stop.set())
     replicate = ReplicateRun(
-        recipe=args.recipe, sigma=args.sigma, train_seed=args.train_seed, simulation_seed=args.simulation_seed,
-        stimulus=args.stimulus, configuration=args.configuration,
+        recipe=args.recipe,
+        sigma=args.sigma,
+        train_seed=args.train_seed,
+        simulation_seed=args.simulation_seed,
+        stimulus=args.stimulus,
+        configuration=args.configuration,
     )
     layout = ProjectLayout.find()
     record = run_replicate(replicate, layout=layout, threads=args.threads, progress=not args.no_progress, stop=stop)
     if record is None:
         print(f"{replicate.name}: stopped before the recipe's end; the same command resumes it")
         return 0
-    scores = " · ".join(f"{k} {record[k]}" for k in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy"))
+    scores = " · ".join(
+        f"{k} {record[k]}"
+        for k in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy")
+    )
     print(f"{replicate.name}: {record['iterations']} iterations in {record['training_minutes']} min · {scores}")
     print(f"wrote {layout.relative(record_path(layout, replicate))}")
     return 0

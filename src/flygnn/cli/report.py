@@ -30,15 +30,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cores", type=int, default=1, help="conditions analysed in parallel (default 1)")
     parser.add_argument("--force", action="store_true", help="re-run every analysis")
     add_conditions_file_option(parser)
-    parser.add_argument("--bundles", metavar="DIR", help=f"bundle folders <DIR>/<condition>/ (default: {default_path('bundles')})")
+    parser.add_argument(
+        "--bundles", metavar="DIR", help=f"bundle folders <DIR>/<condition>/ (default: {default_path('bundles')})"
+    )
     parser.add_argument(
         "--flyvis-model",
         default="",
         metavar="DIR",
         help=f"ground-truth flyvis network folder, checked before anything runs (default: {GROUND_TRUTH_LOOKUP})",
     )
-    parser.add_argument("--results", metavar="DIR", help=f"results <DIR>/<condition>/ (default: {default_path('results')})")
-    parser.add_argument("--notebooks", metavar="DIR", help=f"analysis notebook templates (default: {default_path('notebooks')})")
+    parser.add_argument(
+        "--results", metavar="DIR", help=f"results <DIR>/<condition>/ (default: {default_path('results')})"
+    )
+    parser.add_argument(
+        "--notebooks", metavar="DIR", help=f"analysis notebook templates (default: {default_path('notebooks')})"
+    )
     steps = parser.add_mutually_exclusive_group()
     steps.add_argument(
         "--pre-render",
@@ -56,8 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flygnn.conditions import load_conditions
-    from flygnn.report import chapters, quarto, workflow
     from flygnn.project import ProjectLayout
+    from flygnn.report import chapters, quarto, workflow
 
     if args.cores < 1:
         raise FlygnnError(f"--cores must be at least 1, got {args.cores}.")

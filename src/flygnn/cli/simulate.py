@@ -21,7 +21,12 @@ def register(subparsers) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace finished datasets")
     parser.add_argument("--seed", type=int, default=0, help="stimulus and noise seed (default 0)")
     parser.add_argument("--stimulus", default="natural", help="natural | flashes | gratings | edges")
-    parser.add_argument("--tau-mode", default="raw", choices=("raw", "clamped"), help="divide by τ (raw, upstream) or max(τ, dt) (flyvis)")
+    parser.add_argument(
+        "--tau-mode",
+        default="raw",
+        choices=("raw", "clamped"),
+        help="divide by τ (raw, upstream) or max(τ, dt) (flyvis)",
+    )
     parser.add_argument("--train-frames", type=int, default=None, help="override the preset")
     parser.add_argument("--test-frames", type=int, default=None, help="override the preset")
     parser.add_argument("--extent", type=int, default=None, help="override the preset's lattice radius")

@@ -25,44 +25,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--condition", required=True, help="condition name from data/conditions.yaml (e.g. sigma-0p5)")
     add_conditions_file_option(parser)
     parser.add_argument("--preset", default="cpu", help="training preset: paper, cpu or smoke (default: cpu)")
-    parser.add_argument("--dataset", help=f"dataset folder (default: {default_path('datasets', '/<preset>/<condition>.zarr')})")
+    parser.add_argument(
+        "--dataset", help=f"dataset folder (default: {default_path('datasets', '/<preset>/<condition>.zarr')})"
+    )
     parser.add_argument("--out", help=f"bundle folder to write (default: {default_path('bundles', '/<condition>')})")
     parser.add_argument(
-        "--checkpoint-dir", help=f"where states go while a leg runs (default: {default_path('training_cache', '/<preset>/<condition>')})"
+        "--checkpoint-dir",
+        help=f"where states go while a leg runs (default: {default_path('training_cache', '/<preset>/<condition>')})",
     )
     start = parser.add_mutually_exclusive_group()
     start.add_argument(
-        "--resume", action="store_true",
+        "--resume",
+        action="store_true",
         help="continue the newest training state (the running leg's, or the one committed in the bundle) and replace the bundle",
     )
     start.add_argument(
-        "--warm-start", action="store_true",
+        "--warm-start",
+        action="store_true",
         help="continue a bundle that has no training state from its weights, with fresh Adam moments",
     )
     start.add_argument("--fresh", action="store_true", help="start over even if a training state exists")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out when starting over")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing bundle at --out when starting over"
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--iterations", type=int, help="total iterations to reach (default: the preset's)")
     parser.add_argument("--batch-size", type=int, help="override the preset's frames per iteration")
     parser.add_argument("--seed", type=int, help="random seed (default: the preset's, 0)")
     parser.add_argument(
-        "--lr-factor", type=float,
+        "--lr-factor",
+        type=float,
         help="multiply the learning rates by this factor in this leg (e.g. 0.3 for a final phase; default 1)",
     )
     parser.add_argument(
-        "--lr-steps", metavar="IT:FACTOR,...",
+        "--lr-steps",
+        metavar="IT:FACTOR,...",
         help="learning-rate steps within the run: from iteration IT on, the rates are multiplied by FACTOR "
         "(e.g. 60000:0.3,80000:0.1; absolute iterations, so pass the same steps when resuming; "
         "before the first step --lr-factor applies)",
     )
     parser.add_argument(
-        "--frame-seed", type=int, metavar="N",
+        "--frame-seed",
+        type=int,
+        metavar="N",
         help="draw this leg's training frames from a new stream seeded N instead of continuing the saved one "
         "(a resumed leg otherwise sees exactly the frames an uninterrupted run would)",
     )
-    parser.add_argument("--score-every", type=int, help="iterations between recovery scores in the history (0: only at the end)")
     parser.add_argument(
-        "--time-limit", type=float, metavar="MINUTES",
+        "--score-every", type=int, help="iterations between recovery scores in the history (0: only at the end)"
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="MINUTES",
         help="end this leg after about this many minutes of training: save the state and write the bundle",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one run per core)")
@@ -102,8 +117,12 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         device=args.device,
         overrides={
-            "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed, "score_every": args.score_every,
-            "lr_factor": args.lr_factor, "frame_seed": args.frame_seed,
+            "iterations": args.iterations,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "score_every": args.score_every,
+            "lr_factor": args.lr_factor,
+            "frame_seed": args.frame_seed,
             "lr_steps": None if args.lr_steps is None else parse_lr_steps(args.lr_steps),
         },
         progress=not args.no_progress,

@@ -41,8 +41,12 @@ def _panel(ax, true, estimate, colors, low, high, size, error=None) -> tuple[int
         for k in np.flatnonzero(inside):
             ax.plot([true[k]] * 2, error[k], color=colors[k], lw=0.6, alpha=0.8)
     above, below = finite & (estimate > high), finite & (estimate < low)
-    ax.scatter(true[above], np.full(above.sum(), high), marker="^", c=colors[above], s=size * 3, linewidths=0, clip_on=False)
-    ax.scatter(true[below], np.full(below.sum(), low), marker="v", c=colors[below], s=size * 3, linewidths=0, clip_on=False)
+    ax.scatter(
+        true[above], np.full(above.sum(), high), marker="^", c=colors[above], s=size * 3, linewidths=0, clip_on=False
+    )
+    ax.scatter(
+        true[below], np.full(below.sum(), low), marker="v", c=colors[below], s=size * 3, linewidths=0, clip_on=False
+    )
     ax.axline((low, low), slope=1.0, color="0.3", ls="--", lw=0.8)  # identity; does not move the limits
     ax.set_ylim(low, high)
     x_low, x_high = float(np.min(true)), float(np.max(true))
@@ -82,8 +86,11 @@ def parameter_figure(
     low, high = _view(true, estimate)
     shown, pinned = _panel(axes[0], true, estimate, palette[neuron_type], low, high, size=3)
     nan = int((~np.isfinite(estimate)).sum())
-    lines = [f"R² = {_value(metrics, f'{name}_R2')} (upstream's rules)", f"slope = {_value(metrics, f'{name}_slope')}",
-             f"neurons: {shown:,} shown"]
+    lines = [
+        f"R² = {_value(metrics, f'{name}_R2')} (upstream's rules)",
+        f"slope = {_value(metrics, f'{name}_slope')}",
+        f"neurons: {shown:,} shown",
+    ]
     if pinned:
         lines.append(f"{pinned:,} beyond the view (▲▼)")
     if nan:
@@ -94,8 +101,10 @@ def parameter_figure(
     axes[0].set_ylabel(f"recovered {symbol}{unit_text}")
 
     panels = [("per type", estimate, name)] + ([extra] if extra else [])
-    for ax, (panel_title, values, metric) in zip(axes[1:], panels):
-        _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_text, _value(metrics, f"{metric}_R2_per_type"))
+    for ax, (panel_title, values, metric) in zip(axes[1:], panels, strict=False):
+        _type_panel(
+            ax, true, values, neuron_type, n_types, palette, symbol, unit_text, _value(metrics, f"{metric}_R2_per_type")
+        )
         ax.set_title(panel_title if panel_title == "per type" else f"{panel_title}, per type")
     fig.suptitle(f"{title}: {symbol}")
     fig.tight_layout()
@@ -127,5 +136,12 @@ def _type_panel(ax, true, values, neuron_type, n_types, palette, symbol, unit_te
 
 
 def _text(ax, lines: list[str]) -> None:
-    ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7.5,
-            bbox={"fc": "white", "ec": "0.8", "alpha": 0.9})
+    ax.text(
+        0.03,
+        0.97,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        va="top",
+        fontsize=7.5,
+        bbox={"fc": "white", "ec": "0.8", "alpha": 0.9},
+    )

@@ -106,11 +106,13 @@ def recovery_curves_figure(
     colors = condition_colors(len(labels))
     rows = len(metrics)
     fig, axes = subplots(rows, 2, figsize=(8.6, 2.0 * rows + 0.9), squeeze=False, sharex="col")
-    longest = max((float(np.nanmax(s.wall_time_s)) for s in series if s is not None and s.wall_time_s.size), default=0.0)
+    longest = max(
+        (float(np.nanmax(s.wall_time_s)) for s in series if s is not None and s.wall_time_s.size), default=0.0
+    )
     unit, time_label = _time_axis(longest)
     for row, (metric, axis_label) in enumerate(metrics.items()):
         for column, ax in enumerate(axes[row]):
-            for s, color, reference in zip(series, colors, published.get(metric, [None] * len(labels))):
+            for s, color, reference in zip(series, colors, published.get(metric, [None] * len(labels)), strict=False):
                 if reference is not None and math.isfinite(reference):
                     ax.axhline(reference, color=color, linestyle="--", linewidth=1.0, alpha=0.9)
                 if s is None:
@@ -125,7 +127,7 @@ def recovery_curves_figure(
         if metric.endswith("_R2"):
             _r2_limits(axes[row])
     lowered = False
-    for s, color in zip(series, colors):  # after the limits: _r2_limits reads every line's values
+    for s, color in zip(series, colors, strict=False):  # after the limits: _r2_limits reads every line's values
         if s is None or not s.rate_changes:
             continue
         lowered = True
@@ -134,8 +136,10 @@ def recovery_curves_figure(
         finite = np.isfinite(s.wall_time_s)
         times = np.interp(at, s.iteration[finite], s.wall_time_s[finite] / unit) if finite.any() else at * np.nan
         for row_axes in axes:
-            mark_rate_changes(row_axes[0], list(zip(at, factors)), color=color)
-            mark_rate_changes(row_axes[1], [(t, f) for t, f in zip(times, factors) if np.isfinite(t)], color=color)
+            mark_rate_changes(row_axes[0], list(zip(at, factors, strict=False)), color=color)
+            mark_rate_changes(
+                row_axes[1], [(t, f) for t, f in zip(times, factors, strict=False) if np.isfinite(t)], color=color
+            )
     axes[-1][0].set_xlabel("training iteration")
     axes[-1][1].set_xlabel(time_label)
     iterations_axis = axes[-1][0]  # shared by the column: one formatter and locator serve every row
@@ -149,7 +153,7 @@ def recovery_curves_figure(
         handles.append(Line2D([], [], color="black", linestyle=":", linewidth=1.0))
         names.append("learning-rate change (dotted)")
     fig.legend(handles, names, loc="upper center", ncol=min(len(names), 4), frameon=False, bbox_to_anchor=(0.5, 1.0))
-    missing = [label for label, s in zip(labels, series) if s is None]
+    missing = [label for label, s in zip(labels, series, strict=False) if s is None]
     if missing:
         note = "no recovery scores during training: " + ", ".join(missing)
         fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="dimgray")
@@ -161,7 +165,9 @@ def recovery_curves_figure(
 def _r2_limits(row) -> None:
     """Both panels of an R² row on the log-odds scale, with the same limits: from a whole
     decade of odds below the lowest value drawn up to a quarter decade or more above the highest."""
-    values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for ax in row for line in ax.get_lines()] or [np.zeros(0)])
+    values = np.concatenate(
+        [np.asarray(line.get_ydata(), dtype=float) for ax in row for line in ax.get_lines()] or [np.zeros(0)]
+    )
     values = values[np.isfinite(values) & (values < 1.0)]
     inside_low, inside_high = R2_LINEAR_WITHIN
     if not values.size or (values.min() >= inside_low and values.max() <= inside_high):
@@ -189,18 +195,33 @@ def metrics_vs_sigma_figure(
     rows = math.ceil(n / columns)
     fig, axes = subplots(rows, columns, figsize=(2.9 * columns, 2.5 * rows + 0.5), squeeze=False)
     x = np.arange(len(labels), dtype=float)
-    for ax, (metric, title) in zip(axes.flat, metrics.items()):
+    for ax, (metric, title) in zip(axes.flat, metrics.items(), strict=False):
         mine = np.array([np.nan if v is None else float(v) for v in ours.get(metric, [None] * len(labels))])
         theirs = np.array([np.nan if v is None else float(v) for v in published.get(metric, [None] * len(labels))])
         ax.plot(x, mine, color="tab:blue", marker="o", linewidth=1.5, label="ours")
-        ax.plot(x, theirs, color="black", marker="s", markerfacecolor="white", linestyle="--", linewidth=1.0,
-                label="published")
+        ax.plot(
+            x,
+            theirs,
+            color="black",
+            marker="s",
+            markerfacecolor="white",
+            linestyle="--",
+            linewidth=1.0,
+            label="published",
+        )
         values = np.concatenate([mine[np.isfinite(mine)], theirs[np.isfinite(theirs)]])
         low = float(values.min()) if values.size else 0.0
-        for position, value in zip(x, mine):
+        for position, value in zip(x, mine, strict=False):
             if not np.isfinite(value):
-                ax.annotate("n/a", (position, low), textcoords="offset points", xytext=(0, 4), ha="center",
-                            color="tab:blue", fontsize=8)
+                ax.annotate(
+                    "n/a",
+                    (position, low),
+                    textcoords="offset points",
+                    xytext=(0, 4),
+                    ha="center",
+                    color="tab:blue",
+                    fontsize=8,
+                )
         ax.set_title(title)
         ax.set_xticks(x, labels)
         ax.set_xlim(-0.4, len(labels) - 0.6)

@@ -52,7 +52,9 @@ def plot_stimulus_frames(
     if frames.ndim != 2 or frames.shape[1] != columns_u.shape[0]:
         raise FlygnnError(f"frames must be (T, n_columns={columns_u.shape[0]}), got shape {frames.shape}.")
     if frame_indices is None:
-        frame_indices = np.unique(np.linspace(0, frames.shape[0] - 1, min(MAX_FRAMES_SHOWN, frames.shape[0])).round().astype(int))
+        frame_indices = np.unique(
+            np.linspace(0, frames.shape[0] - 1, min(MAX_FRAMES_SHOWN, frames.shape[0])).round().astype(int)
+        )
     frame_indices = [int(i) for i in frame_indices]
     bad = [i for i in frame_indices if not 0 <= i < frames.shape[0]]
     if bad or not frame_indices:
@@ -63,7 +65,7 @@ def plot_stimulus_frames(
     n = len(frame_indices)
     fig, axes = subplots(1, n, figsize=(1.7 * n + 0.8, 2.2), layout="constrained", squeeze=False)
     axes = axes[0]
-    for ax, index in zip(axes, frame_indices):
+    for ax, index in zip(axes, frame_indices, strict=False):
         # a faint bluish outline keeps white (ON) columns visible against the white page
         collection = PolyCollection(polygons, array=frames[index], cmap="gray", edgecolors=OUTLINE, linewidths=0.2)
         collection.set_clim(0.0, 1.0)  # the stimulus contract: luminance in [0, 1]
@@ -79,7 +81,9 @@ def plot_stimulus_frames(
     return fig
 
 
-def _central_neuron(indices: np.ndarray, neuron_u: np.ndarray | None, neuron_v: np.ndarray | None, column: tuple[int, int]) -> int | None:
+def _central_neuron(
+    indices: np.ndarray, neuron_u: np.ndarray | None, neuron_v: np.ndarray | None, column: tuple[int, int]
+) -> int | None:
     if neuron_u is None or neuron_v is None:
         # columns are u-major over a full hexagon, so the middle one is the central column
         return int(indices[len(indices) // 2])
@@ -132,7 +136,7 @@ def plot_activity_traces(
         axes[0].plot(time, stimulus, color="0.3", lw=0.8)
         axes[0].set_ylabel("lum.", rotation=0, ha="right", va="center")
         axes = axes[1:]
-    for ax, name in zip(axes, types):
+    for ax, name in zip(axes, types, strict=False):
         k = type_names.index(name)
         neuron = _central_neuron(np.flatnonzero(neuron_type == k), neuron_u, neuron_v, column)
         if neuron is None:
@@ -146,7 +150,9 @@ def plot_activity_traces(
     return fig
 
 
-def activity_ranges(voltage_mean: np.ndarray, voltage_std: np.ndarray, neuron_type: np.ndarray, n_types: int) -> dict[str, np.ndarray]:
+def activity_ranges(
+    voltage_mean: np.ndarray, voltage_std: np.ndarray, neuron_type: np.ndarray, n_types: int
+) -> dict[str, np.ndarray]:
     """Per type (n_types,): ``mean`` of its neurons' mean voltage, ``std`` = root-mean-square of
     their standard deviations, ``low``/``high`` = min/max over its neurons of mean ∓ std.
     NaN for types without neurons."""
@@ -191,7 +197,7 @@ def plot_activity_ranges(
     ax.vlines(x, ranges["mean"] - ranges["std"], ranges["mean"] + ranges["std"], colors=colors, lw=3.0)
     ax.scatter(x, ranges["mean"], c=colors, s=12, zorder=3, edgecolors="white", linewidths=0.4)
     ax.set_xticks(x, type_names, rotation=90, fontsize=6)
-    for label, color in zip(ax.get_xticklabels(), colors):
+    for label, color in zip(ax.get_xticklabels(), colors, strict=False):
         label.set_color(color)
     ax.set_xlim(-0.7, len(type_names) - 0.3)
     ax.set_xlabel("cell type")
@@ -229,14 +235,20 @@ def write_dataset_figures(dataset, network, directory) -> list:
     label = f"{dataset.attrs.get('condition', '')}  σ = {dataset.sigma:g}"
     written = []
     written += save_figure(
-        plot_stimulus_frames(luminance[:80], network.columns_u, network.columns_v, title=f"stimulus ({label})", dt=dataset.dt),
+        plot_stimulus_frames(
+            luminance[:80], network.columns_u, network.columns_v, title=f"stimulus ({label})", dt=dataset.dt
+        ),
         directory,
         "stimulus",
     )
     written += save_figure(
         plot_activity_traces(
-            voltage, network.neuron_type, network.type_names, dataset.dt,
-            neuron_u=network.neuron_u, neuron_v=network.neuron_v,
+            voltage,
+            network.neuron_type,
+            network.type_names,
+            dataset.dt,
+            neuron_u=network.neuron_u,
+            neuron_v=network.neuron_v,
             stimulus=luminance[:, np.flatnonzero((network.columns_u == 0) & (network.columns_v == 0))[0]],
         ),
         directory,

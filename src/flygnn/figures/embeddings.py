@@ -17,13 +17,13 @@ from flygnn.figures.style import add_type_legend, subplots, type_colors
 from flygnn.metric_format import format_value
 
 
-def scatter_by_type(ax, x: np.ndarray, y: np.ndarray, neuron_type: np.ndarray, n_types: int, size: float = 2.0, alpha: float = 0.7) -> None:
+def scatter_by_type(
+    ax, x: np.ndarray, y: np.ndarray, neuron_type: np.ndarray, n_types: int, size: float = 2.0, alpha: float = 0.7
+) -> None:
     """Points coloured by type, drawn in a shuffled order so no type hides the others."""
     colors = np.array(type_colors(n_types))
     order = np.random.default_rng(0).permutation(len(x))
-    ax.scatter(
-        x[order], y[order], c=colors[neuron_type[order]], s=size, alpha=alpha, linewidths=0, rasterized=True
-    )
+    ax.scatter(x[order], y[order], c=colors[neuron_type[order]], s=size, alpha=alpha, linewidths=0, rasterized=True)
 
 
 def embeddings_figure(
@@ -53,7 +53,9 @@ def embeddings_figure(
     return fig
 
 
-def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str) -> Figure:
+def embeddings_pairs_figure(
+    embedding: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str
+) -> Figure:
     """Every dimension of the learned embedding a (N, d): all pairs of dimensions, coloured by type."""
     n, d = embedding.shape
     pairs = list(itertools.combinations(range(d), 2)) if d > 1 else [(0, None)]
@@ -61,7 +63,7 @@ def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type
     nrows = int(np.ceil(len(pairs) / ncols))
     size = (5.6, 5.0) if len(pairs) == 1 else (3.2 * ncols, 3.0 * nrows + 0.4)
     fig, axes = subplots(nrows, ncols, figsize=size, squeeze=False)
-    for ax, (i, j) in zip(axes.flat, pairs):
+    for ax, (i, j) in zip(axes.flat, pairs, strict=False):
         if j is None:  # one dimension: a strip per type
             scatter_by_type(ax, embedding[:, 0], neuron_type.astype(float), neuron_type, len(type_names))
             ax.set_xlabel("$a_0$ (a.u.)")
@@ -100,7 +102,9 @@ def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores:
     ax.scatter(xy[order, 0], xy[order, 1], c=colors[order], s=2.5, alpha=0.7, linewidths=0, rasterized=True)
     _umap_axes(ax, f"{title}:\nUMAP by GMM cluster ({len(clusters)} clusters)")
     # below the axes, where it hides no point
-    text = "Hungarian accuracy against the true types:\n" + "\n".join(f"  {name}: {format_value(value)}" for name, value in scores.items())
+    text = "Hungarian accuracy against the true types:\n" + "\n".join(
+        f"  {name}: {format_value(value)}" for name, value in scores.items()
+    )
     ax.text(0.0, -0.06, text, transform=ax.transAxes, va="top", ha="left", fontsize=ax.xaxis.label.get_size())
     fig.tight_layout()
     return fig

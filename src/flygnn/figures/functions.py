@@ -76,8 +76,15 @@ def update_function_figure(
 ) -> Figure:
     """f_θ(v, a_i, msg = 0, I = 0) per neuron beside (V_rest − v)/τ; (P, N) arrays, same units (dv/dt, a.u./s)."""
     return _pair_figure(
-        voltages, learned, true, neuron_type, type_names, f"{title}: update function f_θ",
-        "f_θ(v, a_i, 0, 0)  (dv/dt, a.u./s)", "(V_rest − v)/τ  (a.u./s)", share_y=True,
+        voltages,
+        learned,
+        true,
+        neuron_type,
+        type_names,
+        f"{title}: update function f_θ",
+        "f_θ(v, a_i, 0, 0)  (dv/dt, a.u./s)",
+        "(V_rest − v)/τ  (a.u./s)",
+        share_y=True,
     )
 
 
@@ -99,7 +106,14 @@ def message_function_figure(
     with np.errstate(invalid="ignore", divide="ignore"):
         normalised = learned / message_slope[None, :]
     return _pair_figure(
-        voltages, normalised, np.maximum(voltages, 0.0), neuron_type, type_names,
-        f"{title}: message function g_φ², normalised to slope 1", "g_φ(v, a_j)² / s_g(j)  (a.u.)", "ReLU(v)  (a.u.)",
-        share_y=True, left_out="without an identifiable gain s_g (μ + s ≤ 0 or no range)",
+        voltages,
+        normalised,
+        np.maximum(voltages, 0.0),
+        neuron_type,
+        type_names,
+        f"{title}: message function g_φ², normalised to slope 1",
+        "g_φ(v, a_j)² / s_g(j)  (a.u.)",
+        "ReLU(v)  (a.u.)",
+        share_y=True,
+        left_out="without an identifiable gain s_g (μ + s ≤ 0 or no range)",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
+
 from flygnn.figures.style import subplots
 
 TRUE_COLOR, CORRECTED_COLOR, NULL_COLOR = "#1f3b73", "#d62728", "0.6"
@@ -69,7 +70,10 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
     null_label = "W shuffled on its graph"
 
     ax = axes[0, 0]
-    for values, color, name in ((spectral.eigenvalues_true_, TRUE_COLOR, "W"), (spectral.eigenvalues_corrected_, CORRECTED_COLOR, "W*")):
+    for values, color, name in (
+        (spectral.eigenvalues_true_, TRUE_COLOR, "W"),
+        (spectral.eigenvalues_corrected_, CORRECTED_COLOR, "W*"),
+    ):
         ax.scatter(values.real, values.imag, s=9, color=color, alpha=0.7, linewidths=0, label=name)
     ax.axhline(0, color="0.85", lw=0.5, zorder=0)
     _complex_limits(ax, [spectral.eigenvalues_true_, spectral.eigenvalues_corrected_])
@@ -85,11 +89,15 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
     ax.scatter(s_true, s_corr, s=10, color=CORRECTED_COLOR, linewidths=0, label="W*")
     everything = np.concatenate([s_true, s_corr, null.ravel()])
     ax.plot([everything.min(), everything.max()], [everything.min(), everything.max()], color="0.3", ls="--", lw=0.8)
-    lines = [f"W*: R² = {_value(metrics, 'spectral_singular_values_R2')}, "
-             f"mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error', '.3f')}"]
+    lines = [
+        f"W*: R² = {_value(metrics, 'spectral_singular_values_R2')}, "
+        f"mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error', '.3f')}"
+    ]
     if shuffles:
-        lines.append(f"null: R² = {_value(metrics, 'spectral_singular_values_R2_null')}, "
-                     f"mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error_null', '.3f')}")
+        lines.append(
+            f"null: R² = {_value(metrics, 'spectral_singular_values_R2_null')}, "
+            f"mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error_null', '.3f')}"
+        )
     ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7.5)
     ax.set_xlim(*_padded(s_true))
     ax.set_ylim(*_padded(np.concatenate([s_corr, null.ravel()])))
@@ -101,8 +109,15 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
     ax = axes[0, 2]
     ranks = np.arange(1, k_s + 1)
     if shuffles:
-        ax.fill_between(ranks, null.min(axis=0), null.max(axis=0), color=NULL_COLOR, alpha=0.35, lw=0,
-                        label=f"{null_label} ({shuffles}×)")
+        ax.fill_between(
+            ranks,
+            null.min(axis=0),
+            null.max(axis=0),
+            color=NULL_COLOR,
+            alpha=0.35,
+            lw=0,
+            label=f"{null_label} ({shuffles}×)",
+        )
         ax.plot(ranks, null.mean(axis=0), color=NULL_COLOR, lw=0.9)
     ax.plot(ranks, s_true, color=TRUE_COLOR, lw=1.2, label="W")
     ax.plot(ranks, s_corr, color=CORRECTED_COLOR, lw=1.2, ls="--", label="W*")
@@ -115,10 +130,19 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
     ax.set_title("(c) singular spectra")
     ax.legend(frameon=False, fontsize=7)
 
-    for ax, matrix, label in ((axes[1, 0], spectral.left_alignment_, "(d) |cos| of left singular vectors"),
-                              (axes[1, 1], spectral.right_alignment_, "(e) |cos| of right singular vectors")):
-        image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis", origin="upper", interpolation="nearest",
-                          extent=(0.5, k_s + 0.5, k_s + 0.5, 0.5))
+    for ax, matrix, label in (
+        (axes[1, 0], spectral.left_alignment_, "(d) |cos| of left singular vectors"),
+        (axes[1, 1], spectral.right_alignment_, "(e) |cos| of right singular vectors"),
+    ):
+        image = ax.imshow(
+            matrix,
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            origin="upper",
+            interpolation="nearest",
+            extent=(0.5, k_s + 0.5, k_s + 0.5, 0.5),
+        )
         ax.set_xlabel("singular vector of W* (rank)")
         ax.set_ylabel("singular vector of W (rank)")
         ax.set_title(label)
@@ -126,14 +150,40 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
 
     ax = axes[1, 2]
     if shuffles:
-        ax.plot(ranks, spectral.null_best_left_alignment_.mean(axis=0), color=NULL_COLOR, lw=1.0,
-                label=f"null, left (mean of {shuffles})")
-        ax.plot(ranks, spectral.null_best_right_alignment_.mean(axis=0), color=NULL_COLOR, lw=0.9, ls="--",
-                label=f"null, right (mean of {shuffles})")
+        ax.plot(
+            ranks,
+            spectral.null_best_left_alignment_.mean(axis=0),
+            color=NULL_COLOR,
+            lw=1.0,
+            label=f"null, left (mean of {shuffles})",
+        )
+        ax.plot(
+            ranks,
+            spectral.null_best_right_alignment_.mean(axis=0),
+            color=NULL_COLOR,
+            lw=0.9,
+            ls="--",
+            label=f"null, right (mean of {shuffles})",
+        )
     ax.plot(ranks, spectral.best_left_alignment_, color=TRUE_COLOR, lw=1.0, marker=".", ms=3, label="W*, left")
     # left and right are often close: dashed and on top so both stay visible
-    ax.plot(ranks, spectral.best_right_alignment_, color=CORRECTED_COLOR, lw=0.9, ls="--", marker="x", ms=2.5, label="W*, right")
-    ax.axhline(spectral.random_best_, color="0.3", ls="--", lw=0.8, label=f"random, best of {k_s} ({spectral.random_best_:.3f})")
+    ax.plot(
+        ranks,
+        spectral.best_right_alignment_,
+        color=CORRECTED_COLOR,
+        lw=0.9,
+        ls="--",
+        marker="x",
+        ms=2.5,
+        label="W*, right",
+    )
+    ax.axhline(
+        spectral.random_best_,
+        color="0.3",
+        ls="--",
+        lw=0.8,
+        label=f"random, best of {k_s} ({spectral.random_best_:.3f})",
+    )
     ax.axhline(spectral.random_mean_, color="0.3", ls=":", lw=0.8, label=f"random, mean ({spectral.random_mean_:.3f})")
     ax.set_ylim(0, 1.02)  # |cos| lies in [0, 1]
     ax.set_xlim(0.5, k_s + 0.5)
@@ -142,7 +192,11 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
     ax.set_title("(f) best alignment per vector")
     ax.legend(frameon=False, fontsize=6.5, loc="upper right")
 
-    note = f" — {spectral.dropped_edges_:,} edges with undefined W* left out of every matrix" if spectral.dropped_edges_ else ""
+    note = (
+        f" — {spectral.dropped_edges_:,} edges with undefined W* left out of every matrix"
+        if spectral.dropped_edges_
+        else ""
+    )
     fig.suptitle(f"{title}: spectra of W, W* and the permutation null{note}")
     fig.tight_layout()
     return fig
@@ -157,7 +211,16 @@ def dynamics_figure(dynamics, metrics: dict, title: str) -> Figure:
 
     ax = axes[0]
     ax.scatter(true.real, true.imag, s=12, color=TRUE_COLOR, alpha=0.8, linewidths=0, label="true: τ, W")
-    ax.scatter(learned.real, learned.imag, s=12, color=CORRECTED_COLOR, alpha=0.7, linewidths=0, marker="D", label="learned: τ̂, W*")
+    ax.scatter(
+        learned.real,
+        learned.imag,
+        s=12,
+        color=CORRECTED_COLOR,
+        alpha=0.7,
+        linewidths=0,
+        marker="D",
+        label="learned: τ̂, W*",
+    )
     _complex_limits(ax, [true, learned])
     ax.axhline(0, color="0.85", lw=0.5, zorder=0)
     ax.set_xlabel("Re λ (1/s)")
@@ -179,8 +242,9 @@ def dynamics_figure(dynamics, metrics: dict, title: str) -> Figure:
     ax.set_xlabel("rank (decreasing real part)")
     ax.set_ylabel("Re λ (1/s)")
     ax.set_title("(b) real parts: the slowest modes first")
-    legend = ax.legend(frameon=True, framealpha=0.9, edgecolor="0.8", loc="best", fontsize=7, title="\n".join(lines),
-                       title_fontsize=7)  # "best" keeps the numbers off the curves
+    legend = ax.legend(
+        frameon=True, framealpha=0.9, edgecolor="0.8", loc="best", fontsize=7, title="\n".join(lines), title_fontsize=7
+    )  # "best" keeps the numbers off the curves
     legend._legend_box.align = "left"
 
     active = int(np.sum(dynamics.active_))

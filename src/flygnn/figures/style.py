@@ -155,7 +155,7 @@ def add_type_legend(fig: Figure, type_names: Sequence[str], ncol: int = 7, **kwa
     options.update(kwargs)
     legend = fig.legend(handles, labels, ncol=len(columns), columnspacing=1.0, handletextpad=0.2, **options)
     legend.set_gid(TYPE_LEGEND_GID)
-    for text, (kind, _) in zip(legend.get_texts(), entries):
+    for text, (kind, _) in zip(legend.get_texts(), entries, strict=False):
         if kind == "family":
             text.set_fontweight("bold")
     return legend

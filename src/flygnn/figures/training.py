@@ -17,7 +17,6 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from flygnn.figures.style import subplots
 
-
 COMPONENT_LABELS = {
     "loss": "total",
     "prediction": "prediction ‖ŷ − y‖",
@@ -84,9 +83,17 @@ def mark_rate_changes(
         fraction = (position - low) / (high - low) if high > low else 0.0
         level = 1 - level if previous is not None and fraction - previous < LABEL_WIDTH else 0
         previous = fraction
-        ax.annotate(f"lr ×{factor:g}", (position, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(2, -2 - 9 * level), textcoords="offset points", ha="left", va="top", fontsize=7,
-                    color=color)
+        ax.annotate(
+            f"lr ×{factor:g}",
+            (position, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -2 - 9 * level),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=7,
+            color=color,
+        )
 
 
 LABEL_WIDTH = 0.08  # of the axis width: "lr ×0.03" at 7 pt on the loss panel, with a margin
@@ -122,14 +129,14 @@ def visible_tick_labels(ax: Axes) -> list:
     low, high = sorted(ax.get_xlim())
     return [
         label
-        for location, label in zip(ax.xaxis.get_majorticklocs(), ax.xaxis.get_majorticklabels())
+        for location, label in zip(ax.xaxis.get_majorticklocs(), ax.xaxis.get_majorticklabels(), strict=False)
         if low <= location <= high and label.get_visible() and label.get_text()
     ]
 
 
 def _labels_crowd(ax: Axes, renderer) -> bool:
     boxes = sorted((label.get_window_extent(renderer) for label in visible_tick_labels(ax)), key=lambda b: b.x0)
-    return any(right.x0 - left.x1 < MIN_LABEL_GAP * left.height for left, right in zip(boxes, boxes[1:]))
+    return any(right.x0 - left.x1 < MIN_LABEL_GAP * left.height for left, right in zip(boxes, boxes[1:], strict=False))
 
 
 def fit_iteration_ticks(ax: Axes) -> None:

@@ -29,13 +29,22 @@ def _limits(values: np.ndarray) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def _density_panel(ax, true: np.ndarray, learned: np.ndarray, fit: tuple[float, float] | None, identity: bool, gridsize: int):
+def _density_panel(
+    ax, true: np.ndarray, learned: np.ndarray, fit: tuple[float, float] | None, identity: bool, gridsize: int
+):
     """Hexagonal bins of (true, learned) with log-scaled counts, the fit line (slope, intercept) and the
     identity; returns the mappable."""
     x_limits, y_limits = _limits(true), _limits(learned)
     density = ax.hexbin(
-        true, learned, gridsize=gridsize, extent=(*x_limits, *y_limits), norm=LogNorm(), mincnt=1,
-        cmap="viridis", linewidths=0, rasterized=True,
+        true,
+        learned,
+        gridsize=gridsize,
+        extent=(*x_limits, *y_limits),
+        norm=LogNorm(),
+        mincnt=1,
+        cmap="viridis",
+        linewidths=0,
+        rasterized=True,
     )
     xs = np.array(x_limits)
     if fit is not None:
@@ -51,12 +60,19 @@ def _density_panel(ax, true: np.ndarray, learned: np.ndarray, fit: tuple[float, 
 
 def _stats_text(ax, lines: list[str]) -> None:
     ax.text(
-        0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7.5,
+        0.02,
+        0.98,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        va="top",
+        fontsize=7.5,
         bbox={"fc": "white", "ec": "0.8", "alpha": 0.9},
     )
 
 
-def _density_figure(true: np.ndarray, learned: np.ndarray, slope: float | None, identity: bool, y_label: str, title: str):
+def _density_figure(
+    true: np.ndarray, learned: np.ndarray, slope: float | None, identity: bool, y_label: str, title: str
+):
     """Two panels: every edge shown, and the core |W| < 0.5 enlarged; returns (fig, axes)."""
     fig, axes = subplots(1, 2, figsize=(10.0, 4.4))
     fit = None
@@ -91,10 +107,18 @@ def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, metrics: dict,
     learned_W = np.asarray(learned_W, float)
     finite = np.isfinite(learned_W) & np.isfinite(true_W)
     fig, axes = _density_figure(
-        true_W[finite], learned_W[finite], metrics["W_raw_slope"].value, False, "learned Ŵ (model units)", f"{title}: raw weights"
+        true_W[finite],
+        learned_W[finite],
+        metrics["W_raw_slope"].value,
+        False,
+        "learned Ŵ (model units)",
+        f"{title}: raw weights",
     )
-    lines = [f"R² = {_value(metrics, 'W_raw_R2')}", f"slope = {_value(metrics, 'W_raw_slope')}",
-             f"edges shown: {finite.sum():,} of {true_W.size:,}"]
+    lines = [
+        f"R² = {_value(metrics, 'W_raw_R2')}",
+        f"slope = {_value(metrics, 'W_raw_slope')}",
+        f"edges shown: {finite.sum():,} of {true_W.size:,}",
+    ]
     if (~finite).any():
         lines.append(f"non-finite Ŵ: {(~finite).sum():,}")
     _stats_text(axes[0], lines)
@@ -109,7 +133,11 @@ def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metric
     corrected_W = np.asarray(corrected_W, float)
     kept = scored_edges(true_W, corrected_W)  # the edges of W_corrected_R2, by the analysis' own rule
     fig, axes = _density_figure(
-        true_W[kept], corrected_W[kept], metrics["W_corrected_slope"].value, True, "corrected W* (upstream rules, dimensionless)",
+        true_W[kept],
+        corrected_W[kept],
+        metrics["W_corrected_slope"].value,
+        True,
+        "corrected W* (upstream rules, dimensionless)",
         f"{title}: gauge-corrected weights",
     )
     small = metrics["W_corrected_R2_small_weights"]

@@ -35,7 +35,9 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def cached_arrays(directory: Path, name: str, key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def cached_arrays(
+    directory: Path, name: str, key: str, compute: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """Arrays from ``directory/<name>-<key>.npz``, computing and saving them (atomically) if absent.
 
     A lock file makes concurrent callers wait for the first one instead of recomputing.

@@ -230,7 +230,9 @@ class NotebookContext:
             arrays["dropped_edges_"] = np.array(fitted.dropped_edges_)
             return arrays
 
-        key = cache_key(self.bundle_fingerprint, self.ground_truth.fingerprint(), n_eigenvalues, n_singular, n_permutations)
+        key = cache_key(
+            self.bundle_fingerprint, self.ground_truth.fingerprint(), n_eigenvalues, n_singular, n_permutations
+        )
         arrays = cached_arrays(self.cache_dir, "spectral", key, compute)
         scalars = {name: arrays.pop(name).item() for name in ("random_mean_", "random_best_", "dropped_edges_")}
         return restore(SpectralAnalysis, arrays, scalars)
@@ -251,7 +253,9 @@ class NotebookContext:
                 truth.W, truth.tau, gauge.corrected_W_, bio.tau_, self.network.source, self.network.target, mean
             )
             arrays = {name: getattr(fitted, name) for name in DYNAMICS_ATTRIBUTES}
-            arrays.update(excluded_neurons_=np.array(fitted.excluded_neurons_), dropped_edges_=np.array(fitted.dropped_edges_))
+            arrays.update(
+                excluded_neurons_=np.array(fitted.excluded_neurons_), dropped_edges_=np.array(fitted.dropped_edges_)
+            )
             return arrays
 
         key = cache_key(self.bundle_fingerprint, truth.fingerprint(), n_eigenvalues)
@@ -263,7 +267,11 @@ class NotebookContext:
         """f_θ and g_φ² per neuron over its natural range with the true functions (one section uses it)."""
         activity = self.bundle.activity
         return FunctionCurves(n_points).fit(
-            self.model, activity["voltage_mean"], activity["voltage_std"], self.ground_truth.tau, self.ground_truth.v_rest
+            self.model,
+            activity["voltage_mean"],
+            activity["voltage_std"],
+            self.ground_truth.tau,
+            self.ground_truth.v_rest,
         )
 
     # --- outputs ------------------------------------------------------------------------
@@ -325,7 +333,9 @@ def _ground_truth(network, bundle, cache: Path, dataset: str, flyvis_model: str,
         source = "synthetic" if synthetic else (flyvis_model or "default flyvis model")
 
         def compute() -> dict[str, np.ndarray]:
-            loaded = load_ground_truth(network, flyvis_model or None, synthetic=synthetic, seed=_synthetic_seed(bundle.meta))
+            loaded = load_ground_truth(
+                network, flyvis_model or None, synthetic=synthetic, seed=_synthetic_seed(bundle.meta)
+            )
             return {
                 "tau": loaded.tau,
                 "v_rest": loaded.v_rest,
@@ -336,7 +346,11 @@ def _ground_truth(network, bundle, cache: Path, dataset: str, flyvis_model: str,
 
         arrays = cached_arrays(cache, "groundtruth", cache_key(network.fingerprint(), source, expected), compute)
         truth = GroundTruth(
-            tau=arrays["tau"], v_rest=arrays["v_rest"], W=arrays["W"], source=str(arrays["source"]), synthetic=bool(arrays["synthetic"])
+            tau=arrays["tau"],
+            v_rest=arrays["v_rest"],
+            W=arrays["W"],
+            source=str(arrays["source"]),
+            synthetic=bool(arrays["synthetic"]),
         )
         where = f"ground truth {truth.source}"
     if expected is not None and truth.fingerprint() != expected:
@@ -348,7 +362,9 @@ def _ground_truth(network, bundle, cache: Path, dataset: str, flyvis_model: str,
     return truth
 
 
-def warning_text(message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None) -> str:
+def warning_text(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
     """How a notebook shows a warning: its category and message. Python's default starts with
     the file and line that warned, an absolute path of this machine's installation, and the
     executed notebooks are published with the book."""
@@ -394,7 +410,10 @@ def load_context(parameters: NotebookParameters) -> NotebookContext:
             f"was asked for σ = {sigma:g}; check data/conditions.yaml and the bundle folder."
         )
     if loaded.condition != condition:
-        warnings.warn(f"bundle {bundle_path} was trained as condition {loaded.condition!r}; analysing it as {condition!r}.", stacklevel=2)
+        warnings.warn(
+            f"bundle {bundle_path} was trained as condition {loaded.condition!r}; analysing it as {condition!r}.",
+            stacklevel=2,
+        )
     output = Path(parameters.output_dir)
     truth = _ground_truth(
         network, loaded, output / "cache", parameters.dataset, parameters.flyvis_model, parameters.synthetic_groundtruth

@@ -36,9 +36,22 @@ from flygnn.project import ProjectLayout
 RECIPE_KEYS = ("simulation", "training", "configuration", "batch_size", "iterations", "lr_steps")
 # the columns of a replicate record, in order; the five scores carry upstream's names
 RECORD_COLUMNS = (
-    "run", "condition", "sigma", "train_seed", "simulation_seed", "stimulus", "configuration", "recipe",
-    "iterations", "training_minutes", "threads", *UPSTREAM_METRICS, "dataset_fingerprint", "code_version",
-    "finished", "command",
+    "run",
+    "condition",
+    "sigma",
+    "train_seed",
+    "simulation_seed",
+    "stimulus",
+    "configuration",
+    "recipe",
+    "iterations",
+    "training_minutes",
+    "threads",
+    *UPSTREAM_METRICS,
+    "dataset_fingerprint",
+    "code_version",
+    "finished",
+    "command",
 )
 REPLICATES_FOLDER = "data/replicates"
 CACHE_FOLDER = "data/cache/replicates"
@@ -139,8 +152,12 @@ class ReplicateRun:
     def command(self) -> str:
         """The command that reproduces this run's row."""
         words = [
-            "flygnn replicate", f"--recipe {self.recipe}", f"--sigma {self.sigma:g}", f"--train-seed {self.train_seed}",
-            f"--simulation-seed {self.simulation_seed}", f"--stimulus {self.stimulus}",
+            "flygnn replicate",
+            f"--recipe {self.recipe}",
+            f"--sigma {self.sigma:g}",
+            f"--train-seed {self.train_seed}",
+            f"--simulation-seed {self.simulation_seed}",
+            f"--stimulus {self.stimulus}",
         ]
         if self.configuration is not None:
             words.append(f"--configuration {self.configuration:g}")

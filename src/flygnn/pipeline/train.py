@@ -27,8 +27,8 @@ import torch
 
 from flygnn.conditions import Condition, load_conditions, select_conditions
 from flygnn.errors import FlygnnError
-from flygnn.project import ProjectLayout
 from flygnn.metric_names import RECOVERY_METRICS
+from flygnn.project import ProjectLayout
 from flygnn.train import (
     HISTORY_FILE,
     Trainer,
@@ -75,7 +75,9 @@ def _choose_state(candidates: list[Path]) -> Path | None:
     return max(found, key=lambda item: item[0])[1] if found else None
 
 
-def _warm_start_state(bundle: Path, config: TrainingConfig, frames: TrainingFrames, network, dataset_fingerprint: str) -> tuple[TrainingState, list]:
+def _warm_start_state(
+    bundle: Path, config: TrainingConfig, frames: TrainingFrames, network, dataset_fingerprint: str
+) -> tuple[TrainingState, list]:
     """A state from a bundle's weights with fresh Adam moments (for bundles trained before states were kept)."""
     from flygnn.bundle import load_bundle
 
@@ -84,7 +86,9 @@ def _warm_start_state(bundle: Path, config: TrainingConfig, frames: TrainingFram
     saved = training.get("config", {})
     changed = config.differences(saved)
     if changed:
-        raise FlygnnError(f"bundle {bundle} was trained with other settings ({'; '.join(changed)}); warm-start with the same ones.")
+        raise FlygnnError(
+            f"bundle {bundle} was trained with other settings ({'; '.join(changed)}); warm-start with the same ones."
+        )
     iteration = int(training.get("iterations", 0))
     rng = np.random.default_rng([config.seed, iteration])
     state = TrainingState(
@@ -204,10 +208,14 @@ def train_condition(
         (entry,) = select_conditions(load_conditions(layout.conditions_file), [condition])
     dataset_path = Path(dataset) if dataset is not None else layout.dataset_path(preset, condition)
     out = Path(out) if out is not None else layout.bundle_dir(condition)
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else layout.training_cache_dir(preset, condition)
+    checkpoint_dir = (
+        Path(checkpoint_dir) if checkpoint_dir is not None else layout.training_cache_dir(preset, condition)
+    )
     continuing = resume or warm_start
     if out.exists() and not (overwrite or continuing):
-        raise FlygnnError(f"bundle {out} already exists; pass --overwrite to replace it, --resume to continue it (or choose --out).")
+        raise FlygnnError(
+            f"bundle {out} already exists; pass --overwrite to replace it, --resume to continue it (or choose --out)."
+        )
     device_ = resolve_device(device)
     config = load_training_config(preset, entry.sigma, overrides, configuration_sigma=configuration_sigma)
     if config.derived_from is not None and configuration_sigma is None:
@@ -237,13 +245,15 @@ def train_condition(
     other_preset = (
         f" The state was trained with --preset {saved_preset}: resume it with that preset "
         f"(`flygnn simulate --preset {saved_preset} --conditions {condition}` regenerates its dataset)."
-        if saved_preset not in (None, preset) else ""
+        if saved_preset not in (None, preset)
+        else ""
     )
     if not dataset_path.exists():
         raise FlygnnError(
             f"dataset {dataset_path} not found; simulate it first (`flygnn simulate --preset {preset} "
             f"--conditions {condition}`; it is deterministic, so a resumed run gets the same frames) or pass --dataset."
-            if not other_preset else f"dataset {dataset_path} not found.{other_preset}"
+            if not other_preset
+            else f"dataset {dataset_path} not found.{other_preset}"
         )
     ds = open_dataset(dataset_path)
     if not entry.matches(ds.sigma):
@@ -272,7 +282,9 @@ def train_condition(
                 f"{chosen} is already at iteration {initial_state.iteration} ≥ --iterations {config.iterations}; "
                 "pass a larger --iterations to continue."
             )
-    _warn_memory(frames_bytes(ds.frames("train"), network.n_neurons, len(network.input_indices)), config.checkpoint_every_s)
+    _warn_memory(
+        frames_bytes(ds.frames("train"), network.n_neurons, len(network.input_indices)), config.checkpoint_every_s
+    )
     frames = TrainingFrames.from_dataset(ds, network.input_indices)
     if warm_start:
         initial_state, history = _warm_start_state(out, config, frames, network, fingerprint)
@@ -289,8 +301,15 @@ def train_condition(
         write_history(trainer.history_, checkpoint_dir / HISTORY_FILE)
 
     trainer = Trainer(
-        config, network, device=device_, progress=progress, dataset_fingerprint=fingerprint,
-        save_state=save_state, scorer=scorer, time_limit_s=time_limit_s, stop=stop,
+        config,
+        network,
+        device=device_,
+        progress=progress,
+        dataset_fingerprint=fingerprint,
+        save_state=save_state,
+        scorer=scorer,
+        time_limit_s=time_limit_s,
+        stop=stop,
     )
     trainer.fit(frames, initial_state=initial_state, history=history, note=note)
     recovery = {k: v for k, v in trainer.history_[-1].items() if k in RECOVERY_METRICS}

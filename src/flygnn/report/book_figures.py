@@ -77,8 +77,10 @@ def _series_inputs(record: TrainingRecord) -> dict[str, list[float]] | None:
     rows = record.scored
     if not rows:
         return None
-    columns = {"iteration": [float(r["iteration"]) for r in rows],
-               "wall_time_s": [float(r.get("wall_time_s", math.nan)) for r in rows]}
+    columns = {
+        "iteration": [float(r["iteration"]) for r in rows],
+        "wall_time_s": [float(r.get("wall_time_s", math.nan)) for r in rows],
+    }
     for metric in RECOVERY_METRICS:
         columns[metric] = [float(r.get(metric, math.nan)) for r in rows]
     columns["rate_changes"] = [[float(i), f] for i, f in rate_changes(record.training.get("legs") or [])]
@@ -103,21 +105,33 @@ def recovery_curves(
     }
     path = figure_dir(layout) / f"{RECOVERY_CURVES}.png"
     if draw:
+
         def figure():
             if not any(series):
                 return message_figure("No condition's bundle has a training history with recovery scores.")
             return recovery_curves_figure(
-                [None if s is None else RecoverySeries(label, np.array(s["iteration"]), np.array(s["wall_time_s"]),
-                                                       {m: np.array(s[m]) for m in RECOVERY_METRICS},
-                                                       [tuple(change) for change in s["rate_changes"]])
-                 for label, s in zip(labels, series)],
-                labels, rows, reference,
+                [
+                    None
+                    if s is None
+                    else RecoverySeries(
+                        label,
+                        np.array(s["iteration"]),
+                        np.array(s["wall_time_s"]),
+                        {m: np.array(s[m]) for m in RECOVERY_METRICS},
+                        [tuple(change) for change in s["rate_changes"]],
+                    )
+                    for label, s in zip(labels, series, strict=False)
+                ],
+                labels,
+                rows,
+                reference,
             )
 
         path = _draw_if_changed(figure_dir(layout), RECOVERY_CURVES, [labels, rows, series, reference], figure)
     missing = [
         f"{escape_markdown(r.condition.label)}: {escape_message(r.no_curves_reason)}"
-        for r in records if r.no_curves_reason
+        for r in records
+        if r.no_curves_reason
     ]
     caption = (
         "**Recovery during training.** The four recovery metrics by upstream's rules (rows), scored "
@@ -131,10 +145,7 @@ def recovery_curves(
     )
     if missing:
         caption += " Not available — " + "; ".join(missing) + "."
-    return (
-        "::::: {.sigma-grid}\n\n"
-        f"![{caption}]({_relative(path, layout)}){{#fig-{RECOVERY_CURVES}}}\n\n:::::\n"
-    )
+    return f"::::: {{.sigma-grid}}\n\n![{caption}]({_relative(path, layout)}){{#fig-{RECOVERY_CURVES}}}\n\n:::::\n"
 
 
 def metrics_vs_sigma(
@@ -159,17 +170,23 @@ def metrics_vs_sigma(
             value = _number(entry.get("value") if isinstance(entry, Mapping) else entry) if not shown.reason else None
             values.append(value)
             if shown.reason:
-                missing.append(f"{escape_markdown(row.label)} at {escape_markdown(condition.label)} "
-                               f"({escape_message(shown.reason)})")
+                missing.append(
+                    f"{escape_markdown(row.label)} at {escape_markdown(condition.label)} "
+                    f"({escape_message(shown.reason)})"
+                )
         ours[row.metric] = values
     theirs = {row.metric: [_number(row.published_at(c.sigma)) for c in conditions] for row in published.rows}
     path = figure_dir(layout) / f"{METRICS_VS_SIGMA}.png"
     if draw:
         path = _draw_if_changed(
-            figure_dir(layout), METRICS_VS_SIGMA, [labels, titles, ours, theirs],
+            figure_dir(layout),
+            METRICS_VS_SIGMA,
+            [labels, titles, ours, theirs],
             lambda: metrics_vs_sigma_figure(labels, titles, ours, theirs),
         )
-    unpublished = [escape_markdown(row.label) for row in published.rows if not any(v is not None for v in theirs[row.metric])]
+    unpublished = [
+        escape_markdown(row.label) for row in published.rows if not any(v is not None for v in theirs[row.metric])
+    ]
     caption = (
         "**The summary metrics against noise.** Each metric of @tbl-summary at every noise level: ours "
         "(filled, solid) and the published value (open, dashed); the noise levels are equally spaced, "
@@ -186,9 +203,7 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
     """``#fig-training-loss``: each bundle's own training-loss.png side by side (those that have one)."""
     shown = [r for r in records if r.loss_figure is not None]
     absent = [escape_markdown(r.condition.label) for r in records if r.loss_figure is None]
-    note = (
-        f"Not available for {', '.join(absent)}: the bundle has no {TRAINING_LOSS}.png.\n" if absent else ""
-    )
+    note = f"Not available for {', '.join(absent)}: the bundle has no {TRAINING_LOSS}.png.\n" if absent else ""
     if not shown:
         return "No bundle has a training-loss figure (training-loss.png).\n"
     # one above the other: each is a wide two-panel figure, unreadable three abreast
@@ -202,8 +217,9 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
     lines += [
         "**Training loss.** Each bundle's loss terms (mean per logged window, log scale) against training "
         "iterations, and the training speed; dotted lines: where a training leg changed the learning-rate "
-        "factor (\"lr ×0.3\": 0.3 times the preset's rates from there on). Drawn by `flygnn train` "
+        'factor ("lr ×0.3": 0.3 times the preset\'s rates from there on). Drawn by `flygnn train` '
         "from the bundle's history.",
-        ":::", "",
+        ":::",
+        "",
     ]
     return "\n".join(lines) + ("\n" + note if note else "")

@@ -126,7 +126,7 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
     # a panel without its legend keeps it in the lightbox: the legend is its description there
     lightbox_legend = f' description="![]({legend_path}){{alt=\\"Cell-type colours\\"}}"' if family.type_legend else ""
     panels = []
-    for condition, image in zip(conditions, images):
+    for condition, image in zip(conditions, images, strict=False):
         panels += [
             f"![{escape_markdown(condition.label)}]({_posix_relpath(image, layout.chapters)})"
             f'{{#{figure_id(family, condition)} group="{family.name}"{lightbox_legend}}}',
@@ -141,7 +141,13 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
         # the panels without their legends in a row, one legend below them all (a `layout`
         # of rows is laid out as one column in Typst; a nested row div works in both formats)
         lines = [grid, "", f"::: {{#{figure_id(family)}}}", "", f":::: {{layout-ncol={n}}}", ""]
-        lines += [*panels, "::::", "", f'![]({legend_path}){{.type-legend fig-alt="Cell-type colours, grouped by family"}}', ""]
+        lines += [
+            *panels,
+            "::::",
+            "",
+            f'![]({legend_path}){{.type-legend fig-alt="Cell-type colours, grouped by family"}}',
+            "",
+        ]
     else:
         lines = [grid, "", f"::: {{#{figure_id(family)} layout-ncol={n}}}", "", *panels]
     lines += [f"**{escape_markdown(family.title)}.** {escape_markdown(family.caption)}", ":::", "", ":::::", ""]
@@ -238,9 +244,7 @@ def check_results(layout: ProjectLayout, conditions: Sequence[Condition], log: L
         last_failure = ((failed or {}).get("error") or {}).get("message")
         because = f"; its last analysis failed: {last_failure}" if last_failure else ""
         if manifest is None or manifest.get("status") != "ok":
-            problems.append(
-                f"{name}: not analysed (no {layout.relative(result_dir)}/manifest.json){because}"
-            )
+            problems.append(f"{name}: not analysed (no {layout.relative(result_dir)}/manifest.json){because}")
             continue
         if manifest.get("inputs", {}).get("bundle", {}).get("sha256") != bundle_fingerprint(bundle_dir):
             problems.append(
@@ -367,18 +371,27 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
     labels = [r.condition.label for r in results]
     software = "".join(
         [
-            _software_notes("Trained with", [
-                (c, ", ".join(f"{k} {v}" for k, v in sorted((b.get("versions") or {}).items())))
-                for c, b in zip(labels, bundles)
-            ]),
-            _software_notes("Analysed with", [
-                (c, ", ".join(f"{k} {v}" for k, v in (r.manifest.get("versions") or {}).items() if v))
-                for c, r in zip(labels, results)
-            ]),
-            _software_notes("Analysis notebooks, sha256", [
-                (c, ", ".join(f"{s} {_short(h, 8)}" for s, h in (i.get("notebooks") or {}).items()))
-                for c, i in zip(labels, inputs)
-            ]),
+            _software_notes(
+                "Trained with",
+                [
+                    (c, ", ".join(f"{k} {v}" for k, v in sorted((b.get("versions") or {}).items())))
+                    for c, b in zip(labels, bundles, strict=False)
+                ],
+            ),
+            _software_notes(
+                "Analysed with",
+                [
+                    (c, ", ".join(f"{k} {v}" for k, v in (r.manifest.get("versions") or {}).items() if v))
+                    for c, r in zip(labels, results, strict=False)
+                ],
+            ),
+            _software_notes(
+                "Analysis notebooks, sha256",
+                [
+                    (c, ", ".join(f"{s} {_short(h, 8)}" for s, h in (i.get("notebooks") or {}).items()))
+                    for c, i in zip(labels, inputs, strict=False)
+                ],
+            ),
         ]
     )
     links = " · ".join(
@@ -412,8 +425,10 @@ def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> st
         header,
         [
             [f"{escape_markdown(section.title)} (@sec-{section.name})"]
-            + [escape_markdown(layout.relative(layout.result_dir(c.name) / "notebooks" / f"{section.name}.ipynb"))
-               for c in conditions]
+            + [
+                escape_markdown(layout.relative(layout.result_dir(c.name) / "notebooks" / f"{section.name}.ipynb"))
+                for c in conditions
+            ]
             for section in SECTIONS
         ],
         ["left"] * len(header),
@@ -422,13 +437,11 @@ def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> st
     return (
         GENERATED_NOTE + '::: {.content-visible when-format="html"}\n'
         "Each page shows a notebook as papermill left it (never re-executed): the parameters it injected, "
-        "every cell and its stored output; the .ipynb is the file itself.\n\n"
-        + table + "\n:::\n\n"
+        "every cell and its stored output; the .ipynb is the file itself.\n\n" + table + "\n:::\n\n"
         '::: {.content-visible unless-format="html"}\n'
         "The executed notebooks, one per analysis section and noise level, are pages of the HTML version of "
         "this report, which shows each with the parameters papermill injected and its stored outputs; "
-        "the files are:\n\n"
-        + files + "\n:::\n"
+        "the files are:\n\n" + files + "\n:::\n"
     )
 
 
@@ -485,7 +498,9 @@ def generate_parts(
             parts.files[out / f"fig-{family.name}.qmd"] = GENERATED_NOTE + sigma_grid(family, conditions, layout)
         parts.files[out / f"{section.name}-more.qmd"] = section_more(section, conditions, layout)
     parts.files[out / "summary-table.qmd"] = GENERATED_NOTE + summary_table(conditions, metrics, published)
-    parts.files[out / "additional-metrics.qmd"] = GENERATED_NOTE + additional_metrics_table(conditions, metrics, published)
+    parts.files[out / "additional-metrics.qmd"] = GENERATED_NOTE + additional_metrics_table(
+        conditions, metrics, published
+    )
     parts.files[out / "conditions.qmd"] = conditions_sentence(conditions)
     parts.files[out / "ground-truth-notice.qmd"] = ground_truth_notice(results, layout)
     parts.files[out / "provenance.qmd"] = provenance(results, layout)
@@ -505,9 +520,9 @@ def book_parts(
     """The parts across conditions: figures drawn from the bundles and results (``draw``: draw
     them and write the downloads; False for placeholders), the per-type table, the texts whose
     numbers come from the results, the glossary and the downloads."""
+    from flygnn.metric_format import format_value
     from flygnn.report import book_figures, findings, per_type, study
     from flygnn.report.glossary import glossary_table
-    from flygnn.metric_format import format_value
     from flygnn.report.summary import metric_cell
     from flygnn.report.training import load_training
 
@@ -521,12 +536,15 @@ def book_parts(
     tau_r2 = {name: by_metric["tau_R2"] for name, by_metric in scores.items()}
     tau_row = next((row for row in published.rows if row.metric == "tau_R2"), None)
     published_tau = {
-        c.name: format_value(tau_row.published_at(c.sigma)) if tau_row and tau_row.published_at(c.sigma) is not None else "—"
+        c.name: format_value(tau_row.published_at(c.sigma))
+        if tau_row and tau_row.published_at(c.sigma) is not None
+        else "—"
         for c in conditions
     }
     loss_grid = book_figures.training_loss_grid(layout, records)
     files = {
-        out / "fig-recovery-curves.qmd": GENERATED_NOTE + book_figures.recovery_curves(layout, records, published, draw),
+        out / "fig-recovery-curves.qmd": GENERATED_NOTE
+        + book_figures.recovery_curves(layout, records, published, draw),
         out / "fig-metrics-vs-sigma.qmd": GENERATED_NOTE
         + book_figures.metrics_vs_sigma(layout, conditions, metrics, published, draw),
         out / "fig-training-loss.qmd": GENERATED_NOTE + loss_grid,
@@ -541,7 +559,9 @@ def book_parts(
         out / "downloads.qmd": GENERATED_NOTE + study.downloads(layout, conditions),
     }
     for section in SECTIONS:
-        files[out / f"findings-{section.name}.qmd"] = GENERATED_NOTE + findings.findings(section.name, conditions, metrics)
+        files[out / f"findings-{section.name}.qmd"] = GENERATED_NOTE + findings.findings(
+            section.name, conditions, metrics
+        )
     if draw:
         study.write_summary_csv(layout, conditions, metrics, published)
         per_type.copy_datatables(layout)
@@ -603,7 +623,7 @@ def chapter_files(layout: ProjectLayout, config: dict[str, Any]) -> list[Path]:
     names = _flatten_chapters(book.get("chapters"), f"{layout.quarto_config} book.chapters")
     names += _flatten_chapters(book.get("appendices"), f"{layout.quarto_config} book.appendices")
     files = [layout.root / name for name in names]
-    missing = [name for name, f in zip(names, files) if not f.is_file()]
+    missing = [name for name, f in zip(names, files, strict=False) if not f.is_file()]
     if missing:
         raise FlygnnError(f"{layout.quarto_config}: chapter file(s) {missing} listed in book.chapters do not exist.")
     expected = [f"chapters/{s.name}.qmd" for s in SECTIONS] + ["index.qmd", SUMMARY_CHAPTER]
@@ -648,13 +668,20 @@ class BookCheck:
 
     @property
     def problems(self) -> list[str]:
-        problems = [f"id #{i} is defined {len(f)} times ({sorted(set(f))})" for i, f in self.definitions.items() if len(f) > 1]
+        problems = [
+            f"id #{i} is defined {len(f)} times ({sorted(set(f))})" for i, f in self.definitions.items() if len(f) > 1
+        ]
         problems += [
             f"@{i} is referenced in {sorted(set(f))} but defined nowhere"
             for i, f in self.references.items()
             if i not in self.definitions
         ]
-        problems += [f"{page} shows {image}, which does not exist" for page, imgs in self.images.items() for image in imgs if not image.is_file()]
+        problems += [
+            f"{page} shows {image}, which does not exist"
+            for page, imgs in self.images.items()
+            for image in imgs
+            if not image.is_file()
+        ]
         return problems
 
 
@@ -704,9 +731,7 @@ def write_book_record(layout: ProjectLayout, conditions: Sequence[Condition], ch
 
     record = {
         "conditions": [c.name for c in conditions],
-        "manifests": {
-            c.name: file_sha256(layout.result_dir(c.name) / "manifest.json") for c in conditions
-        },
+        "manifests": {c.name: file_sha256(layout.result_dir(c.name) / "manifest.json") for c in conditions},
         "changed": [layout.relative(p) for p in changed],
     }
     path = layout.book_record
@@ -726,8 +751,7 @@ def results_summary(layout: ProjectLayout, conditions: Sequence[Condition]) -> s
         shown = ", ".join(
             f"{name} {entry['value']:.4f}"
             for name, entry in metrics.items()
-            if name in UPSTREAM_METRICS
-            and isinstance(entry.get("value"), (int, float))
+            if name in UPSTREAM_METRICS and isinstance(entry.get("value"), (int, float))
         )
         lines.append(f"  {condition.name}: {shown or 'ok'}")
     return "\n".join(lines)

@@ -82,7 +82,9 @@ def embeddings(m: Reader) -> str:
     if alone is not None:
         overlap = (
             f" — {100 * (1 - alone):.1f} % of the neurons are not in the cluster matched to their type, so type "
-            "clouds of the embedding overlap" if alone < 0.99 else " — the types are separated in the embedding"
+            "clouds of the embedding overlap"
+            if alone < 0.99
+            else " — the types are separated in the embedding"
         )
     # accuracies as the tables and the UMAP figure write them (flygnn.metric_format), never re-rounded
     return (
@@ -174,7 +176,9 @@ def spectral(m: Reader) -> str:
     else:
         against_null = f"{'below' if error < null_error else 'not below'} the null's {null_error_text}"
     ours = _all_known(m, ("spectral_left_alignment", "spectral_right_alignment"))
-    baselines = _all_known(m, ("spectral_left_alignment_null", "spectral_right_alignment_null", "spectral_random_alignment"))
+    baselines = _all_known(
+        m, ("spectral_left_alignment_null", "spectral_right_alignment_null", "spectral_random_alignment")
+    )
     above = "against"
     if ours is not None and baselines is not None:
         above = "above" if min(ours) > max(baselines) else "not clearly above"
@@ -214,4 +218,3 @@ def findings(section: str, conditions: Sequence[Condition], metrics: Metrics) ->
             text = sentence(reader)
             items.append(f"- At {label}, {text}")
     return "**What the figures show.**\n\n" + "\n".join(items) + "\n"
-

@@ -28,7 +28,9 @@ SET_KEYS = {
 UNITLESS = "—"
 
 
-def metric_names(conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None], first: Sequence[str]) -> list[str]:
+def metric_names(
+    conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None], first: Sequence[str]
+) -> list[str]:
     """Every metric name, once: ``first`` (the summary table's), then by section and file order."""
     order = {s.name: i for i, s in enumerate(SECTIONS)}
     seen: dict[str, tuple[int, int]] = {}
@@ -52,7 +54,7 @@ def _entries(name: str, conditions: Sequence[Condition], metrics) -> list[tuple[
 
 
 def definition_text(entries: Sequence[tuple[Condition, Mapping[str, Any]]]) -> str:
-    """"<definition name>: <its text>" (a count: its description), as metrics.json records it."""
+    """ "<definition name>: <its text>" (a count: its description), as metrics.json records it."""
     from flygnn.analysis.metrics import DEFINITIONS
 
     for _, entry in entries:
@@ -80,8 +82,10 @@ def referenced_terms(texts: Sequence[str]) -> list[str]:
         text = pending.pop()
         body = text.split(": ", 1)[1] if re.match(r"^[A-Za-z0-9-]+: ", text) else text
         for name in DEFINITIONS:
-            if name not in found and name not in ("count", "fraction") and re.search(
-                rf"(?<![\w-]){re.escape(name)}(?![\w-])", body
+            if (
+                name not in found
+                and name not in ("count", "fraction")
+                and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", body)
             ):
                 found.append(name)
                 pending.append(DEFINITIONS[name])
@@ -92,7 +96,9 @@ def referenced_terms(texts: Sequence[str]) -> list[str]:
 def computed_on(entries: Sequence[tuple[Condition, Mapping[str, Any]]]) -> str:
     parts = []
     for key, noun in SET_KEYS.items():
-        values = [(c, e[key]) for c, e in entries if isinstance(e.get(key), (int, float)) and not isinstance(e.get(key), bool)]
+        values = [
+            (c, e[key]) for c, e in entries if isinstance(e.get(key), (int, float)) and not isinstance(e.get(key), bool)
+        ]
         if not values:
             continue
         distinct = {v for _, v in values}

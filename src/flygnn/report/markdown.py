@@ -128,7 +128,7 @@ class GridTable:
 
     def _rule(self, char: str = "-", align: bool = False) -> str:
         parts = []
-        for width, alignment in zip(self.widths, self.align):
+        for width, alignment in zip(self.widths, self.align, strict=False):
             if align:
                 left, right = ALIGNMENTS[alignment]
                 parts.append(left + char * (width - 2) + right)
@@ -143,11 +143,14 @@ class GridTable:
             spans.append((width, _wrap(cell.text, width - 3)))  # one spare for an escaped marker
             column += cell.span
         height = max(len(lines) for _, lines in spans)
+
         def padded(line: str, width: int) -> str:
             return " " + line + " " * (width - 1 - display_width(line))
 
-        return ["|" + "|".join(padded(lines[i] if i < len(lines) else "", width) for width, lines in spans) + "|"
-                for i in range(height)]
+        return [
+            "|" + "|".join(padded(lines[i] if i < len(lines) else "", width) for width, lines in spans) + "|"
+            for i in range(height)
+        ]
 
     def markdown(self) -> str:
         lines = [self._rule()]
@@ -182,6 +185,6 @@ def pipe_table(
     total = sum(shares)
     dashes = [max(3, round(100 * s / total)) for s in shares]
     marks = {"left": (":", ""), "right": ("", ":"), "center": (":", ":")}
-    separator = "|" + "|".join(marks[a][0] + "-" * d + marks[a][1] for a, d in zip(align, dashes)) + "|"
+    separator = "|" + "|".join(marks[a][0] + "-" * d + marks[a][1] for a, d in zip(align, dashes, strict=False)) + "|"
     lines = ["| " + " | ".join(header) + " |", separator] + ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -192,9 +191,8 @@ def _config(conditions: Sequence[Condition], book_title: str) -> str:
             }
         },
     }
-    return (
-        "# Written by flygnn.report.notebook_pages before every render; do not edit.\n"
-        + yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+    return "# Written by flygnn.report.notebook_pages before every render; do not edit.\n" + yaml.safe_dump(
+        config, allow_unicode=True, sort_keys=False
     )
 
 
@@ -210,9 +208,9 @@ def site_sources(layout: ProjectLayout, conditions: Sequence[Condition], book_ti
         for section in SECTIONS:
             files[folder / condition.name / f"{section.name}.qmd"] = _page(layout, condition, section)
             executed = json.loads(executed_notebook(layout, condition.name, section.name).read_text(encoding="utf-8"))
-            files[embedded_path(layout, condition.name, section.name)] = json.dumps(
-                embedded_notebook(executed), ensure_ascii=False, indent=1
-            ) + "\n"
+            files[embedded_path(layout, condition.name, section.name)] = (
+                json.dumps(embedded_notebook(executed), ensure_ascii=False, indent=1) + "\n"
+            )
     return files
 
 
@@ -251,8 +249,10 @@ def render_notebook_pages(
         if not executed_notebook(layout, c.name, s.name).is_file()
     ]
     if absent:
-        raise FlygnnError(f"the notebook pages cannot be made, these executed notebooks are missing: {absent}. "
-                          "Run `flygnn report` (it analyses what changed).")
+        raise FlygnnError(
+            f"the notebook pages cannot be made, these executed notebooks are missing: {absent}. "
+            "Run `flygnn report` (it analyses what changed)."
+        )
     folder = source_dir(layout)
     shutil.rmtree(folder, ignore_errors=True)
     for path, text in site_sources(layout, conditions, book_title).items():

@@ -53,15 +53,17 @@ def _read(path, condition: Condition, layout: ProjectLayout) -> PerTypeResults:
 
     shown = layout.relative(path)
     if not path.is_file():
-        return PerTypeResults(condition, None, f"no {shown}: the results predate the per-type table; "
-                                               "re-run `flygnn analyze --force`")
+        return PerTypeResults(
+            condition, None, f"no {shown}: the results predate the per-type table; re-run `flygnn analyze --force`"
+        )
     try:
         with open(path, newline="") as handle:
             reader = csv.DictReader(handle)
             missing = [c for c in PER_TYPE_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 return PerTypeResults(
-                    condition, None,
+                    condition,
+                    None,
                     f"{shown} lacks the columns {missing} (written by an older flygnn); re-run `flygnn analyze --force`",
                 )
             rows = [
@@ -91,7 +93,8 @@ def _unavailable(results: Sequence[PerTypeResults]) -> list[str]:
     """One bullet per condition without per-type rows, with the reason (below a table)."""
     return [
         f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_message(r.reason)}."
-        for r in results if not r.rows
+        for r in results
+        if not r.rows
     ]
 
 
@@ -108,7 +111,8 @@ def per_type_table(results: Sequence[PerTypeResults]) -> str:
             )
     types = reference.types if reference else []
     header = [
-        ["Type", "Neurons", "τ (s)", "V\\_rest"] + [Cell(keep_together(escape_markdown(r.condition.label)), span=3) for r in results],
+        ["Type", "Neurons", "τ (s)", "V\\_rest"]
+        + [Cell(keep_together(escape_markdown(r.condition.label)), span=3) for r in results],
         ["", "", "true", "true"] + ["τ̂", "V̂\\_rest", "W R²"] * len(results),
     ]
     by_type = [{str(row["type"]): row for row in (r.rows or [])} for r in results]
@@ -116,16 +120,24 @@ def per_type_table(results: Sequence[PerTypeResults]) -> str:
     undefined: dict[str, list[str]] = {}
     for name in types:
         truth = by_type[results.index(reference)][name]
-        cells = [escape_markdown(name), str(int(truth["neurons"])), _fixed(truth["tau_true"], 4), _fixed(truth["V_rest_true"], 2)]
-        for r, rows in zip(results, by_type):
+        cells = [
+            escape_markdown(name),
+            str(int(truth["neurons"])),
+            _fixed(truth["tau_true"], 4),
+            _fixed(truth["V_rest_true"], 2),
+        ]
+        for rows in by_type:
             row = rows.get(name)
             if row is None:
                 cells += [NOT_AVAILABLE] * 3
                 continue
             r2 = row["W_incoming_R2"]
             if not math.isfinite(r2):
-                why = ("fewer than two scored incoming edges" if row["W_incoming_edges_scored"] < 2
-                       else "the true weights of all its incoming edges are equal, so R² is undefined")
+                why = (
+                    "fewer than two scored incoming edges"
+                    if row["W_incoming_edges_scored"] < 2
+                    else "the true weights of all its incoming edges are equal, so R² is undefined"
+                )
                 undefined.setdefault(why, [])
                 if escape_markdown(name) not in undefined[why]:
                     undefined[why].append(escape_markdown(name))
@@ -147,7 +159,9 @@ def per_type_table(results: Sequence[PerTypeResults]) -> str:
     text = (
         "::: {.per-type-table .sigma-grid}\n\n```{=typst}\n#set text(size: 0.8em)\n```\n\n"
         + table(grid, caption, TABLE_ID)
-        + "\n" + interactive_table(TABLE_ID) + "\n:::\n"
+        + "\n"
+        + interactive_table(TABLE_ID)
+        + "\n:::\n"
     )
     if reasons:
         text += "\n" + "\n".join(reasons) + "\n"
@@ -199,7 +213,7 @@ def interactive_table(table_id: str) -> str:
         '  const text = String(data).replace("\\u2212", "-").trim();\n'
         '  if (text === "n/a") return -Infinity;\n'
         "  const value = Number(text);\n"
-        "  return text === \"\" || Number.isNaN(value) ? data : value;\n"
+        '  return text === "" || Number.isNaN(value) ? data : value;\n'
         "};\n"
         "if (table) new ITable(table, {paging: false, order: [], scrollX: true, "
         'columnDefs: [{targets: "_all", render: number}]});\n'
@@ -221,8 +235,10 @@ def tau_r2_ceiling(result: PerTypeResults) -> float | None:
     if zero.sum() == 0:
         return None
     tau = result.column("tau_true")
-    estimate = np.concatenate([np.r_[np.full(z, 1.0), np.full(n - z, t)] for t, n, z in zip(tau, neurons, zero)])
-    true = np.concatenate([np.full(n, t) for t, n in zip(tau, neurons)])
+    estimate = np.concatenate(
+        [np.r_[np.full(z, 1.0), np.full(n - z, t)] for t, n, z in zip(tau, neurons, zero, strict=False)]
+    )
+    true = np.concatenate([np.full(n, t) for t, n in zip(tau, neurons, strict=False)])
     return upstream_fit(true, estimate)[0]
 
 
@@ -321,7 +337,7 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
     zero = r.column("zero_range_neurons").astype(int)
     zero_no_input = r.column("zero_range_no_input_neurons").astype(int)
     if zero.sum():
-        listed = _listed([f"{escape_markdown(n)} ({z})" for n, z in zip(names, zero) if z])
+        listed = _listed([f"{escape_markdown(n)} ({z})" for n, z in zip(names, zero, strict=False) if z])
         parts.append(
             f"- **Neurons that never move.** {_neurons(int(zero.sum()))} — {listed} — never change voltage at {label}; "
             f"{zero_no_input.sum():,} of them have no incoming edge at this lattice size (they sit at its "
@@ -331,7 +347,7 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
     unidentifiable = r.column("unidentifiable_neurons").astype(int)
     if unidentifiable.sum():
         groups = {"all of": [], "most of": [], "some of": []}
-        for name, u, n in zip(names, unidentifiable, neurons):
+        for name, u, n in zip(names, unidentifiable, neurons, strict=False):
             if u == 0:
                 continue
             key = "all of" if u == n else "most of" if u > n / 2 else "some of"

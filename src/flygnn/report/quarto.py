@@ -94,7 +94,9 @@ def output_file_stem(config: dict[str, Any]) -> str:
     return str(config["book"].get("output-file") or "index")
 
 
-def verify_render(site: Path, layout: ProjectLayout, config: dict[str, Any], conditions: Sequence[Condition]) -> list[str]:
+def verify_render(
+    site: Path, layout: ProjectLayout, config: dict[str, Any], conditions: Sequence[Condition]
+) -> list[str]:
     """Problems of a rendered book in ``site`` (empty when it is complete)."""
     problems = []
     formats = config.get("format") or {}
@@ -195,8 +197,11 @@ def render_book(
     _swap_into_place(staging, target)
     write_json(
         layout.render_record,
-        {"rendered": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quarto": ".".join(map(str, version)),
-         "output": layout.relative(target)},
+        {
+            "rendered": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "quarto": ".".join(map(str, version)),
+            "output": layout.relative(target),
+        },
     )
     pdf = target / f"{output_file_stem(config)}.pdf"
     log(f"book: {layout.relative(target)}/index.html" + (f" and {layout.relative(pdf)}" if pdf.is_file() else ""))

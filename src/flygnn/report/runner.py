@@ -50,12 +50,12 @@ from pathlib import Path
 from typing import Any
 
 from flygnn import __version__
-from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256, portable_path, read_meta
 from flygnn.atomic import atomic_directory, write_json
+from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256, portable_path, read_meta
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.notebook.parameters import NotebookParameters
+from flygnn.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.sections import SECTIONS, Section, book_figure_stems
 
 MANIFEST_FORMAT = "flygnn-manifest/1"
@@ -422,7 +422,9 @@ class AnalysisRunner:
             # every figure the book shows (results of an older flygnn may lack some)
             and all(
                 (result_dir / "figures" / f"{stem}.png").is_file()
-                for section in self.sections for family in section.figures for stem in book_figure_stems(family)
+                for section in self.sections
+                for family in section.figures
+                for stem in book_figure_stems(family)
             )
         )
 
@@ -504,7 +506,9 @@ class AnalysisRunner:
             "kernel": {"name": kernel, "python": portable_path(sys.executable, self.layout.root)},
             "versions": package_versions(),
             "bundle": {
-                key: meta.get(key) for key in ("format", "training", "dataset", "groundtruth", "versions") if key in meta
+                key: meta.get(key)
+                for key in ("format", "training", "dataset", "groundtruth", "versions")
+                if key in meta
             },
             "notebooks": records,
         }
@@ -521,12 +525,16 @@ class AnalysisRunner:
             try:
                 for number, section in enumerate(self.sections, start=1):
                     records.append(
-                        self._run_section(condition, section, number, templates[section.name], staging, parameters, kernel)
+                        self._run_section(
+                            condition, section, number, templates[section.name], staging, parameters, kernel
+                        )
                     )
                 try:
                     merged = merge_metrics(staging / "metrics", self.sections)
                 except ValueError as exc:
-                    raise NotebookFailed("metrics", f"the metrics written by the notebooks are invalid: {exc}", {}) from exc
+                    raise NotebookFailed(
+                        "metrics", f"the metrics written by the notebooks are invalid: {exc}", {}
+                    ) from exc
             except NotebookFailed as failure:
                 self._keep_failure(condition, failure, staging, manifest, t0)
                 raise FlygnnError(
@@ -594,7 +602,9 @@ class AnalysisRunner:
                 message += "\n  the cell begins:\n    " + details["source_head"].replace("\n", "\n    ")
             raise NotebookFailed(section.name, message, record) from exc
         final = staging / "notebooks" / f"{section.name}.ipynb"
-        self._record_portable_paths(running, template, self.layout.result_dir(condition.name) / "notebooks" / final.name)
+        self._record_portable_paths(
+            running, template, self.layout.result_dir(condition.name) / "notebooks" / final.name
+        )
         os.replace(running, final)
         expected = sorted({stem for f in section.figures for stem in book_figure_stems(f)})
         missing = [f"figures/{stem}.png" for stem in expected if not (staging / "figures" / f"{stem}.png").is_file()]

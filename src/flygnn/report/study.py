@@ -62,12 +62,17 @@ def trend_sentence(record: TrainingRecord) -> str:
     trend = record.loss_trend()
     changes = record.rate_changes()
     if trend is None and changes and record.history_file:
-        return (f"{label}: not available (fewer than four losses logged since the learning-rate change at "
-                f"iteration {changes[-1][0]:,})")
+        return (
+            f"{label}: not available (fewer than four losses logged since the learning-rate change at "
+            f"iteration {changes[-1][0]:,})"
+        )
     if trend is None:
         source = record.history_file or "no loss history"
-        return f"{label}: not available ({escape_markdown(source)} has fewer than four logged losses)" \
-            if record.history_file else f"{label}: not available (the bundle has no loss history)"
+        return (
+            f"{label}: not available ({escape_markdown(source)} has fewer than four logged losses)"
+            if record.history_file
+            else f"{label}: not available (the bundle has no loss history)"
+        )
     change = trend.change
     percent = f"{100 * change:+.1f}".replace("-", "−")
     verdict = "still falling" if change < -FLAT else "rising" if change > FLAT else "flat (within ±2 %)"
@@ -96,7 +101,8 @@ def recovery_trend_sentence(record: TrainingRecord, labels: Mapping[str, str]) -
     parts = [
         f"{escape_markdown(labels.get(m, m))} {format_value(trend.before[m])} → {format_value(trend.last[m])} "
         f"({_signed(trend.change(m), 5)})"
-        for m in trend.last if m.endswith("_R2")
+        for m in trend.last
+        if m.endswith("_R2")
     ]
     return f"{label}, {span}: " + ", ".join(parts)
 
@@ -111,9 +117,11 @@ def schedule_sentence(records: Sequence[TrainingRecord]) -> str:
         return "Our bundles were trained on this project's machines with the study's preset; " + column
     labels = ", ".join(keep_together(escape_markdown(r.condition.label)) for r in study)
     plural = len(study) > 1
-    return (f"The bundle{'s' if plural else ''} at {labels} {'were' if plural else 'was'} trained with the "
-            f"study's preset, the other{'s' if len(records) - len(study) > 1 else ''} with another one, all on "
-            "this project's machines; " + column)
+    return (
+        f"The bundle{'s' if plural else ''} at {labels} {'were' if plural else 'was'} trained with the "
+        f"study's preset, the other{'s' if len(records) - len(study) > 1 else ''} with another one, all on "
+        "this project's machines; " + column
+    )
 
 
 def differences(records: Sequence[TrainingRecord], published: PublishedTable, loss_figure: bool) -> str:
@@ -124,10 +132,14 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
     ]
     schedules = [study_schedule(r.condition.sigma) for r in records]
     rows, unrecorded = [], {}
-    for label, key in (("Training preset", "preset"), ("Training frames", "training_frames"),
-                       ("Iterations", "iterations"), ("Batch size (frames per iteration)", "batch_size")):
+    for label, key in (
+        ("Training preset", "preset"),
+        ("Training frames", "training_frames"),
+        ("Iterations", "iterations"),
+        ("Batch size (frames per iteration)", "batch_size"),
+    ):
         cells = [label]
-        for record, study in zip(records, schedules):
+        for record, study in zip(records, schedules, strict=False):
             ours = record.setting(key)
             theirs = None if study is None else study[key]
             shown = _count if key != "preset" else (lambda v: escape_markdown(str(v)) if v else "n/a")
@@ -136,10 +148,16 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
                 unrecorded.setdefault(record.condition.label, []).append(label.lower())
         rows.append(cells)
     grid = GridTable(header, rows, ["left"] + ["right"] * (2 * len(records)), [22] + [8] * (2 * len(records)))
-    problems = [f"- {keep_together(escape_markdown(r.condition.label))}: {escape_markdown(r.problem)}."
-                for r in records if r.problem]
-    problems += [f"- n/a for {keep_together(escape_markdown(c))}: bundle.json does not record the "
-                 f"{escape_markdown(', '.join(what))}." for c, what in unrecorded.items()]
+    problems = [
+        f"- {keep_together(escape_markdown(r.condition.label))}: {escape_markdown(r.problem)}."
+        for r in records
+        if r.problem
+    ]
+    problems += [
+        f"- n/a for {keep_together(escape_markdown(c))}: bundle.json does not record the "
+        f"{escape_markdown(', '.join(what))}."
+        for c, what in unrecorded.items()
+    ]
     trend = "\n".join(f"    - {trend_sentence(r)}." for r in records)
     labels = {row.metric: row.label for row in published.rows}
     recovery = "\n".join(f"    - {recovery_trend_sentence(r, labels)}." for r in records)
@@ -148,22 +166,22 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
     sources = (
         f"Every published value beside ours (@tbl-summary, @fig-metrics-vs-sigma, @fig-recovery-curves) is from "
         f"{escape_markdown(published.source) or 'data/published.yaml'}"
-        + (" — " + "; ".join(notes) if notes else "") + "."
+        + (" — " + "; ".join(notes) if notes else "")
+        + "."
     )
     return (
         '::: {.callout-note collapse="false"}\n## Differences from the study\n\n'
-        + schedule_sentence(records) + "\n\n"
+        + schedule_sentence(records)
+        + "\n\n"
         + grid.markdown()
         + ("\n" + "\n".join(problems) + "\n" if problems else "")
         + f"\n- **Training loss{figure}.** The mean loss over the last {round(100 * TREND_FRACTION)} % of the "
         "logged iterations against the same span before it, both after the last learning-rate change when "
-        "there was one (a lower rate lowers the loss at once: less gradient noise, not progress):\n"
-        + trend + "\n"
+        "there was one (a lower rate lowers the loss at once: less gradient noise, not progress):\n" + trend + "\n"
         f"- **Recovery over the last {RECOVERY_WINDOW:,} iterations** (@fig-recovery-curves; upstream's rules, "
         "on the training frames): each R² at the last score against the score that many iterations before "
         "it. A change near 0 beside a gap to the published value means that more of the same training is "
-        "unlikely to close the gap:\n"
-        + recovery + "\n"
+        "unlikely to close the gap:\n" + recovery + "\n"
         "- **Stimulus.** Ours: saccadic movies over stock photographs shipped with scikit-image, scikit-learn "
         "and matplotlib, rendered on the hexagonal eye (no download at run time), split into training and test "
         "by source image. The study's: the DAVIS video data set. The inputs differ in content and statistics, "
@@ -184,28 +202,33 @@ def summary_rows(
             entry = (metrics.get(condition.name) or {}).get(row.metric)
             value = entry.get("value") if isinstance(entry, Mapping) else entry
             theirs = row.published_at(condition.sigma)
-            rows.append({
-                "metric": row.metric,
-                "label": row.label,
-                "condition": condition.name,
-                "sigma": f"{condition.sigma:g}",
-                "ours": "" if shown.reason else repr(float(value)) if isinstance(value, float) else str(value),
-                "published": "" if theirs is None else format_value(theirs),
-                "note": shown.reason or "",
-            })
+            rows.append(
+                {
+                    "metric": row.metric,
+                    "label": row.label,
+                    "condition": condition.name,
+                    "sigma": f"{condition.sigma:g}",
+                    "ours": "" if shown.reason else repr(float(value)) if isinstance(value, float) else str(value),
+                    "published": "" if theirs is None else format_value(theirs),
+                    "note": shown.reason or "",
+                }
+            )
     return rows
 
 
 def write_summary_csv(
-    layout: ProjectLayout, conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None],
+    layout: ProjectLayout,
+    conditions: Sequence[Condition],
+    metrics: Mapping[str, Mapping[str, Any] | None],
     published: PublishedTable,
 ) -> Path:
     from flygnn.atomic import write_text
 
     rows = summary_rows(conditions, metrics, published)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, ["metric", "label", "condition", "sigma", "ours", "published", "note"],
-                            lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, ["metric", "label", "condition", "sigma", "ours", "published", "note"], lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(rows)
     path = layout.results / DOWNLOADS / SUMMARY_CSV
@@ -223,8 +246,9 @@ def downloads(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
         return Path(os.path.relpath(path, layout.chapters)).as_posix()
 
     summary = layout.results / DOWNLOADS / SUMMARY_CSV
-    items = [f"- The summary table (@tbl-summary) as CSV, one row per metric and noise level: "
-             f"[summary.csv]({href(summary)})"]
+    items = [
+        f"- The summary table (@tbl-summary) as CSV, one row per metric and noise level: [summary.csv]({href(summary)})"
+    ]
     files = [f"- {escape_markdown(layout.relative(summary))}"]
     for condition in conditions:
         folder = layout.result_dir(condition.name)
@@ -238,6 +262,5 @@ def downloads(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
     return (
         '::: {.content-visible when-format="html"}\n' + "\n".join(items) + "\n:::\n\n"
         '::: {.content-visible unless-format="html"}\n'
-        "The HTML version of this report links these files; in the project they are:\n\n"
-        + "\n".join(files) + "\n:::\n"
+        "The HTML version of this report links these files; in the project they are:\n\n" + "\n".join(files) + "\n:::\n"
     )

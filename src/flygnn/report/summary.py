@@ -20,8 +20,8 @@ import yaml
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.metric_format import NOT_AVAILABLE, format_value
+from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, table
 from flygnn.sections import SECTIONS
 

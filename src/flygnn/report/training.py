@@ -92,8 +92,7 @@ class TrainingRecord:
             return "its bundle has no training history (training-history.csv)"
         if self.history_file.endswith(LEGACY_HISTORY_FILE):
             return (
-                f"its bundle predates the training history: {self.history_file} holds the loss only, "
-                "no recovery scores"
+                f"its bundle predates the training history: {self.history_file} holds the loss only, no recovery scores"
             )
         return f"{self.history_file} has no row with recovery scores"
 
@@ -118,7 +117,9 @@ class TrainingRecord:
         return recovery_trend(self.history)
 
 
-def loss_trend(rows: Sequence[dict[str, Any]], fraction: float = TREND_FRACTION, since: int | None = None) -> LossTrend | None:
+def loss_trend(
+    rows: Sequence[dict[str, Any]], fraction: float = TREND_FRACTION, since: int | None = None
+) -> LossTrend | None:
     """The loss at the end of training against just before it (see :class:`LossTrend`);
     ``since``: the iteration of the last learning-rate change (both windows after it).
     None with fewer than 4 logged losses (after ``since``)."""
@@ -159,8 +160,13 @@ def recovery_trend(rows: Sequence[dict[str, Any]], window: int = RECOVERY_WINDOW
     common = [m for m in RECOVERY_METRICS if m in before and m in last]
     if not common:
         return None
-    return RecoveryTrend(int(start["iteration"]), int(end["iteration"]), {m: before[m] for m in common},
-                         {m: last[m] for m in common}, whole=not earlier)
+    return RecoveryTrend(
+        int(start["iteration"]),
+        int(end["iteration"]),
+        {m: before[m] for m in common},
+        {m: last[m] for m in common},
+        whole=not earlier,
+    )
 
 
 def load_training(layout: ProjectLayout, conditions: Sequence[Condition]) -> list[TrainingRecord]:

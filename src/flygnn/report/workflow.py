@@ -148,7 +148,9 @@ def check_inputs(
     return runner, plans
 
 
-def _run_logged(command: list[str], layout: ProjectLayout, conditions: Sequence[Condition], log: Log) -> tuple[int, list[Progress]]:
+def _run_logged(
+    command: list[str], layout: ProjectLayout, conditions: Sequence[Condition], log: Log
+) -> tuple[int, list[Progress]]:
     """Run Snakemake with its output in the log file; show only the runner's progress lines."""
     names = {c.name for c in conditions}
     events: list[Progress] = []

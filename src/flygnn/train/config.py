@@ -28,7 +28,18 @@ from flygnn.errors import FlygnnError
 # Settings that may change from one training leg to the next; every other field of
 # TrainingConfig defines the optimisation problem, and a state resumes only under it.
 LEG_SETTINGS = frozenset(
-    {"preset", "iterations", "checkpoint_every_s", "log_every", "score_every", "activity_frames", "derived_from", "lr_factor", "lr_steps", "frame_seed"}
+    {
+        "preset",
+        "iterations",
+        "checkpoint_every_s",
+        "log_every",
+        "score_every",
+        "activity_frames",
+        "derived_from",
+        "lr_factor",
+        "lr_steps",
+        "frame_seed",
+    }
 )
 
 
@@ -149,7 +160,9 @@ def _checked_lr_steps(steps: Any) -> tuple[tuple[int, float], ...]:
         raise FlygnnError(f"learning-rate steps must be (iteration, factor) pairs, got {steps!r}.") from None
     starts = [start for start, _ in steps]
     if starts != sorted(set(starts)) or any(start <= 0 for start in starts):
-        raise FlygnnError(f"learning-rate step iterations must be > 0 and increasing, got {', '.join(map(str, starts))}.")
+        raise FlygnnError(
+            f"learning-rate step iterations must be > 0 and increasing, got {', '.join(map(str, starts))}."
+        )
     bad = [factor for _, factor in steps if not (factor > 0 and math.isfinite(factor))]
     if bad:
         raise FlygnnError(f"learning-rate factors must be > 0, got {bad[0]:g}.")
@@ -208,7 +221,9 @@ def load_training_config(
     if not entries:
         raise FlygnnError(f"{path} has no 'published' settings.")
     published = _entry_for_sigma(entries, sigma if configuration_sigma is None else configuration_sigma)
-    derived_from = None if configuration_sigma is None or same_sigma(configuration_sigma, sigma) else float(configuration_sigma)
+    derived_from = (
+        None if configuration_sigma is None or same_sigma(configuration_sigma, sigma) else float(configuration_sigma)
+    )
     if published is None and configuration_sigma is not None:
         known = ", ".join(f"{float(e['sigma']):g}" for e in entries)
         raise FlygnnError(f"no published configuration for σ = {configuration_sigma:g} in {path}; known: {known}.")

@@ -34,9 +34,13 @@ class TrainingFrames:
     def __post_init__(self) -> None:
         T, N = self.voltage.shape
         if self.target.shape != (T, N):
-            raise FlygnnError(f"training target has shape {self.target.shape}, voltage {self.voltage.shape}; they must match.")
+            raise FlygnnError(
+                f"training target has shape {self.target.shape}, voltage {self.voltage.shape}; they must match."
+            )
         if self.stimulus.shape != (T, len(self.stimulus_neurons)):
-            raise FlygnnError(f"stimulus has shape {self.stimulus.shape}, expected ({T}, {len(self.stimulus_neurons)}).")
+            raise FlygnnError(
+                f"stimulus has shape {self.stimulus.shape}, expected ({T}, {len(self.stimulus_neurons)})."
+            )
 
     @property
     def n_frames(self) -> int:
@@ -60,7 +64,9 @@ class TrainingFrames:
         return frames
 
     @classmethod
-    def from_dataset(cls, dataset: Any, input_neurons: np.ndarray, split: str = "train", chunk: int = 2000) -> TrainingFrames:
+    def from_dataset(
+        cls, dataset: Any, input_neurons: np.ndarray, split: str = "train", chunk: int = 2000
+    ) -> TrainingFrames:
         """Read a split of a ``flygnn.dataset`` into RAM (stimulus in chunks, input columns only)."""
         T, N = dataset.frames(split), dataset.n_neurons
         where = f"dataset {getattr(dataset, 'path', '')} ({split})"

@@ -59,7 +59,9 @@ class TrainingState:
     # -- from and to a live run -------------------------------------------------------
 
     @classmethod
-    def capture(cls, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rng: np.random.Generator, **fields) -> TrainingState:
+    def capture(
+        cls, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rng: np.random.Generator, **fields
+    ) -> TrainingState:
         names = {id(p): name for name, p in model.named_parameters()}
         moments, steps = {}, {}
         for group in optimizer.param_groups:
@@ -67,7 +69,10 @@ class TrainingState:
                 state = optimizer.state.get(parameter)
                 if state:
                     name = names[id(parameter)]
-                    moments[name] = (state["exp_avg"].detach().cpu().clone(), state["exp_avg_sq"].detach().cpu().clone())
+                    moments[name] = (
+                        state["exp_avg"].detach().cpu().clone(),
+                        state["exp_avg_sq"].detach().cpu().clone(),
+                    )
                     steps[name] = float(state["step"])
         parameters = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
         return cls(parameters=parameters, moments=moments, steps=steps, rng_state=rng.bit_generator.state, **fields)
@@ -86,7 +91,9 @@ class TrainingState:
                 }
         rng.bit_generator.state = self.rng_state
 
-    def check_compatible(self, config: TrainingConfig, network_fingerprint: str, dataset_fingerprint: str | None, where: str) -> None:
+    def check_compatible(
+        self, config: TrainingConfig, network_fingerprint: str, dataset_fingerprint: str | None, where: str
+    ) -> None:
         """FlygnnError naming what differs when this state cannot continue under these inputs."""
         if self.network_fingerprint != network_fingerprint:
             raise FlygnnError(
@@ -101,7 +108,9 @@ class TrainingState:
             )
         changed = config.differences(self.config)
         if changed:
-            raise FlygnnError(f"{where} was trained with other settings ({'; '.join(changed)}); resume with the same ones.")
+            raise FlygnnError(
+                f"{where} was trained with other settings ({'; '.join(changed)}); resume with the same ones."
+            )
 
     # -- files -------------------------------------------------------------------------
 
@@ -115,7 +124,9 @@ class TrainingState:
             tensors[f"adam.{name}.exp_avg_sq"] = exp_avg_sq.contiguous()
         bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
         if bad:
-            raise FlygnnError(f"refusing to save the training state at iteration {self.iteration}: {bad[:5]} contain NaN or infinity.")
+            raise FlygnnError(
+                f"refusing to save the training state at iteration {self.iteration}: {bad[:5]} contain NaN or infinity."
+            )
         folder = Path(folder)
         with atomic_directory(folder, overwrite=True) as tmp:
             save_file(tensors, str(tmp / TENSORS_FILE), metadata={"format": STATE_FORMAT})

@@ -39,7 +39,7 @@ class TrainingDiverged(FlygnnError):
 
 
 # the recovery metrics as a progress line names them (training-history.csv has the full names)
-SCORE_LABELS = dict(zip(RECOVERY_METRICS, ("W R²", "slope", "τ R²", "V_rest R²")))
+SCORE_LABELS = dict(zip(RECOVERY_METRICS, ("W R²", "slope", "τ R²", "V_rest R²"), strict=False))
 
 
 def progress_line(row: dict[str, Any], iterations: int) -> str:
@@ -143,7 +143,9 @@ class Trainer:
         model = FlyVisGNN.from_network(self.network, **config.architecture()).to(self.device)
         groups = model.parameter_groups()
         # the rates are set by fit, for the iteration it starts from (_set_rates)
-        optimizer = torch.optim.Adam([{"params": groups[name], "name": name} for name in ("W", "mlp", "embedding")], lr=0.0)
+        optimizer = torch.optim.Adam(
+            [{"params": groups[name], "name": name} for name in ("W", "mlp", "embedding")], lr=0.0
+        )
         return model, optimizer
 
     def _set_rates(self, optimizer: torch.optim.Optimizer, factor: float) -> None:
@@ -171,10 +173,16 @@ class Trainer:
 
     def _state(self, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> TrainingState:
         return TrainingState.capture(
-            self.model_, optimizer, rng,
-            iteration=self.iteration_, xnorm=self.xnorm_, wall_time_s=round(self.wall_time_s_, 3),
-            config=self.config.to_dict(), network_fingerprint=self.network.fingerprint(),
-            dataset_fingerprint=self.dataset_fingerprint, legs=[*self.legs_, self._leg],
+            self.model_,
+            optimizer,
+            rng,
+            iteration=self.iteration_,
+            xnorm=self.xnorm_,
+            wall_time_s=round(self.wall_time_s_, 3),
+            config=self.config.to_dict(),
+            network_fingerprint=self.network.fingerprint(),
+            dataset_fingerprint=self.dataset_fingerprint,
+            legs=[*self.legs_, self._leg],
         )
 
     def _checkpoint(self, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> None:
@@ -213,7 +221,9 @@ class Trainer:
         if rows:
             rows[-1].update(self._score())
         else:
-            self.history_.append({"iteration": self.iteration_, "wall_time_s": round(self.wall_time_s_, 3), **self._score()})
+            self.history_.append(
+                {"iteration": self.iteration_, "wall_time_s": round(self.wall_time_s_, 3), **self._score()}
+            )
 
     def _close_log_row(self, sums: dict, window: int, now: float, window_start: float, bar: Any) -> dict[str, Any]:
         row: dict[str, Any] = {"iteration": self.iteration_, "wall_time_s": round(self.wall_time_s_, 3)}
@@ -293,8 +303,12 @@ class Trainer:
         window_start = started
         self._scoring_s = 0.0  # seconds spent scoring in this leg (added up by _score)
         bar = tqdm(
-            total=config.iterations, initial=min(self.iteration_, config.iterations), disable=not self.progress,
-            unit="it", dynamic_ncols=True, desc=f"train σ={config.sigma:g} ({config.preset})",
+            total=config.iterations,
+            initial=min(self.iteration_, config.iterations),
+            disable=not self.progress,
+            unit="it",
+            dynamic_ncols=True,
+            desc=f"train σ={config.sigma:g} ({config.preset})",
         )
         try:
             self._score_starting_point()
@@ -313,14 +327,14 @@ class Trainer:
                 if not math.isfinite(total):
                     raise TrainingDiverged(
                         f"training diverged at iteration {self.iteration_ + 1}: the loss is {total} "
-                        f"({', '.join(f'{k}={x:.4g}' for k, x in zip(terms, values))}). No bundle was written; "
+                        f"({', '.join(f'{k}={x:.4g}' for k, x in zip(terms, values, strict=False))}). No bundle was written; "
                         f"the last good state is at iteration {self._last_checkpoint}. Lower the learning "
                         "rates (learning_rate_scale in the preset) or try another --seed."
                     )
                 optimizer.step()
                 self.iteration_ += 1
                 rng_state = rng.bit_generator.state  # restored if Ctrl-C lands mid-iteration
-                for name, value in zip(terms, values):
+                for name, value in zip(terms, values, strict=False):
                     sums[name] += value
                 sums["loss"] += total
                 window += 1
@@ -330,7 +344,9 @@ class Trainer:
                     now = time.perf_counter()
                     self.wall_time_s_ = elapsed_before + (now - started) - self._scoring_s
                     row = self._close_log_row(sums, window, now, window_start, bar)
-                    if self.scorer is not None and (last or (config.score_every and self.iteration_ % config.score_every == 0)):
+                    if self.scorer is not None and (
+                        last or (config.score_every and self.iteration_ % config.score_every == 0)
+                    ):
                         self._score_row(row, bar)
                     sums, window, window_start = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
                     out_of_time = self.time_limit_s is not None and now - started - self._scoring_s >= self.time_limit_s
@@ -351,8 +367,11 @@ class Trainer:
             if window:
                 self._close_log_row(sums, window, time.perf_counter(), window_start, bar)
             self._checkpoint(optimizer, rng)
-            saved = ("training state saved (continue with --resume)" if self.save_state is not None
-                     else "this run saves no state")
+            saved = (
+                "training state saved (continue with --resume)"
+                if self.save_state is not None
+                else "this run saves no state"
+            )
             print(f"\ninterrupted at iteration {self.iteration_}; {saved}", file=sys.stderr)
             raise
         finally:
