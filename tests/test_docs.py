@@ -40,7 +40,9 @@ def text_files(root: Path) -> Iterator[tuple[Path, str]]:
         if (root / folder).is_dir():
             candidates.extend(p for p in (root / folder).rglob("*") if p.is_file())
     for path in sorted(set(candidates)):
-        if SKIPPED_DIRS & set(path.relative_to(root).parts) or path.stat().st_size > MAX_BYTES:
+        parts = path.relative_to(root).parts
+        # an editable install's egg-info copies README into PKG-INFO: a stale copy is not ours to check
+        if SKIPPED_DIRS & set(parts) or any(p.endswith(".egg-info") for p in parts) or path.stat().st_size > MAX_BYTES:
             continue
         try:
             text = path.read_text(encoding="utf-8")
