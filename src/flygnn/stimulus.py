@@ -7,7 +7,7 @@ one value in [0, 1] per column and frame.
 Kinds (``StimulusSpec.kind``):
 
 ``natural``
-    Saccadic natural-image movies (DESIGN 5). Greyscale photographs bundled inside
+    Saccadic natural-image movies (docs/design.md, section 5). Greyscale photographs bundled inside
     installed packages (scikit-image, scikit-learn, matplotlib; never downloaded)
     are seen through flyvis' BoxEye: a 13×13 px box mean at every column centre,
     centres 13 px apart. Each 80-frame sequence picks an image, one of 8 hexagonal

@@ -1,6 +1,6 @@
 """Recovery metrics: the upstream-compatible numbers and our additions beside them.
 
-Upstream-compatible (DESIGN 7.8): the names in :data:`flygnn.metric_names.UPSTREAM_METRICS` follow
+Upstream-compatible (docs/design.md, section 7.8): the names in :data:`flygnn.metric_names.UPSTREAM_METRICS` follow
 flyvis-gnn's own rules exactly, fiat choices included, so the summary table compares
 like with like — 1000-point slope fits; s_g = 1 for neurons with μ + s ≤ 0, whose
 edges are scored; an empty range gives slope 0 and then τ̂ = 1, V̂_rest = 1;
@@ -9,7 +9,7 @@ true with its slope, W* on the edges with |W* − W| ≤ 5; τ̂ clipped to [0, 
 neuron; clustering by one GMM (100 components, full covariance, random_state 42) on
 the unscaled features.
 
-Additions (DESIGN 7.9, under their own names, never instead): the principled variants
+Additions (docs/design.md, section 7.9, under their own names, never instead): the principled variants
 (identifiable edges only, zero-range neurons excluded, standardised multi-seed
 clustering, operating-point V_rest), identity-line R² (can be negative), unfiltered
 W* R² with the numbers of edges left out, per-type τ/V_rest scores and NaN counts.

@@ -1,4 +1,4 @@
-"""The training loss (DESIGN section 6), term by term.
+"""The training loss (docs/design.md, section 6), term by term.
 
 Per iteration, B random training frames k give
 
