@@ -19,6 +19,7 @@ from flygnn.pipeline.replicate import (
     RECORD_COLUMNS,
     ReplicateRun,
     RunLocked,
+    history_path,
     load_plan,
     load_recipe,
     next_run,
@@ -29,6 +30,7 @@ from flygnn.pipeline.replicate import (
 )
 from flygnn.project import ProjectLayout
 from flygnn.train.config import load_training_config
+from flygnn.train.history import read_history
 from flygnn.train.state import META_FILE
 
 
@@ -89,6 +91,8 @@ def test_replicate_writes_one_reproducible_row(tmp_path, monkeypatch, capsys):
     assert tuple(row) == RECORD_COLUMNS
     assert row["command"] == run.command() and row["iterations"] == "60" and row["recipe"] == "smoke"
     assert all(math.isfinite(float(row[name])) for name in UPSTREAM_METRICS)
+    history = read_history(history_path(ProjectLayout.at(tmp_path), run))
+    assert history[-1]["iteration"] == 60 and "W_corrected_R2" in history[-1]
     # the same command again scores the finished run without training it: the same scores
     assert main(argv) == 0
     (again,) = read_replicates(layout.root / "data" / "replicates")

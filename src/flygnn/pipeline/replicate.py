@@ -7,6 +7,7 @@ writes one CSV row to ``data/replicates/<run>.csv`` with the command that reprod
 No model is committed: the record and the command are the result.
 
     data/replicates/<run>.csv                         one row per finished run (committed)
+    data/replicates/histories/<run>.csv               its training history: losses, and scores every 1,000 iterations
     data/replicates/plan.yaml                         the runs wanted, in order (`--next` runs the first not done)
     data/cache/replicates/datasets/<dataset>.zarr     the simulated datasets (not committed)
     data/cache/replicates/<run>/                      the run's bundle and training state
@@ -63,6 +64,7 @@ RECORD_COLUMNS = (
 )
 REPLICATES_FOLDER = "data/replicates"
 PLAN_FILE = "plan.yaml"
+HISTORIES_FOLDER = "histories"
 CACHE_FOLDER = "data/cache/replicates"
 PLAN_KEYS = ("recipe", "sigma", "train_seed", "simulation_seed", "stimulus", "configuration")
 
@@ -184,6 +186,10 @@ def record_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
     return _root(layout) / REPLICATES_FOLDER / f"{run.name}.csv"
 
 
+def history_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
+    return _root(layout) / REPLICATES_FOLDER / HISTORIES_FOLDER / f"{run.name}.csv"
+
+
 def _root(layout: ProjectLayout) -> Path:
     if layout.root is None:
         raise FlygnnError("replicate runs write their records into a project: run `flygnn replicate` inside one.")
@@ -263,6 +269,7 @@ def _train_and_score(
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
     from flygnn.pipeline.train import STATE_FOLDER, train_condition
+    from flygnn.train import HISTORY_FILE
     from flygnn.train.state import peek_iteration
 
     work = _root(layout) / CACHE_FOLDER / run.name
@@ -319,6 +326,9 @@ def _train_and_score(
     writer = csv.DictWriter(buffer, fieldnames=RECORD_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerow(record)
+    # the history first: a record without its curve would be a row the book cannot draw
+    history = (bundle / HISTORY_FILE).read_text()
+    write_text(history_path(layout, run), history)
     write_text(record_path(layout, run), buffer.getvalue())
     return record
 
