@@ -285,7 +285,10 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
         assert not [text for text in streams if "IProgress" in text], section.name
         # a cell ending with ctx.save_figure shows the figure, not the list of files it wrote
         shown = [
-            out["data"].get("text/plain", "") for cell in executed["cells"] for out in cell["outputs"] if "data" in out
+            out["data"].get("text/plain", "")
+            for cell in executed["cells"]
+            for out in cell.get("outputs", [])
+            if "data" in out
         ]
         assert not [text for text in shown if "Path(" in "".join(text)], section.name
         for name, entry in metrics.items():
