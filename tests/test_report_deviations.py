@@ -51,4 +51,6 @@ def test_configuration_summaries_tell_the_sigmas_apart():
     assert configuration_summary(load_training_config("paper", 0.0).to_dict()) == (
         "d = 4, μ₀ = 1500, no anchor, no L1, initial Ŵ scale 1"
     )
-    assert configuration_summary(STUDY).startswith("d = 2, μ₀ = 750, anchor μ₁ = 0.9, L1 on g_φ 0.28, f_θ 0.05")
+    assert configuration_summary(STUDY).startswith(
+        r"d = 2, μ₀ = 750, anchor μ₁ = 0.9, L1 on $g_\phi$ 0.28, $f_\theta$ 0.05"
+    )

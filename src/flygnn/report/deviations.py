@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# the study's training is this preset's configuration (the published one)
+STUDY_PRESET = "paper"
 # the settings that define the model and the loss, with how the book names them
 CONFIGURATION_NAMES = {
     "embedding_dim": "embedding dimension d",
@@ -21,9 +23,9 @@ CONFIGURATION_NAMES = {
     "W_init_scale": "initial Ŵ scale",
     "monotonicity": "monotonicity weight μ₀",
     "anchor": "anchor weight μ₁",
-    "g_phi_L1": "L1 on g_φ's weights",
-    "f_theta_L1": "L1 on f_θ's weights",
-    "f_theta_L2": "L2 on f_θ's weights",
+    "g_phi_L1": r"L1 on $g_\phi$'s weights",
+    "f_theta_L1": r"L1 on $f_\theta$'s weights",
+    "f_theta_L2": r"L2 on $f_\theta$'s weights",
     "W_L1": "L1 on Ŵ",
     "monotonicity_step": "monotonicity step",
 }
@@ -107,16 +109,48 @@ def training_deviations(training: Mapping[str, Any], study: Mapping[str, Any], s
 
 
 def configuration_summary(config: Mapping[str, Any]) -> str:
-    """The per-σ configuration in a phrase: ``d = 2, anchor μ₁ = 0.9, L1 on g_φ 0.28, ...``."""
+    r"""The per-σ configuration in a phrase: ``d = 2, anchor μ₁ = 0.9, L1 on $g_\phi$ 0.28, ...``."""
     parts = [f"d = {config['embedding_dim']}", f"μ₀ = {config['monotonicity']:g}"]
     parts.append(f"anchor μ₁ = {config['anchor']:g}" if config["anchor"] else "no anchor")
     l1 = [
         f"{name} {config[key]:g}"
-        for key, name in (("g_phi_L1", "g_φ"), ("f_theta_L1", "f_θ"), ("W_L1", "Ŵ"))
+        for key, name in (("g_phi_L1", r"$g_\phi$"), ("f_theta_L1", r"$f_\theta$"), ("W_L1", "Ŵ"))
         if config[key]
     ]
     parts.append("L1 on " + ", ".join(l1) if l1 else "no L1")
     if config["f_theta_L2"]:
-        parts.append(f"L2 on f_θ {config['f_theta_L2']:g}")
+        parts.append(rf"L2 on $f_\theta$ {config['f_theta_L2']:g}")
     parts.append(f"initial Ŵ scale {config['W_init_scale']:g}")
     return ", ".join(parts)
+
+
+def _recorded_configuration(config: Mapping[str, Any]) -> str:
+    try:
+        return configuration_summary(config)
+    except (KeyError, TypeError, ValueError):
+        return "not recorded in bundle.json"
+
+
+def deviations_part(records: Sequence[Any]) -> str:
+    """The deviations items of the differences box for these training records
+    (:class:`flygnn.report.training.TrainingRecord`)."""
+    from flygnn.report.template import render
+    from flygnn.simulate import preset
+    from flygnn.train.config import load_training_config
+    from flygnn.train.loss import LOSS_DIFFERENCES
+
+    frames = preset(STUDY_PRESET)["train_frames"]
+    entries = []
+    for record in records:
+        study = load_training_config(STUDY_PRESET, record.condition.sigma)
+        known = study.derived_from is None
+        entries.append(
+            {
+                "label": record.condition.label,
+                "configuration": _recorded_configuration(record.training.get("config") or {}),
+                "deviations": training_deviations(record.training, study.to_dict(), frames)
+                if known and record.training
+                else ["the study has no configuration at this σ" if not known else "bundle.json unreadable"],
+            }
+        )
+    return render("deviations.qmd.j2", conditions=entries, loss=list(LOSS_DIFFERENCES))

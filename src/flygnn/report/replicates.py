@@ -10,30 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any
 
 from flygnn.analysis.replicates import MIN_RUNS_FOR_STD, Spread, is_replicate_of, summarize
 from flygnn.metric_format import format_value
 from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.report.template import render
 
 REPLICATE_RECIPE = "fast"
 NOT_PUBLISHED = "—"
-
-
-def _template(name: str):
-    import jinja2
-
-    source = (resources.files("flygnn.report") / "templates" / name).read_text()
-    # Quarto's attributes start with "{#" (`{#tbl-x}`): Jinja's comments get other delimiters
-    environment = jinja2.Environment(
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-        comment_start_string="<#",
-        comment_end_string="#>",
-    )
-    return environment.from_string(source)
 
 
 def _number(value: float | None) -> str:
@@ -140,10 +125,37 @@ def replicates_part(
     recipe_description: str = "",
 ) -> str:
     """``chapters/_generated/replicates.qmd``: the table and the sentences beside it."""
-    return _template("replicates.qmd.j2").render(
+    return render(
+        "replicates.qmd.j2",
         groups=replicate_table(rows, published, labels, recipe),
         recipe=recipe,
         recipe_description=recipe_description,
         runs_sentence=_runs_sentence(rows, recipe),
         min_runs=MIN_RUNS_FOR_STD,
     )
+
+
+def project_replicates_part(layout, published) -> str:
+    """:func:`replicates_part` for a project: its records (``data/replicates``), its published table."""
+    from flygnn.pipeline.replicate import REPLICATES_FOLDER, load_recipe, read_replicates
+
+    rows = read_replicates(layout.root / REPLICATES_FOLDER)
+    values = {row.metric: row.published for row in published.rows}
+    labels = {row.metric: row.label for row in published.rows}
+    description = _recipe_description(load_recipe, rows)
+    return replicates_part(rows, values, labels, REPLICATE_RECIPE, description)
+
+
+def _recipe_description(load_recipe, rows: Sequence[Mapping[str, Any]]) -> str:
+    """Per σ of the records: B, iterations and rate steps of the replicate recipe."""
+    parts = []
+    for sigma in sorted({float(row["sigma"]) for row in rows if is_replicate_of(row, REPLICATE_RECIPE)}):
+        recipe = load_recipe(REPLICATE_RECIPE, sigma)
+        steps = ", ".join(
+            f"×{f} from {int(i):,}" for i, f in (step.split(":") for step in recipe.lr_steps.split(",") if step)
+        )
+        parts.append(
+            f"σ = {sigma:g}: B = {recipe.batch_size}, {recipe.iterations:,} iterations"
+            + (f", rates {steps}" if steps else "")
+        )
+    return "; ".join(parts)
