@@ -115,6 +115,11 @@ class FunctionalValidation:
         self.peaks_learned_, self.flash_learned_ = self._responses(model, network, start, dt, self.device)
         self.diverged_ = bool(not (np.isfinite(self.peaks_learned_).all() and np.isfinite(self.flash_learned_).all()))
 
+        with np.errstate(invalid="ignore", over="ignore"):  # a diverged run gives NaN indices, said by diverged_
+            self._indices()
+        return self
+
+    def _indices(self) -> None:
         angles = np.asarray(self.angles, dtype=np.float64)
         self.dsi_true_ = direction_selectivity_index(self.peaks_true_, angles)
         self.dsi_learned_ = direction_selectivity_index(self.peaks_learned_, angles)
@@ -134,7 +139,6 @@ class FunctionalValidation:
             for name, polarity in DIRECTION_SUBTYPES.items()
             if name in self.type_names_
         }
-        return self
 
     def _responses(
         self, model: torch.nn.Module, network, start: np.ndarray, dt: float, device: str

@@ -14,8 +14,9 @@ Two questions, each answered against the ground truth the dataset was simulated 
   voltages carry the noise kicks at σ > 0, so the learned rollout is compared with the
   noise-free one; how far the noise alone takes the recording from it is reported beside.
 
-Neurons whose target never varies over the test split (variance exactly 0) have no R² and
-no normalised loss: they are left out of both and counted.
+Neurons whose target does not vary over the test split (std below 1/1000 of the median
+neuron's, :data:`STILL_FRACTION`: e.g. a neuron that stays below threshold) have no R² and no
+normalised loss: they are left out of both and counted.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from flygnn.analysis.threads import fixed_threads
 from flygnn.errors import FlygnnError
 
 TRACE_TYPES = ("R1", "L1", "Mi1", "Tm3", "T4a", "T5a")
+# A neuron whose target's std is below this fraction of the median neuron's counts as one whose
+# target does not vary: its variance is then mostly the float32 rounding of the recorded
+# target, so its R² and normalised loss would score rounding, not the model.
+STILL_FRACTION = 1e-3
 # A neuron's rollout error is divided by the std of its true trace, but by no less than this
 # fraction of the median std over neurons: a neuron that barely moves in K steps would
 # otherwise turn a tiny absolute error into a huge normalised one and dominate the mean.
@@ -50,10 +55,10 @@ class HeldOutValidation:
 
     Attributes after :meth:`fit` (N neurons, n_types types, K steps):
         r2_pooled_: R² = 1 − Σ(ŷ − y)²/Σ(y − ȳ)² over every (frame, neuron), ȳ the mean of all.
-        r2_per_neuron_: (N,) R² of each neuron over the frames (NaN: zero-variance target).
+        r2_per_neuron_: (N,) R² of each neuron over the frames (NaN: target does not vary).
         r2_per_type_: (n_types,) median over a type's neurons of r2_per_neuron_.
         normalised_loss_: mean over neurons of MSE_i / Var(y_i) (= mean of 1 − R²_i).
-        zero_variance_neurons_: neurons left out of the last three (target never varied).
+        zero_variance_neurons_: neurons left out of the last three (target does not vary).
         nonfinite_predictions_: (frame, neuron) predictions that were NaN or infinite.
         time_: (K + 1,) seconds from the start of the rollout.
         rollout_error_: (K + 1,) RMS over neurons of (learned − true)/s_i, s_i the std of the
@@ -128,7 +133,8 @@ class HeldOutValidation:
                 sum_error2 += ((predicted - target) ** 2).sum(axis=0)
         mean_shifted = sum_y / frames
         total_per_neuron = np.maximum(sum_y2 - frames * mean_shifted**2, 0.0)
-        varies = total_per_neuron > 0
+        std = np.sqrt(total_per_neuron / frames)
+        varies = std > STILL_FRACTION * np.median(std)
         with np.errstate(divide="ignore", invalid="ignore"):
             self.r2_per_neuron_ = np.where(varies, 1.0 - sum_error2 / total_per_neuron, np.nan)
         neuron_mean = first + mean_shifted
@@ -200,7 +206,10 @@ class HeldOutValidation:
             "heldout_zero_variance_neurons": Metric(
                 self.zero_variance_neurons_,
                 "count",
-                {"description": "neurons whose test-split target never varied: no R², no normalised loss"},
+                {
+                    "description": "neurons whose test-split target does not vary (std < 1e-3 × the median neuron's): "
+                    "no R², no normalised loss"
+                },
             ),
             "rollout_error_mean": Metric(np.mean(self.rollout_error_[1:]), "rollout-normalised-error-mean", rollout),
             "rollout_error_final": Metric(self.rollout_error_[-1], "rollout-normalised-error-final", rollout),

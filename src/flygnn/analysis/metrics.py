@@ -112,9 +112,10 @@ DEFINITIONS: dict[str, str] = {
     "heldout-r2-pooled": "1 − Σ(dv̂/dt − dv/dt)²/Σ(dv/dt − mean)² over every (frame, neuron) of the test split: "
     "the model's one-step prediction at the recorded state against the recorded clean dv/dt.",
     "heldout-r2-median-type": "median over cell types of the per-type median over its neurons of the one-step R² "
-    "(1 − SSE/SS_tot per neuron over the test split's frames); zero-variance neurons left out.",
+    "(1 − SSE/SS_tot per neuron over the test split's frames); neurons whose target does not vary left out.",
     "normalised-mse": "mean over neurons of MSE(dv̂/dt, dv/dt)/Var(dv/dt) on the test split (= mean of 1 − R² per "
-    "neuron): 0 is perfect, 1 is no better than each neuron's mean; comparable across σ. Zero-variance neurons left out.",
+    "neuron): 0 is perfect, 1 is no better than each neuron's mean; comparable across σ. Neurons whose target "
+    "does not vary (std < 1e-3 × the median neuron's: float32 rounding would dominate) left out.",
     "rollout-normalised-error-mean": "mean over steps 1..K of the RMS over neurons of (v_learned − v_true)/s_i, both "
     "integrated noise-free (v ← v + dt·dv/dt) from the test split's first state on its input; s_i = std of the "
     "true trace, at least 0.1 × its median over neurons.",
