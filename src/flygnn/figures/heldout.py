@@ -1,8 +1,9 @@
 """The held-out rollout: the learned network run on its own beside the true one.
 
 Draws a fitted :class:`flygnn.analysis.heldout.HeldOutValidation`; nothing is recomputed.
-Voltages are flyvis' arbitrary model units (a.u.). For a σ-grid pass the same
-``error_limit`` (:func:`rollout_error_limit` of all the results) and ``voltage_limits``
+Voltages are flyvis' arbitrary model units (a.u.). The error is drawn on a logarithmic axis:
+the learned network's error and the noise reference can lie decades apart. For a σ-grid pass
+the same ``error_limits`` (:func:`rollout_error_limits` of all the results) and ``voltage_limits``
 to every panel, so the panels compare; a value beyond a limit is drawn at the edge and
 marked, never dropped.
 """
@@ -19,17 +20,16 @@ from flygnn.figures.style import subplots, type_colors
 CLIP_MARKER = {"marker": "^", "linestyle": "", "markersize": 3, "color": "crimson"}
 
 
-def rollout_error_limit(results: Sequence) -> float:
-    """The upper y limit shared by the error panels of several results: the largest finite
-    error of any of them (learned or noise reference), padded by 5 %."""
-    values = [
-        curve[np.isfinite(curve)]
-        for result in results
-        for curve in (result.rollout_error_, result.noise_error_)
-        if np.isfinite(curve).any()
-    ]
-    high = max((float(v.max()) for v in values), default=1.0)
-    return 1.05 * high if high > 0 else 1.0
+def rollout_error_limits(results: Sequence) -> tuple[float, float]:
+    """The (low, high) limits of the logarithmic error axis shared by several results: from the
+    smallest to the largest finite positive error after the start (learned or noise reference),
+    at most five decades, widened by a factor 1.5 at both ends."""
+    values = np.concatenate([curve[1:] for result in results for curve in (result.rollout_error_, result.noise_error_)])
+    positive = values[np.isfinite(values) & (values > 0)]
+    if not positive.size:
+        return 1e-3, 1.0
+    high = 1.5 * float(positive.max())
+    return max(float(positive.min()) / 1.5, high * 1e-5), high
 
 
 def _clipped(ax, x: np.ndarray, y: np.ndarray, low: float, high: float, **line) -> None:
@@ -44,15 +44,15 @@ def _clipped(ax, x: np.ndarray, y: np.ndarray, low: float, high: float, **line) 
 def plot_rollout(
     result,
     types: Sequence[str] | None = None,
-    error_limit: float | None = None,
+    error_limits: tuple[float, float] | None = None,
     voltage_limits: tuple[float, float] | None = None,
     ncols: int = 3,
 ) -> Figure:
     """Voltage traces of the central-column neuron of a few types (learned, true noise-free,
     recorded) and the normalised rollout error against time.
 
-    result: a fitted HeldOutValidation; types: default its ``trace_types``; error_limit: the
-    error panel's upper limit (default from this result); voltage_limits: one (low, high)
+    result: a fitted HeldOutValidation; types: default its ``trace_types``; error_limits: the
+    error panel's (low, high) (default from this result); voltage_limits: one (low, high)
     for every trace panel (default: each panel its own range).
     """
     types = list(result.trace_types if types is None else types)
@@ -94,15 +94,19 @@ def plot_rollout(
 
     ax = fig.add_subplot(axes[-1, 0].get_gridspec()[-1, :])
     axes[-1, 0].remove()
-    limit = error_limit if error_limit is not None else rollout_error_limit([result])
-    _clipped(ax, time, result.rollout_error_, 0.0, limit, color="tab:blue", lw=1.2, label="learned vs true")
-    _clipped(ax, time, result.noise_error_, 0.0, limit, color="0.5", lw=1.0, ls=":", label="true vs recorded (noise)")
-    ax.set_ylim(0.0, limit)
+    low, high = error_limits if error_limits is not None else rollout_error_limits([result])
+    # from step 1: at step 0 both start from the same recorded state, an error of exactly 0
+    _clipped(ax, time[1:], result.rollout_error_[1:], low, high, color="tab:blue", lw=1.2, label="learned vs true")
+    _clipped(
+        ax, time[1:], result.noise_error_[1:], low, high, color="0.5", lw=1.0, ls=":", label="true vs recorded (noise)"
+    )
+    ax.set_yscale("log")
+    ax.set_ylim(low, high)
     ax.set_xlim(time[0], time[-1])
     ax.set_xlabel("time from the test split's first frame (s)")
     ax.set_ylabel("RMS error / std")
-    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
     if result.diverged_at_ is not None:
         ax.axvline(time[result.diverged_at_], color="crimson", lw=0.8)
-        ax.text(time[result.diverged_at_], limit, " diverged", color="crimson", fontsize=7, va="top")
+        ax.text(time[result.diverged_at_], high, " diverged", color="crimson", fontsize=7, va="top")
     return fig
