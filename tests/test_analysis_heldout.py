@@ -57,6 +57,7 @@ def test_oracle_scores_perfectly_and_its_rollout_is_the_simulation(noise_free, t
     np.testing.assert_allclose(result.traces_true_, recorded[:, result.trace_neurons_], rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(result.traces_learned_, result.traces_true_)
     np.testing.assert_array_equal(result.rollout_error_, 0.0)
+    np.testing.assert_array_equal(result.rollout_error_median_, 0.0)
     assert result.noise_error_.max() < 1e-3
     assert result.diverged_at_ is None
     metrics = result.metrics

@@ -44,7 +44,7 @@ def test_rollout_figure_draws_each_type_and_the_error(heldout, tmp_path):
     titles = [ax.get_title() for ax in fig.axes]
     assert [t for t in titles if t] == list(heldout.trace_types)
     error_ax = fig.axes[-1]
-    assert error_ax.get_ylabel() == "RMS error / std"
+    assert error_ax.get_ylabel() == "error / std of true trace"
     assert error_ax.get_yscale() == "log"
     assert error_ax.get_ylim() == pytest.approx(rollout_error_limits([heldout]))
     paths = save_figure(fig, tmp_path, "rollout")
@@ -64,7 +64,7 @@ def test_rollout_figure_shares_limits_and_marks_what_lies_beyond(heldout):
 
 def test_error_limits_cover_every_result(heldout):
     low, high = rollout_error_limits([heldout])
-    errors = np.concatenate([heldout.rollout_error_[1:], heldout.noise_error_[1:]])
+    errors = np.concatenate([heldout.rollout_error_[1:], heldout.rollout_error_median_[1:], heldout.noise_error_[1:]])
     assert low == pytest.approx(max(errors[errors > 0].min() / 1.5, high * 1e-5))
     assert high >= errors.max()
     assert rollout_error_limits([heldout, heldout]) == (low, high)

@@ -190,12 +190,12 @@ class FunctionalValidation:
                 {"types": int(finite.sum())},
             ),
             "functional_T4_direction_error": Metric(
-                np.mean(t4) if t4 else None,
+                float(np.mean(t4)) if t4 else None,
                 "preferred-direction-error",
                 {"edges": "ON", "per_subtype": {n: e for n, e in self.direction_error_.items() if n.startswith("T4")}},
             ),
             "functional_T5_direction_error": Metric(
-                np.mean(t5) if t5 else None,
+                float(np.mean(t5)) if t5 else None,
                 "preferred-direction-error",
                 {"edges": "OFF", "per_subtype": {n: e for n, e in self.direction_error_.items() if n.startswith("T5")}},
             ),

@@ -63,7 +63,8 @@ class HeldOutValidation:
         time_: (K + 1,) seconds from the start of the rollout.
         rollout_error_: (K + 1,) RMS over neurons of (learned − true)/s_i, s_i the std of the
             true trace (floored, see :data:`STD_FLOOR_FRACTION`).
-        rollout_error_recorded_: the same, learned against the recorded (noisy) voltages.
+        rollout_error_median_: (K + 1,) the median over neurons of |learned − true|/s_i.
+        rollout_error_recorded_: the RMS error of the learned rollout against the recorded (noisy) voltages.
         noise_error_: the same, true noise-free against recorded: what the noise alone does.
         rollout_rmse_: (K + 1,) RMS over neurons of learned − true in voltage units (a.u.).
         rollout_error_per_type_: (n_types,) RMS of (learned − true)/s_i over a type's neurons
@@ -169,6 +170,8 @@ class HeldOutValidation:
 
         self.time_ = np.arange(steps + 1) * dt
         self.rollout_error_ = normalised(learned, true)
+        # the RMS is led by the few worst neurons; the median neuron says what is typical
+        self.rollout_error_median_ = np.median(np.abs(learned - true)[:, scored] / scale[scored], axis=1)
         self.rollout_error_recorded_ = normalised(learned, recorded)
         self.noise_error_ = normalised(true, recorded)
         self.rollout_rmse_ = np.sqrt(np.mean((learned - true) ** 2, axis=1))
@@ -212,6 +215,9 @@ class HeldOutValidation:
                 },
             ),
             "rollout_error_mean": Metric(np.mean(self.rollout_error_[1:]), "rollout-normalised-error-mean", rollout),
+            "rollout_error_median": Metric(
+                np.mean(self.rollout_error_median_[1:]), "rollout-median-error-mean", rollout
+            ),
             "rollout_error_final": Metric(self.rollout_error_[-1], "rollout-normalised-error-final", rollout),
             "rollout_noise_error_mean": Metric(np.mean(self.noise_error_[1:]), "rollout-noise-error-mean", rollout),
             "rollout_diverged_step": Metric(

@@ -119,6 +119,8 @@ DEFINITIONS: dict[str, str] = {
     "rollout-normalised-error-mean": "mean over steps 1..K of the RMS over neurons of (v_learned − v_true)/s_i, both "
     "integrated noise-free (v ← v + dt·dv/dt) from the test split's first state on its input; s_i = std of the "
     "true trace, at least 0.1 × its median over neurons.",
+    "rollout-median-error-mean": "mean over steps 1..K of the median over neurons of |v_learned − v_true|/s_i (see "
+    "rollout-normalised-error-mean): the typical neuron, where the RMS is led by the worst.",
     "rollout-normalised-error-final": "the RMS over neurons of (v_learned − v_true)/s_i at the last step K of the "
     "rollout (see rollout-normalised-error-mean).",
     "rollout-noise-error-mean": "rollout-normalised-error-mean of the true noise-free rollout against the recorded "

@@ -57,7 +57,6 @@ def euler_rollout(
     states = [kept(v)]
     with torch.no_grad():
         for current in currents:
-            current = torch.as_tensor(np.asarray(current), dtype=dtype, device=device)
-            v = v + dt * model(v, current)
+            v = v + dt * model(v, torch.as_tensor(np.asarray(current), dtype=dtype, device=device))
             states.append(kept(v))
     return np.stack(states)

@@ -24,7 +24,8 @@ def rollout_error_limits(results: Sequence) -> tuple[float, float]:
     """The (low, high) limits of the logarithmic error axis shared by several results: from the
     smallest to the largest finite positive error after the start (learned or noise reference),
     at most five decades, widened by a factor 1.5 at both ends."""
-    values = np.concatenate([curve[1:] for result in results for curve in (result.rollout_error_, result.noise_error_)])
+    curves = ("rollout_error_", "rollout_error_median_", "noise_error_")
+    values = np.concatenate([getattr(result, curve)[1:] for result in results for curve in curves])
     positive = values[np.isfinite(values) & (values > 0)]
     if not positive.size:
         return 1e-3, 1.0
@@ -96,7 +97,11 @@ def plot_rollout(
     axes[-1, 0].remove()
     low, high = error_limits if error_limits is not None else rollout_error_limits([result])
     # from step 1: at step 0 both start from the same recorded state, an error of exactly 0
-    _clipped(ax, time[1:], result.rollout_error_[1:], low, high, color="tab:blue", lw=1.2, label="learned vs true")
+    _clipped(ax, time[1:], result.rollout_error_[1:], low, high, color="tab:blue", lw=1.2, label="learned vs true, RMS")
+    _clipped(
+        ax, time[1:], result.rollout_error_median_[1:], low, high, color="tab:blue", lw=1.0, ls="--",
+        label="learned vs true, median neuron",
+    )  # fmt: skip
     _clipped(
         ax, time[1:], result.noise_error_[1:], low, high, color="0.5", lw=1.0, ls=":", label="true vs recorded (noise)"
     )
@@ -104,7 +109,7 @@ def plot_rollout(
     ax.set_ylim(low, high)
     ax.set_xlim(time[0], time[-1])
     ax.set_xlabel("time from the test split's first frame (s)")
-    ax.set_ylabel("RMS error / std")
+    ax.set_ylabel("error / std of true trace")
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     if result.diverged_at_ is not None:
         ax.axvline(time[result.diverged_at_], color="crimson", lw=0.8)
