@@ -13,8 +13,8 @@ from project_fixtures import make_project
 from flygnn.cli import build_parser, main
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.pipeline.replicate import RECORD_COLUMNS, ReplicateRun, load_recipe, read_replicates, record_path
 from flygnn.project import ProjectLayout
+from flygnn.stages.replicate import RECORD_COLUMNS, ReplicateRun, load_recipe, read_replicates, record_path
 from flygnn.train.config import load_training_config
 
 

@@ -12,7 +12,7 @@ from project_fixtures import make_project
 
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
-from flygnn.pipeline.train import STATE_FOLDER, train_condition
+from flygnn.stages.train import STATE_FOLDER, train_condition
 from flygnn.train import HISTORY_FILE, read_history
 
 
@@ -201,7 +201,7 @@ def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
 
 
 def test_a_run_that_will_not_fit_in_memory_says_so_before_loading(dataset, tmp_path, capsys, monkeypatch):
-    from flygnn.pipeline import train as pipeline_train
+    from flygnn.stages import train as pipeline_train
 
     monkeypatch.setattr(pipeline_train, "available_memory", lambda: 10**9)
     train(dataset, tmp_path / "b", tmp_path / "ckpt", 10)
@@ -213,7 +213,7 @@ def test_a_run_that_will_not_fit_in_memory_says_so_before_loading(dataset, tmp_p
 
 
 def test_available_memory_reads_the_system():
-    from flygnn.pipeline.train import available_memory
+    from flygnn.stages.train import available_memory
 
     available = available_memory()
     assert available is None or 0 < available < 1 << 50

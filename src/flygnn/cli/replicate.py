@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from flygnn.errors import FlygnnError
-    from flygnn.pipeline.replicate import ReplicateRun, record_path, run_replicate
     from flygnn.project import ProjectLayout
+    from flygnn.stages.replicate import ReplicateRun, record_path, run_replicate
     from flygnn.stimulus import KINDS
     from flygnn.train import tune_cpu_allocator
 

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from flygnn.errors import FlygnnError
-    from flygnn.pipeline.train import train_condition
+    from flygnn.stages.train import train_condition
     from flygnn.train import parse_lr_steps, tune_cpu_allocator
 
     if args.threads < 1:

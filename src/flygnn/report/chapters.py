@@ -47,10 +47,9 @@ from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.project import ProjectLayout
+from flygnn.project import ProjectLayout, read_manifest
 from flygnn.report.markdown import escape_markdown, pipe_table
 from flygnn.report.notebook_pages import page_href
-from flygnn.report.runner import read_manifest
 from flygnn.report.summary import additional_metrics_table, load_metrics, load_published, summary_table
 from flygnn.sections import SECTIONS, TYPE_LEGEND_FIGURE, FigureFamily, Section
 
@@ -362,7 +361,6 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
         ("Dataset fingerprint", [_short(d.get("fingerprint")) for d in datasets]),
         ("Ground truth", [ground_truth(r) for r in results]),
         ("Ground-truth fingerprint", [_short(t.get("fingerprint")) for t in truths]),
-        ("Analysed on", [str(r.manifest.get("finished", ""))[:10] or "—" for r in results]),
     ]
     header = [""] + [escape_markdown(r.condition.label) for r in results]
     body = [[label] + [escape_markdown(v) for v in values] for label, values in rows]

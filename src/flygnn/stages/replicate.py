@@ -233,7 +233,7 @@ def run_replicate(
     from flygnn.bundle import load_bundle
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
-    from flygnn.pipeline.train import STATE_FOLDER, train_condition
+    from flygnn.stages.train import STATE_FOLDER, train_condition
     from flygnn.train.state import peek_iteration
 
     layout = layout or ProjectLayout.find()
