@@ -73,6 +73,12 @@ def show_event(event) -> None:
         print(event.describe(), flush=True)
 
 
+def show_work(event) -> None:
+    """What `flygnn report` shows: only work done (the summary counts the conditions up to date)."""
+    if event.status not in ("running", "skipped"):
+        print(event.describe(), flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from flygnn.conditions import load_conditions
     from flygnn.project import ProjectLayout
@@ -106,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             cores=args.cores,
             force=args.force,
             flyvis_model=args.flyvis_model,
-            on_event=show_event,
+            on_event=show_work,
         )
         print(update.summary())
         print(chapters.results_summary(layout, conditions))
