@@ -10,6 +10,7 @@ import pytest
 import torch
 from project_fixtures import make_project
 
+from flygnn.cli import build_parser
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.stages.train import STATE_FOLDER, train_condition
@@ -145,18 +146,17 @@ def test_refusals_name_what_to_do(dataset, tmp_path):
         train_condition("sigma-0p5", "smoke", dataset=dataset.path, out=tmp_path / "x", progress=False)
 
 
-def test_warm_start_continues_a_bundle_without_state(dataset, tmp_path):
+def test_a_bundle_without_state_cannot_be_resumed_and_warm_start_is_gone(dataset, tmp_path, capsys):
+    # every committed bundle carries its state (data/bundles*/*/training-state): the warm start
+    # for bundles trained before states were kept has nothing left to serve
     out = train(dataset, tmp_path / "b", tmp_path / "ckpt", 20)
     shutil.rmtree(out / STATE_FOLDER)
     shutil.rmtree(tmp_path / "ckpt")
-    with pytest.raises(FlygnnError, match="nothing to resume.*--warm-start"):
+    with pytest.raises(FlygnnError, match=r"nothing to resume: .* Start without --resume\.$"):
         train(dataset, out, tmp_path / "ckpt", 40, resume=True)
-    train(dataset, out, tmp_path / "ckpt", 40, warm_start=True)
-    meta = json.loads((out / "bundle.json").read_text())
-    legs = meta["training"]["legs"]
-    assert meta["training"]["iterations"] == 40
-    assert "Adam's moments" in legs[0]["note"] and "warm start" in legs[1]["note"]
-    assert [r["iteration"] for r in read_history(out / HISTORY_FILE)][:3] == [0, 10, 20]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--condition", "sigma-0p05", "--warm-start"])
+    assert "unrecognized arguments: --warm-start" in capsys.readouterr().err
 
 
 def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
