@@ -101,11 +101,16 @@ def staging_folders(layout: ProjectLayout) -> list[str]:
     return sorted(p.name for p in layout.results.glob(".*.tmp")) if layout.results.is_dir() else []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_during_a_notebook_stops_every_process_and_releases_the_locks(tmp_path, signum):
-    layout = make_project(tmp_path, conditions=[("sigma-0", 0.0)])
+@pytest.mark.parametrize(
+    ("signum", "cores"),
+    [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-2-cores"],
+)
+def test_a_signal_during_a_notebook_stops_every_process_and_releases_the_locks(tmp_path, signum, cores):
+    # with 2 cores both conditions are analysed at once, each in a worker process
+    layout = make_project(tmp_path, conditions=[("sigma-0", 0.0), ("sigma-0p5", 0.5)][:cores])
     hold = hold_in(layout, "sigma-0", "embeddings")
-    report = flygnn(layout, "report", "--no-render", "--cores", "1")
+    report = flygnn(layout, "report", "--no-render", "--cores", str(cores))
     kernel = wait_for(hold.with_suffix(".pid"), report)
     tree = descendants(report.pid)
     assert kernel in tree
@@ -220,3 +225,15 @@ def test_a_second_analysis_of_the_same_condition_is_refused_while_the_first_runs
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, (out, err)
     assert staging_folders(layout) == []
+
+
+def test_conditions_analysed_at_once_report_each_notebook_and_their_results(tmp_path, monkeypatch, capfd):
+    layout = make_project(tmp_path)
+    monkeypatch.chdir(layout.root)
+    assert main(["report", "--no-render", "--cores", "2"]) == 0
+    out = capfd.readouterr().out
+    for name in ("sigma-0", "sigma-0p5"):
+        assert sum(line.startswith(f"[{name}] ") and ": ok (" in line for line in out.splitlines()) == 5, out
+        assert json.loads((layout.result_dir(name) / "manifest.json").read_text())["status"] == "ok"
+    assert "analysed 2 conditions (10 notebooks)" in out
+    assert staging_folders(layout) == [] and held_locks(layout) == []

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,7 +163,7 @@ def update_report(
     rewritten when every condition has current results. Raises FlygnnError naming the
     conditions that block the book.
     """
-    t0 = os.times().elapsed
+    t0 = time.perf_counter()
     runner, kernel, plans = check_inputs(layout, conditions, force=force, flyvis_model=flyvis_model)
     runner.on_event = on_event
     pending = [plan.condition.name for plan in plans if plan.runs]
@@ -186,7 +187,7 @@ def update_report(
             + f"\n{done} generated chapters and the published book were left as they were."
         )
     update.chapters_changed = update_chapters(layout, conditions, log)
-    update.seconds = os.times().elapsed - t0
+    update.seconds = time.perf_counter() - t0
     return update
 
 
