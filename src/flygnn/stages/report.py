@@ -137,13 +137,46 @@ def check_inputs(
     return runner, kernel, plans
 
 
-def update_chapters(layout: ProjectLayout, conditions: Sequence[Condition], log: Log = print) -> list[str]:
+def _digest(layout: ProjectLayout, files: Sequence[Path]) -> str:
+    digest = hashlib.sha256(f"flygnn {__version__}\n".encode())
+    for path in files:
+        digest.update(f"{layout.relative(path)}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"absent")
+    return digest.hexdigest()
+
+
+def chapters_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
+    """The sha256 of every file the generated chapter parts are made from, and of the parts
+    themselves (a part edited or deleted by hand is written again): the conditions,
+    ``data/published.yaml``, ``_quarto.yml``, everything under ``chapters/``, each condition's
+    records and the files of its bundle the book reads (training history, loss figure)."""
+    files = [layout.conditions_file, layout.published, layout.quarto_config]
+    files += sorted(p for p in layout.chapters.rglob("*") if p.is_file())
+    for condition in conditions:
+        result = layout.result(condition.name)
+        files += [result.manifest, result.metrics, result.per_type]
+        bundle = layout.bundle_dir(condition.name)
+        files += sorted(p for p in bundle.iterdir() if p.is_file()) if bundle.is_dir() else []
+    return _digest(layout, files)
+
+
+def update_chapters(
+    layout: ProjectLayout, conditions: Sequence[Condition], force: bool = False, log: Log = print
+) -> list[str]:
     """Write ``chapters/_generated/`` from the results (only parts whose text changed) and
-    ``results/book.json``; returns the changed parts."""
+    ``results/book.json``, unless that records the present fingerprint; returns the changed parts."""
     from flygnn.report.chapters import build_chapters, write_book_record
 
+    record = read_record(layout.book_record) or {}
+    if not force and record.get("inputs") == chapters_fingerprint(layout, conditions):
+        return []
     changed = build_chapters(layout, conditions, log)
     write_book_record(layout, conditions, changed)
+    # computed after the write: the generated parts are among the inputs
+    write_json(
+        layout.book_record,
+        {**(read_record(layout.book_record) or {}), "inputs": chapters_fingerprint(layout, conditions)},
+    )
     return [layout.relative(path) for path in changed]
 
 
@@ -186,7 +219,7 @@ def update_report(
             + "\n".join(f"- {run.condition}: {run.message}" for run in failures)
             + f"\n{done} generated chapters and the published book were left as they were."
         )
-    update.chapters_changed = update_chapters(layout, conditions, log)
+    update.chapters_changed = update_chapters(layout, conditions, force=force, log=log)
     update.seconds = time.perf_counter() - t0
     return update
 
@@ -206,11 +239,7 @@ def book_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition]) -> 
         files += [result.manifest, result.metrics, result.per_type]
     for folder in (layout.results / DOWNLOADS, layout.results / ASSETS):
         files += sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    digest = hashlib.sha256(f"flygnn {__version__}\n".encode())
-    for path in files:
-        digest.update(f"{layout.relative(path)}\n".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"absent")
-    return digest.hexdigest()
+    return _digest(layout, files)
 
 
 def render_report(
