@@ -12,6 +12,7 @@ the locks released on the way out.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,14 @@ import psutil
 STOP_GRACE_S = 5.0
 
 
-def stop_child_processes(grace_s: float = STOP_GRACE_S) -> list[int]:
+def stop_child_processes(grace_s: float = STOP_GRACE_S, kill: bool = False) -> list[int]:
     """Terminate every process below this one (kernels, workers), kill those that outlive
-    ``grace_s``; returns their pids."""
+    ``grace_s``; returns their pids. ``kill``: kill at once (kernels, which have nothing to
+    save, the run being abandoned, and whose threads print tracebacks when terminated)."""
     children = psutil.Process().children(recursive=True)
     for child in children:
         try:
-            child.terminate()
+            child.kill() if kill else child.terminate()
         except psutil.NoSuchProcess:
             pass
     _, alive = psutil.wait_procs(children, timeout=grace_s)
@@ -59,7 +61,11 @@ def execute_notebook(template: Path, output: Path, cwd: Path, **papermill_option
         while worker.is_alive():
             worker.join(0.2)  # returns to the interpreter often, so that signals are handled
     except BaseException:
-        stop_child_processes()
+        # the worker's sockets to the kernel break as it is stopped; their tracebacks
+        # (tornado, asyncio) would bury the one line that says the run was interrupted
+        for name in ("tornado", "asyncio"):
+            logging.getLogger(name).disabled = True
+        stop_child_processes(kill=True)
         worker.join(30)
         raise
     if failure:
