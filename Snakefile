@@ -2,33 +2,43 @@
 #
 #   simulate → train → analyze → chapters → book
 #   data/datasets/{preset}/{condition}.zarr → data/bundles/{condition}/ → results/{condition}/
-#   (results/{condition}/.analyzed) → chapters/_generated/ (results/book.json)
-#   → _book/ (results/book-render.json)
+#   → chapters/_generated/ → _book/
 #
-# Every rule calls the `flygnn` command, so each step can also be run by hand.
+# Every rule calls the `flygnn` command, whose subcommands call the stages' entry functions
+# (flygnn.stages), so each step can also be run by hand.
 #   snakemake --cores 4                     everything, conditions in parallel
 #   snakemake --cores 4 report              up to the chapters (what `flygnn report --no-render` does)
 #   snakemake --profile profiles/slurm      the same on a SLURM cluster (training on GPUs)
 #   snakemake --profile profiles/lsf        the same on an LSF cluster
 # A user with their own checkpoints enters at the bundle: put it in
-# data/bundles/<condition>/ (or `flygnn import-upstream`) and nothing upstream runs,
-# because Snakemake does not re-create a missing dataset for an existing bundle.
+# data/bundles/<condition>/ (or `flygnn import-upstream`) and nothing upstream runs.
 #
-# Settings, overridable with --config KEY=VALUE (flygnn report passes the paths; the
-# defaults are flygnn.project's, for the project this Snakefile runs in):
+# What is out of date is decided by content, never by file times (docs/staleness.md): every
+# input is `ancient`, so Snakemake only asks whether an output exists. A dataset or bundle
+# that exists is kept (retrain deliberately with `flygnn train --overwrite`). The analyze,
+# chapters and book rules write stamps under results/.workflow/ named by the fingerprint of
+# their inputs, computed here when the workflow is read (flygnn.stages.analyze.analysis_keys):
+# changed content means a new name, hence a job, and the job's stage function decides again
+# from the same fingerprints, so a job for unchanged results costs seconds and changes nothing.
+#
+# Settings, overridable with --config KEY=VALUE (the defaults are flygnn.project's, for the
+# project this Snakefile runs in):
 #   conditions=data/conditions.yaml  bundles=data/bundles  datasets=data/datasets
 #   results=results  notebooks=analysis  preset=cpu (simulation and training preset)
 #   device=cpu (training device; the cluster profiles set cuda)  flyvis_model= (ground truth)
 #   flygnn="<this python> -m flygnn"
 
+import hashlib
 import re
 import shlex
 import sys
 
+from flygnn import __version__
 from flygnn.bundle import BUNDLE_FILES
 from flygnn.conditions import load_conditions
 from flygnn.project import ProjectLayout
 from flygnn.sections import SECTIONS
+from flygnn.stages.analyze import analysis_keys
 
 # Snakemake runs in the project folder; rules name files relative to it
 LAYOUT = ProjectLayout.at(
@@ -50,14 +60,23 @@ FLYVIS_MODEL = config.get("flyvis_model", "")
 # the interpreter running Snakemake runs flygnn too (its environment has both)
 FLYGNN = config.get("flygnn", f"{shlex.quote(sys.executable)} -m flygnn")
 
-CONDITIONS = [c.name for c in load_conditions(CONDITIONS_FILE)]
+LOADED = load_conditions(CONDITIONS_FILE)
+CONDITIONS = [c.name for c in LOADED]
 DATASET = LAYOUT.relative(LAYOUT.dataset_path(PRESET, "{condition}"))
 BUNDLE = LAYOUT.relative(LAYOUT.bundle_dir("{condition}"))
-# results/<condition>/.analyzed: written by `flygnn analyze` with the results (and refreshed
-# when it finds them current), so a standalone `flygnn analyze` counts here too
-STAMP = LAYOUT.relative(LAYOUT.analysis_stamp("{condition}"))
-BOOK_RECORD = LAYOUT.relative(LAYOUT.book_record)
-RENDER_RECORD = LAYOUT.relative(LAYOUT.render_record)
+STAMPS = LAYOUT.relative(LAYOUT.workflow_stamps)
+# each condition's analysis key ("pending" while its bundle is not there), and the book's:
+# the keys of every analysis and the hand-written sources of the book
+KEYS = analysis_keys(LAYOUT, LOADED, FLYVIS_MODEL)
+SOURCES = [LAYOUT.conditions_file, LAYOUT.published, LAYOUT.quarto_config, LAYOUT.root / "index.qmd"]
+SOURCES += sorted(p for p in LAYOUT.chapters.rglob("*") if p.is_file() and LAYOUT.generated not in p.parents)
+_book = hashlib.sha256(f"flygnn {__version__}\n{sorted(KEYS.items())}\n".encode())
+for _path in SOURCES:
+    _book.update(LAYOUT.relative(_path).encode() + (_path.read_bytes() if _path.is_file() else b"absent"))
+BOOK_KEY = _book.hexdigest()[:16]
+ANALYZED = f"{STAMPS}/analyzed-{{condition}}-{{key}}"
+CHAPTERS = f"{STAMPS}/chapters-{BOOK_KEY}"
+BOOK = f"{STAMPS}/book-{BOOK_KEY}"
 PATHS = (
     f"--conditions-file {shlex.quote(CONDITIONS_FILE)} --bundles {shlex.quote(BUNDLES)} "
     f"--results {shlex.quote(RESULTS)} --notebooks {shlex.quote(NOTEBOOKS)}"
@@ -67,6 +86,7 @@ GROUND_TRUTH = f"--flyvis-model {shlex.quote(FLYVIS_MODEL)}" if FLYVIS_MODEL els
 
 wildcard_constraints:
     condition="|".join(re.escape(name) for name in CONDITIONS),
+    key="[0-9a-f]{16}|pending",
 
 
 # cheap steps that must see the whole project stay on the submitting machine
@@ -79,12 +99,12 @@ localrules:
 
 rule all:
     input:
-        RENDER_RECORD,
+        BOOK,
 
 
 rule report:
     input:
-        BOOK_RECORD,
+        CHAPTERS,
 
 
 rule simulate:
@@ -101,7 +121,7 @@ rule simulate:
 
 rule train:
     input:
-        DATASET,
+        ancient(DATASET),
     output:
         [f"{BUNDLE}/{name}" for name in BUNDLE_FILES],
     params:
@@ -119,38 +139,36 @@ rule train:
 
 rule analyze:
     input:
-        bundle=[f"{BUNDLE}/{name}" for name in BUNDLE_FILES],
-        notebooks=[f"{NOTEBOOKS}/{section.name}.ipynb" for section in SECTIONS],
+        # for the order of the jobs only (train before analyze): never compared by time
+        bundle=ancient([f"{BUNDLE}/{name}" for name in BUNDLE_FILES]),
+        notebooks=ancient([f"{NOTEBOOKS}/{section.name}.ipynb" for section in SECTIONS]),
     output:
-        # a stamp, not metrics.json or manifest.json: Snakemake deletes a job's outputs
-        # before it runs and after it fails, and the previous good results (which the
-        # runner replaces only on success) must survive a failure untouched. The runner
-        # writes it; `flygnn report` sets it from the runner's fingerprints beforehand.
-        STAMP,
+        # a stamp named by the inputs' fingerprint, not metrics.json or manifest.json: Snakemake
+        # deletes a job's outputs before it runs and after it fails, and the previous good
+        # results (which the analysis replaces only on success) must survive a failure untouched
+        ANALYZED,
     threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
     shell:
-        "{FLYGNN} analyze --conditions {wildcards.condition} {PATHS} {GROUND_TRUTH} --force"
+        "{FLYGNN} analyze --conditions {wildcards.condition} {PATHS} {GROUND_TRUTH} "
+        "&& rm -f {STAMPS}/analyzed-{wildcards.condition}-* && touch {output:q}"
 
 
 rule chapters:
     input:
-        analyses=expand(STAMP, condition=CONDITIONS),
-        conditions=CONDITIONS_FILE,
-        published=LAYOUT.relative(LAYOUT.published),
-        quarto=LAYOUT.relative(LAYOUT.quarto_config),
+        ancient([ANALYZED.format(condition=name, key=KEYS[name]) for name in CONDITIONS]),
     output:
-        BOOK_RECORD,
+        CHAPTERS,
     shell:
-        "{FLYGNN} report --chapters-only {PATHS}"
+        "{FLYGNN} report --chapters-only {PATHS} && rm -f {STAMPS}/chapters-* && touch {output:q}"
 
 
 rule book:
     input:
-        BOOK_RECORD,
+        ancient(CHAPTERS),
     output:
-        RENDER_RECORD,
+        BOOK,
     shell:
-        "{FLYGNN} report --render-only {PATHS}"
+        "{FLYGNN} report --render-only {PATHS} && rm -f {STAMPS}/book-* && touch {output:q}"

@@ -48,6 +48,14 @@ out = pathlib.Path(output_dir)
 meta = json.loads((pathlib.Path(bundle) / "bundle.json").read_text())
 if meta.get("test_fail_section") == {section.name!r}:
     raise RuntimeError("stand-in failure in {section.name}")
+if meta.get("test_hold_section") == {section.name!r}:
+    # a long notebook: say which process runs it, then wait while the test holds it
+    import os, time
+    hold = pathlib.Path(meta["test_hold_file"])
+    hold.with_suffix(".pid").write_text(str(os.getpid()))
+    until = time.monotonic() + 60
+    while hold.exists() and time.monotonic() < until:
+        time.sleep(0.1)
 for family, stems in {families!r}.items():
     if family in meta.get("test_skip_figures", []):
         continue
@@ -131,12 +139,12 @@ def analysed_copy(destination: Path) -> ProjectLayout:
         import tempfile
 
         from flygnn.conditions import load_conditions
-        from flygnn.report.runner import AnalysisRunner
+        from flygnn.stages.analyze import AnalysisRunner
 
         root = Path(tempfile.mkdtemp(prefix="flygnn-report-template-"))
         atexit.register(shutil.rmtree, root, True)
         layout = make_project(root)
-        runs = AnalysisRunner(layout, log=lambda message: None).run(load_conditions(layout.conditions_file))
+        runs = AnalysisRunner(layout).run(load_conditions(layout.conditions_file))
         assert [r.status for r in runs] == ["ok", "ok"], [r.message for r in runs]
         _TEMPLATE["root"] = root
     shutil.copytree(_TEMPLATE["root"], destination, dirs_exist_ok=True)

@@ -20,19 +20,28 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # The layers, lowest first. A part may import only from the layers below its own: not
 # from above (an arrow back up) and not from its own layer (siblings stay independent,
-# e.g. the pipeline stages simulate, train and analysis). A new module or subpackage
+# e.g. the libraries simulate, train and analysis). A new module or subpackage
 # needs a place here before its test passes.
 LAYERS: list[tuple[str, ...]] = [
     ("flygnn", "errors"),  # the package itself (its version) and the error users see
-    ("atomic", "conditions", "metric_format", "metric_names", "sections", "stimulus"),  # contracts with no dependencies
+    (
+        "atomic",
+        "conditions",
+        "locks",
+        "metric_format",
+        "metric_names",
+        "sections",
+        "stimulus",
+    ),  # contracts with no dependencies
     ("project",),  # where a project's files are: paths only
     ("connectome",),
     ("groundtruth", "model"),
-    ("dataset", "bundle"),  # the files the stages exchange
-    ("simulate", "train", "analysis"),  # the pipeline stages, side by side
+    ("dataset", "bundle", "replicate_runs"),  # the files the stages exchange
+    ("simulate", "train", "analysis"),  # the stages' libraries, side by side
     ("figures",),  # drawing what the analysis computed
-    ("notebook", "pipeline", "upstream"),  # I/O façades and orchestration over stages and figures
-    ("report",),
+    ("notebook", "upstream"),  # I/O façades over the libraries and figures
+    ("report",),  # the book: chapter parts from the results, Quarto
+    ("stages",),  # the pipeline stages' entry functions (simulate, train, analyze, report), over all of the above
     ("cli",),
     ("__main__",),
 ]

@@ -39,8 +39,8 @@ SECTION = {section.name: section for section in SECTIONS}
 def smoke_run(tmp_path_factory, tiny_network, flyvis_model_dir):
     """(dataset path, bundle path) of a smoke condition trained on the extent-1 network."""
     from flygnn.groundtruth import load_ground_truth
-    from flygnn.pipeline.train import train_condition
     from flygnn.simulate import simulate_dataset
+    from flygnn.stages.train import train_condition
 
     root = tmp_path_factory.mktemp("smoke")
     truth = load_ground_truth(tiny_network, flyvis_model_dir)

@@ -38,11 +38,20 @@ def test_every_default_path_has_one_definition(tmp_path):
     assert (
         layout.training_cache_dir("cpu", "sigma-0p5") == tmp_path / "data" / "cache" / "training" / "cpu" / "sigma-0p5"
     )
-    assert layout.analysis_stamp("sigma-0") == tmp_path / "results" / "sigma-0" / ".analyzed"
-    assert (layout.book_record, layout.render_record, layout.report_log) == (
+    result = layout.result("sigma-0")
+    assert (result.manifest, result.metrics, result.failed) == (
+        tmp_path / "results" / "sigma-0" / "manifest.json",
+        tmp_path / "results" / "sigma-0" / "metrics.json",
+        tmp_path / "results" / "sigma-0" / "failed",
+    )
+    assert result.notebook("spectral") == tmp_path / "results" / "sigma-0" / "notebooks" / "spectral.ipynb"
+    assert result.figure("fig-tau") == tmp_path / "results" / "sigma-0" / "figures" / "fig-tau.png"
+    assert result.old == tmp_path / "results" / ".sigma-0.old"
+    assert (layout.book_record, layout.render_record, layout.latest_log, layout.lock_file("sigma-0")) == (
         tmp_path / "results" / "book.json",
         tmp_path / "results" / "book-render.json",
-        tmp_path / "results" / "report.log",
+        tmp_path / "results" / "logs" / "report-latest.log",
+        tmp_path / "results" / ".locks" / "sigma-0.lock",
     )
     assert (layout.notebooks, layout.generated) == (tmp_path / "analysis", tmp_path / "chapters" / "_generated")
 

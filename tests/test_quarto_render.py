@@ -167,8 +167,6 @@ def test_render_check_finds_missing_figures(tmp_path, fake_quarto, monkeypatch):
 
 def test_without_quarto_everything_up_to_the_render_is_done(tmp_path, monkeypatch, capfd):
     layout = analysed_copy(tmp_path / "project")
-    for name in ("sigma-0", "sigma-0p5"):
-        (layout.result_dir(name) / ".analyzed").touch()
     monkeypatch.setattr(quarto, "find_quarto", lambda: None)
     monkeypatch.chdir(layout.root)
     assert main(["report"]) == 3

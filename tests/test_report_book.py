@@ -12,9 +12,9 @@ from project_fixtures import analysed_copy, write_fake_history, write_fake_per_t
 
 from flygnn.analysis.metrics import DEFINITIONS, upstream_fit
 from flygnn.conditions import Condition, load_conditions
+from flygnn.project import read_manifest
 from flygnn.report import book_figures, chapters, findings
 from flygnn.report.per_type import PerTypeResults, tau_r2_ceiling
-from flygnn.report.runner import read_manifest
 from flygnn.report.summary import metric_cell
 from flygnn.report.training import loss_trend, recovery_trend
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flygnn.errors import FlygnnError
+
+logger = logging.getLogger(__name__)
 
 
 def _umask() -> int:
@@ -60,27 +64,77 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def remove_tree(path: Path, shown: str | None = None) -> None:
+    """Delete the folder ``path``; FlygnnError naming it and the fix when that is impossible.
+
+    A folder made read-only (``chmod 555``) is made writable first: it is one of ours.
+    """
+
+    def writable_and_again(function, name, exc_info) -> None:  # noqa: ARG001
+        parent = Path(name).parent
+        try:
+            for folder in {parent, Path(name)}:
+                if folder.is_dir() and not folder.is_symlink():
+                    folder.chmod(folder.stat().st_mode | stat.S_IRWXU)
+            function(name)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            raise exc_info[1] from None
+
+    try:
+        shutil.rmtree(path, onerror=writable_and_again)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if shown is None:
+            below_cwd = os.path.relpath(path)
+            shown = str(path) if below_cwd.startswith("..") else below_cwd
+        raise FlygnnError(
+            f"{shown} is left from an earlier run and cannot be removed ({exc.strerror}: {exc.filename}). "
+            f"Remove it by hand (`chmod -R u+w {shown} && rm -rf {shown}`, as its owner), then run again."
+        ) from exc
+
+
+def leftovers(path: str | os.PathLike) -> list[Path]:
+    """What ``atomic_directory(path)`` leaves when its process is killed: staging folders and the
+    previous version moved aside. Remove them only when no other process writes ``path``."""
+    path = Path(path)
+    found = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    old = path.with_name(f".{path.name}.old")
+    return found + ([old] if old.exists() else [])
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; move it to ``path`` on success.
 
     With ``overwrite`` an existing ``path`` is replaced only after the new one is
-    complete (the old one is moved aside first and deleted after the swap).
+    complete (the old one is moved aside to ``.<name>.old`` first and deleted after the
+    swap). A ``.<name>.old`` left by a killed run is removed before any work starts (or
+    reported with the fix); one that cannot be removed after the swap is reported as a
+    warning, the new folder being complete and in place.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not overwrite:
         raise FlygnnError(f"{path} already exists; pass --overwrite to replace it.")
+    old = path.with_name(f".{path.name}.old")
+    if old.exists():
+        remove_tree(old)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700)
     try:
         yield tmp
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            if old.exists():  # made while the block ran
+                remove_tree(old)
             os.replace(path, old)
             os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                remove_tree(old)
+            except FlygnnError as exc:
+                logger.warning("%s", exc)
         else:
             os.replace(tmp, path)
     except OSError as exc:

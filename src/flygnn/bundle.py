@@ -8,7 +8,7 @@
 
 Beside them, not part of its fingerprint (they do not change the model): its resumable
 ``training-state/``, ``training-history.csv`` and the loss figure (see
-:mod:`flygnn.pipeline.train`).
+:mod:`flygnn.stages.train`).
 
 Loading never unpickles anything (safetensors and JSON only) and checks every tensor
 against the network the bundle was trained on, so a bundle for another network, a

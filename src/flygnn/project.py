@@ -12,13 +12,17 @@ relative to the working directory, as typed.
     data/cache/training/<preset>/<condition>/     training states while a leg runs (not committed)
     analysis/<section>.ipynb                      the analysis notebook templates
     analysis/<section>.py                         their sources (jupytext; ``notebook.sync``)
-    results/<condition>/                          one condition's analysis (see ``report.runner``)
+    results/<condition>/                          one condition's analysis (``ResultFolder`` below)
     results/book.json, book-render.json           what the chapters and the book were made from
+    results/logs/report-<time>.log                one file per `flygnn report` run; report-latest.log
+                                                  points at the newest
+    results/.locks/<name>.lock                    held while a condition is analysed or the book built
     chapters/_generated/                          the chapter parts written by ``report.chapters``
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,15 +32,108 @@ from typing import Any
 from flygnn.errors import FlygnnError
 
 MARKERS = ("_quarto.yml", "data/conditions.yaml")
-# results/<condition>/.analyzed: written by the runner with every successful analysis (and
-# refreshed when it finds the results current); the Snakefile's analyze rule has it as output
-ANALYSIS_STAMP = ".analyzed"
-# the full output of the last `flygnn report` (Snakemake, notebook kernels), under results/
-REPORT_LOG = "report.log"
-# under results/: which results the generated chapters were made from (the chapters rule's output),
-# and when and with which Quarto the book was published (the book rule's output)
+# under results/: which results the generated chapters were made from, and which inputs the
+# published book was rendered from (``flygnn report`` skips the render when they are unchanged)
 BOOK_RECORD = "book.json"
 RENDER_RECORD = "book-render.json"
+# under results/: one log file per `flygnn report` run, and a link to the newest
+LOGS = "logs"
+LATEST_LOG = "report-latest.log"
+# under results/: the lock files (fcntl; the kernel releases them when their process ends)
+LOCKS = ".locks"
+# under results/: the Snakefile's content-addressed stamps (see docs/staleness.md)
+WORKFLOW_STAMPS = ".workflow"
+
+# The layout of results/<condition>/, written by flygnn.stages.analyze and read by the book.
+RESULT_NOTEBOOKS = "notebooks"  # <section>.ipynb, executed (kernel cwd = the result folder)
+RESULT_FIGURES = "figures"  # <family>.png|.pdf saved by the notebooks
+RESULT_METRICS = "metrics"  # <section>.json saved by the notebooks
+RESULT_CACHE = "cache"  # derived quantities shared by the sections (carried over between runs)
+METRICS_FILE = "metrics.json"  # the sections' metrics merged (flygnn-metrics/1)
+MANIFEST_FILE = "manifest.json"  # status, parameters, input fingerprints, timings (flygnn-manifest/1)
+PER_TYPE_FILE = "per-type.csv"  # written by the biophysics notebook
+FAILED = "failed"  # only after a failed run: the failing notebook and its manifest
+
+
+@dataclass(frozen=True)
+class ResultFolder:
+    """The files of one condition's analysis, ``results/<condition>/``.
+
+    The analysis writes it into a staging folder beside it (``staging_glob``) and swaps it
+    into place whole, keeping the previous one as ``old`` until the swap is done.
+    """
+
+    path: Path
+
+    @property
+    def condition(self) -> str:
+        return self.path.name
+
+    @property
+    def notebooks(self) -> Path:
+        return self.path / RESULT_NOTEBOOKS
+
+    def notebook(self, section: str) -> Path:
+        return self.notebooks / f"{section}.ipynb"
+
+    @property
+    def figures(self) -> Path:
+        return self.path / RESULT_FIGURES
+
+    def figure(self, stem: str, suffix: str = ".png") -> Path:
+        return self.figures / f"{stem}{suffix}"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.path / RESULT_METRICS
+
+    @property
+    def cache(self) -> Path:
+        return self.path / RESULT_CACHE
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / MANIFEST_FILE
+
+    @property
+    def per_type(self) -> Path:
+        return self.path / PER_TYPE_FILE
+
+    @property
+    def failed(self) -> Path:
+        return self.path / FAILED
+
+    @property
+    def staging_glob(self) -> str:
+        """The names of staging folders (flygnn.atomic.atomic_directory) in the parent folder."""
+        return f".{self.path.name}.*.tmp"
+
+    @property
+    def old(self) -> Path:
+        """Where the previous results wait while the new ones are swapped in."""
+        return self.path.with_name(f".{self.path.name}.old")
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """``folder/manifest.json`` (a result folder or its ``failed/``), or None when absent or unreadable."""
+    return read_record(folder / MANIFEST_FILE)
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A JSON object written by flygnn (manifest, book records), or None when absent or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
 # the paths a command lets the user choose, and where they are by default (under the root)
 DEFAULT_PATHS = {
     "conditions_file": "data/conditions.yaml",
@@ -172,13 +269,24 @@ class ProjectLayout:
     def result_dir(self, condition: str) -> Path:
         return self.results / condition
 
-    def analysis_stamp(self, condition: str) -> Path:
-        """The file Snakemake compares with the bundle and notebooks to decide what is out of date."""
-        return self.result_dir(condition) / ANALYSIS_STAMP
+    def result(self, condition: str) -> ResultFolder:
+        return ResultFolder(self.result_dir(condition))
 
     @property
-    def report_log(self) -> Path:
-        return self.results / REPORT_LOG
+    def logs(self) -> Path:
+        return self.results / LOGS
+
+    @property
+    def latest_log(self) -> Path:
+        return self.logs / LATEST_LOG
+
+    def lock_file(self, name: str) -> Path:
+        """``results/.locks/<name>.lock``: a condition's name, or ``report`` for the book."""
+        return self.results / LOCKS / f"{name}.lock"
+
+    @property
+    def workflow_stamps(self) -> Path:
+        return self.results / WORKFLOW_STAMPS
 
     @property
     def book_record(self) -> Path:

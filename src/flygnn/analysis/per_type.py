@@ -35,7 +35,9 @@ from flygnn.analysis.biophysics import per_type_median
 from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, upstream_fit, upstream_residuals
 from flygnn.atomic import write_text
 
-PER_TYPE_FILE = "per-type.csv"
+# the notebooks write it as flygnn.analysis.per_type.PER_TYPE_FILE; the results layout defines it
+from flygnn.project import PER_TYPE_FILE as PER_TYPE_FILE
+
 # the file's columns, in order; "type" is the cell-type name, the rest numbers
 PER_TYPE_COLUMNS = (
     "type",

@@ -1,7 +1,7 @@
 """Run-to-run spread: what a number that depends on training is worth.
 
 A replicate record (one row of ``data/replicates/*.csv``, read by
-:func:`flygnn.pipeline.replicate.read_replicates`) is one training run of a fixed recipe
+:func:`flygnn.replicate_runs.read_replicates`) is one training run of a fixed recipe
 scored by upstream's rules. Grouping records that differ only in their seeds gives the
 spread of every metric; a published value, or a longer run's value, then either lies
 inside that spread or beyond it.

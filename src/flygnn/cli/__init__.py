@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import signal
 import sys
 
@@ -49,8 +50,23 @@ def _terminate(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
+class _Warnings(logging.Handler):
+    """What the library reports as a warning (a leftover folder it could not remove) reaches the
+    terminal, on whatever sys.stderr is now; its progress (INFO) goes only to a run's log file."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"warning: {record.getMessage()}", file=sys.stderr)
+
+
+def _show_warnings() -> None:
+    package = logging.getLogger("flygnn")
+    if not any(isinstance(handler, _Warnings) for handler in package.handlers):
+        package.addHandler(_Warnings(logging.WARNING))
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
+    _show_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

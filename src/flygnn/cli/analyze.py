@@ -17,9 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Execute analysis/<section>.ipynb for every section with papermill, per condition, "
             "into results/<condition>/ (notebooks, figures, metrics.json, manifest.json). The "
             "notebooks get the dataset the bundle was trained on when it is present. A condition "
-            "whose bundle and notebooks are unchanged since its last successful run is skipped. A "
+            "whose bundle and notebooks are unchanged since its last successful run (compared by content) is skipped. A "
             "failing notebook stops its condition, keeps the previous results and is reported; the "
-            "other conditions still run. Paths default to the project that contains the cwd."
+            "other conditions still run. One analysis of a condition runs at a time. Paths default to the project "
+            "that contains the cwd."
         ),
     )
     parser.add_argument("--conditions", nargs="+", metavar="NAME", help="condition names (default: all)")
@@ -47,15 +48,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare with the synthetic ground truth (default: whatever each bundle was trained on)",
     )
     parser.add_argument("--force", action="store_true", help="re-run conditions that are up to date")
+    parser.add_argument("--cores", type=int, default=1, help="conditions analysed at the same time (default 1)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar per notebook cell")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from flygnn.cli.report import show_event
     from flygnn.conditions import load_conditions, select_conditions
     from flygnn.project import ProjectLayout
-    from flygnn.report.runner import AnalysisRunner
+    from flygnn.stages.analyze import analyze_conditions
 
+    if args.cores < 1:
+        raise FlygnnError(f"--cores must be at least 1, got {args.cores}.")
     layout = ProjectLayout.find(
         conditions_file=args.conditions_file,
         bundles=args.bundles,
@@ -63,14 +68,17 @@ def run(args: argparse.Namespace) -> int:
         notebooks=args.notebooks,
     )
     conditions = select_conditions(load_conditions(layout.conditions_file), args.conditions)
-    runner = AnalysisRunner(
+    runs = analyze_conditions(
         layout,
+        conditions,
+        force=args.force,
+        cores=args.cores,
         kernel_name=args.kernel,
         flyvis_model=args.flyvis_model,
         synthetic_groundtruth=args.synthetic_groundtruth,
         progress=args.progress,
+        on_event=show_event,
     )
-    runs = runner.run(conditions, force=args.force)
     failed = [r for r in runs if r.status == "failed"]
     summary = ", ".join(f"{r.condition}: {r.status}" for r in runs)
     print(f"analysis: {summary}")

@@ -87,7 +87,7 @@ def import_command(args: argparse.Namespace) -> int:
 
 def info_command(args: argparse.Namespace) -> int:
     from flygnn.bundle import load_bundle
-    from flygnn.pipeline.train import STATE_FOLDER
+    from flygnn.stages.train import STATE_FOLDER
     from flygnn.train.state import peek_iteration
 
     bundle = load_bundle(args.bundle)

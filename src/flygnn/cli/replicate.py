@@ -60,17 +60,9 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from flygnn.errors import FlygnnError
-    from flygnn.pipeline.replicate import (
-        PLAN_FILE,
-        REPLICATES_FOLDER,
-        ReplicateRun,
-        load_plan,
-        next_run,
-        record_path,
-        run_replicate,
-        run_status,
-    )
     from flygnn.project import ProjectLayout
+    from flygnn.replicate_runs import PLAN_FILE, REPLICATES_FOLDER, ReplicateRun, load_plan, record_path
+    from flygnn.stages.replicate import next_run, run_replicate, run_status
     from flygnn.stimulus import KINDS
 
     layout = ProjectLayout.find()

@@ -36,55 +36,33 @@ def register(subparsers) -> None:
 
 def simulate_command(args) -> int:
     from flygnn.conditions import load_conditions, select_conditions
-    from flygnn.connectome import load_network
-    from flygnn.errors import FlygnnError
-    from flygnn.figures.dataset import write_dataset_figures
-    from flygnn.groundtruth import load_ground_truth
     from flygnn.project import ProjectLayout
-    from flygnn.simulate import preset, simulate_dataset
-    from flygnn.stimulus import StimulusSpec
+    from flygnn.stages.simulate import simulate_conditions
 
-    if args.seed < 0:
-        raise FlygnnError(f"--seed must be >= 0, got {args.seed}.")
-    settings = dict(preset(args.preset))
-    for key in ("extent", "train_frames", "test_frames"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
     layout = ProjectLayout.find(required=False, conditions_file=args.conditions_file, datasets=args.out)
     conditions = select_conditions(load_conditions(layout.conditions_file), args.conditions)
-    todo = []
-    for condition in conditions:
-        path = layout.dataset_path(args.preset, condition.name)
-        if path.exists() and not args.overwrite:
-            print(f"{condition.name}: {layout.relative(path)} exists, kept (pass --overwrite to simulate it again)")
-        else:
-            todo.append((condition, path))
-    if not todo:
-        return 0
-    network = load_network(settings["extent"])
-    truth = load_ground_truth(network, args.flyvis_model, synthetic=args.synthetic_groundtruth)
-    if truth.synthetic:
+    overrides = {key: getattr(args, key) for key in ("extent", "train_frames", "test_frames")}
+    simulated = simulate_conditions(
+        layout,
+        conditions,
+        preset_name=args.preset,
+        overwrite=args.overwrite,
+        seed=args.seed,
+        stimulus=args.stimulus,
+        tau_mode=args.tau_mode,
+        overrides={key: value for key, value in overrides.items() if value is not None},
+        flyvis_model=args.flyvis_model,
+        synthetic_groundtruth=args.synthetic_groundtruth,
+    )
+    if any(s.synthetic_groundtruth for s in simulated):
         print("note: using a SYNTHETIC ground truth; every output is labelled synthetic")
-    spec = StimulusSpec.from_dict({"kind": args.stimulus, "seed": args.seed})
-    for condition, path in todo:
-        dataset = simulate_dataset(
-            path,
-            network,
-            truth,
-            sigma=condition.sigma,
-            train_frames=settings["train_frames"],
-            test_frames=settings["test_frames"],
-            stimulus_spec=spec,
-            condition=condition.name,
-            preset_name=args.preset,
-            seed=args.seed,
-            tau_mode=args.tau_mode,
-            overwrite=args.overwrite,
-        )
-        figures = layout.dataset_figures(args.preset, condition.name)
-        write_dataset_figures(dataset, network, figures)
-        print(
-            f"{condition.name}: wrote {layout.relative(path)} ({dataset.frames('train')} train + "
-            f"{dataset.frames('test')} test frames, σ = {condition.sigma:g}); figures in {layout.relative(figures)}"
-        )
+    for s in simulated:
+        name, path = s.condition.name, layout.relative(s.path)
+        if s.kept:
+            print(f"{name}: {path} exists, kept (pass --overwrite to simulate it again)")
+        else:
+            print(
+                f"{name}: wrote {path} ({s.train_frames} train + {s.test_frames} test frames, "
+                f"σ = {s.condition.sigma:g}); figures in {layout.relative(s.figures)}"
+            )
     return 0

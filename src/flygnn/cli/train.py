@@ -39,11 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="continue the newest training state (the running leg's, or the one committed in the bundle) and replace the bundle",
     )
-    start.add_argument(
-        "--warm-start",
-        action="store_true",
-        help="continue a bundle that has no training state from its weights, with fresh Adam moments",
-    )
     start.add_argument("--fresh", action="store_true", help="start over even if a training state exists")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing bundle at --out when starting over"
@@ -92,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from flygnn.errors import FlygnnError
-    from flygnn.pipeline.train import train_condition
+    from flygnn.stages.train import train_condition
     from flygnn.train import parse_lr_steps, tune_cpu_allocator
 
     if args.threads < 1:
@@ -112,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         checkpoint_dir=args.checkpoint_dir,
         resume=args.resume,
-        warm_start=args.warm_start,
         fresh=args.fresh,
         overwrite=args.overwrite,
         device=args.device,

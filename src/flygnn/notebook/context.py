@@ -31,6 +31,7 @@ from flygnn.errors import FlygnnError
 from flygnn.figures.style import apply_style, remove_type_legend, save_figure, type_legend_figure
 from flygnn.notebook.cache import cache_key, cached_arrays, restore
 from flygnn.notebook.parameters import NotebookParameters
+from flygnn.project import ResultFolder
 from flygnn.sections import TYPE_LEGEND_FIGURE
 
 GAUGE_ATTRIBUTES = (
@@ -86,15 +87,15 @@ class NotebookContext:
 
     @property
     def figures_dir(self) -> Path:
-        return self.output_dir / "figures"
+        return ResultFolder(self.output_dir).figures
 
     @property
     def metrics_dir(self) -> Path:
-        return self.output_dir / "metrics"
+        return ResultFolder(self.output_dir).metrics_dir
 
     @property
     def cache_dir(self) -> Path:
-        return self.output_dir / "cache"
+        return ResultFolder(self.output_dir).cache
 
     @property
     def model(self):
@@ -417,6 +418,11 @@ def load_context(parameters: NotebookParameters) -> NotebookContext:
         )
     output = Path(parameters.output_dir)
     truth = _ground_truth(
-        network, loaded, output / "cache", parameters.dataset, parameters.flyvis_model, parameters.synthetic_groundtruth
+        network,
+        loaded,
+        ResultFolder(output).cache,
+        parameters.dataset,
+        parameters.flyvis_model,
+        parameters.synthetic_groundtruth,
     )
     return NotebookContext(condition, float(sigma), output, loaded, network, truth)

@@ -1,11 +1,9 @@
-"""The report: papermill runs of the analysis notebooks, the generated chapter parts
-(σ-grids, summary tables, provenance), Quarto rendering and the Snakemake workflow
-that decides what is out of date.
+"""The book: the generated chapter parts (σ-grids, summary tables, provenance) written from
+the analyses' results, and the Quarto render that is checked before it replaces ``_book/``.
 
-Flow of ``flygnn report``::
+Flow of ``flygnn report`` (:mod:`flygnn.stages.report`)::
 
-    snakemake (rules analyze → chapters)    one mechanism decides what changed
-      └─ flygnn analyze --conditions C      runner: papermill per section, metrics.json, manifest.json
-      └─ flygnn report --chapters-only      chapters: chapters/_generated/*.qmd from conditions + results
-    quarto render (to a temporary folder)   quarto: verified, then swapped into _book/
+    stages.analyze      papermill per section, metrics.json, manifest.json (what changed only)
+    report.chapters     chapters/_generated/*.qmd from the conditions and the results
+    report.quarto       quarto render into a staging folder: verified, then swapped into _book/
 """

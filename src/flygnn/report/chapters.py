@@ -47,10 +47,9 @@ from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.project import ProjectLayout
+from flygnn.project import ProjectLayout, read_manifest
 from flygnn.report.markdown import escape_markdown, pipe_table
 from flygnn.report.notebook_pages import page_href
-from flygnn.report.runner import read_manifest
 from flygnn.report.summary import additional_metrics_table, load_metrics, load_published, summary_table
 from flygnn.sections import SECTIONS, TYPE_LEGEND_FIGURE, FigureFamily, Section
 
@@ -120,8 +119,8 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
     family, so a reader steps through σ at full size.
     """
     n = len(conditions)
-    images = [layout.result_dir(c.name) / "figures" / f"{family.panel}.png" for c in conditions]
-    legend = layout.result_dir(conditions[0].name) / "figures" / f"{TYPE_LEGEND_FIGURE}.png"
+    images = [layout.result(c.name).figure(family.panel) for c in conditions]
+    legend = layout.result(conditions[0].name).figure(TYPE_LEGEND_FIGURE)
     legend_path = _posix_relpath(legend, layout.chapters)
     # a panel without its legend keeps it in the lightbox: the legend is its description there
     lightbox_legend = f' description="![]({legend_path}){{alt=\\"Cell-type colours\\"}}"' if family.type_legend else ""
@@ -237,7 +236,7 @@ def check_results(layout: ProjectLayout, conditions: Sequence[Condition], log: L
         result_dir = layout.result_dir(name)
         bundle_dir = layout.bundle_dir(name)
         manifest = read_manifest(result_dir)
-        failed = read_manifest(result_dir / "failed")
+        failed = read_manifest(layout.result(name).failed)
         if not all((bundle_dir / f).is_file() for f in BUNDLE_FILES):
             problems.append(f"{name}: no complete bundle at {layout.relative(bundle_dir)}/")
             continue
@@ -362,7 +361,6 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
         ("Dataset fingerprint", [_short(d.get("fingerprint")) for d in datasets]),
         ("Ground truth", [ground_truth(r) for r in results]),
         ("Ground-truth fingerprint", [_short(t.get("fingerprint")) for t in truths]),
-        ("Analysed on", [str(r.manifest.get("finished", ""))[:10] or "—" for r in results]),
     ]
     header = [""] + [escape_markdown(r.condition.label) for r in results]
     body = [[label] + [escape_markdown(v) for v in values] for label, values in rows]
@@ -396,8 +394,8 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
     )
     links = " · ".join(
         f"{escape_markdown(r.condition.label)}: "
-        f"[manifest.json]({_posix_relpath(layout.result_dir(r.condition.name) / 'manifest.json', layout.chapters)}), "
-        f"[metrics.json]({_posix_relpath(layout.result_dir(r.condition.name) / 'metrics.json', layout.chapters)})"
+        f"[manifest.json]({_posix_relpath(layout.result(r.condition.name).manifest, layout.chapters)}), "
+        f"[metrics.json]({_posix_relpath(layout.result(r.condition.name).metrics, layout.chapters)})"
         for r in results
     )
     return (
@@ -414,7 +412,7 @@ def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> st
     for section in SECTIONS:
         cells = [f"{escape_markdown(section.title)} (@sec-{section.name})"]
         for condition in conditions:
-            notebook = layout.result_dir(condition.name) / "notebooks" / f"{section.name}.ipynb"
+            notebook = layout.result(condition.name).notebook(section.name)
             cells.append(
                 f"[page]({page_href(condition.name, section.name, 'chapters')}) · "
                 f"[.ipynb]({_posix_relpath(notebook, layout.chapters)})"
@@ -425,10 +423,7 @@ def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> st
         header,
         [
             [f"{escape_markdown(section.title)} (@sec-{section.name})"]
-            + [
-                escape_markdown(layout.relative(layout.result_dir(c.name) / "notebooks" / f"{section.name}.ipynb"))
-                for c in conditions
-            ]
+            + [escape_markdown(layout.relative(layout.result(c.name).notebook(section.name))) for c in conditions]
             for section in SECTIONS
         ],
         ["left"] * len(header),
@@ -733,7 +728,7 @@ def write_book_record(layout: ProjectLayout, conditions: Sequence[Condition], ch
 
     record = {
         "conditions": [c.name for c in conditions],
-        "manifests": {c.name: file_sha256(layout.result_dir(c.name) / "manifest.json") for c in conditions},
+        "manifests": {c.name: file_sha256(layout.result(c.name).manifest) for c in conditions},
         "changed": [layout.relative(p) for p in changed],
     }
     path = layout.book_record
@@ -745,7 +740,7 @@ def results_summary(layout: ProjectLayout, conditions: Sequence[Condition]) -> s
     """One line per condition for the terminal: status and the upstream metrics."""
     lines = []
     for condition in conditions:
-        path = layout.result_dir(condition.name) / "metrics.json"
+        path = layout.result(condition.name).metrics
         if not path.is_file():
             lines.append(f"  {condition.name}: no results")
             continue

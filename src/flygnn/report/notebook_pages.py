@@ -63,7 +63,7 @@ def page_path(site: Path, condition: str, section: str) -> Path:
 
 
 def executed_notebook(layout: ProjectLayout, condition: str, section: str) -> Path:
-    return layout.result_dir(condition) / "notebooks" / f"{section}.ipynb"
+    return layout.result(condition).notebook(section)
 
 
 def source_dir(layout: ProjectLayout) -> Path:

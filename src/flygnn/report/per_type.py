@@ -78,9 +78,8 @@ def _read(path, condition: Condition, layout: ProjectLayout) -> PerTypeResults:
 
 
 def load_per_type(layout: ProjectLayout, conditions: Sequence[Condition]) -> list[PerTypeResults]:
-    from flygnn.analysis.per_type import PER_TYPE_FILE
 
-    return [_read(layout.result_dir(c.name) / PER_TYPE_FILE, c, layout) for c in conditions]
+    return [_read(layout.result(c.name).per_type, c, layout) for c in conditions]
 
 
 def _fixed(value: float, digits: int) -> str:

@@ -137,7 +137,7 @@ def replicates_part(
 
 def project_replicates_part(layout, published) -> str:
     """:func:`replicates_part` for a project: its records (``data/replicates``), its published table."""
-    from flygnn.pipeline.replicate import REPLICATES_FOLDER, load_recipe, read_replicates
+    from flygnn.replicate_runs import REPLICATES_FOLDER, load_recipe, read_replicates
 
     rows = read_replicates(layout.root / REPLICATES_FOLDER)
     values = {row.metric: row.published for row in published.rows}

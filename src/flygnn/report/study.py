@@ -240,7 +240,6 @@ def write_summary_csv(
 
 def downloads(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
     """Links to the summary CSV and each condition's metrics.json and per-type.csv."""
-    from flygnn.analysis.per_type import PER_TYPE_FILE
 
     def href(path: Path) -> str:
         return Path(os.path.relpath(path, layout.chapters)).as_posix()
@@ -251,12 +250,12 @@ def downloads(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
     ]
     files = [f"- {escape_markdown(layout.relative(summary))}"]
     for condition in conditions:
-        folder = layout.result_dir(condition.name)
-        links = [f"[metrics.json]({href(folder / 'metrics.json')})"]
-        names = [escape_markdown(layout.relative(folder / "metrics.json"))]
-        if (folder / PER_TYPE_FILE).is_file():
-            links.append(f"[{PER_TYPE_FILE}]({href(folder / PER_TYPE_FILE)}) (@tbl-per-type-recovery)")
-            names.append(escape_markdown(layout.relative(folder / PER_TYPE_FILE)))
+        folder = layout.result(condition.name)
+        links = [f"[{folder.metrics.name}]({href(folder.metrics)})"]
+        names = [escape_markdown(layout.relative(folder.metrics))]
+        if folder.per_type.is_file():
+            links.append(f"[{folder.per_type.name}]({href(folder.per_type)}) (@tbl-per-type-recovery)")
+            names.append(escape_markdown(layout.relative(folder.per_type)))
         items.append(f"- {keep_together(escape_markdown(condition.label))}: " + ", ".join(links))
         files.append(f"- {keep_together(escape_markdown(condition.label))}: " + ", ".join(names))
     return (

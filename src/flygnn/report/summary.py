@@ -22,6 +22,7 @@ from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_format import NOT_AVAILABLE, format_value
 from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.project import ResultFolder
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, table
 from flygnn.sections import SECTIONS
 
@@ -113,7 +114,7 @@ def load_metrics(results: Path, conditions: Sequence[Condition]) -> dict[str, di
     loaded = {}
     missing = []
     for condition in conditions:
-        path = results / condition.name / "metrics.json"
+        path = ResultFolder(results / condition.name).metrics
         if not path.is_file():
             missing.append(condition.name)
             continue

@@ -2,9 +2,8 @@
 
 Per condition: the ``training`` record of ``bundle.json`` (preset, configuration,
 iterations, wall time, training frames), the training history
-(``training-history.csv``, read with :func:`flygnn.train.history.read_history`;
-bundles trained before it existed have only ``training-loss.csv``, loss terms without
-recovery scores) and the bundle's ``training-loss.png``. Nothing here fails on a
+(``training-history.csv``, read with :func:`flygnn.train.history.read_history`)
+and the bundle's ``training-loss.png``. Nothing here fails on a
 bundle that lacks a file: the record says what is missing and why, and the book
 prints that instead of a curve.
 """
@@ -22,7 +21,6 @@ from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.project import ProjectLayout
 
-LEGACY_HISTORY_FILE = "training-loss.csv"  # loss terms only (bundles trained before the history)
 LOSS_FIGURE = "training-loss.png"
 # the share of the logged training at the end over which "still falling" is judged
 TREND_FRACTION = 0.2
@@ -90,10 +88,6 @@ class TrainingRecord:
             return None
         if self.history_file is None:
             return "its bundle has no training history (training-history.csv)"
-        if self.history_file.endswith(LEGACY_HISTORY_FILE):
-            return (
-                f"its bundle predates the training history: {self.history_file} holds the loss only, no recovery scores"
-            )
         return f"{self.history_file} has no row with recovery scores"
 
     def setting(self, name: str) -> Any:
@@ -185,8 +179,7 @@ def load_training(layout: ProjectLayout, conditions: Sequence[Condition]) -> lis
         except (OSError, json.JSONDecodeError, AttributeError) as exc:
             problem = f"bundle.json could not be read ({exc.__class__.__name__})"
         history, history_file = [], None
-        for name in (HISTORY_FILE, LEGACY_HISTORY_FILE):
-            path = folder / name
+        for path in [folder / HISTORY_FILE]:
             if path.is_file():
                 history_file = layout.relative(path)
                 try:

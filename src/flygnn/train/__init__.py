@@ -8,7 +8,7 @@
 - :mod:`~flygnn.train.trainer`: Adam on the loss, resumable exactly.
 
 Chaining dataset → trainer → bundle → scores → figure is orchestration and lives in
-:mod:`flygnn.pipeline`, not here.
+:mod:`flygnn.stages.train`, not here.
 """
 
 from flygnn.train.config import LEG_SETTINGS, TrainingConfig, load_training_config, parse_lr_steps, presets_file

@@ -44,10 +44,7 @@ def write_history(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
 
 
 def read_history(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a history CSV (missing columns and empty cells are absent keys); [] when there is none.
-
-    Also reads the older ``training-loss.csv`` (loss terms only).
-    """
+    """Rows of a history CSV (missing columns and empty cells are absent keys); [] when there is none."""
     path = Path(path)
     if not path.is_file():
         return []

@@ -4,7 +4,7 @@ The trainer knows nothing about files: it starts from a :class:`TrainingState` (
 from scratch), hands a new state to ``save_state`` every ``checkpoint_every_s``
 seconds, on Ctrl-C/SIGTERM and at the end, and scores the model with ``scorer``
 every ``score_every`` iterations for the history. Where states live and how a model
-is scored is decided by the caller (:mod:`flygnn.pipeline`).
+is scored is decided by the caller (:mod:`flygnn.stages.train`).
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ import pytest
 import torch
 from project_fixtures import make_project
 
+from flygnn.cli import build_parser
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
-from flygnn.pipeline.train import STATE_FOLDER, train_condition
+from flygnn.stages.train import STATE_FOLDER, train_condition
 from flygnn.train import HISTORY_FILE, read_history
 
 
@@ -145,18 +146,17 @@ def test_refusals_name_what_to_do(dataset, tmp_path):
         train_condition("sigma-0p5", "smoke", dataset=dataset.path, out=tmp_path / "x", progress=False)
 
 
-def test_warm_start_continues_a_bundle_without_state(dataset, tmp_path):
+def test_a_bundle_without_state_cannot_be_resumed_and_warm_start_is_gone(dataset, tmp_path, capsys):
+    # every committed bundle carries its state (data/bundles*/*/training-state): the warm start
+    # for bundles trained before states were kept has nothing left to serve
     out = train(dataset, tmp_path / "b", tmp_path / "ckpt", 20)
     shutil.rmtree(out / STATE_FOLDER)
     shutil.rmtree(tmp_path / "ckpt")
-    with pytest.raises(FlygnnError, match="nothing to resume.*--warm-start"):
+    with pytest.raises(FlygnnError, match=r"nothing to resume: .* Start without --resume\.$"):
         train(dataset, out, tmp_path / "ckpt", 40, resume=True)
-    train(dataset, out, tmp_path / "ckpt", 40, warm_start=True)
-    meta = json.loads((out / "bundle.json").read_text())
-    legs = meta["training"]["legs"]
-    assert meta["training"]["iterations"] == 40
-    assert "Adam's moments" in legs[0]["note"] and "warm start" in legs[1]["note"]
-    assert [r["iteration"] for r in read_history(out / HISTORY_FILE)][:3] == [0, 10, 20]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--condition", "sigma-0p05", "--warm-start"])
+    assert "unrecognized arguments: --warm-start" in capsys.readouterr().err
 
 
 def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
@@ -201,7 +201,7 @@ def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
 
 
 def test_a_run_that_will_not_fit_in_memory_says_so_before_loading(dataset, tmp_path, capsys, monkeypatch):
-    from flygnn.pipeline import train as pipeline_train
+    from flygnn.stages import train as pipeline_train
 
     monkeypatch.setattr(pipeline_train, "available_memory", lambda: 10**9)
     train(dataset, tmp_path / "b", tmp_path / "ckpt", 10)
@@ -213,7 +213,7 @@ def test_a_run_that_will_not_fit_in_memory_says_so_before_loading(dataset, tmp_p
 
 
 def test_available_memory_reads_the_system():
-    from flygnn.pipeline.train import available_memory
+    from flygnn.stages.train import available_memory
 
     available = available_memory()
     assert available is None or 0 < available < 1 << 50

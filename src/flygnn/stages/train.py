@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from flygnn.conditions import Condition, load_conditions, select_conditions
@@ -45,7 +44,6 @@ from flygnn.train.frames import frames_bytes
 from flygnn.train.state import peek_iteration, peek_preset
 
 STATE_FOLDER = "training-state"
-LEGACY_LOSS_LOG = "training-loss.csv"
 
 
 def write_training_record(
@@ -73,50 +71,6 @@ def _choose_state(candidates: list[Path]) -> Path | None:
     found = [(peek_iteration(path), path) for path in candidates]
     found = [(iteration, path) for iteration, path in found if iteration is not None]
     return max(found, key=lambda item: item[0])[1] if found else None
-
-
-def _warm_start_state(
-    bundle: Path, config: TrainingConfig, frames: TrainingFrames, network, dataset_fingerprint: str
-) -> tuple[TrainingState, list]:
-    """A state from a bundle's weights with fresh Adam moments (for bundles trained before states were kept)."""
-    from flygnn.bundle import load_bundle
-
-    loaded = load_bundle(bundle, network)
-    training = loaded.meta.get("training", {})
-    saved = training.get("config", {})
-    changed = config.differences(saved)
-    if changed:
-        raise FlygnnError(
-            f"bundle {bundle} was trained with other settings ({'; '.join(changed)}); warm-start with the same ones."
-        )
-    iteration = int(training.get("iterations", 0))
-    rng = np.random.default_rng([config.seed, iteration])
-    state = TrainingState(
-        iteration=iteration,
-        parameters={k: v.detach().clone() for k, v in loaded.model.state_dict().items()},
-        moments={},
-        steps={},
-        rng_state=rng.bit_generator.state,
-        xnorm=float(training.get("xnorm", frames.voltage_statistics()[2])),
-        wall_time_s=float(training.get("wall_time_s", 0.0)),
-        config=dict(saved),
-        network_fingerprint=network.fingerprint(),
-        dataset_fingerprint=dataset_fingerprint,
-        legs=[
-            {
-                "started_iteration": 0,
-                "ended_iteration": iteration,
-                "wall_time_s": float(training.get("wall_time_s", 0.0)),
-                "device": training.get("device", "cpu"),
-                "threads": training.get("threads"),
-                "batch_size": config.batch_size,
-                "preset": training.get("preset", config.preset),
-                "note": "trained before resumable states were kept; Adam's moments and the sampler were not saved",
-            }
-        ],
-    )
-    history = read_history(bundle / HISTORY_FILE) or read_history(bundle / LEGACY_LOSS_LOG)
-    return state, history
 
 
 # what a training process holds beside its frames: the model, Adam's moments, a batch's
@@ -172,7 +126,6 @@ def train_condition(
     out: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
-    warm_start: bool = False,
     fresh: bool = False,
     overwrite: bool = False,
     device: str = "cpu",
@@ -191,16 +144,15 @@ def train_condition(
     (:class:`flygnn.project.ProjectLayout`); given ones are taken from the cwd.
     ``resume`` continues the newest matching state (the running leg's in
     ``checkpoint_dir`` or the one committed in the bundle) and replaces the bundle;
-    ``warm_start`` continues a bundle without a state from its weights (fresh optimizer).
-    Without either, an existing state is an error unless ``fresh`` (start over).
+    Without it, an existing state is an error unless ``fresh`` (start over).
     """
     from flygnn.analysis import recovery_metrics
     from flygnn.bundle import bundle_meta, portable_path, save_bundle
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
 
-    if sum((resume, warm_start, fresh)) > 1:
-        raise FlygnnError("--resume, --warm-start and --fresh exclude each other.")
+    if resume and fresh:
+        raise FlygnnError("--resume and --fresh exclude each other.")
     layout = ProjectLayout.find(required=False, conditions_file=conditions_file)
     if isinstance(condition, Condition):
         entry, condition = condition, condition.name
@@ -211,7 +163,7 @@ def train_condition(
     checkpoint_dir = (
         Path(checkpoint_dir) if checkpoint_dir is not None else layout.training_cache_dir(preset, condition)
     )
-    continuing = resume or warm_start
+    continuing = resume
     if out.exists() and not (overwrite or continuing):
         raise FlygnnError(
             f"bundle {out} already exists; pass --overwrite to replace it, --resume to continue it (or choose --out)."
@@ -229,16 +181,13 @@ def train_condition(
     chosen = existing if resume else None
     if resume and chosen is None:
         raise FlygnnError(
-            f"nothing to resume: no training state in {checkpoint_dir} or {out / STATE_FOLDER}. "
-            "Start without --resume, or --warm-start from a bundle trained before states were kept."
+            f"nothing to resume: no training state in {checkpoint_dir} or {out / STATE_FOLDER}. Start without --resume."
         )
     if not continuing and not fresh and existing is not None:
         raise FlygnnError(
             f"a training state of an earlier run exists ({existing}); pass --resume to continue it "
             "or --fresh to start over."
         )
-    if warm_start and not (out / "bundle.json").is_file():
-        raise FlygnnError(f"--warm-start needs a bundle at {out}; there is none.")
     # a state trained with another preset (σ = 0's committed bundle is the paper preset's)
     # cannot go on with this one's dataset or settings: every refusal below says so
     saved_preset = peek_preset(chosen) if chosen is not None else None
@@ -286,9 +235,6 @@ def train_condition(
         frames_bytes(ds.frames("train"), network.n_neurons, len(network.input_indices)), config.checkpoint_every_s
     )
     frames = TrainingFrames.from_dataset(ds, network.input_indices)
-    if warm_start:
-        initial_state, history = _warm_start_state(out, config, frames, network, fingerprint)
-        note = f"warm start from the weights of bundle {layout.relative(out)} at iteration {initial_state.iteration} (fresh Adam moments)"
 
     activity = frames.activity(config.activity_frames, config.seed)
     ground_truth = ds.ground_truth()

@@ -13,22 +13,20 @@ from project_fixtures import make_project
 
 from flygnn.cli import build_parser, main
 from flygnn.errors import FlygnnError
+from flygnn.locks import LockHeld, exclusive_lock
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.pipeline.replicate import (
+from flygnn.project import ProjectLayout
+from flygnn.replicate_runs import (
     CACHE_FOLDER,
     RECORD_COLUMNS,
     ReplicateRun,
-    RunLocked,
     history_path,
     load_plan,
     load_recipe,
-    next_run,
     read_replicates,
     record_path,
-    run_lock,
-    run_status,
 )
-from flygnn.project import ProjectLayout
+from flygnn.stages.replicate import next_run, run_status
 from flygnn.train.config import load_training_config
 from flygnn.train.history import read_history
 from flygnn.train.state import META_FILE
@@ -131,10 +129,10 @@ def test_next_run_prefers_an_interrupted_run_and_skips_locked_and_done_ones(tmp_
     (state / META_FILE).write_text('{"iteration": 10}')
     assert [run_status(layout, r) for r in runs] == ["done", "todo", "resumable", "todo"]
     assert next_run(layout, runs) == runs[2]
-    with run_lock(layout.root / CACHE_FOLDER / f"{runs[2].name}.lock"):
+    with exclusive_lock(layout.root / CACHE_FOLDER / f"{runs[2].name}.lock", runs[2].name):
         assert run_status(layout, runs[2]) == "running"
         assert next_run(layout, runs) == runs[1]
-        with pytest.raises(RunLocked, match="being worked on by another process"):
-            with run_lock(layout.root / CACHE_FOLDER / f"{runs[2].name}.lock"):
+        with pytest.raises(LockHeld, match="is running in another flygnn"):
+            with exclusive_lock(layout.root / CACHE_FOLDER / f"{runs[2].name}.lock", runs[2].name):
                 pass
     assert next_run(layout, [runs[0]]) is None

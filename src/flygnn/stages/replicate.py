@@ -1,0 +1,214 @@
+"""Replicate runs: one fixed recipe, trained again with other seeds, stimuli or noise levels.
+
+One committed bundle per σ is one training run, an anecdote. A replicate run simulates a
+dataset (its own simulation seed and stimulus), trains the recipe on it (its own training
+seed), scores the model by upstream's rules (the same code as the book's Table 1) and
+writes one CSV row with the command that reproduces it (:mod:`flygnn.replicate_runs`
+defines the run, its record and the plan). No model is committed: the record and the
+command are the result.
+
+    data/cache/replicates/datasets/<dataset>.zarr     the simulated datasets (not committed)
+    data/cache/replicates/<run>/                      the run's bundle and training state
+
+Running the same command again resumes an interrupted run from its last state, and scores
+a finished one without training it again. A run holds a lock while it works
+(``data/cache/replicates/<run>.lock``), so that two processes working down the plan side
+by side (one per core) never take the same run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flygnn.locks import LockHeld, exclusive_lock
+from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.project import ProjectLayout
+from flygnn.replicate_runs import (
+    CACHE_FOLDER,
+    RECORD_COLUMNS,
+    Recipe,
+    ReplicateRun,
+    format_score,
+    history_path,
+    project_root,
+    record_path,
+)
+
+
+def simulate_replicate_dataset(run: ReplicateRun, recipe: Recipe, layout: ProjectLayout, progress: bool = True) -> Path:
+    """The run's dataset, simulated once and shared by every run with the same simulation seed and stimulus."""
+    from flygnn.connectome import load_network
+    from flygnn.groundtruth import load_ground_truth
+    from flygnn.simulate import preset, simulate_dataset
+    from flygnn.stimulus import StimulusSpec
+
+    path = project_root(layout) / CACHE_FOLDER / "datasets" / f"{run.dataset_name(recipe.simulation)}.zarr"
+    if path.exists():
+        return path
+    settings = preset(recipe.simulation)
+    network = load_network(settings["extent"])
+    simulate_dataset(
+        path,
+        network,
+        load_ground_truth(network),
+        sigma=run.sigma,
+        train_frames=settings["train_frames"],
+        test_frames=settings["test_frames"],
+        stimulus_spec=StimulusSpec.from_dict({"kind": run.stimulus, "seed": run.simulation_seed}),
+        # the condition's name seeds the noise stream: seed 0 at a published σ is that condition's dataset
+        condition=run.condition.name,
+        preset_name=recipe.simulation,
+        seed=run.simulation_seed,
+        progress=progress,
+    )
+    return path
+
+
+def run_replicate(
+    run: ReplicateRun,
+    *,
+    layout: ProjectLayout | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+    stop: threading.Event | None = None,
+    recipes: str | Path | None = None,
+) -> dict[str, Any] | None:
+    """Simulate (once), train (resuming an interrupted run) and score one replicate; write its record.
+
+    Returns the record (a dict of :data:`RECORD_COLUMNS`), or None when ``stop`` ended the
+    training before the recipe's iterations (the state is saved; the same call resumes it).
+    Raises :class:`flygnn.locks.LockHeld` when another process works on the run.
+    """
+    layout = layout or ProjectLayout.find()
+    recipe = run.resolved_recipe(recipes)
+    with exclusive_lock(_lock_path(layout, run), f"replicate run {run.name}"):
+        dataset_lock = project_root(layout) / CACHE_FOLDER / "datasets" / f"{run.dataset_name(recipe.simulation)}.lock"
+        with exclusive_lock(dataset_lock, f"the simulation of {dataset_lock.stem}"):
+            dataset = simulate_replicate_dataset(run, recipe, layout, progress)
+        return _train_and_score(run, recipe, dataset, layout, threads, progress, stop)
+
+
+def _train_and_score(
+    run: ReplicateRun,
+    recipe: Recipe,
+    dataset: Path,
+    layout: ProjectLayout,
+    threads: int | None,
+    progress: bool,
+    stop: threading.Event | None,
+) -> dict[str, Any] | None:
+    import json
+
+    import torch
+
+    from flygnn import __version__
+    from flygnn.analysis import upstream_scores
+    from flygnn.atomic import write_text
+    from flygnn.bundle import load_bundle
+    from flygnn.connectome import load_network
+    from flygnn.dataset import open_dataset
+    from flygnn.stages.train import STATE_FOLDER, train_condition
+    from flygnn.train import HISTORY_FILE
+    from flygnn.train.state import peek_iteration
+
+    work = project_root(layout) / CACHE_FOLDER / run.name
+    bundle, state = work / "bundle", work / "state"
+    trained = peek_iteration(bundle / STATE_FOLDER) if (bundle / "bundle.json").is_file() else None
+    if trained is None or trained < recipe.iterations:
+        resume = peek_iteration(state) is not None or trained is not None
+        train_condition(
+            run.condition,
+            recipe.training,
+            dataset=dataset,
+            out=bundle,
+            checkpoint_dir=state,
+            resume=resume,
+            overwrite=True,
+            overrides={
+                "seed": run.train_seed,
+                "batch_size": recipe.batch_size,
+                "iterations": recipe.iterations,
+                "lr_steps": _parse_steps(recipe.lr_steps),
+            },
+            progress=progress,
+            stop=stop,
+            configuration_sigma=recipe.configuration,
+        )
+    meta = json.loads((bundle / "bundle.json").read_text())
+    training = meta["training"]
+    if int(training["iterations"]) < recipe.iterations:
+        return None
+    ds = open_dataset(dataset)
+    network = load_network(extent=int(ds.attrs["extent"]))
+    loaded = load_bundle(bundle, network)
+    scores = upstream_scores(loaded.model, loaded.activity, ds.ground_truth(), network)
+    threads_used = sorted({leg.get("threads") for leg in training.get("legs", []) if leg.get("threads")})
+    record = {
+        "run": run.name,
+        "condition": run.condition.name,
+        "sigma": f"{run.sigma:g}",
+        "train_seed": run.train_seed,
+        "simulation_seed": run.simulation_seed,
+        "stimulus": run.stimulus,
+        "configuration": f"{recipe.configuration:g}",
+        "recipe": recipe.name,
+        "iterations": int(training["iterations"]),
+        "training_minutes": round(float(training["wall_time_s"]) / 60.0, 1),
+        "threads": "/".join(str(t) for t in threads_used) or str(threads or torch.get_num_threads()),
+        **{name: format_score(scores[name]) for name in UPSTREAM_METRICS},
+        "dataset_fingerprint": meta.get("dataset", {}).get("fingerprint", ""),
+        "code_version": __version__,
+        "finished": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": run.command(),
+    }
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=RECORD_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(record)
+    # the history first: a record without its curve would be a row the book cannot draw
+    history = (bundle / HISTORY_FILE).read_text()
+    write_text(history_path(layout, run), history)
+    write_text(record_path(layout, run), buffer.getvalue())
+    return record
+
+
+def _parse_steps(text: str):
+    from flygnn.train import parse_lr_steps
+
+    return parse_lr_steps(text) if text else None
+
+
+def run_status(layout: ProjectLayout, run: ReplicateRun) -> str:
+    """ "done" (its record exists), "running" (locked), "resumable" (a state without a record) or "todo"."""
+    from flygnn.train.state import peek_iteration
+
+    if record_path(layout, run).is_file():
+        return "done"
+    work = project_root(layout) / CACHE_FOLDER / run.name
+    try:
+        with exclusive_lock(_lock_path(layout, run), f"replicate run {run.name}"):
+            pass
+    except LockHeld:
+        return "running"
+    if peek_iteration(work / "state") is not None or (work / "bundle" / "bundle.json").is_file():
+        return "resumable"
+    return "todo"
+
+
+def next_run(layout: ProjectLayout, runs: list[ReplicateRun]) -> ReplicateRun | None:
+    """The run to work on next: the first resumable one, else the first still to do (None: nothing left)."""
+    status = {run: run_status(layout, run) for run in runs}
+    for wanted in ("resumable", "todo"):
+        for run in runs:
+            if status[run] == wanted:
+                return run
+    return None
+
+
+def _lock_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
+    return project_root(layout) / CACHE_FOLDER / f"{run.name}.lock"
