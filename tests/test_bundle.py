@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -105,6 +107,19 @@ def test_damaged_and_foreign_files_are_refused(tiny_network, tmp_path):
     (other / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(FlygnnError, match="not a flygnn bundle"):
         load_bundle(other, tiny_network)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_safetensors_files_get_the_mode_of_the_json_beside_them(tiny_network, tmp_path, umask, mode):
+    # safetensors' own save_file makes its files private (0600): on a shared project folder
+    # nobody else could read the bundle whose bundle.json they can read
+    previous = os.umask(umask)
+    try:
+        path = save_bundle(tmp_path / "b", _model(tiny_network), META, _activity(tiny_network))
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()}
+    assert modes == dict.fromkeys(BUNDLE_FILES, mode)
 
 
 def test_activity_shapes_are_checked(tiny_network, tmp_path):

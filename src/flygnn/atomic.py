@@ -18,6 +18,9 @@ from typing import Any
 
 from flygnn.errors import FlygnnError
 
+# what open() and mkdir() ask for; the umask takes away from it
+FILE_MODE, DIRECTORY_MODE = 0o666, 0o777
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -38,17 +41,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     On any exception the temporary file is removed and ``path`` is left untouched.
     The temporary name keeps the suffix so libraries that infer the format from it
-    (matplotlib, safetensors) still work.
+    (matplotlib, safetensors) still work. The file gets the mode a plain ``open()`` gives
+    (0666 less the umask) whatever the writer did: safetensors' ``save_file`` makes its
+    files private (0600), which on a shared project folder hides a bundle from the
+    users who can read the ``bundle.json`` beside it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     tmp_path = Path(tmp)
-    # mkstemp makes the file private (0600); give it the mode a plain open() would
-    os.chmod(tmp_path, 0o666 & ~_umask())
     try:
         yield tmp_path
+        os.chmod(tmp_path, FILE_MODE & ~_umask())
         os.replace(tmp_path, path)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
@@ -72,7 +77,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     if path.exists() and not overwrite:
         raise FlygnnError(f"{path} already exists; pass --overwrite to replace it.")
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700)
+    os.chmod(tmp, DIRECTORY_MODE & ~_umask())  # mkdtemp makes it private (0700)
     try:
         yield tmp
         if path.exists():

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flygnn.atomic import atomic_directory, write_json
+from flygnn.atomic import atomic_directory, atomic_path, write_json
 from flygnn.errors import FlygnnError
 from flygnn.project import ProjectLayout, relative_to
 
@@ -228,8 +228,11 @@ def save_bundle(
     from safetensors.torch import save_file as save_torch
 
     with atomic_directory(path, overwrite=overwrite) as tmp:
-        save_torch(state, str(tmp / MODEL_FILE), metadata={"format": FORMAT})
-        save_numpy(checked_activity, str(tmp / ACTIVITY_FILE), metadata={"format": FORMAT})
+        # through atomic_path for the mode: safetensors would leave them private (0600)
+        with atomic_path(tmp / MODEL_FILE) as part:
+            save_torch(state, str(part), metadata={"format": FORMAT})
+        with atomic_path(tmp / ACTIVITY_FILE) as part:
+            save_numpy(checked_activity, str(part), metadata={"format": FORMAT})
         write_json(tmp / META_FILE, _json_safe(document))
         if extra_files is not None:
             extra_files(tmp)
