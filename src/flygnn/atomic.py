@@ -1,7 +1,8 @@
 """Atomic writes: a later step must never trust a half-written file.
 
 Everything is written to a temporary sibling and renamed into place on success;
-``os.replace`` is atomic on POSIX within one filesystem.
+``os.replace`` is atomic on POSIX within one filesystem. The caches (``.npz``) are read
+back distrusting them all the same: a copy cut short or a damaged disk is recomputed.
 """
 
 from __future__ import annotations
@@ -9,14 +10,24 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
 
 from flygnn.errors import FlygnnError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# what np.load raises for a truncated or damaged .npz (not a zip, a member cut short, a bad
+# CRC), for a file of pickled objects (refused) and for members a cache should have had
+UNREADABLE_NPZ = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError)
 
 # what open() and mkdir() ask for; the umask takes away from it
 FILE_MODE, DIRECTORY_MODE = 0o666, 0o777
@@ -105,3 +116,34 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Plain arrays to an ``.npz`` at ``path``, atomically (a cache is never left half-written)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def read_cached_arrays(
+    path: str | os.PathLike, build: Callable[[dict[str, np.ndarray]], T], *, delete_unreadable: bool = True
+) -> T | None:
+    """``build`` applied to every array of the cache file ``path``; None when there is none.
+
+    A cache that cannot be read (truncated by a full disk or a killed copy, damaged, pickled,
+    missing a member ``build`` needs) gets a one-line warning and None, so that the caller
+    computes it again instead of failing; it is deleted unless ``delete_unreadable`` is
+    False. Reading every member checks its CRC.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return build({name: data[name] for name in data.files})
+    except UNREADABLE_NPZ as exc:
+        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.warning("cache %s is unreadable (%s); computing it again.", path, reason)
+        if delete_unreadable:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return None

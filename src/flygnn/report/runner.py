@@ -54,6 +54,7 @@ from flygnn.atomic import atomic_directory, write_json
 from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256, portable_path, read_meta
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
+from flygnn.notebook.cache import unreadable_cache_files
 from flygnn.notebook.parameters import NotebookParameters
 from flygnn.project import ANALYSIS_STAMP, ProjectLayout
 from flygnn.sections import SECTIONS, Section, book_figure_stems
@@ -517,9 +518,9 @@ class AnalysisRunner:
                 (staging / sub).mkdir()
             # derived quantities are keyed by the bundle's fingerprint in the notebooks'
             # cache, so the previous run's cache is safe to start from (copied: the
-            # previous results stay untouched if this run fails)
+            # previous results stay untouched if this run fails), less its unreadable files
             if (result_dir / "cache").is_dir():
-                shutil.copytree(result_dir / "cache", staging / "cache")
+                shutil.copytree(result_dir / "cache", staging / "cache", ignore=unreadable_cache_files)
             else:
                 (staging / "cache").mkdir()
             try:
