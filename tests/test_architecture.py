@@ -24,6 +24,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # needs a place here before its test passes.
 LAYERS: list[tuple[str, ...]] = [
     ("flygnn", "errors"),  # the package itself (its version) and the error users see
+    ("schema",),  # how config files are read and checked, with messages a user can act on
     ("atomic", "conditions", "metric_format", "metric_names", "sections", "stimulus"),  # contracts with no dependencies
     ("project",),  # where a project's files are: paths only
     ("connectome",),
