@@ -83,17 +83,6 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[: limit - 20]}…{text[-15:]}"
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    """``('conditions', 1, 'sigma')`` → ``conditions #2.sigma`` (entries count from 1, as people do)."""
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int) and parts:
-            parts[-1] += f" #{item + 1}"
-        else:
-            parts.append(str(item))
-    return ".".join(parts)
-
-
 def _strip(annotation: Any) -> Any:
     """``Annotated[X, ...]`` and ``X | None`` → ``X``."""
     while True:
@@ -110,29 +99,40 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[Any], Any]:
-    """The fields met along ``loc`` (into models, lists and dicts) and the type it ends at."""
+def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, list[Any], Any]:
+    """Where ``loc`` points, as a person reads it (``conditions #2.sigma``: entries count from 1,
+    ``published[0.05]``: a mapping's key), the fields met on the way and the type it ends at."""
     current: Any = model
+    name = ""
     met = []
     for item in loc:
         current = _strip(current)
         origin, args = typing.get_origin(current), typing.get_args(current)
-        if _is_model(current) and isinstance(item, str) and item in current.model_fields:
-            field = current.model_fields[item]
-            met.append(field)
-            current = field.annotation
-        elif origin in (list, tuple) and args:
-            current = args[0]
-        elif origin is dict and len(args) == 2:
-            current = args[1]
+        if _is_model(current) and isinstance(item, str):
+            name += f".{item}" if name else item
+            field = current.model_fields.get(item)
+            if field is not None:
+                met.append(field)
+            current = field.annotation if field is not None else None
+        elif origin in (list, tuple) and isinstance(item, int):
+            name += f" #{item + 1}"
+            current = args[0] if args else None
+        elif origin is dict:
+            if item == "[key]":  # pydantic's mark of a key that is itself invalid
+                name += " (the key)"
+                current = None
+            else:
+                name += f"[{item}]"
+                current = args[1] if len(args) == 2 else None
         else:
-            return met, None
-    return met, _strip(current)
+            name += f".{item}" if name else str(item)
+            current = None
+    return name, met, _strip(current)
 
 
 def _expected(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
     """The description of the deepest field along ``loc`` that has one."""
-    described = [field.description for field in _resolve(model, loc)[0] if field.description]
+    described = [field.description for field in _resolve(model, loc)[1] if field.description]
     if not loc and model.__doc__:  # the document itself: what the file holds
         described = [model.__doc__.strip().splitlines()[0].rstrip(".")]
     return described[-1] if described else None
@@ -140,14 +140,14 @@ def _expected(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
 
 def _allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed where the unknown key ``loc[-1]`` was found."""
-    parent = _resolve(model, loc[:-1])[1]
+    parent = _resolve(model, loc[:-1])[2]
     return list(parent.model_fields) if _is_model(parent) else []
 
 
 def describe(error: Any, model: type[BaseModel]) -> str:
     """One pydantic error as ``field: problem (got value); fix``."""
     loc = tuple(error["loc"])
-    field = _field_name(loc) or "the document"
+    field = _resolve(model, loc)[0] or "the document"
     kind = error["type"]
     if kind == "extra_forbidden":
         allowed = _allowed(model, loc)
