@@ -22,7 +22,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
 
 from flygnn.errors import FlygnnError
 
@@ -35,9 +35,21 @@ def _not_a_boolean(value: Any) -> Any:
     return value
 
 
-# a numeric string ('5e-2', read by YAML 1.1 as a string) is parsed; a boolean is refused
+def _integer_in_exponent_notation(value: Any) -> Any:
+    """'5e2' (a string in YAML 1.1) → 500; anything else is left to the int validator."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        if number.is_integer():
+            return int(number)
+    return value
+
+
+# a numeric string ('5e-2', '5e2': strings in YAML 1.1) is parsed; a boolean is refused
 Number = Annotated[float, BeforeValidator(_not_a_boolean), Field(allow_inf_nan=False)]
-Integer = Annotated[int, BeforeValidator(_not_a_boolean)]
+Integer = Annotated[int, BeforeValidator(_integer_in_exponent_notation), BeforeValidator(_not_a_boolean)]
 
 
 class Strict(BaseModel):
@@ -105,6 +117,8 @@ def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, list[An
     current: Any = model
     name = ""
     met = []
+    if issubclass(model, RootModel):  # a file that is one mapping: its keys start the loc
+        current = model.model_fields["root"].annotation
     for item in loc:
         current = _strip(current)
         origin, args = typing.get_origin(current), typing.get_args(current)
@@ -122,7 +136,7 @@ def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, list[An
                 name += " (the key)"
                 current = None
             else:
-                name += f"[{item}]"
+                name += f"[{item}]" if name else str(item)  # a file that is one mapping: its keys
                 current = args[1] if len(args) == 2 else None
         else:
             name += f".{item}" if name else str(item)
