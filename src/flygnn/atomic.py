@@ -46,6 +46,31 @@ def _disk_full_message(path: Path) -> str:
     )
 
 
+def _explained(path: Path, exc: OSError) -> FlygnnError | None:
+    """The message for a failed write that the user can fix (no space, no permission, a
+    read-only filesystem); None for anything else, which stays a traceback."""
+    if exc.errno == errno.ENOSPC:
+        return FlygnnError(_disk_full_message(path))
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        folder = Path(exc.filename).parent if exc.filename else path.parent
+        return FlygnnError(
+            f"cannot write {path}: {folder} is not writable ({exc.strerror}); make it writable for you "
+            "(or choose another output folder) and run again."
+        )
+    return None
+
+
+@contextlib.contextmanager
+def _writes_into(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        explained = _explained(path, exc)
+        if explained is not None:
+            raise explained from exc
+        raise
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; rename it to ``path`` on success.
@@ -58,8 +83,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     users who can read the ``bundle.json`` beside it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    with _writes_into(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -68,8 +94,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, path)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise FlygnnError(_disk_full_message(path)) from exc
+        explained = _explained(path, exc)
+        if explained is not None:
+            raise explained from exc
         raise
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -84,10 +111,12 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     complete (the old one is moved aside first and deleted after the swap).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _writes_into(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not overwrite:
         raise FlygnnError(f"{path} already exists; pass --overwrite to replace it.")
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    with _writes_into(path):
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     os.chmod(tmp, DIRECTORY_MODE & ~_umask())  # mkdtemp makes it private (0700)
     try:
         yield tmp
@@ -101,8 +130,9 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
             os.replace(tmp, path)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if exc.errno == errno.ENOSPC:
-            raise FlygnnError(_disk_full_message(path)) from exc
+        explained = _explained(path, exc)
+        if explained is not None:
+            raise explained from exc
         raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -118,10 +148,17 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
-def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
-    """Plain arrays to an ``.npz`` at ``path``, atomically (a cache is never left half-written)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+def write_cached_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Plain arrays to the cache file ``path`` (``.npz``), atomically: never half-written.
+
+    A cache that cannot be written (a read-only or full disk) only costs time on the next
+    run: a one-line warning, no error.
+    """
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    except (OSError, FlygnnError) as exc:
+        log.warning("cannot write the cache %s (%s); it is computed again next time.", path, exc)
 
 
 def read_cached_arrays(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flygnn.atomic import read_cached_arrays, write_arrays
+from flygnn.atomic import read_cached_arrays, write_cached_arrays
 from flygnn.errors import FlygnnError
 
 CONNECTOME_FILE = "fib25-fib19_v2.2.json"
@@ -195,8 +195,5 @@ def load_network(extent: int = 8, cache: Path | None = None) -> Network:
     if cached is not None:
         return cached
     network = _compile_with_flyvis(extent)
-    try:
-        write_arrays(path, _arrays(network))
-    except OSError:
-        pass  # an unwritable cache only costs time next run
+    write_cached_arrays(path, _arrays(network))
     return network

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from flygnn.atomic import read_cached_arrays, write_arrays
+from flygnn.atomic import read_cached_arrays, write_cached_arrays
 from flygnn.connectome import CONNECTOME_FILE, MAX_EXTENT, Network, cache_dir, load_network
 from flygnn.errors import FlygnnError
 from flygnn.project import enclosing_project_root, relative_to
@@ -268,10 +268,7 @@ def ground_truth_from_flyvis(network: Network, model_dir: str | os.PathLike) -> 
             return truth
     truth = _map_flyvis_parameters(network, model_dir)
     if cached is not None:
-        try:
-            write_arrays(cached, {"tau": truth.tau, "v_rest": truth.v_rest, "W": truth.W})
-        except OSError:
-            pass  # an unwritable cache only costs time next run
+        write_cached_arrays(cached, {"tau": truth.tau, "v_rest": truth.v_rest, "W": truth.W})
     return truth
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from flygnn.atomic import read_cached_arrays, write_arrays
+from flygnn.atomic import read_cached_arrays, write_cached_arrays
 
 # Bump when a cached quantity's definition changes, so old caches are not reused.
 CACHE_VERSION = 2  # 2: upstream-rule gauge attributes, 1000-point fits, upstream clustering
@@ -49,7 +49,7 @@ def cached_arrays(
         if cached is not None:
             return cached
         arrays = compute()
-        write_arrays(path, arrays)
+        write_cached_arrays(path, arrays)
         return arrays
 
 
