@@ -148,7 +148,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
-def write_cached_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+def write_cached_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
     """Plain arrays to the cache file ``path`` (``.npz``), atomically: never half-written.
 
     A cache that cannot be written (a read-only or full disk) only costs time on the next

@@ -22,6 +22,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
 
 from flygnn.errors import FlygnnError
@@ -79,8 +80,6 @@ def read_yaml(path: str | Path, missing: str) -> Any:
         ) from None
     except OSError as exc:  # a name too long, no permission, an I/O error
         raise FlygnnError(f"cannot read {_short(path)} ({exc.strerror or exc}); {missing}") from None
-    import yaml
-
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -158,7 +157,7 @@ def _allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(parent.model_fields) if _is_model(parent) else []
 
 
-def describe(error: Any, model: type[BaseModel]) -> str:
+def _describe(error: Any, model: type[BaseModel]) -> str:
     """One pydantic error as ``field: problem (got value); fix``."""
     loc = tuple(error["loc"])
     field = _resolve(model, loc)[0] or "the document"
@@ -183,4 +182,4 @@ def validated(model: type[M], document: Any, source: str | Path) -> M:
     except ValidationError as exc:
         errors = exc.errors()
         more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
-        raise FlygnnError(f"{source}, {describe(errors[0], model)}{more}") from None
+        raise FlygnnError(f"{source}, {_describe(errors[0], model)}{more}") from None

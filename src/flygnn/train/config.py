@@ -306,8 +306,8 @@ def load_training_config(
     a noise sweep keeps one configuration along σ, and an ablation swaps them.
     """
     path = Path(path or presets_file())
-    document = validated(PresetsFile, read_yaml(path, "pass the path of a training presets file."), path)
-    document = document.model_dump(exclude_none=True)
+    checked = validated(PresetsFile, read_yaml(path, "pass the path of a training presets file."), path)
+    document = checked.model_dump(exclude_none=True)  # the sections as mappings, to merge
     presets = document["presets"]
     if preset not in presets:
         raise FlygnnError(f"unknown training preset {preset!r}; known: {', '.join(presets)} (from {path}).")
