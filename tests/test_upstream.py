@@ -325,6 +325,20 @@ def test_truncated_checkpoint_is_refused_with_a_message(tiny_network, tmp_path, 
     assert not (tmp_path / "b").exists()
 
 
+def test_cli_import_of_a_truncated_checkpoint_prints_one_line(tiny_network, flyvis_model_dir, tmp_path, capsys):
+    from flygnn.cli import main
+
+    _upstream_dataset(tmp_path / "data", tiny_network, synthetic_ground_truth(tiny_network))
+    checkpoint = _checkpoint(tmp_path / "m.pt", _upstream_state(tiny_network, legacy=False))
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    argv = ["import-upstream", str(checkpoint), "--dataset", str(tmp_path / "data"), "--condition", "sigma-0p5"]
+    argv += ["--sigma", "0.5", "--out", str(tmp_path / "b"), "--extent", "1", "--flyvis-model", str(flyvis_model_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read checkpoint {checkpoint}") and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()
+
+
 def test_truncated_ode_params_are_refused_with_a_one_line_message(tiny_network, tmp_path):
     truth = synthetic_ground_truth(tiny_network)
     _upstream_dataset(tmp_path / "data", tiny_network, truth)
