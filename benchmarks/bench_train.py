@@ -1,6 +1,6 @@
 """Training speed at full size: our trainer against the per-edge reference.
 
-One training iteration = the full loss of DESIGN 6 (prediction + monotonicity +
+One training iteration = the full loss of docs/design.md, section 6 (prediction + monotonicity +
 anchor + weight penalties) on B random frames, backward, Adam step. "ours"
 evaluates g_φ once per neuron and aggregates with a sparse product; "per-edge"
 is the same model computed the way flyvis-gnn does (g_φ on every one of the

@@ -73,7 +73,7 @@ def test_random_baseline_known_values():
     mean, best = random_alignment_baseline(13741, 100)
     assert mean == pytest.approx(np.sqrt(2 / (np.pi * 13741)))
     assert mean == pytest.approx(0.0068, abs=1e-4)
-    assert best == pytest.approx(0.0234, abs=5e-4)  # DESIGN: ≈ 0.024, not upstream's 0.10
+    assert best == pytest.approx(0.0234, abs=5e-4)  # docs/design.md, section 7.7: ≈ 0.024, not upstream's 0.10
     # Monte Carlo check of best-of-k in a small dimension
     rng = np.random.default_rng(0)
     n, k = 500, 20

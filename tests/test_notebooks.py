@@ -1,4 +1,8 @@
-"""Every section notebook executes under papermill on a smoke bundle and writes its outputs.
+"""Every section notebook is generated from its script and executes under papermill on a smoke bundle.
+
+The committed notebooks ``analysis/<section>.ipynb`` must be what
+:mod:`flygnn.notebook.sync` generates from the scripts ``analysis/<section>.py``, and
+keep the ``parameters`` cell that the runner's values replace.
 
 The smoke bundle is built once per session by the real pipeline: a smoke dataset of
 the extent-1 network simulated with the pretrained ground truth, and a smoke
@@ -9,30 +13,26 @@ metrics file whose entries carry a value and a definition.
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS, UPSTREAM_METRICS
+from flygnn.notebook import sync
 from flygnn.notebook.context import load_context
 from flygnn.notebook.parameters import NotebookParameters
-from flygnn.sections import SECTIONS
+from flygnn.sections import SECTIONS, FigureFamily, Section
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSIS = ROOT / "analysis"
 CONDITION, SIGMA = "sigma-0p5", 0.5
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_notebooks", ANALYSIS / "make_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SECTION = {section.name: section for section in SECTIONS}
 
 
 @pytest.fixture(scope="session")
@@ -72,18 +72,153 @@ def parameters(smoke_run, output_dir: Path) -> NotebookParameters:
     return NotebookParameters(CONDITION, SIGMA, str(bundle), str(output_dir), dataset=str(dataset))
 
 
-def test_notebooks_match_their_generator():
-    generator = _generator()
+# The smallest notebook source: a title, the parameters cell, one figure (known answers below).
+TINY_SECTION = Section("tiny", "Tiny", (FigureFamily("one", "One", "A caption."),))
+TINY_PARAMETERS = NotebookParameters("c", 0.5, "b", "o").cell()
+TINY = f"""\
+# %% [markdown]
+# # Title
+#
+# Text.
+
+# %% tags=["parameters"]
+{TINY_PARAMETERS}
+
+# %%
+# %matplotlib inline
+ctx.save_figure(figure, "one")
+"""
+
+
+def _code_cell(number: int, source: list[str], tags: list[str] | None = None) -> dict:
+    metadata = {"tags": tags} if tags else {}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": f"tiny-{number}",
+        "metadata": metadata,
+        "outputs": [],
+        "source": source,
+    }
+
+
+def test_a_script_becomes_a_notebook_known_answer():
+    notebook = json.loads(nbformat.writes(sync.build(TINY, TINY_SECTION, "tiny.py")))
+    assert notebook == {
+        "cells": [
+            {"cell_type": "markdown", "id": "tiny-0", "metadata": {}, "source": ["# Title\n", "\n", "Text."]},
+            _code_cell(
+                1,
+                [line + "\n" for line in TINY_PARAMETERS.splitlines()[:-1]] + ["synthetic_groundtruth = False"],
+                ["parameters"],
+            ),
+            # a commented magic stays a comment: the notebook runs the code ruff checked
+            _code_cell(2, ["# %matplotlib inline\n", 'ctx.save_figure(figure, "one")']),
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def test_sync_writes_the_stale_notebooks_and_only_them(tmp_path):
+    script, notebook = tmp_path / "tiny.py", tmp_path / "tiny.ipynb"
+    script.write_text(TINY)
+    assert sync.sync(tmp_path, [TINY_SECTION], check=True) == [notebook]
+    assert not notebook.exists()  # --check writes nothing
+    assert sync.sync(tmp_path, [TINY_SECTION]) == [notebook]
+    assert notebook.read_text() == sync.notebook_text(script, TINY_SECTION)
+    # an up-to-date notebook is left alone: Snakemake compares file times
+    os.utime(notebook, ns=(0, 0))
+    assert sync.sync(tmp_path, [TINY_SECTION]) == []
+    assert notebook.stat().st_mtime_ns == 0
+    script.write_text(TINY.replace("Text.", "Other text."))
+    assert sync.sync(tmp_path, [TINY_SECTION], check=True) == [notebook]
+    assert sync.sync(tmp_path, [TINY_SECTION]) == [notebook]
+    assert "Other text." in notebook.read_text()
+
+
+def test_notebooks_match_their_scripts():
+    names = sorted(section.name for section in SECTIONS)
+    assert sorted(p.stem for p in ANALYSIS.glob("*.py")) == names
+    assert sorted(p.stem for p in ANALYSIS.glob("*.ipynb")) == names
     for section in SECTIONS:
         path = ANALYSIS / f"{section.name}.ipynb"
-        assert path.read_text() == generator.text(section.name), (
-            f"{path} is stale: run python analysis/make_notebooks.py"
+        assert path.read_text() == sync.notebook_text(ANALYSIS / f"{section.name}.py", section), (
+            f"{path} is out of date with its script: run python -m flygnn.notebook.sync"
         )
 
 
-def test_parameters_cell_is_tagged_and_identical():
-    import nbformat
+def test_the_command_checks_then_writes_every_notebook(tmp_path, capsys):
+    for script in ANALYSIS.glob("*.py"):
+        shutil.copy(script, tmp_path)
+    assert sync.main(["--check", "--notebooks", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{tmp_path / 'spectral.ipynb'} is out of date with {tmp_path / 'spectral.py'}" in out
+    assert err == "run: python -m flygnn.notebook.sync\n"
+    assert sync.main(["--notebooks", str(tmp_path)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(SECTIONS)
+    assert sync.main(["--check", "--notebooks", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "notebooks up to date\n"
+    for section in SECTIONS:  # the same scripts give the same bytes wherever they are
+        name = f"{section.name}.ipynb"
+        assert (tmp_path / name).read_bytes() == (ANALYSIS / name).read_bytes()
+    (tmp_path / "spectral.py").unlink()
+    assert sync.main(["--notebooks", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'spectral.py'}: no such file; section 'spectral'"), err
+    assert len(err.splitlines()) == 1
 
+
+def _broken(section: str, old: str, new: str) -> nbformat.NotebookNode:
+    script = (ANALYSIS / f"{section}.py").read_text()
+    assert old in script
+    return sync.build(script.replace(old, new, 1), SECTION[section], f"analysis/{section}.py")
+
+
+def test_a_notebook_saves_exactly_the_families_of_its_section():
+    with pytest.raises(
+        FlygnnError, match=r"biophysics\.py: the biophysics notebook saves \['tau', 'v_rest'\].*\['tau', 'v-rest'\]"
+    ):
+        _broken("biophysics", '"v-rest"', '"v_rest"')
+    # a figure drawn but not saved
+    with pytest.raises(FlygnnError, match=r"saves \['tau'\] \(ctx.save_figure\), but flygnn.sections lists"):
+        _broken(
+            "biophysics",
+            "ctx.save_figure(\n    parameter_figure(\n        truth.v_rest",
+            "print(\n    parameter_figure(\n        truth.v_rest",
+        )
+
+
+def test_the_parameters_cell_must_be_tagged_and_assign_what_the_runner_injects():
+    with pytest.raises(
+        FlygnnError, match=r'connectivity\.py: 0 cells are tagged "parameters".*# %% tags=\["parameters"\]'
+    ):
+        _broken("connectivity", '# %% tags=["parameters"]', "# %%")
+    with pytest.raises(
+        FlygnnError,
+        match=r"assigns \['condition', 'sigma', 'bundle', 'output_dir', 'dataset', 'flyvis_model'\], "
+        r"but the runner injects \[.*'synthetic_groundtruth'\] \(flygnn.notebook.parameters\)",
+    ):
+        _broken("connectivity", "synthetic_groundtruth = False\n", "")
+
+
+def test_a_script_that_is_not_python_is_named_with_its_line():
+    script = (ANALYSIS / "spectral.py").read_text()
+    line = script.splitlines().index('ctx.write_metrics("spectral", spectral | linearised)') + 1
+    with pytest.raises(FlygnnError, match=rf"^analysis/spectral\.py:{line}: '\(' was never closed; fix the code"):
+        _broken("spectral", 'ctx.write_metrics("spectral", spectral | linearised)', 'ctx.write_metrics("spectral"')
+    # each cell runs on its own: a cell marker inside a statement splits it
+    with pytest.raises(
+        FlygnnError, match=r"spectral\.py: cell \d+ is not valid Python on its own .*move the # %% marker"
+    ):
+        _broken("spectral", "spectral = spectral_metrics(spectra)", "spectral = spectral_metrics(\n# %%\nspectra)")
+
+
+def test_parameters_cell_is_tagged_and_identical():
     cells = []
     for section in SECTIONS:
         notebook = nbformat.read(ANALYSIS / f"{section.name}.ipynb", as_version=4)
@@ -98,15 +233,25 @@ def test_parameters_cell_is_tagged_and_identical():
     assert NotebookParameters(*(namespace[name] for name in NotebookParameters.names())).cell() == cells[0]
 
 
-def test_a_notebook_saves_exactly_the_families_of_its_section():
-    generator = _generator()
-    cells = generator.CELLS["biophysics"]
-    generator.CELLS["biophysics"] = [(kind, source.replace('"v-rest"', '"v_rest"')) for kind, source in cells]
-    try:
-        with pytest.raises(ValueError, match=r"biophysics notebook saves \['tau', 'v_rest'\].*\['tau', 'v-rest'\]"):
-            generator.text("biophysics")
-    finally:
-        generator.CELLS["biophysics"] = cells
+def test_papermill_replaces_every_parameter_the_runner_passes(tmp_path):
+    from papermill import inspect_notebook
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    given = NotebookParameters(
+        "sigma-0p5", 0.5, "../../b", ".", dataset="d.zarr", flyvis_model="m", synthetic_groundtruth=True
+    )
+    for section in SECTIONS:
+        path = ANALYSIS / f"{section.name}.ipynb"
+        assert tuple(inspect_notebook(str(path))) == NotebookParameters.names(), section.name
+        notebook = parameterize_notebook(load_notebook_node(str(path)), given.as_dict())  # as papermill runs it
+        tags = [cell.metadata.get("tags", []) for cell in notebook.cells]
+        first = tags.index(["parameters"])
+        assert tags[first + 1] == ["injected-parameters"], section.name
+        namespace: dict = {}
+        for cell in notebook.cells[first : first + 2]:
+            exec(cell.source, namespace)
+        assert NotebookParameters(*(namespace[name] for name in NotebookParameters.names())) == given
 
 
 def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
@@ -138,6 +283,14 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
         executed = json.loads((output_dir / "notebooks" / f"{section.name}.ipynb").read_text())
         streams = ["".join(out.get("text", "")) for cell in executed["cells"] for out in cell.get("outputs", [])]
         assert not [text for text in streams if "IProgress" in text], section.name
+        # a cell ending with ctx.save_figure shows the figure, not the list of files it wrote
+        shown = [
+            out["data"].get("text/plain", "")
+            for cell in executed["cells"]
+            for out in cell.get("outputs", [])
+            if "data" in out
+        ]
+        assert not [text for text in shown if "Path(" in "".join(text)], section.name
         for name, entry in metrics.items():
             assert set(entry) >= {"value", "definition", "inputs"}, name
     assert (output_dir / "figures" / "type-legend.png").is_file()

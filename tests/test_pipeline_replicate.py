@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import shlex
+from pathlib import Path
 
 import pytest
 from project_fixtures import make_project
@@ -13,9 +14,24 @@ from project_fixtures import make_project
 from flygnn.cli import build_parser, main
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.pipeline.replicate import RECORD_COLUMNS, ReplicateRun, load_recipe, read_replicates, record_path
+from flygnn.pipeline.replicate import (
+    CACHE_FOLDER,
+    RECORD_COLUMNS,
+    ReplicateRun,
+    RunLocked,
+    history_path,
+    load_plan,
+    load_recipe,
+    next_run,
+    read_replicates,
+    record_path,
+    run_lock,
+    run_status,
+)
 from flygnn.project import ProjectLayout
 from flygnn.train.config import load_training_config
+from flygnn.train.history import read_history
+from flygnn.train.state import META_FILE
 
 
 def test_fast_recipe_resolves_per_sigma():
@@ -94,8 +110,50 @@ def test_replicate_writes_one_reproducible_row(tmp_path, monkeypatch, capsys):
     assert tuple(row) == RECORD_COLUMNS
     assert row["command"] == run.command() and row["iterations"] == "60" and row["recipe"] == "smoke"
     assert all(math.isfinite(float(row[name])) for name in UPSTREAM_METRICS)
+    history = read_history(history_path(ProjectLayout.at(tmp_path), run))
+    assert history[-1]["iteration"] == 60 and "W_corrected_R2" in history[-1]
     # the same command again scores the finished run without training it: the same scores
     assert main(argv) == 0
     (again,) = read_replicates(layout.root / "data" / "replicates")
     assert {k: again[k] for k in UPSTREAM_METRICS} == {k: float(row[k]) for k in UPSTREAM_METRICS}
     assert "60 iterations" in capsys.readouterr().out
+
+
+def test_a_plan_expands_lists_and_refuses_unknown_keys(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "runs:\n  - {recipe: fast, sigma: [0.05, 0.5], train_seed: [1, 2]}\n  - {recipe: sweep, sigma: 0.1}\n"
+    )
+    runs = load_plan(plan)
+    assert [(r.recipe, r.sigma, r.train_seed) for r in runs] == [
+        ("fast", 0.05, 1), ("fast", 0.05, 2), ("fast", 0.5, 1), ("fast", 0.5, 2), ("sweep", 0.1, 0)
+    ]  # fmt: skip
+    plan.write_text("runs:\n  - {recipe: fast, sigma: 0.5, seed: 1}\n")
+    with pytest.raises(FlygnnError, match=r"plan.yaml, run #1: unknown key\(s\) \['seed'\]"):
+        load_plan(plan)
+
+
+def test_the_committed_plan_names_known_recipes_only():
+    runs = load_plan(Path(__file__).resolve().parents[1] / "data" / "replicates" / "plan.yaml")
+    assert len(runs) == len(set(runs)) >= 20
+    for run in runs:
+        run.resolved_recipe()  # raises for an unknown recipe or a σ the recipe does not cover
+
+
+def test_next_run_prefers_an_interrupted_run_and_skips_locked_and_done_ones(tmp_path):
+    layout = make_project(tmp_path, bundles=False)
+    runs = [ReplicateRun("fast", 0.5, train_seed=k) for k in (1, 2, 3, 4)]
+    record_path(layout, runs[0]).parent.mkdir(parents=True)
+    record_path(layout, runs[0]).write_text("done")
+    state = layout.root / CACHE_FOLDER / runs[2].name / "state"
+    state.mkdir(parents=True)
+    (state / META_FILE).write_text('{"iteration": 10}')
+    assert [run_status(layout, r) for r in runs] == ["done", "todo", "resumable", "todo"]
+    assert next_run(layout, runs) == runs[2]
+    with run_lock(layout.root / CACHE_FOLDER / f"{runs[2].name}.lock"):
+        assert run_status(layout, runs[2]) == "running"
+        assert next_run(layout, runs) == runs[1]
+        with pytest.raises(RunLocked, match="being worked on by another process"):
+            with run_lock(layout.root / CACHE_FOLDER / f"{runs[2].name}.lock"):
+                pass
+    assert next_run(layout, [runs[0]]) is None

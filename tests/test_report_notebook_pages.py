@@ -83,7 +83,7 @@ def test_pages_need_the_executed_notebooks(tmp_path):
         )
 
 
-# The notebooks' prose as analysis/make_notebooks.py writes it: the paper's notation, where
+# The notebooks' prose as analysis/<section>.py writes it: the paper's notation, where
 # "W*" and "s_f" are symbols, beside identifiers in code spans.
 NOTATION = (
     "## Gauge-corrected weights\n\n"

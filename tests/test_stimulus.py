@@ -11,6 +11,7 @@ import pytest
 from flygnn import stimulus
 from flygnn.errors import FlygnnError
 from flygnn.stimulus import (
+    MIXED_KINDS,
     NATURAL_IMAGE_FILES,
     StimulusSpec,
     hex_variant,
@@ -219,7 +220,7 @@ def test_columns_match_the_network_order(small_network, columns):
     np.testing.assert_array_equal(small_network.columns_v, columns[1])
 
 
-@pytest.mark.parametrize("kind", ["natural", "flashes", "gratings", "edges"])
+@pytest.mark.parametrize("kind", ["natural", "flashes", "gratings", "edges", "mixed"])
 def test_frames_are_per_column_finite_in_range_deterministic_and_chunk_independent(kind, columns):
     u, v = columns
     spec = StimulusSpec(kind=kind, seed=1)
@@ -264,6 +265,24 @@ def test_saccades_follow_the_design_statistics():
         assert jumps[moved - 1].min() >= 20 - 1e-6 and jumps[moved - 1].max() <= 120 + 1e-6
     assert 0.6 <= min(zooms) and max(zooms) <= 1.6 and max(zooms) - min(zooms) > 0.5
     assert variants == set(range(8))
+
+
+def test_mixed_interleaves_the_procedural_kinds_sequence_by_sequence(columns):
+    u, v = columns
+    frames = StimulusSpec().sequence_frames
+    n = 30
+    movie = stimulus_movie(StimulusSpec(kind="mixed", seed=3), u, v, "train", n * frames).reshape(n, frames, -1)
+    pure = {kind: stimulus_movie(StimulusSpec(kind=kind, seed=3), u, v, "train", n * frames) for kind in MIXED_KINDS}
+    used = dict.fromkeys(MIXED_KINDS, 0)
+    for sequence in movie:
+        # each sequence is the next unused sequence of exactly one pure kind of the same seed
+        matches = [
+            kind for kind in MIXED_KINDS
+            if np.array_equal(sequence, pure[kind][used[kind] * frames : (used[kind] + 1) * frames])
+        ]  # fmt: skip
+        assert len(matches) == 1, matches
+        used[matches[0]] += 1
+    assert min(used.values()) >= 5, used  # all three kinds appear, about equally often
 
 
 def test_flashes_are_full_field_grey_on_off(columns):

@@ -1,4 +1,4 @@
-"""Simulated datasets on disk: one zarr v3 group per condition (DESIGN 3).
+"""Simulated datasets on disk: one zarr v3 group per condition (docs/design.md, section 3).
 
 Layout (T frames, N neurons, E edges)::
 

@@ -11,6 +11,7 @@ relative to the working directory, as typed.
     data/bundles/<condition>/                     checkpoint bundles
     data/cache/training/<preset>/<condition>/     training states while a leg runs (not committed)
     analysis/<section>.ipynb                      the analysis notebook templates
+    analysis/<section>.py                         their sources (jupytext; ``notebook.sync``)
     results/<condition>/                          one condition's analysis (see ``report.runner``)
     results/book.json, book-render.json           what the chapters and the book were made from
     chapters/_generated/                          the chapter parts written by ``report.chapters``

@@ -52,8 +52,8 @@ class Section:
     figures: tuple[FigureFamily, ...]
 
 
-# The figure families, one constant each: the notebooks' generator (analysis/make_notebooks.py)
-# saves the figures under these names and the chapters show them.
+# The figure families, one constant each: the notebooks (analysis/<section>.py) save the figures
+# under these names (flygnn.notebook.sync checks it) and the chapters show them.
 WEIGHTS_RAW = FigureFamily(
     "weights-raw",
     "Raw learned weights",

@@ -1,4 +1,4 @@
-"""Euler simulation of the voltage dynamics on the connectome (DESIGN 5).
+"""Euler simulation of the voltage dynamics on the connectome (docs/design.md, section 5).
 
 Per step (dt = 0.02 s), with τ_eff = τ (upstream, default) or max(τ, dt) (flyvis):
 

@@ -7,7 +7,7 @@ one value in [0, 1] per column and frame.
 Kinds (``StimulusSpec.kind``):
 
 ``natural``
-    Saccadic natural-image movies (DESIGN 5). Greyscale photographs bundled inside
+    Saccadic natural-image movies (docs/design.md, section 5). Greyscale photographs bundled inside
     installed packages (scikit-image, scikit-learn, matplotlib; never downloaded)
     are seen through flyvis' BoxEye: a 13×13 px box mean at every column centre,
     centres 13 px apart. Each 80-frame sequence picks an image, one of 8 hexagonal
@@ -19,6 +19,11 @@ Kinds (``StimulusSpec.kind``):
     Drifting sine gratings drawn on the lattice (direction, period, speed per sequence).
 ``edges``
     Moving ON or OFF edges sweeping over a grey field (direction, speed per sequence).
+``mixed``
+    Each sequence is, drawn at random with equal chances, the next sequence of the
+    ``flashes``, ``gratings`` or ``edges`` stimulus of the same seed: full-field steps for
+    ON/OFF responses, and motion in 12 directions at many speeds and periods, in one
+    procedural movie that spans more of the cell types' inputs than any one of them.
 
 Everything is deterministic for ``(spec, split)``: sequence ``k`` of a split draws its
 parameters from its own random stream seeded by ``(seed, split, k)``, so a movie does
@@ -49,7 +54,10 @@ from scipy.signal import lfilter
 
 from flygnn.errors import FlygnnError
 
-KINDS = ("natural", "flashes", "gratings", "edges")
+# a kind's index seeds its sequences: append new kinds, never reorder (datasets stay reproducible)
+KINDS = ("natural", "flashes", "gratings", "edges", "mixed")
+# what a `mixed` stimulus draws each sequence from
+MIXED_KINDS = ("flashes", "gratings", "edges")
 SPLITS = ("train", "test")
 GREY = 0.5
 
@@ -601,6 +609,21 @@ def _edge_sequences(
         index += 1
 
 
+def _mixed_sequences(
+    spec: StimulusSpec, split: str, columns_u: np.ndarray, columns_v: np.ndarray
+) -> Iterator[np.ndarray]:
+    sources = {
+        "flashes": _flash_sequences(dataclasses.replace(spec, kind="flashes"), split, columns_u.size),
+        "gratings": _grating_sequences(dataclasses.replace(spec, kind="gratings"), split, columns_u, columns_v),
+        "edges": _edge_sequences(dataclasses.replace(spec, kind="edges"), split, columns_u, columns_v),
+    }
+    index = 0
+    while True:
+        kind = MIXED_KINDS[int(_sequence_rng(spec, split, index).integers(len(MIXED_KINDS)))]
+        yield next(sources[kind])
+        index += 1
+
+
 def stimulus_frames(
     spec: StimulusSpec,
     columns_u: np.ndarray,
@@ -637,8 +660,10 @@ def stimulus_frames(
         sequences = _flash_sequences(spec, split, columns_u.size)
     elif spec.kind == "gratings":
         sequences = _grating_sequences(spec, split, columns_u, columns_v)
-    else:
+    elif spec.kind == "edges":
         sequences = _edge_sequences(spec, split, columns_u, columns_v)
+    else:
+        sequences = _mixed_sequences(spec, split, columns_u, columns_v)
 
     buffer: list[np.ndarray] = []
     buffered = 0

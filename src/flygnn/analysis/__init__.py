@@ -1,4 +1,4 @@
-"""The analysis of a trained model (DESIGN section 7), as scikit-learn-style steps.
+"""The analysis of a trained model (docs/design.md, section 7), as scikit-learn-style steps.
 
 Every step works on any model with ``message(v, a)``, ``aggregate(m)`` and
 ``update(v, a, msg, I)`` (a trained GNN or :class:`OracleModel`) and on plain

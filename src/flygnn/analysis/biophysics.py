@@ -39,7 +39,7 @@ class BiophysicalParameters:
         tau_: (N,) τ̂ = −1/s_f in seconds (unclipped; NaN where s_f is undefined or 0).
         v_rest_: (N,) V̂_rest = −b/s_f (upstream definition, msg = 0).
         v_rest_operating_: (N,) V̂_rest at the operating point.
-        upstream_tau_, upstream_v_rest_: (N,) upstream's rules (DESIGN 7.8): from the upstream
+        upstream_tau_, upstream_v_rest_: (N,) upstream's rules (docs/design.md, section 7.8): from the upstream
             slopes, τ̂ = 1 and V̂_rest = 1 where s_f = 0, τ̂ clipped to [0, 1] s.
         tau_per_type_, v_rest_per_type_, v_rest_operating_per_type_: (n_types,) medians over
             each type's neurons (only when ``neuron_type`` is given).

@@ -16,7 +16,7 @@ outgoing W* is NaN (counted, never replaced by a guess). A neuron whose voltage
 never varied (s = 0) has no range to fit a slope on: flagged ``zero_range_``.
 
 Upstream (flyvis-gnn) fills these cases by fiat instead, and the metrics that carry
-upstream's names must follow it exactly (DESIGN 7.8), so the ``upstream_*``
+upstream's names must follow it exactly (docs/design.md, section 7.8), so the ``upstream_*``
 attributes hold upstream's version beside ours: s_g = 1 for μ_j + s_j ≤ 0 (and
 their edges are scored), a slope of exactly 0 for an empty range (s_f = 0 turns into
 τ̂ = 1 and V̂_rest = 1 downstream), and non-finite W* set to 0. Both are read from the

@@ -1,6 +1,6 @@
 """Recovery metrics: the upstream-compatible numbers and our additions beside them.
 
-Upstream-compatible (DESIGN 7.8): the names in :data:`flygnn.metric_names.UPSTREAM_METRICS` follow
+Upstream-compatible (docs/design.md, section 7.8): the names in :data:`flygnn.metric_names.UPSTREAM_METRICS` follow
 flyvis-gnn's own rules exactly, fiat choices included, so the summary table compares
 like with like — 1000-point slope fits; s_g = 1 for neurons with μ + s ≤ 0, whose
 edges are scored; an empty range gives slope 0 and then τ̂ = 1, V̂_rest = 1;
@@ -9,7 +9,7 @@ true with its slope, W* on the edges with |W* − W| ≤ 5; τ̂ clipped to [0, 
 neuron; clustering by one GMM (100 components, full covariance, random_state 42) on
 the unscaled features.
 
-Additions (DESIGN 7.9, under their own names, never instead): the principled variants
+Additions (docs/design.md, section 7.9, under their own names, never instead): the principled variants
 (identifiable edges only, zero-range neurons excluded, standardised multi-seed
 clustering, operating-point V_rest), identity-line R² (can be negative), unfiltered
 W* R² with the numbers of edges left out, per-type τ/V_rest scores and NaN counts.
@@ -108,6 +108,31 @@ DEFINITIONS: dict[str, str] = {
     "|Re λ_r(true J)|, the k rightmost eigenvalues (largest real part) of each matched by rank (see "
     "jacobian-spectral-abscissa). Not an R²: the true values can all be equal (one τ shared by many neurons "
     "outside recurrent loops), which leaves an R² undefined.",
+    # held-out and functional validation (flygnn.analysis.heldout, flygnn.analysis.functional)
+    "heldout-r2-pooled": "1 − Σ(dv̂/dt − dv/dt)²/Σ(dv/dt − mean)² over every (frame, neuron) of the test split: "
+    "the model's one-step prediction at the recorded state against the recorded clean dv/dt.",
+    "heldout-r2-median-type": "median over cell types of the per-type median over its neurons of the one-step R² "
+    "(1 − SSE/SS_tot per neuron over the test split's frames); neurons whose target does not vary left out.",
+    "normalised-mse": "mean over neurons of MSE(dv̂/dt, dv/dt)/Var(dv/dt) on the test split (= mean of 1 − R² per "
+    "neuron): 0 is perfect, 1 is no better than each neuron's mean; comparable across σ. Neurons whose target "
+    "does not vary (std < 1e-3 × the median neuron's: float32 rounding would dominate) left out.",
+    "rollout-normalised-error-mean": "mean over steps 1..K of the RMS over neurons of (v_learned − v_true)/s_i, both "
+    "integrated noise-free (v ← v + dt·dv/dt) from the test split's first state on its input; s_i = std of the "
+    "true trace, at least 0.1 × its median over neurons.",
+    "rollout-median-error-mean": "mean over steps 1..K of the median over neurons of |v_learned − v_true|/s_i (see "
+    "rollout-normalised-error-mean): the typical neuron, where the RMS is led by the worst.",
+    "rollout-normalised-error-final": "the RMS over neurons of (v_learned − v_true)/s_i at the last step K of the "
+    "rollout (see rollout-normalised-error-mean).",
+    "rollout-noise-error-mean": "rollout-normalised-error-mean of the true noise-free rollout against the recorded "
+    "(noisy) voltages: how far the noise alone moves the recording; 0 at σ = 0.",
+    "pearson-r-dsi": "Pearson correlation across cell types (central-column neuron) of the learned against the "
+    "true network's direction selectivity index for moving edges of one polarity (flyvis' definition).",
+    "pearson-r-fri": "Pearson correlation across cell types (central-column neuron) of the learned against the "
+    "true network's flash response index (flyvis' definition).",
+    "fri-sign-agreement": "fraction of cell types whose flash response index has the same sign in the learned "
+    "and the true network (ON- vs OFF-preferring).",
+    "preferred-direction-error": "mean over the subtypes of the absolute angle (degrees, 0–180) between the "
+    "learned and the true network's preferred direction (flyvis' vector sum over angles and speeds).",
 }
 
 

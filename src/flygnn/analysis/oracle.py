@@ -14,6 +14,8 @@ the raw Ŵ is not W, and the gauge-corrected W* must be W again.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -67,6 +69,20 @@ class OracleModel(torch.nn.Module):
         self.register_buffer("message_gain", tensor(message_gain))
         self.register_buffer("update_gain", tensor(update_gain))
 
+    @classmethod
+    def from_ground_truth(
+        cls, source: np.ndarray, target: np.ndarray, ground_truth, dt: float, tau_mode: str = "raw"
+    ) -> OracleModel:
+        """The true noise-free dynamics of a simulation: W, τ and V_rest of ``ground_truth``
+        (a :class:`flygnn.groundtruth.GroundTruth`), with τ clamped to ≥ dt where the simulator
+        clamps it (``tau_mode`` "clamped", flyvis' choice) so the oracle divides by the same τ."""
+        tau = np.asarray(ground_truth.tau, dtype=float)
+        if tau_mode == "clamped":
+            tau = np.maximum(tau, dt)
+        elif tau_mode != "raw":
+            raise ValueError(f"tau mode must be 'raw' or 'clamped', got {tau_mode!r}")
+        return cls(source, target, ground_truth.W, tau, ground_truth.v_rest)
+
     @property
     def n_neurons(self) -> int:
         return int(self.tau.shape[0])
@@ -77,9 +93,23 @@ class OracleModel(torch.nn.Module):
 
     def aggregate(self, m: torch.Tensor) -> torch.Tensor:
         """msg_i = Σ_{e: j→i} Ŵ_e m_j; m (..., N) -> (..., N)."""
-        contributions = m[..., self.source] * self.W
-        out = torch.zeros_like(m)
-        return out.index_add_(-1, self.target, contributions)
+        n = self.n_neurons
+        columns = m.reshape(-1, n).t()  # (N, frames)
+        return (self._weight_matrix(m.dtype) @ columns).t().reshape(m.shape)
+
+    def _weight_matrix(self, dtype: torch.dtype) -> torch.Tensor:
+        """Ŵ as an N×N CSR matrix (rows = targets), built once per W: one sparse product per
+        step instead of a gather and scatter over every edge (many times faster for long runs)."""
+        key = (self.W._version, self.W.device, dtype)
+        if getattr(self, "_matrix_key", None) != key:
+            n = self.n_neurons
+            indices = torch.stack([self.target, self.source])
+            coo = torch.sparse_coo_tensor(indices, self.W.detach().to(dtype), (n, n), check_invariants=False)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                self._matrix = coo.coalesce().to_sparse_csr()  # coalesce sums repeated edges, as a scatter-add does
+            self._matrix_key = key
+        return self._matrix
 
     def update(self, v: torch.Tensor, a: torch.Tensor, msg: torch.Tensor, I: torch.Tensor) -> torch.Tensor:
         """f = (−v + V_rest + k · msg + I) / τ; all (..., N) -> (..., N)."""

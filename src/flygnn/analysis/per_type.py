@@ -1,6 +1,6 @@
 """Recovery per cell type: the truth is defined per type, so is the book's per-type table.
 
-For each of the cell types, from the upstream-rule estimates (DESIGN 7.8, the ones
+For each of the cell types, from the upstream-rule estimates (docs/design.md, section 7.8, the ones
 behind ``tau_R2``, ``V_rest_R2`` and ``W_corrected_R2``):
 
 - τ and V_rest of the type (the truth is one value per type; its median is taken so

@@ -1,8 +1,13 @@
-"""`flygnn replicate`: one replicate run of a fixed recipe, recorded as a CSV row."""
+"""`flygnn replicate`: one replicate run of a fixed recipe, recorded as a CSV row, or the next run of a plan."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+# exit statuses that end a shell loop over `--next`: nothing left to run, or stopped by SIGUSR1
+NOTHING_LEFT = 3
+STOPPED = 4
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,11 +17,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Simulate a dataset (once per simulation seed and stimulus), train the recipe on it, score the model "
             "by upstream's rules (the book's Table 1 code) and write one row to data/replicates/<run>.csv. "
-            "Running the same command again resumes an interrupted run. Recipes: src/flygnn/presets/recipes.yaml."
+            "Running the same command again resumes an interrupted run. Recipes: src/flygnn/presets/recipes.yaml. "
+            "--next works down data/replicates/plan.yaml instead: run it once per core, in a loop "
+            "(`while flygnn replicate --next; do :; done`); --list shows where the plan stands."
         ),
     )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sigma", type=float, help="run one replicate at this intrinsic noise level σ (>= 0)")
+    which.add_argument(
+        "--next",
+        action="store_true",
+        help=(
+            f"run the plan's next run (a resumable one first); exit 0 after it, {NOTHING_LEFT} when nothing is "
+            f"left, {STOPPED} when stopped (SIGUSR1) with its state saved"
+        ),
+    )
+    which.add_argument("--list", action="store_true", help="list the plan's runs and their status")
+    parser.add_argument("--plan", help="plan file (default: data/replicates/plan.yaml)")
     parser.add_argument("--recipe", default="fast", help="recipe name (default: fast)")
-    parser.add_argument("--sigma", type=float, required=True, help="intrinsic noise level σ (>= 0)")
     parser.add_argument(
         "--train-seed", type=int, default=0, help="seed of the model's initialisation and frame sampling"
     )
@@ -24,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--simulation-seed", type=int, default=0, help="seed of the stimulus and the noise (a new dataset)"
     )
     parser.add_argument(
-        "--stimulus", default="natural", help="stimulus kind: natural | flashes | gratings | edges (default natural)"
+        "--stimulus", default="natural", help="stimulus kind: natural | flashes | gratings | edges | mixed"
     )
     parser.add_argument(
         "--configuration",
@@ -41,36 +59,60 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    import torch
-
     from flygnn.errors import FlygnnError
-    from flygnn.pipeline.replicate import ReplicateRun, record_path, run_replicate
+    from flygnn.pipeline.replicate import (
+        PLAN_FILE,
+        REPLICATES_FOLDER,
+        ReplicateRun,
+        load_plan,
+        next_run,
+        record_path,
+        run_replicate,
+        run_status,
+    )
     from flygnn.project import ProjectLayout
     from flygnn.stimulus import KINDS
-    from flygnn.train import tune_cpu_allocator
 
+    layout = ProjectLayout.find()
+    if args.next or args.list:
+        plan = Path(args.plan) if args.plan else layout.root / REPLICATES_FOLDER / PLAN_FILE
+        runs = load_plan(plan)
+        if args.list:
+            for planned in runs:
+                print(f"{run_status(layout, planned):9}  {planned.command()}")
+            return 0
+        replicate = next_run(layout, runs)
+        if replicate is None:
+            print(f"every run of {layout.relative(plan)} is done or being worked on")
+            return NOTHING_LEFT
+        print(f"next: {replicate.command()}", flush=True)
+    else:
+        if args.stimulus not in KINDS:
+            raise FlygnnError(f"unknown --stimulus {args.stimulus!r}; choose one of: {', '.join(KINDS)}.")
+        replicate = ReplicateRun(
+            recipe=args.recipe,
+            sigma=args.sigma,
+            train_seed=args.train_seed,
+            simulation_seed=args.simulation_seed,
+            stimulus=args.stimulus,
+            configuration=args.configuration,
+        )
     if args.threads < 1:
         raise FlygnnError(f"--threads must be >= 1, got {args.threads}.")
-    if args.stimulus not in KINDS:
-        raise FlygnnError(f"unknown --stimulus {args.stimulus!r}; choose one of: {', '.join(KINDS)}.")
+
+    import torch
+
+    from flygnn.train import tune_cpu_allocator
+
     torch.set_num_threads(args.threads)
     tune_cpu_allocator()
     stop = threading.Event()
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, lambda *_: stop.set())
-    replicate = ReplicateRun(
-        recipe=args.recipe,
-        sigma=args.sigma,
-        train_seed=args.train_seed,
-        simulation_seed=args.simulation_seed,
-        stimulus=args.stimulus,
-        configuration=args.configuration,
-    )
-    layout = ProjectLayout.find()
     record = run_replicate(replicate, layout=layout, threads=args.threads, progress=not args.no_progress, stop=stop)
     if record is None:
         print(f"{replicate.name}: stopped before the recipe's end; the same command resumes it")
-        return 0
+        return STOPPED
     scores = " · ".join(
         f"{k} {record[k]}"
         for k in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy")

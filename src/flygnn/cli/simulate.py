@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", help=f"dataset folder (default: {default_path('datasets')})")
     parser.add_argument("--overwrite", action="store_true", help="replace finished datasets")
     parser.add_argument("--seed", type=int, default=0, help="stimulus and noise seed (default 0)")
-    parser.add_argument("--stimulus", default="natural", help="natural | flashes | gratings | edges")
+    parser.add_argument("--stimulus", default="natural", help="natural | flashes | gratings | edges | mixed")
     parser.add_argument(
         "--tau-mode",
         default="raw",

@@ -276,13 +276,15 @@ class NotebookContext:
 
     # --- outputs ------------------------------------------------------------------------
 
-    def save_figure(self, fig, stem: str, show: bool = True) -> list[Path]:
+    def save_figure(self, fig, stem: str, show: bool = True) -> None:
         """Save ``fig`` as ``figures/<stem>.png`` and ``.pdf`` (atomically) and show the PNG inline.
 
         The figure is drawn once; a notebook displays the saved file, so the book and the
         executed notebook show the same image. A figure with the type legend is also saved
         without it (``<stem>-panel``) beside the legend alone (``type-legend``): the book's
-        σ-grids show those (:class:`flygnn.sections.FigureFamily`).
+        σ-grids show those (:class:`flygnn.sections.FigureFamily`). Returns nothing, so that
+        a cell ending with this call shows the figure and not a list of this machine's paths
+        (without the trailing ``;`` that ruff's formatter removes from the notebooks' scripts).
         """
         paths = save_figure(fig, self.figures_dir, stem)
         if remove_type_legend(fig):
@@ -295,10 +297,9 @@ class NotebookContext:
                 from IPython import get_ipython
                 from IPython.display import Image, display
             except ImportError:  # outside IPython there is nothing to show
-                return paths
+                return
             if get_ipython() is not None:
                 display(Image(filename=str(paths[0])))
-        return paths
 
     def write_metrics(self, section: str, metrics: dict[str, Metric]):
         """Write ``metrics/<section>.json`` (value, definition and input fingerprints of each metric).

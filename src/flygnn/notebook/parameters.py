@@ -1,6 +1,6 @@
 """The papermill parameters of the section notebooks: one definition, used by every side.
 
-The notebooks' ``parameters`` cell (written by ``analysis/make_notebooks.py``), the
+The notebooks' ``parameters`` cell (checked by :mod:`flygnn.notebook.sync`), the
 runner that injects the values (:mod:`flygnn.report.runner`) and
 :func:`flygnn.notebook.context.load_context`, which reads them, all take the names,
 order and defaults from :class:`NotebookParameters`. No imports beyond the standard

@@ -7,19 +7,28 @@ writes one CSV row to ``data/replicates/<run>.csv`` with the command that reprod
 No model is committed: the record and the command are the result.
 
     data/replicates/<run>.csv                         one row per finished run (committed)
+    data/replicates/histories/<run>.csv               its training history: losses, and scores every 1,000 iterations
+    data/replicates/plan.yaml                         the runs wanted, in order (`--next` runs the first not done)
     data/cache/replicates/datasets/<dataset>.zarr     the simulated datasets (not committed)
     data/cache/replicates/<run>/                      the run's bundle and training state
 
 Running the same command again resumes an interrupted run from its last state, and scores
 a finished one without training it again. Recipes are data: ``presets/recipes.yaml``.
+A run holds a lock while it works (``data/cache/replicates/<run>.lock``), so that two
+processes working down the plan side by side (one per core) never take the same run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
+import itertools
 import math
+import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -54,7 +63,10 @@ RECORD_COLUMNS = (
     "command",
 )
 REPLICATES_FOLDER = "data/replicates"
+PLAN_FILE = "plan.yaml"
+HISTORIES_FOLDER = "histories"
 CACHE_FOLDER = "data/cache/replicates"
+PLAN_KEYS = ("recipe", "sigma", "train_seed", "simulation_seed", "stimulus", "configuration")
 
 
 def recipes_file() -> Path:
@@ -206,6 +218,10 @@ def record_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
     return _root(layout) / REPLICATES_FOLDER / f"{run.name}.csv"
 
 
+def history_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
+    return _root(layout) / REPLICATES_FOLDER / HISTORIES_FOLDER / f"{run.name}.csv"
+
+
 def _root(layout: ProjectLayout) -> Path:
     if layout.root is None:
         raise FlygnnError("replicate runs write their records into a project: run `flygnn replicate` inside one.")
@@ -254,7 +270,26 @@ def run_replicate(
 
     Returns the record (a dict of :data:`RECORD_COLUMNS`), or None when ``stop`` ended the
     training before the recipe's iterations (the state is saved; the same call resumes it).
+    Raises :class:`RunLocked` when another process works on the run.
     """
+    layout = layout or ProjectLayout.find()
+    recipe = run.resolved_recipe(recipes)
+    with run_lock(_lock_path(layout, run)):
+        dataset_lock = _root(layout) / CACHE_FOLDER / "datasets" / f"{run.dataset_name(recipe.simulation)}.lock"
+        with run_lock(dataset_lock):
+            dataset = simulate_replicate_dataset(run, recipe, layout, progress)
+        return _train_and_score(run, recipe, dataset, layout, threads, progress, stop)
+
+
+def _train_and_score(
+    run: ReplicateRun,
+    recipe: Recipe,
+    dataset: Path,
+    layout: ProjectLayout,
+    threads: int | None,
+    progress: bool,
+    stop: threading.Event | None,
+) -> dict[str, Any] | None:
     import json
 
     import torch
@@ -266,11 +301,9 @@ def run_replicate(
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
     from flygnn.pipeline.train import STATE_FOLDER, train_condition
+    from flygnn.train import HISTORY_FILE
     from flygnn.train.state import peek_iteration
 
-    layout = layout or ProjectLayout.find()
-    recipe = run.resolved_recipe(recipes)
-    dataset = simulate_replicate_dataset(run, recipe, layout, progress)
     work = _root(layout) / CACHE_FOLDER / run.name
     bundle, state = work / "bundle", work / "state"
     trained = peek_iteration(bundle / STATE_FOLDER) if (bundle / "bundle.json").is_file() else None
@@ -325,6 +358,9 @@ def run_replicate(
     writer = csv.DictWriter(buffer, fieldnames=RECORD_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerow(record)
+    # the history first: a record without its curve would be a row the book cannot draw
+    history = (bundle / HISTORY_FILE).read_text()
+    write_text(history_path(layout, run), history)
     write_text(record_path(layout, run), buffer.getvalue())
     return record
 
@@ -356,3 +392,93 @@ def read_replicates(folder: str | Path) -> list[dict[str, Any]]:
                     parsed[key] = int(row[key])
                 rows.append(parsed)
     return rows
+
+
+class RunLocked(FlygnnError):
+    """Another process is working on this run (or on the dataset it needs)."""
+
+
+@contextlib.contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created as needed) or raise :class:`RunLocked` at once.
+
+    The lock is the kernel's (``flock``): it goes with the process, so a killed run leaves
+    no stale lock behind, only a resumable state.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLocked(f"{path.stem} is being worked on by another process (lock {path}).") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def load_plan(path: str | Path) -> list[ReplicateRun]:
+    """The runs of a plan file, in order. An entry's list values expand into one run per value
+    (several lists: every combination), so ``{recipe: fast, sigma: 0.5, train_seed: [1, 2, 3]}``
+    is three runs."""
+    path = Path(path)
+    if not path.is_file():
+        raise FlygnnError(f"no replicate plan at {path}; write one (see data/replicates/plan.yaml) or name a run.")
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise FlygnnError(f"{path} is not valid YAML: {exc}") from None
+    entries = document.get("runs") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise FlygnnError(f"{path} must hold a list under 'runs:'.")
+    runs: list[ReplicateRun] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{path}, run #{number}"
+        if not isinstance(entry, dict) or "recipe" not in entry or "sigma" not in entry:
+            raise FlygnnError(f"{where}: expected a mapping with at least recipe and sigma.")
+        unknown = sorted(set(entry) - set(PLAN_KEYS))
+        if unknown:
+            raise FlygnnError(f"{where}: unknown key(s) {unknown}; known: {', '.join(PLAN_KEYS)}.")
+        keys = list(entry)
+        values = [entry[k] if isinstance(entry[k], list) else [entry[k]] for k in keys]
+        for combination in itertools.product(*values):
+            try:
+                runs.append(ReplicateRun(**dict(zip(keys, combination, strict=True))))
+            except TypeError as exc:
+                raise FlygnnError(f"{where}: {exc}") from None
+    return runs
+
+
+def run_status(layout: ProjectLayout, run: ReplicateRun) -> str:
+    """ "done" (its record exists), "running" (locked), "resumable" (a state without a record) or "todo"."""
+    from flygnn.train.state import peek_iteration
+
+    if record_path(layout, run).is_file():
+        return "done"
+    work = _root(layout) / CACHE_FOLDER / run.name
+    try:
+        with run_lock(_lock_path(layout, run)):
+            pass
+    except RunLocked:
+        return "running"
+    if peek_iteration(work / "state") is not None or (work / "bundle" / "bundle.json").is_file():
+        return "resumable"
+    return "todo"
+
+
+def next_run(layout: ProjectLayout, runs: list[ReplicateRun]) -> ReplicateRun | None:
+    """The run to work on next: the first resumable one, else the first still to do (None: nothing left)."""
+    status = {run: run_status(layout, run) for run in runs}
+    for wanted in ("resumable", "todo"):
+        for run in runs:
+            if status[run] == wanted:
+                return run
+    return None
+
+
+def _lock_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
+    return _root(layout) / CACHE_FOLDER / f"{run.name}.lock"

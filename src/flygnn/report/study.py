@@ -24,13 +24,13 @@ from typing import Any
 from flygnn.conditions import Condition
 from flygnn.metric_format import format_value
 from flygnn.project import ProjectLayout
+from flygnn.report.deviations import STUDY_PRESET, deviations_part
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together
 from flygnn.report.summary import NOT_PUBLISHED, PublishedTable, metric_cell
 from flygnn.report.training import RECOVERY_WINDOW, TREND_FRACTION, TrainingRecord
 
 DOWNLOADS = "downloads"  # under results/
 SUMMARY_CSV = "summary.csv"
-STUDY_PRESET = "paper"
 # a loss that changed by less than this over the last part of training counts as flat
 FLAT = 0.02
 
@@ -181,7 +181,7 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
         f"- **Recovery over the last {RECOVERY_WINDOW:,} iterations** (@fig-recovery-curves; upstream's rules, "
         "on the training frames): each R² at the last score against the score that many iterations before "
         "it. A change near 0 beside a gap to the published value means that more of the same training is "
-        "unlikely to close the gap:\n" + recovery + "\n"
+        "unlikely to close the gap:\n" + recovery + "\n" + deviations_part(records) + "\n"
         "- **Stimulus.** Ours: saccadic movies over stock photographs shipped with scikit-image, scikit-learn "
         "and matplotlib, rendered on the hexagonal eye (no download at run time), split into training and test "
         "by source image. The study's: the DAVIS video data set. The inputs differ in content and statistics, "

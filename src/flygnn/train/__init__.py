@@ -1,4 +1,4 @@
-"""Training the GNN on simulated voltage traces (DESIGN section 6), one concept per module:
+"""Training the GNN on simulated voltage traces (docs/design.md, section 6), one concept per module:
 
 - :mod:`~flygnn.train.config`: the presets file resolved for one σ (``TrainingConfig``);
 - :mod:`~flygnn.train.frames`: a dataset split in memory, served in batches;

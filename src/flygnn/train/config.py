@@ -1,4 +1,4 @@
-"""Training settings: the presets file resolved for one σ (DESIGN section 6).
+"""Training settings: the presets file resolved for one σ (docs/design.md, section 6).
 
 A setting is resolved for one condition as (later wins)
 

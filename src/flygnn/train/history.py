@@ -78,6 +78,13 @@ def scored_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row for row in rows if is_scored(row)]
 
 
+def scores_at(rows: Sequence[dict[str, Any]], iteration: int) -> dict[str, Any] | None:
+    """The last scored row at or before ``iteration`` (None when no row was scored by then):
+    what the run had reached at that budget."""
+    before = [row for row in scored_rows(rows) if int(row["iteration"]) <= iteration]
+    return max(before, key=lambda row: int(row["iteration"])) if before else None
+
+
 def rate_changes(legs: Sequence[dict[str, Any]]) -> list[tuple[int, float]]:
     """``(iteration, lr factor)`` where a leg's learning-rate factor differs from the leg before.
 

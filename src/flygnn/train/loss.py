@@ -1,4 +1,4 @@
-"""The training loss (DESIGN section 6), term by term.
+"""The training loss (docs/design.md, section 6), term by term.
 
 Per iteration, B random training frames k give
 
@@ -22,6 +22,12 @@ from flygnn.model import FlyVisGNN
 from flygnn.train.config import TrainingConfig
 
 LOSS_COMPONENTS = ("prediction", "monotonicity", "anchor", "g_phi_L1", "f_theta_weights", "W_L1")
+# how this loss differs from the study's code, for the book's list of deviations
+LOSS_DIFFERENCES = (
+    "the monotonicity penalty compares g² at v and at v + 0.05·xnorm (a step of 5 % of 1.5 training-voltage SDs)",
+    "the monotonicity and anchor penalties are evaluated on the first frame of each batch",
+    "the L1 and L2 penalties apply from the first iteration",
+)
 
 
 def loss_terms(

@@ -1,0 +1,117 @@
+"""The held-out rollout: the learned network run on its own beside the true one.
+
+Draws a fitted :class:`flygnn.analysis.heldout.HeldOutValidation`; nothing is recomputed.
+Voltages are flyvis' arbitrary model units (a.u.). The error is drawn on a logarithmic axis:
+the learned network's error and the noise reference can lie decades apart. For a σ-grid pass
+the same ``error_limits`` (:func:`rollout_error_limits` of all the results) and ``voltage_limits``
+to every panel, so the panels compare; a value beyond a limit is drawn at the edge and
+marked, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from flygnn.figures.style import subplots, type_colors
+
+CLIP_MARKER = {"marker": "^", "linestyle": "", "markersize": 3, "color": "crimson"}
+
+
+def rollout_error_limits(results: Sequence) -> tuple[float, float]:
+    """The (low, high) limits of the logarithmic error axis shared by several results: from the
+    smallest to the largest finite positive error after the start (learned or noise reference),
+    at most five decades, widened by a factor 1.5 at both ends."""
+    curves = ("rollout_error_", "rollout_error_median_", "noise_error_")
+    values = np.concatenate([getattr(result, curve)[1:] for result in results for curve in curves])
+    positive = values[np.isfinite(values) & (values > 0)]
+    if not positive.size:
+        return 1e-3, 1.0
+    high = 1.5 * float(positive.max())
+    return max(float(positive.min()) / 1.5, high * 1e-5), high
+
+
+def _clipped(ax, x: np.ndarray, y: np.ndarray, low: float, high: float, **line) -> None:
+    """Plot y clipped to [low, high] and mark the clipped points (and non-finite ones, at the top)."""
+    beyond = ~np.isfinite(y) | (y > high) | (y < low)
+    shown = np.clip(np.where(np.isfinite(y), y, high), low, high)
+    ax.plot(x, shown, **line)
+    if beyond.any():
+        ax.plot(x[beyond], shown[beyond], **CLIP_MARKER)
+
+
+def plot_rollout(
+    result,
+    types: Sequence[str] | None = None,
+    error_limits: tuple[float, float] | None = None,
+    voltage_limits: tuple[float, float] | None = None,
+    ncols: int = 3,
+) -> Figure:
+    """Voltage traces of the central-column neuron of a few types (learned, true noise-free,
+    recorded) and the normalised rollout error against time.
+
+    result: a fitted HeldOutValidation; types: default its ``trace_types``; error_limits: the
+    error panel's (low, high) (default from this result); voltage_limits: one (low, high)
+    for every trace panel (default: each panel its own range).
+    """
+    types = list(result.trace_types if types is None else types)
+    names = list(result.type_names_)
+    unknown = [name for name in types if name not in names]
+    if unknown:
+        raise ValueError(f"unknown cell type(s) {unknown}; known: {', '.join(names)}")
+    colors = type_colors(len(names))
+    time = result.time_
+    rows = -(-len(types) // ncols)
+    fig, axes = subplots(
+        rows + 1,
+        ncols,
+        figsize=(7.0, 1.45 * rows + 2.0),
+        layout="constrained",
+        gridspec_kw={"height_ratios": [1.0] * rows + [1.3]},
+        squeeze=False,
+    )
+    for ax in axes[-1, 1:]:
+        ax.remove()
+    for position, name in enumerate(types):
+        ax = axes[position // ncols, position % ncols]
+        k = names.index(name)
+        ax.plot(time, result.traces_recorded_[:, k], color="0.75", lw=0.7, label="recorded")
+        ax.plot(time, result.traces_true_[:, k], color="black", lw=1.0, label="true, noise-free")
+        learned = result.traces_learned_[:, k]
+        if voltage_limits is None:
+            ax.plot(time, learned, color=colors[k], lw=1.0, ls="--", label="learned")
+        else:
+            _clipped(ax, time, learned, *voltage_limits, color=colors[k], lw=1.0, ls="--", label="learned")
+            ax.set_ylim(*voltage_limits)
+        ax.set_title(name, fontsize=8, color=colors[k])
+        ax.margins(x=0)
+        ax.tick_params(labelsize=7)
+    for position in range(len(types), rows * ncols):
+        axes[position // ncols, position % ncols].set_axis_off()
+    axes[0, 0].legend(fontsize=6, loc="best", frameon=False)
+    axes[rows // 2, 0].set_ylabel("voltage (a.u.)")
+
+    ax = fig.add_subplot(axes[-1, 0].get_gridspec()[-1, :])
+    axes[-1, 0].remove()
+    low, high = error_limits if error_limits is not None else rollout_error_limits([result])
+    # from step 1: at step 0 both start from the same recorded state, an error of exactly 0
+    _clipped(ax, time[1:], result.rollout_error_[1:], low, high, color="tab:blue", lw=1.2, label="learned vs true, RMS")
+    _clipped(
+        ax, time[1:], result.rollout_error_median_[1:], low, high, color="tab:blue", lw=1.0, ls="--",
+        label="learned vs true, median neuron",
+    )  # fmt: skip
+    _clipped(
+        ax, time[1:], result.noise_error_[1:], low, high, color="0.5", lw=1.0, ls=":", label="true vs recorded (noise)"
+    )
+    ax.set_yscale("log")
+    ax.set_ylim(low, high)
+    ax.set_xlim(time[0], time[-1])
+    ax.set_xlabel("time from the test split's first frame (s)")
+    ax.set_ylabel("error / std of true trace")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    if result.diverged_at_ is not None:
+        ax.axvline(time[result.diverged_at_], color="crimson", lw=0.8)
+        ax.text(time[result.diverged_at_], high, " diverged", color="crimson", fontsize=7, va="top")
+    return fig

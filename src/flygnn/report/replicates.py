@@ -1,0 +1,161 @@
+"""The book's run-to-run spread: ``#tbl-replicates`` and the sentences that say which
+differences from the study exceed it.
+
+Numbers come from the committed replicate records (``data/replicates/*.csv``, written by
+``flygnn replicate``) through :mod:`flygnn.analysis.replicates`; the words come from the
+template ``templates/replicates.qmd.j2``. Python computes, the template words it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flygnn.analysis.replicates import MIN_RUNS_FOR_STD, Spread, is_replicate_of, summarize
+from flygnn.metric_format import format_value
+from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.report.template import render
+
+REPLICATE_RECIPE = "fast"
+NOT_PUBLISHED = "—"
+
+
+def _number(value: float | None) -> str:
+    """Five decimals: the runs of one recipe differ in the fourth (τ R² 0.99963 against 0.99970)."""
+    return format_value(value) if value is None or not math.isfinite(value) else f"{value:.5f}"
+
+
+def _deviation(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.2g}"
+
+
+def _spread_text(spread: Spread) -> str:
+    if spread.n == 0:
+        return "n/a"
+    if spread.n == 1:
+        return "one run"
+    low, high = _number(spread.low), _number(spread.high)
+    return f"{low}–{high}" if spread.by_range else f"{low}–{high} (±2 SD)"
+
+
+def _verdict(spread: Spread, published: float | None) -> str:
+    inside = spread.contains(published)
+    if inside is None or spread.n < 2:
+        return "" if published is None else "n/a"
+    if inside:
+        return "within"
+    return "above" if published > spread.high else "below"
+
+
+def replicate_table(
+    rows: Sequence[Mapping[str, Any]],
+    published: Mapping[str, Mapping[float, float]],
+    labels: Mapping[str, str],
+    recipe: str = REPLICATE_RECIPE,
+) -> list[dict[str, Any]]:
+    """The rows of ``#tbl-replicates``: per σ, per metric, the spread of the recipe's replicates
+    on the natural stimulus and where the published value lies against it (all as text)."""
+    replicates = [row for row in rows if is_replicate_of(row, recipe)]
+    groups = []
+    for group in summarize(replicates, UPSTREAM_METRICS):
+        sigma = float(group["sigma"])
+        table_rows, beyond, within = [], [], []
+        for metric in UPSTREAM_METRICS:
+            spread = group["spreads"][metric]
+            value = _published_at(published.get(metric, {}), sigma)
+            verdict = _verdict(spread, value)
+            table_rows.append(
+                {
+                    "label": labels[metric],
+                    "n": spread.n,
+                    "mean": _number(spread.mean),
+                    "std": _deviation(spread.std),
+                    "spread": _spread_text(spread),
+                    "published": NOT_PUBLISHED if value is None else _number(value),
+                    "verdict": verdict,
+                }
+            )
+            if verdict in ("above", "below"):
+                beyond.append(f"{labels[metric]} ({_number(value)}) lies {verdict} the spread {_spread_text(spread)}")
+            elif verdict == "within":
+                within.append(labels[metric])
+        groups.append(
+            {
+                "label": f"σ = {sigma:g}",
+                "n_runs": len(group["runs"]),
+                "rows": table_rows,
+                "beyond": beyond,
+                "within": within,
+            }
+        )
+    return groups
+
+
+def _published_at(values: Mapping[float, float], sigma: float) -> float | None:
+    for published_sigma, value in values.items():
+        if math.isclose(float(published_sigma), sigma, abs_tol=1e-12):
+            return float(value)
+    return None
+
+
+def _runs_sentence(rows: Sequence[Mapping[str, Any]], recipe: str) -> str:
+    replicates = [row for row in rows if is_replicate_of(row, recipe)]
+    by_sigma: dict[float, list[Mapping[str, Any]]] = {}
+    for row in replicates:
+        by_sigma.setdefault(float(row["sigma"]), []).append(row)
+    parts = []
+    for sigma, runs in sorted(by_sigma.items()):
+        seeds = sorted({int(r["train_seed"]) for r in runs})
+        datasets = sorted({int(r["simulation_seed"]) for r in runs})
+        minutes = [float(r["training_minutes"]) for r in runs]
+        parts.append(
+            f"σ = {sigma:g}: {len(runs)} runs, training seeds {', '.join(map(str, seeds))}, "
+            f"{len(datasets)} simulated dataset{'s' if len(datasets) > 1 else ''}, "
+            f"{min(minutes):.0f}–{max(minutes):.0f} min of training each"
+        )
+    return "; ".join(parts)
+
+
+def replicates_part(
+    rows: Sequence[Mapping[str, Any]],
+    published: Mapping[str, Mapping[float, float]],
+    labels: Mapping[str, str],
+    recipe: str = REPLICATE_RECIPE,
+    recipe_description: str = "",
+) -> str:
+    """``chapters/_generated/replicates.qmd``: the table and the sentences beside it."""
+    return render(
+        "replicates.qmd.j2",
+        groups=replicate_table(rows, published, labels, recipe),
+        recipe=recipe,
+        recipe_description=recipe_description,
+        runs_sentence=_runs_sentence(rows, recipe),
+        min_runs=MIN_RUNS_FOR_STD,
+    )
+
+
+def project_replicates_part(layout, published) -> str:
+    """:func:`replicates_part` for a project: its records (``data/replicates``), its published table."""
+    from flygnn.pipeline.replicate import REPLICATES_FOLDER, load_recipe, read_replicates
+
+    rows = read_replicates(layout.root / REPLICATES_FOLDER)
+    values = {row.metric: row.published for row in published.rows}
+    labels = {row.metric: row.label for row in published.rows}
+    description = _recipe_description(load_recipe, rows)
+    return replicates_part(rows, values, labels, REPLICATE_RECIPE, description)
+
+
+def _recipe_description(load_recipe, rows: Sequence[Mapping[str, Any]]) -> str:
+    """Per σ of the records: B, iterations and rate steps of the replicate recipe."""
+    parts = []
+    for sigma in sorted({float(row["sigma"]) for row in rows if is_replicate_of(row, REPLICATE_RECIPE)}):
+        recipe = load_recipe(REPLICATE_RECIPE, sigma)
+        steps = ", ".join(
+            f"×{f} from {int(i):,}" for i, f in (step.split(":") for step in recipe.lr_steps.split(",") if step)
+        )
+        parts.append(
+            f"σ = {sigma:g}: B = {recipe.batch_size}, {recipe.iterations:,} iterations"
+            + (f", rates {steps}" if steps else "")
+        )
+    return "; ".join(parts)

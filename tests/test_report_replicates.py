@@ -1,0 +1,52 @@
+"""#tbl-replicates: the spread of the replicate records and where the published value lies."""
+
+from __future__ import annotations
+
+from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.report.replicates import replicate_table, replicates_part
+
+LABELS = {m: m.replace("_", " ") for m in UPSTREAM_METRICS}
+PUBLISHED = {"W_corrected_R2": {0.5: 0.9898}, "tau_R2": {0.5: 0.9997}, "V_rest_R2": {0.5: 0.7892}}
+
+
+def record(seed: int, w: float, tau: float, **extra) -> dict:
+    row = {
+        "sigma": 0.5, "recipe": "fast", "stimulus": "natural", "configuration": 0.5, "train_seed": seed,
+        "simulation_seed": 0, "training_minutes": 60.0 + seed,
+        "W_corrected_R2": w, "W_corrected_slope": 0.99, "tau_R2": tau, "V_rest_R2": 0.9, "clustering_accuracy": 0.88,
+    }  # fmt: skip
+    row.update(extra)
+    return row
+
+
+def test_published_value_is_placed_against_the_range_of_the_runs():
+    rows = [record(1, 0.997, 0.9996), record(2, 0.998, 0.9998), record(3, 0.999, 0.9997)]
+    rows.append(record(4, 0.5, 0.5, stimulus="mixed"))  # not a replicate of the natural stimulus
+    (group,) = replicate_table(rows, PUBLISHED, LABELS)
+    by_metric = {row["label"]: row for row in group["rows"]}
+    w = by_metric["W corrected R2"]
+    assert (w["n"], w["mean"], w["spread"], w["published"], w["verdict"]) == (
+        3,
+        "0.99800",
+        "0.99700–0.99900",
+        "0.98980",
+        "below",
+    )
+    assert by_metric["tau R2"]["verdict"] == "within"
+    assert by_metric["clustering accuracy"]["published"] == "—" and by_metric["clustering accuracy"]["verdict"] == ""
+    assert group["beyond"] == [
+        "W corrected R2 (0.98980) lies below the spread 0.99700–0.99900",
+        "V rest R2 (0.78920) lies below the spread 0.90000–0.90000",
+    ]
+
+
+def test_the_part_is_a_captioned_table_or_says_there_are_no_runs():
+    text = replicates_part([record(1, 0.997, 0.9996), record(2, 0.998, 0.9998)], PUBLISHED, LABELS)
+    lines = text.splitlines()
+    header = lines.index("| σ | Metric | Runs | Mean | SD | Spread | Published | Published lies |")
+    assert len(lines[header + 2 : header + 2 + len(UPSTREAM_METRICS)]) == len(UPSTREAM_METRICS)
+    assert (
+        "{#tbl-replicates}" in text and "σ = 0.5: 2 runs, training seeds 1, 2, 1 simulated dataset, 61–62 min" in text
+    )
+    assert "beyond this recipe's run-to-run spread, the published W corrected R2 (0.98980) lies below" in text
+    assert "No replicate runs are recorded yet" in replicates_part([], PUBLISHED, LABELS)
