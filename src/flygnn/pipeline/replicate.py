@@ -426,12 +426,7 @@ def load_plan(path: str | Path) -> list[ReplicateRun]:
     (several lists: every combination), so ``{recipe: fast, sigma: 0.5, train_seed: [1, 2, 3]}``
     is three runs."""
     path = Path(path)
-    if not path.is_file():
-        raise FlygnnError(f"no replicate plan at {path}; write one (see data/replicates/plan.yaml) or name a run.")
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise FlygnnError(f"{path} is not valid YAML: {exc}") from None
+    document = read_yaml(path, "write a replicate plan there (see data/replicates/plan.yaml) or name a run.")
     entries = document.get("runs") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise FlygnnError(f"{path} must hold a list under 'runs:'.")
