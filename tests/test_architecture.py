@@ -24,6 +24,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # needs a place here before its test passes.
 LAYERS: list[tuple[str, ...]] = [
     ("flygnn", "errors"),  # the package itself (its version) and the error users see
+    ("schema",),  # how config files are read and checked, with messages a user can act on
     (
         "atomic",
         "conditions",
@@ -36,10 +37,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("project",),  # where a project's files are: paths only
     ("connectome",),
     ("groundtruth", "model"),
-    ("dataset", "bundle", "replicate_runs"),  # the files the stages exchange
+    ("dataset", "bundle"),  # the files the stages exchange
     ("simulate", "train", "analysis"),  # the stages' libraries, side by side
     ("figures",),  # drawing what the analysis computed
-    ("notebook", "upstream"),  # I/O façades over the libraries and figures
+    ("notebook", "upstream", "replicate_runs"),  # I/O façades over the libraries and figures
     ("report",),  # the book: chapter parts from the results, Quarto
     ("stages",),  # the pipeline stages' entry functions (simulate, train, analyze, report), over all of the above
     ("cli",),

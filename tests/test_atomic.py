@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
 
+import numpy as np
 import pytest
 
-from flygnn.atomic import atomic_directory, atomic_path, write_json
+from flygnn.atomic import atomic_directory, atomic_path, write_cached_arrays, write_json
 from flygnn.errors import FlygnnError
 
 
@@ -62,3 +64,38 @@ def test_disk_full_becomes_a_message(tmp_path):
         with atomic_path(tmp_path / "big.bin"):
             raise OSError(errno.ENOSPC, "No space left on device")
     assert list(tmp_path.iterdir()) == []
+
+
+def _denied(*args, **kwargs):
+    raise PermissionError(errno.EACCES, "Permission denied", str(kwargs.get("dir", "?")) + "/.x.tmp")
+
+
+@pytest.mark.parametrize("writer", ["atomic_path", "atomic_directory"])
+def test_an_unwritable_output_folder_is_a_message_not_a_traceback(tmp_path, monkeypatch, writer):
+    monkeypatch.setattr(tempfile, "mkstemp", _denied)
+    monkeypatch.setattr(tempfile, "mkdtemp", _denied)
+    target = tmp_path / "results" / "sigma-0"
+    with pytest.raises(FlygnnError) as refused:
+        with (atomic_path if writer == "atomic_path" else atomic_directory)(target):
+            pass
+    assert str(refused.value) == (
+        f"cannot write {target}: {target.parent} is not writable (Permission denied); make it writable for you "
+        "(or choose another output folder) and run again."
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
+def test_a_read_only_results_folder_is_a_message(tmp_path):
+    (tmp_path / "results").mkdir(mode=0o555)
+    with pytest.raises(FlygnnError, match=r"results is not writable \(Permission denied\)"):
+        with atomic_directory(tmp_path / "results" / "sigma-0"):
+            pass
+
+
+def test_an_unwritable_cache_only_warns(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(tempfile, "mkstemp", _denied)
+    with caplog.at_level("WARNING", logger="flygnn"):
+        write_cached_arrays(tmp_path / "cache.npz", {"x": np.zeros(2)})
+    assert not (tmp_path / "cache.npz").exists()
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"cannot write the cache {tmp_path / 'cache.npz'}") and "\n" not in warning

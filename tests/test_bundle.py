@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -105,6 +107,65 @@ def test_damaged_and_foreign_files_are_refused(tiny_network, tmp_path):
     (other / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(FlygnnError, match="not a flygnn bundle"):
         load_bundle(other, tiny_network)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_safetensors_files_get_the_mode_of_the_json_beside_them(tiny_network, tmp_path, umask, mode):
+    # safetensors' own save_file makes its files private (0600): on a shared project folder
+    # nobody else could read the bundle whose bundle.json they can read
+    previous = os.umask(umask)
+    try:
+        path = save_bundle(tmp_path / "b", _model(tiny_network), META, _activity(tiny_network))
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()}
+    assert modes == dict.fromkeys(BUNDLE_FILES, mode)
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        (
+            "architecture.hidden",
+            "lots",
+            r"architecture\.hidden: Input should be a valid integer.*'lots'.*from 1 to 4096",
+        ),
+        ("architecture.hidden", -4, r"architecture\.hidden: Input should be greater than or equal to 1 \(got -4\)"),
+        ("architecture.hidden", 10**12, r"architecture\.hidden: Input should be less than or equal to 4096"),
+        ("training", "fast", r"training: Input should be a valid dictionary \(got 'fast'\)"),
+        ("training.legs", [{"wall_time_s": "soon"}], r"training\.legs #1\.wall_time_s: .*valid number.*'soon'"),
+        ("dataset", "data/datasets/x.zarr", r"dataset: Input should be a valid dictionary"),
+        ("groundtruth", None, r"groundtruth: Input should be a valid dictionary \(got None\); expected a mapping"),
+        ("sigma", "high", r"sigma: Input should be a valid number"),
+    ],
+)
+def test_a_bad_bundle_json_field_is_refused_before_the_model_is_built(
+    tiny_network, tmp_path, monkeypatch, field, value, expected
+):
+    path = save_bundle(tmp_path / "b", _model(tiny_network), META, _activity(tiny_network))
+    meta = json.loads((path / "bundle.json").read_text())
+    *parents, key = field.split(".")
+    target = meta
+    for parent in parents:
+        target = target[parent]
+    target[key] = value
+    (path / "bundle.json").write_text(json.dumps(meta))
+
+    def allocate(*args, **kwargs):
+        raise AssertionError("the model was built from a bundle.json that should have been refused")
+
+    monkeypatch.setattr(FlyVisGNN, "from_network", allocate)
+    with pytest.raises(FlygnnError, match=rf"{path}/bundle\.json, {expected}") as refused:
+        load_bundle(path, tiny_network)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_bundle_json_written_by_hand_with_numbers_as_strings_is_read(tiny_network, tmp_path):
+    path = save_bundle(tmp_path / "b", _model(tiny_network), META, _activity(tiny_network))
+    meta = json.loads((path / "bundle.json").read_text())
+    meta["sigma"] = "5e-1"
+    (path / "bundle.json").write_text(json.dumps(meta))
+    assert load_bundle(path, tiny_network).sigma == 0.5
 
 
 def test_activity_shapes_are_checked(tiny_network, tmp_path):

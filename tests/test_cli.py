@@ -52,7 +52,30 @@ def test_negative_sigma_in_conditions_file_is_refused(capsys, tmp_path):
     conditions = tmp_path / "conditions.yaml"
     conditions.write_text("conditions:\n  - name: bad\n    sigma: -0.5\n")
     status, _, err = run(capsys, "simulate", "--preset", "smoke", "--conditions-file", str(conditions))
-    assert status == 2 and "sigma must be >= 0" in err
+    assert status == 2 and f"{conditions}, conditions #1.sigma: Input should be greater than or equal to 0" in err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (bytes(range(256)) * 8, "is not a text file"),
+        (
+            f"conditions:\n  - name: {'a' * 300}\n    sigma: 0.5\n".encode(),
+            "conditions #1.name: String should have at most",
+        ),
+    ],
+    ids=["binary", "300-character-name"],
+)
+def test_a_bad_conditions_file_gets_one_line_and_leaves_no_folder(capsys, tmp_path, content, message):
+    conditions = tmp_path / "conditions.yaml"
+    conditions.write_bytes(content)
+    out = tmp_path / "out"
+    status, _, err = run(
+        capsys, "simulate", "--preset", "smoke", "--conditions-file", str(conditions), "--out", str(out)
+    )
+    assert status == 2 and err.startswith(f"error: {conditions}") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
 
 
 def test_smoke_simulation_of_all_conditions(capsys, monkeypatch, tmp_path, flyvis_model_dir):

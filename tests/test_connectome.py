@@ -51,6 +51,21 @@ def test_corrupt_cache_is_rebuilt(tmp_path):
     assert load_network(1, cache=tmp_path).n_neurons == 443
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.999], ids=["half", "all-but-the-end"])
+def test_truncated_network_cache_is_recomputed(tmp_path, caplog, keep):
+    load_network(1, cache=tmp_path)
+    (cached,) = tmp_path.glob("network-extent1-*.npz")
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[: int(len(whole) * keep)])
+    with caplog.at_level("WARNING", logger="flygnn"):
+        network = load_network(1, cache=tmp_path)
+    assert (network.n_neurons, network.n_edges) == (443, 8174)
+    assert load_network(1, cache=tmp_path).fingerprint() == network.fingerprint()  # the cache rewritten
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert cached.name in warning and "computing it again" in warning and "\n" not in warning
+    assert cached.stat().st_size == len(whole)
+
+
 @pytest.mark.parametrize("extent", [0, -1, 16, 2.5, "8", True])
 def test_impossible_extent_is_refused(extent):
     with pytest.raises(FlygnnError, match="extent must be an integer from 1 to 15"):

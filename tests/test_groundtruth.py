@@ -97,6 +97,24 @@ def test_source_is_a_name_never_an_absolute_path(small_network, flyvis_model_dir
         assert not Path(source).is_absolute() and str(tmp_path) not in source
 
 
+def test_truncated_ground_truth_cache_is_recomputed(tiny_network, flyvis_model_dir, tmp_path, monkeypatch, caplog):
+    cached = tmp_path / "groundtruth.npz"
+    monkeypatch.setattr(groundtruth, "_cache_path", lambda network, model_dir: cached)
+    mapped = []
+    mapping = groundtruth._map_flyvis_parameters
+    monkeypatch.setattr(groundtruth, "_map_flyvis_parameters", lambda *a: mapped.append(1) or mapping(*a))
+    first = load_ground_truth(tiny_network, flyvis_model_dir)
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[: len(whole) // 2])
+    with caplog.at_level("WARNING", logger="flygnn"):
+        again = load_ground_truth(tiny_network, flyvis_model_dir)
+    assert len(mapped) == 2 and again.fingerprint() == first.fingerprint()
+    assert cached.stat().st_size == len(whole)
+    assert load_ground_truth(tiny_network, flyvis_model_dir).fingerprint() == first.fingerprint()
+    assert len(mapped) == 2  # the rewritten cache is read
+    assert any(cached.name in r.getMessage() for r in caplog.records)
+
+
 def test_downloaded_model_is_found_and_named_when_nothing_is_shipped(monkeypatch, tmp_path, flyvis_model_dir):
     _no_downloaded_models(monkeypatch, tmp_path)
     monkeypatch.setattr(groundtruth, "shipped_model_dir", lambda: tmp_path / "not-shipped")

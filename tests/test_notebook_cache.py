@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from flygnn.notebook.cache import cached_arrays
 
@@ -30,6 +31,19 @@ def test_corrupt_cache_is_recomputed(tmp_path):
     result = cached_arrays(tmp_path, "spectral", "k", lambda: {"s": np.ones(2)})
     np.testing.assert_array_equal(result["s"], np.ones(2))
     assert cached_arrays(tmp_path, "spectral", "k", lambda: {"s": np.zeros(2)})["s"].sum() == 2
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.99], ids=["half", "all-but-the-end"])
+def test_truncated_cache_is_recomputed(tmp_path, caplog, keep):
+    cached_arrays(tmp_path, "spectral", "k", lambda: {"s": np.arange(1000.0)})
+    path = tmp_path / "spectral-k.npz"
+    whole = path.read_bytes()
+    path.write_bytes(whole[: int(len(whole) * keep)])
+    with caplog.at_level("WARNING", logger="flygnn"):
+        result = cached_arrays(tmp_path, "spectral", "k", lambda: {"s": np.ones(2)})
+    np.testing.assert_array_equal(result["s"], np.ones(2))
+    assert any("spectral-k.npz" in r.getMessage() for r in caplog.records)
+    np.testing.assert_array_equal(cached_arrays(tmp_path, "spectral", "k", lambda: {"s": np.zeros(2)})["s"], np.ones(2))
 
 
 def test_failed_computation_leaves_no_cache(tmp_path):

@@ -283,7 +283,7 @@ def test_report_command_reports_malformed_inputs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(layout.root)
     layout.conditions_file.write_text("conditions:\n  - name: Sigma 0\n    sigma: 0\n")
     assert main(["report", "--no-render"]) == 2
-    assert "name 'Sigma 0' must be lower-case" in capsys.readouterr().err
+    assert "conditions.yaml, conditions #1.name: String should match pattern" in capsys.readouterr().err
     layout.conditions_file.write_text("conditions:\n  - name: sigma-0\n    sigma: 0\n")
     layout.quarto_config.write_text("project:\n  type: book\n book: {\n")
     assert main(["report", "--no-render"]) == 2

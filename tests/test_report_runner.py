@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from project_fixtures import analysed_copy, make_project, write_bundle
 
@@ -144,6 +145,24 @@ def test_unchanged_condition_is_skipped_and_force_is_not(tmp_path):
         ),
         json.loads((layout.result_dir("sigma-0") / "manifest.json").read_text())["parameters"],
     )
+
+
+def test_forced_run_does_not_copy_a_truncated_cache(tmp_path, caplog):
+    from flygnn.notebook.cache import cached_arrays
+
+    layout = analysed_copy(tmp_path)
+    cache = layout.result_dir("sigma-0") / "cache"
+    for name in ("gauge", "spectral"):
+        cached_arrays(cache, name, "k", lambda: {"x": np.arange(100.0)})
+    truncated = cache / "spectral-k.npz"
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    conditions = load_conditions(layout.conditions_file)[:1]
+    with caplog.at_level("WARNING", logger="flygnn"):
+        runs = AnalysisRunner(layout, **QUIET).run(conditions, force=True)
+    assert [r.status for r in runs] == ["ok"], [r.message for r in runs]
+    copied = {p.name for p in cache.iterdir()}  # the new run's cache, in the same place
+    assert "gauge-k.npz" in copied and "spectral-k.npz" not in copied
+    assert any("spectral-k.npz" in r.getMessage() for r in caplog.records)
 
 
 def test_results_missing_a_figure_the_book_shows_are_not_current(tmp_path):

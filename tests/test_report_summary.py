@@ -200,11 +200,21 @@ def test_load_metrics_names_missing_conditions(tmp_path):
 def test_malformed_published_file_is_a_clear_error(tmp_path):
     path = tmp_path / "published.yaml"
     path.write_text("rows:\n  - metric: tau_R2\n    published: {0.0: high}\n")
-    with pytest.raises(FlygnnError, match=r"row #1 \(tau_R2\): value at σ = 0.0 is not a number"):
+    with pytest.raises(
+        FlygnnError, match=r"published.yaml, rows #1\.published\[0\.0\]: Input should be a valid number.*'high'"
+    ):
         load_published(path)
     path.write_text("rows: [\n")
     with pytest.raises(FlygnnError, match="not valid YAML"):
         load_published(path)
+
+
+def test_published_sigma_in_exponent_notation_is_a_number(tmp_path):
+    # YAML 1.1 (PyYAML) reads 5e-2 and 1e-1, without a dot, as strings
+    path = tmp_path / "published.yaml"
+    rows = [f"  - metric: {name}\n    published: {{5e-2: 9.852e-1, 0.5: 1e-1}}\n" for name in UPSTREAM_METRICS]
+    path.write_text("rows:\n" + "".join(rows))
+    assert load_published(path).rows[0].published == {0.05: 0.9852, 0.5: 0.1}
 
 
 def test_published_file_names_exactly_the_upstream_metrics(tmp_path):
@@ -214,11 +224,13 @@ def test_published_file_names_exactly_the_upstream_metrics(tmp_path):
     path.write_text("rows:\n" + "".join(rows))
     assert load_published(path).metrics == list(UPSTREAM_METRICS)
     path.write_text("rows:\n" + "".join(rows) + "  - metric: tau_r2\n")
-    with pytest.raises(FlygnnError, match=rf"row #{len(rows) + 1}: unknown metric 'tau_r2'.*{UPSTREAM_METRICS[0]}"):
+    with pytest.raises(
+        FlygnnError, match=rf"rows #{len(rows) + 1}\.metric: unknown metric 'tau_r2'.*{UPSTREAM_METRICS[0]}"
+    ):
         load_published(path)
     path.write_text("rows:\n" + "".join(rows[1:]))
     with pytest.raises(FlygnnError, match=rf"no row for {UPSTREAM_METRICS[0]}\b"):
         load_published(path)
     path.write_text("rows:\n" + "".join(rows) + rows[0])
-    with pytest.raises(FlygnnError, match="has a row already"):
+    with pytest.raises(FlygnnError, match=r"rows: metric\(s\) \['W_corrected_R2'\] have more than one row"):
         load_published(path)

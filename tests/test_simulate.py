@@ -121,3 +121,19 @@ def test_steady_state_is_stationary_under_grey_input(small_network, flyvis_model
     assert (
         np.abs(simulator.derivative(v, grey)).max() < 1e-2 * np.abs(simulator.derivative(simulator.v_rest, grey)).max()
     )
+
+
+def test_simulation_presets_are_read_and_checked(tmp_path):
+    from flygnn.simulate import load_presets
+
+    assert load_presets()["smoke"] == {"extent": 1, "train_frames": 600, "test_frames": 200}
+    path = tmp_path / "simulation.yaml"
+    # YAML 1.1 (PyYAML) reads 6e2, without a dot, as a string
+    path.write_text("smoke:\n  extent: 1\n  train_frames: 6e2\n  test_frames: 200\n")
+    assert load_presets(path)["smoke"]["train_frames"] == 600
+    path.write_text("smoke:\n  extent: 40\n  train_frames: 600\n  test_frames: 200\n")
+    with pytest.raises(FlygnnError, match=r"simulation.yaml, smoke\.extent: .*less than or equal to 15 \(got 40\)"):
+        load_presets(path)
+    path.write_text("smoke:\n  extent: 1\n  train_frames: 600\n")
+    with pytest.raises(FlygnnError, match=r"smoke\.test_frames: Field required; expected recorded test frames"):
+        load_presets(path)

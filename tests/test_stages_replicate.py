@@ -37,7 +37,7 @@ def test_fast_recipe_resolves_per_sigma():
     assert (at_half.batch_size, at_half.iterations, at_half.lr_steps) == (4, 16000, "5000:0.3,10000:0.1,14000:0.03")
     assert (at_half.simulation, at_half.training, at_half.configuration) == ("cpu", "cpu", 0.5)
     assert load_recipe("fast", 0.05).iterations == 30000
-    with pytest.raises(FlygnnError, match=r"recipe fast at σ = 0.2: missing iterations"):
+    with pytest.raises(FlygnnError, match=r"recipes.yaml, recipes\[fast\]: missing iterations at σ = 0.2"):
         load_recipe("fast", 0.2)
     # the sweep keeps one configuration along σ
     assert {load_recipe("sweep", s).configuration for s in (0.0, 0.2, 1.0)} == {0.05}
@@ -48,13 +48,32 @@ def test_recipe_errors_name_the_file_and_the_fix(tmp_path):
         load_recipe("nope", 0.5)
     bad = tmp_path / "recipes.yaml"
     bad.write_text("recipes:\n  r:\n    all: {simulation: cpu, training: cpu, batch_size: 0, iterations: 10}\n")
-    with pytest.raises(FlygnnError, match=r"recipe r: batch_size must be a positive integer, got 0"):
+    with pytest.raises(
+        FlygnnError,
+        match=r"recipes.yaml, recipes\[r\]\.all\.batch_size: Input should be greater than or equal to 1 \(got 0\)",
+    ):
         load_recipe("r", 0.5, bad)
     bad.write_text(
         "recipes:\n  r:\n    all: {simulation: cpu, training: cpu, batch_size: 2, iterations: 10, speed: 3}\n"
     )
-    with pytest.raises(FlygnnError, match=r"unknown key\(s\) \['speed'\]"):
+    with pytest.raises(FlygnnError, match=r"recipes\[r\]\.all\.speed: unknown key.*allowed: simulation, training"):
         load_recipe("r", 0.5, bad)
+    bad.write_text(
+        "recipes:\n  r:\n    all: {simulation: cpu, training: cpu, batch_size: 2, iterations: 10}\n"
+        "    sigma:\n      - {sigma: 0.5, lr_steps: '5000:0.3,100:0.1'}\n"
+    )
+    with pytest.raises(FlygnnError, match=r"recipes\[r\]\.sigma #1\.lr_steps: learning-rate step iterations must be"):
+        load_recipe("r", 0.5, bad)
+
+
+def test_recipe_numbers_in_exponent_notation_are_numbers(tmp_path):
+    # YAML 1.1 (PyYAML) reads 2e4 and 5e-2, without a dot, as strings
+    path = tmp_path / "recipes.yaml"
+    path.write_text(
+        "recipes:\n  r:\n    all: {simulation: cpu, training: cpu, configuration: 5e-2, batch_size: 4, iterations: 2e4}\n"
+    )
+    recipe = load_recipe("r", 0.5, path)
+    assert (recipe.configuration, recipe.iterations) == (0.05, 20000)
 
 
 def test_an_unpublished_configuration_is_refused_with_the_known_ones():

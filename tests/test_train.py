@@ -8,6 +8,7 @@ live in tests/conftest.py.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from flygnn.train import (
     monotonicity_penalty,
     resolve_device,
 )
-from flygnn.train.config import _same_setting
+from flygnn.train.config import _same_setting, presets_file
 
 
 def smoke_config(**changes):
@@ -63,6 +64,64 @@ def test_a_sigma_without_published_settings_takes_the_nearest_and_says_so():
     assert config.differences(nearest.to_dict()) == ["sigma: 0.05 -> 0.2"]
     assert load_training_config("cpu", 0.4).derived_from == 0.5
     assert load_training_config("cpu", 0.5).derived_from is None
+
+
+def presets_with(tmp_path, old: str, new: str):
+    """A copy of the shipped presets file with one line changed."""
+    text = presets_file().read_text()
+    assert old in text
+    path = tmp_path / "training.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_rates_in_exponent_notation_are_numbers(tmp_path):
+    # YAML 1.1 (PyYAML) reads 9e-4, without a dot, as the string '9e-4'
+    path = presets_with(tmp_path, "learning_rates: {W: 9.0e-4,", "learning_rates: {W: 9e-4,")
+    assert load_training_config("paper", 0.05, path=path).lr_W == 9e-4
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (
+            "architecture: {hidden: 32}",
+            "architecture: {hidden: lots}",
+            r"presets\[smoke\]\.all\.architecture\.hidden: .*'lots'",
+        ),
+        (
+            "architecture: {hidden: 32}",
+            "architecture: {hidden: -4}",
+            r"presets\[smoke\]\.all\.architecture\.hidden: .*greater than or equal to 1",
+        ),
+        (
+            "architecture: {hidden: 32}",
+            "architecture: {hidden: 1000000000000}",
+            r"presets\[smoke\]\.all\.architecture\.hidden: .*less than or equal to 4096",
+        ),
+        (
+            "schedule: {batch_size: 2, iterations: 300}",
+            "schedul: {batch_size: 2}",
+            r"presets\[smoke\]\.all\.schedul: unknown key.*allowed: architecture, loss",
+        ),
+        (
+            "    schedule: {batch_size: 4, iterations: 96000}",
+            "    schedule: {batch_size: 4}",
+            r"published #1: a published configuration gives every setting; add schedule\.iterations",
+        ),
+        (
+            "learning_rates: {W: 6.0e-4,",
+            "learning_rates: {W: fast,",
+            r"published #1\.learning_rates\.W: .*'fast'.*a learning rate > 0",
+        ),
+    ],
+    ids=["hidden-lots", "hidden-negative", "hidden-huge", "unknown-key", "incomplete-published", "rate-not-a-number"],
+)
+def test_a_bad_presets_file_is_refused_naming_the_field(tmp_path, old, new, expected):
+    path = presets_with(tmp_path, old, new)
+    with pytest.raises(FlygnnError, match=rf"^{re.escape(str(path))}, {expected}") as refused:
+        load_training_config("smoke", 0.05, path=path)
+    assert "\n" not in str(refused.value)
 
 
 def test_unknown_preset_is_refused_with_the_choices():

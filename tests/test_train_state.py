@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -56,6 +58,16 @@ def test_a_truncated_or_modified_state_is_refused(state, tmp_path):
         TrainingState.load(tmp_path / "t")
     with pytest.raises(FlygnnError, match="incomplete"):
         TrainingState.load(tmp_path / "nowhere")
+
+
+def test_state_files_get_the_mode_of_the_json_beside_them(state, tmp_path):
+    previous = os.umask(0o027)
+    try:
+        folder = state.save(tmp_path / "state")
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert modes == {META_FILE: 0o640, TENSORS_FILE: 0o640}
 
 
 def test_a_state_with_nan_is_refused_and_never_written(state, tmp_path):

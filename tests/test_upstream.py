@@ -310,6 +310,61 @@ def test_ode_params_of_another_ode_model_are_refused(tiny_network, tmp_path):
         _import(tmp_path, tiny_network, _upstream_state(tiny_network, legacy=False), truth)
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.02], ids=["half", "most", "header-only"])
+def test_truncated_checkpoint_is_refused_with_a_message(tiny_network, tmp_path, keep):
+    truth = synthetic_ground_truth(tiny_network)
+    _upstream_dataset(tmp_path / "data", tiny_network, truth)
+    checkpoint = _checkpoint(tmp_path / "m.pt", _upstream_state(tiny_network, legacy=False))
+    whole = checkpoint.read_bytes()
+    checkpoint.write_bytes(whole[: int(len(whole) * keep)])
+    with pytest.raises(
+        FlygnnError, match=r"cannot read checkpoint .*m\.pt .*damaged or not a torch \.pt file"
+    ) as refused:
+        import_upstream(checkpoint, tmp_path / "data", tmp_path / "b", condition="x", sigma=0.5, network=tiny_network)
+    assert "\n" not in str(refused.value)
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_import_of_a_truncated_checkpoint_prints_one_line(tiny_network, flyvis_model_dir, tmp_path, capsys):
+    from flygnn.cli import main
+
+    _upstream_dataset(tmp_path / "data", tiny_network, synthetic_ground_truth(tiny_network))
+    checkpoint = _checkpoint(tmp_path / "m.pt", _upstream_state(tiny_network, legacy=False))
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    argv = ["import-upstream", str(checkpoint), "--dataset", str(tmp_path / "data"), "--condition", "sigma-0p5"]
+    argv += ["--sigma", "0.5", "--out", str(tmp_path / "b"), "--extent", "1", "--flyvis-model", str(flyvis_model_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read checkpoint {checkpoint}") and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()
+
+
+def test_truncated_ode_params_are_refused_with_a_one_line_message(tiny_network, tmp_path):
+    truth = synthetic_ground_truth(tiny_network)
+    _upstream_dataset(tmp_path / "data", tiny_network, truth)
+    params = tmp_path / "data" / "ode_params.pt"
+    params.write_bytes(params.read_bytes()[:-200])
+    with pytest.raises(FlygnnError, match=r"cannot read ODE parameters .*ode_params\.pt") as refused:
+        _import(tmp_path, tiny_network, _upstream_state(tiny_network, legacy=False), truth)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [np.array([{"voltage": 1.0}, None], dtype=object), [("v", "f4"), ("s", "f4")]],
+    ids=["object-dtype", "structured-dtype"],
+)
+def test_legacy_frames_that_are_not_float_arrays_are_refused(tiny_network, tmp_path, frames):
+    if isinstance(frames, list):  # a structured dtype of the right shape
+        frames = np.zeros((T, tiny_network.n_neurons, 9), dtype=frames)
+    truth = synthetic_ground_truth(tiny_network)
+    _upstream_dataset(tmp_path / "data", tiny_network, truth, legacy=True)
+    np.save(tmp_path / "data" / "x_list_train.npy", frames, allow_pickle=True)
+    with pytest.raises(FlygnnError, match=r"x_list_train\.npy: .*\(T, N, 9\) float"):
+        _import(tmp_path, tiny_network, _upstream_state(tiny_network, legacy=False), truth)
+    assert not (tmp_path / "bundle").exists()
+
+
 class _RunsCodeOnLoad:
     def __init__(self, marker: Path):
         self.marker = marker

@@ -1,7 +1,8 @@
 """Atomic writes: a later step must never trust a half-written file.
 
 Everything is written to a temporary sibling and renamed into place on success;
-``os.replace`` is atomic on POSIX within one filesystem.
+``os.replace`` is atomic on POSIX within one filesystem. The caches (``.npz``) are read
+back distrusting them all the same: a copy cut short or a damaged disk is recomputed.
 """
 
 from __future__ import annotations
@@ -14,13 +15,24 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
 
 from flygnn.errors import FlygnnError
 
 logger = logging.getLogger(__name__)
+log = logger
+T = TypeVar("T")
+# what np.load raises for a truncated or damaged .npz (not a zip, a member cut short, a bad
+# CRC), for a file of pickled objects (refused) and for members a cache should have had
+UNREADABLE_NPZ = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError)
+
+# what open() and mkdir() ask for; the umask takes away from it
+FILE_MODE, DIRECTORY_MODE = 0o666, 0o777
 
 
 def _umask() -> int:
@@ -36,28 +48,57 @@ def _disk_full_message(path: Path) -> str:
     )
 
 
+def _explained(path: Path, exc: OSError) -> FlygnnError | None:
+    """The message for a failed write that the user can fix (no space, no permission, a
+    read-only filesystem); None for anything else, which stays a traceback."""
+    if exc.errno == errno.ENOSPC:
+        return FlygnnError(_disk_full_message(path))
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        folder = Path(exc.filename).parent if exc.filename else path.parent
+        return FlygnnError(
+            f"cannot write {path}: {folder} is not writable ({exc.strerror}); make it writable for you "
+            "(or choose another output folder) and run again."
+        )
+    return None
+
+
+@contextlib.contextmanager
+def _writes_into(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        explained = _explained(path, exc)
+        if explained is not None:
+            raise explained from exc
+        raise
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; rename it to ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left untouched.
     The temporary name keeps the suffix so libraries that infer the format from it
-    (matplotlib, safetensors) still work.
+    (matplotlib, safetensors) still work. The file gets the mode a plain ``open()`` gives
+    (0666 less the umask) whatever the writer did: safetensors' ``save_file`` makes its
+    files private (0600), which on a shared project folder hides a bundle from the
+    users who can read the ``bundle.json`` beside it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    with _writes_into(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     tmp_path = Path(tmp)
-    # mkstemp makes the file private (0600); give it the mode a plain open() would
-    os.chmod(tmp_path, 0o666 & ~_umask())
     try:
         yield tmp_path
+        os.chmod(tmp_path, FILE_MODE & ~_umask())
         os.replace(tmp_path, path)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise FlygnnError(_disk_full_message(path)) from exc
+        explained = _explained(path, exc)
+        if explained is not None:
+            raise explained from exc
         raise
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -116,14 +157,16 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     warning, the new folder being complete and in place.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _writes_into(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not overwrite:
         raise FlygnnError(f"{path} already exists; pass --overwrite to replace it.")
     old = path.with_name(f".{path.name}.old")
     if old.exists():
         remove_tree(old)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700)
+    with _writes_into(path):
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    os.chmod(tmp, DIRECTORY_MODE & ~_umask())  # mkdtemp makes it private (0700)
     try:
         yield tmp
         if path.exists():
@@ -139,8 +182,9 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
             os.replace(tmp, path)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if exc.errno == errno.ENOSPC:
-            raise FlygnnError(_disk_full_message(path)) from exc
+        explained = _explained(path, exc)
+        if explained is not None:
+            raise explained from exc
         raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -154,3 +198,41 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def write_cached_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
+    """Plain arrays to the cache file ``path`` (``.npz``), atomically: never half-written.
+
+    A cache that cannot be written (a read-only or full disk) only costs time on the next
+    run: a one-line warning, no error.
+    """
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    except (OSError, FlygnnError) as exc:
+        log.warning("cannot write the cache %s (%s); it is computed again next time.", path, exc)
+
+
+def read_cached_arrays(
+    path: str | os.PathLike, build: Callable[[dict[str, np.ndarray]], T], *, delete_unreadable: bool = True
+) -> T | None:
+    """``build`` applied to every array of the cache file ``path``; None when there is none.
+
+    A cache that cannot be read (truncated by a full disk or a killed copy, damaged, pickled,
+    missing a member ``build`` needs) gets a one-line warning and None, so that the caller
+    computes it again instead of failing; it is deleted unless ``delete_unreadable`` is
+    False. Reading every member checks its CRC.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return build({name: data[name] for name in data.files})
+    except UNREADABLE_NPZ as exc:
+        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.warning("cache %s is unreadable (%s); computing it again.", path, reason)
+        if delete_unreadable:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return None

@@ -29,13 +29,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
-from flygnn.atomic import atomic_directory, write_json
+from flygnn.atomic import atomic_directory, atomic_path, write_json
 from flygnn.errors import FlygnnError
 from flygnn.project import ProjectLayout, relative_to
+from flygnn.schema import Integer, Number, Open, validated
 
 if TYPE_CHECKING:
     import torch
@@ -50,6 +52,72 @@ META_FILE = "bundle.json"
 ACTIVITY_FILE = "activity.safetensors"
 BUNDLE_FILES = (MODEL_FILE, META_FILE, ACTIVITY_FILE)
 ACTIVITY_KEYS = ("voltage_mean", "voltage_std", "frames_voltage", "frames_stimulus")
+
+
+# A model's size, far above the published ones (d = 2 to 4, 80 hidden units, 3 layers) and
+# far below what a machine holds: a typo (hidden: 10**12) is refused before anything is
+# allocated, by the presets' schema and by bundle.json's.
+MAX_EMBEDDING_DIM, MAX_HIDDEN, MAX_LAYERS = 64, 4096, 16
+EmbeddingDim = Annotated[Integer, Field(ge=1, le=MAX_EMBEDDING_DIM)]
+Hidden = Annotated[Integer, Field(ge=1, le=MAX_HIDDEN)]
+Layers = Annotated[Integer, Field(ge=1, le=MAX_LAYERS)]
+NonNegative = Annotated[Number, Field(ge=0)]
+
+
+class ArchitectureRecord(Open):
+    n_neurons: Annotated[Integer, Field(ge=1)] = Field(description="the network's neuron count, an integer >= 1")
+    n_edges: Annotated[Integer, Field(ge=1)] = Field(description="the network's edge count, an integer >= 1")
+    embedding_dim: EmbeddingDim = Field(
+        description=f"the embedding dimension d, an integer from 1 to {MAX_EMBEDDING_DIM}"
+    )
+    hidden: Hidden = Field(description=f"the MLPs' hidden width, an integer from 1 to {MAX_HIDDEN}")
+    layers: Layers = Field(description=f"the MLPs' depth, an integer from 1 to {MAX_LAYERS}")
+    W_init_scale: Annotated[Number, Field(gt=0)] = Field(default=1.0, description="a number > 0")
+    extent: Annotated[Integer, Field(ge=1)] | None = Field(default=None, description="the network's extent, >= 1")
+    network_fingerprint: str | None = Field(default=None, description="the network's fingerprint, a string")
+
+
+class TrainingLegRecord(Open):
+    wall_time_s: NonNegative | None = Field(default=None, description="the leg's training seconds, a number >= 0")
+    threads: Annotated[Integer, Field(ge=1)] | None = Field(default=None, description="an integer >= 1")
+
+
+class TrainingRecord(Open):
+    legs: list[TrainingLegRecord] = Field(default=[], description="a list of the training legs (mappings)")
+    wall_time_s: NonNegative | None = Field(default=None, description="the training seconds, a number >= 0")
+    iterations: Annotated[Integer, Field(ge=0)] | None = Field(default=None, description="an integer >= 0")
+
+
+class DatasetRecord(Open):
+    path: str | None = Field(default=None, description="the dataset's path, a string")
+    fingerprint: str | None = Field(default=None, description="the dataset's fingerprint, a string")
+
+
+class GroundTruthRecord(Open):
+    source: str | None = Field(default=None, description="the ground truth's name, a string or null")
+    synthetic: bool = Field(default=False, description="true or false")
+    fingerprint: str | None = Field(default=None, description="the ground truth's fingerprint, a string or null")
+
+
+class BundleRecord(Open):
+    """a mapping with format, sigma, architecture, training, dataset, groundtruth and recovery"""
+
+    condition: str = Field(default="", description="the condition's name, a string")
+    sigma: NonNegative = Field(description="the noise level σ it was trained at, a number >= 0")
+    architecture: ArchitectureRecord = Field(
+        description="a mapping with n_neurons, n_edges, embedding_dim, hidden and layers"
+    )
+    training: TrainingRecord = Field(
+        default_factory=TrainingRecord, description="a mapping: how the model came about (preset, legs, ...)"
+    )
+    dataset: DatasetRecord | None = Field(default=None, description="a mapping with path and fingerprint, or null")
+    groundtruth: GroundTruthRecord = Field(
+        default_factory=GroundTruthRecord,
+        description="a mapping with source, synthetic and fingerprint (source: null when there is none)",
+    )
+    recovery: dict[str, Number | None] | None = Field(
+        default=None, description="a mapping from metric name to score, or null"
+    )
 
 
 @dataclass
@@ -228,8 +296,11 @@ def save_bundle(
     from safetensors.torch import save_file as save_torch
 
     with atomic_directory(path, overwrite=overwrite) as tmp:
-        save_torch(state, str(tmp / MODEL_FILE), metadata={"format": FORMAT})
-        save_numpy(checked_activity, str(tmp / ACTIVITY_FILE), metadata={"format": FORMAT})
+        # through atomic_path for the mode: safetensors would leave them private (0600)
+        with atomic_path(tmp / MODEL_FILE) as part:
+            save_torch(state, str(part), metadata={"format": FORMAT})
+        with atomic_path(tmp / ACTIVITY_FILE) as part:
+            save_numpy(checked_activity, str(part), metadata={"format": FORMAT})
         write_json(tmp / META_FILE, _json_safe(document))
         if extra_files is not None:
             extra_files(tmp)
@@ -252,7 +323,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def read_meta(path: str | Path, shown: str | None = None) -> dict[str, Any]:
-    """``bundle.json`` of the bundle at ``path``, validated for format and architecture.
+    """``bundle.json`` of the bundle at ``path``, every field flygnn reads validated (:class:`BundleRecord`).
 
     ``shown``: how messages name the folder (e.g. relative to the project); default ``path``.
     """
@@ -274,12 +345,11 @@ def read_meta(path: str | Path, shown: str | None = None) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise FlygnnError(f"{meta_file}: format {found!r} is not {FORMAT!r}; not a flygnn bundle.")
-    architecture = meta.get("architecture")
-    needed = ("n_neurons", "n_edges", "embedding_dim", "hidden", "layers")
-    if not isinstance(architecture, dict) or any(k not in architecture for k in needed):
-        raise FlygnnError(f"{meta_file}: 'architecture' must give {list(needed)}.")
-    if "sigma" not in meta:
-        raise FlygnnError(f"{meta_file}: 'sigma' is missing.")
+    # every field flygnn reads, checked before any of it is used (a model built, a number shown);
+    # the numbers the model is built from as numbers, should a hand have written "5e-1"
+    record = validated(BundleRecord, meta, meta_file)
+    meta["sigma"] = record.sigma
+    meta["architecture"] = record.architecture.model_dump(exclude_unset=True)
     return meta
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-import yaml
+from pydantic import AfterValidator, Field, field_validator
 
 from flygnn.errors import FlygnnError
+from flygnn.schema import Number, Strict, read_yaml, validated
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Two noise levels are the same when they agree to 1e-9 absolute: σ is written by hand
@@ -46,44 +48,65 @@ class Condition:
         )
 
 
+NAME_MAX_LENGTH = 64  # a name becomes file and folder names (with prefixes and suffixes): far below 255
+
+
+def _checked_label(label: str) -> str:
+    """A label with ``$`` must be valid matplotlib mathtext: the figures draw it (a stray ``$``
+    would fail only when the book's figures are drawn, long after the file was read)."""
+    if "$" in label.replace(r"\$", ""):
+        from matplotlib.mathtext import MathTextParser
+
+        try:
+            MathTextParser("path").parse(label)
+        except ValueError as exc:
+            problem = next((line.strip() for line in str(exc).splitlines() if "Expected" in line), "cannot be parsed")
+            raise ValueError(
+                f"{label!r} is not valid matplotlib mathtext ({problem}); pair every $ (e.g. '$\\sigma$ = 0.05') "
+                "or write \\$ for a dollar sign"
+            ) from None
+    return label
+
+
+class ConditionEntry(Strict):
+    """One entry of the conditions file."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN.pattern, max_length=NAME_MAX_LENGTH)] = Field(
+        description=f"a name of lower-case letters, digits and dashes, at most {NAME_MAX_LENGTH} characters "
+        "(e.g. 'sigma-0p05'); it names the condition's files"
+    )
+    sigma: Annotated[Number, Field(ge=0)] = Field(description="the noise level σ, a number >= 0 (e.g. 0.05)")
+    label: Annotated[str, AfterValidator(_checked_label)] | None = Field(
+        default=None, description="the text the book shows for it (e.g. 'σ = 0.05'; default from sigma)"
+    )
+
+
+class ConditionsFile(Strict):
+    """a mapping with 'conditions:', a list of entries with name, sigma and label"""
+
+    conditions: list[ConditionEntry] = Field(
+        min_length=1, description="a non-empty list of conditions, each with name, sigma and label"
+    )
+
+    @field_validator("conditions")
+    @classmethod
+    def _names_once(cls, conditions: list[ConditionEntry]) -> list[ConditionEntry]:
+        names = [c.name for c in conditions]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"condition name(s) {duplicates} appear more than once; give each its own name")
+        return conditions
+
+
 def load_conditions(path: str | Path) -> list[Condition]:
     """Read and validate a conditions file (a project's is ``ProjectLayout.conditions_file``);
-    errors name the entry and the field."""
-    path = Path(path)
-    if not path.is_file():
-        raise FlygnnError(f"conditions file {path} not found; check the --conditions-file path.")
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise FlygnnError(f"{path} is not valid YAML: {exc}") from exc
-    entries = document.get("conditions") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise FlygnnError(f"{path} must contain a non-empty list under 'conditions:'.")
-    conditions: list[Condition] = []
-    for number, entry in enumerate(entries, start=1):
-        where = f"{path}, condition #{number}"
-        if not isinstance(entry, dict):
-            raise FlygnnError(f"{where}: expected a mapping with name, sigma and label.")
-        unknown = set(entry) - {"name", "sigma", "label"}
-        if unknown:
-            raise FlygnnError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: name, sigma, label.")
-        name = entry.get("name")
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise FlygnnError(
-                f"{where}: name {name!r} must be lower-case letters, digits and dashes (e.g. 'sigma-0p05')."
-            )
-        sigma = entry.get("sigma")
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
-            raise FlygnnError(f"{where} ({name}): sigma must be a number, got {sigma!r}.")
-        if not sigma >= 0:
-            raise FlygnnError(f"{where} ({name}): sigma must be >= 0, got {sigma}.")
-        label = entry.get("label", f"σ = {sigma:g}")
-        conditions.append(Condition(name=name, sigma=float(sigma), label=str(label)))
-    names = [c.name for c in conditions]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise FlygnnError(f"{path}: condition name(s) {duplicates} appear more than once.")
-    return conditions
+    errors name the file, the entry and the field."""
+    document = read_yaml(path, "check the --conditions-file path.")
+    checked = validated(ConditionsFile, document, path)
+    return [
+        Condition(name=c.name, sigma=c.sigma, label=c.label if c.label is not None else f"σ = {c.sigma:g}")
+        for c in checked.conditions
+    ]
 
 
 def select_conditions(conditions: list[Condition], names: list[str] | None) -> list[Condition]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flygnn.atomic import atomic_path
+from flygnn.atomic import read_cached_arrays, write_cached_arrays
 from flygnn.errors import FlygnnError
 
 CONNECTOME_FILE = "fib25-fib19_v2.2.json"
@@ -168,17 +168,14 @@ def _compile_with_flyvis(extent: int) -> Network:
     )
 
 
-def _save(network: Network, path: Path) -> None:
+def _arrays(network: Network) -> dict[str, np.ndarray]:
     arrays = {f.name: getattr(network, f.name) for f in fields(Network) if f.name not in ("extent", "type_names")}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, extent=network.extent, type_names=np.array(network.type_names), **arrays)
+    return {"extent": np.array(network.extent), "type_names": np.array(network.type_names), **arrays}
 
 
-def _load(path: Path) -> Network:
-    with np.load(path, allow_pickle=False) as data:
-        values = {f.name: data[f.name] for f in fields(Network) if f.name not in ("extent", "type_names")}
-        return Network(extent=int(data["extent"]), type_names=tuple(str(t) for t in data["type_names"]), **values)
+def _from_arrays(data: dict[str, np.ndarray]) -> Network:
+    values = {f.name: data[f.name] for f in fields(Network) if f.name not in ("extent", "type_names")}
+    return Network(extent=int(data["extent"]), type_names=tuple(str(t) for t in data["type_names"]), **values)
 
 
 def load_network(extent: int = 8, cache: Path | None = None) -> Network:
@@ -194,14 +191,9 @@ def load_network(extent: int = 8, cache: Path | None = None) -> Network:
         )
     extent = int(extent)
     path = _cache_file(extent, cache if cache is not None else cache_dir())
-    if path.is_file():
-        try:
-            return _load(path)
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # corrupt cache: rebuild below
+    cached = read_cached_arrays(path, _from_arrays)
+    if cached is not None:
+        return cached
     network = _compile_with_flyvis(extent)
-    try:
-        _save(network, path)
-    except OSError:
-        pass  # an unwritable cache only costs time next run
+    write_cached_arrays(path, _arrays(network))
     return network

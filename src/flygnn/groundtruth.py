@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from flygnn.atomic import atomic_path
+from flygnn.atomic import read_cached_arrays, write_cached_arrays
 from flygnn.connectome import CONNECTOME_FILE, MAX_EXTENT, Network, cache_dir, load_network
 from flygnn.errors import FlygnnError
 from flygnn.project import enclosing_project_root, relative_to
@@ -257,21 +257,18 @@ def ground_truth_from_flyvis(network: Network, model_dir: str | os.PathLike) -> 
     """
     model_dir = Path(model_dir)
     cached = _cache_path(network, model_dir)
-    if cached is not None and cached.is_file():
-        try:
-            with np.load(cached, allow_pickle=False) as data:
-                return GroundTruth(
-                    data["tau"], data["v_rest"], data["W"], describe_model_dir(model_dir), synthetic=False
-                )
-        except (OSError, ValueError, KeyError):
-            cached.unlink(missing_ok=True)
+    if cached is not None:
+        truth = read_cached_arrays(
+            cached,
+            lambda data: GroundTruth(
+                data["tau"], data["v_rest"], data["W"], describe_model_dir(model_dir), synthetic=False
+            ),
+        )
+        if truth is not None:
+            return truth
     truth = _map_flyvis_parameters(network, model_dir)
     if cached is not None:
-        try:
-            with atomic_path(cached) as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, tau=truth.tau, v_rest=truth.v_rest, W=truth.W)
-        except OSError:
-            pass  # an unwritable cache only costs time next run
+        write_cached_arrays(cached, {"tau": truth.tau, "v_rest": truth.v_rest, "W": truth.W})
     return truth
 
 

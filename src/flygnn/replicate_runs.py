@@ -17,16 +17,16 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, Field
 
 from flygnn.conditions import Condition, same_sigma
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.project import ProjectLayout
+from flygnn.schema import Integer, Number, Strict, read_yaml, validated
 
-RECIPE_KEYS = ("simulation", "training", "configuration", "batch_size", "iterations", "lr_steps")
 # the columns of a replicate record, in order; the five scores carry upstream's names
 RECORD_COLUMNS = (
     "run",
@@ -70,38 +70,72 @@ class Recipe:
     lr_steps: str = ""
 
 
+def _lr_steps(text: str | None) -> str | None:
+    from flygnn.train import parse_lr_steps
+
+    if text:
+        try:
+            parse_lr_steps(text)
+        except FlygnnError as exc:
+            raise ValueError(str(exc).rstrip(".")) from None
+    return text
+
+
+class RecipeSettings(Strict):
+    simulation: str | None = Field(None, description="a simulation preset of simulation.yaml (paper, cpu, smoke)")
+    training: str | None = Field(None, description="a training preset of training.yaml (paper, cpu, smoke)")
+    configuration: Annotated[Number, Field(ge=0)] | None = Field(
+        None, description="the σ whose published configuration it trains with, a number >= 0"
+    )
+    batch_size: Annotated[Integer, Field(ge=1)] | None = Field(None, description="frames per iteration, >= 1")
+    iterations: Annotated[Integer, Field(ge=1)] | None = Field(None, description="an integer >= 1")
+    lr_steps: Annotated[str, AfterValidator(_lr_steps)] | None = Field(
+        None, description="learning-rate steps 'ITERATION:FACTOR,...' (e.g. '5000:0.3,10000:0.1')"
+    )
+
+
+class RecipeSigmaSettings(RecipeSettings):
+    sigma: Annotated[Number, Field(ge=0)] = Field(description="the σ these settings are for, a number >= 0")
+
+
+class RecipeEntry(Strict):
+    description: str = ""
+    all: RecipeSettings | None = None
+    sigma: list[RecipeSigmaSettings] | None = None
+
+
+class RecipesFile(Strict):
+    """a mapping with 'recipes:', each with 'all:' settings and per-σ 'sigma:' entries"""
+
+    format: Literal[1] = Field(1, description="1")
+    recipes: dict[str, RecipeEntry] = Field(description="a mapping from recipe name to its settings")
+
+
 def load_recipe(name: str, sigma: float, path: str | Path | None = None) -> Recipe:
     """The recipe ``name`` resolved for ``sigma`` (``all``, then the σ's own entry); errors name the file and field."""
     path = Path(path or recipes_file())
-    document = yaml.safe_load(path.read_text())
-    recipes = document.get("recipes") if isinstance(document, dict) else None
-    if not isinstance(recipes, dict) or name not in recipes:
-        known = ", ".join(recipes) if isinstance(recipes, dict) else "none"
-        raise FlygnnError(f"unknown recipe {name!r}; known: {known} (from {path}).")
+    recipes = validated(RecipesFile, read_yaml(path, "pass the path of a recipes file."), path).recipes
+    if name not in recipes:
+        raise FlygnnError(f"unknown recipe {name!r}; known: {', '.join(recipes) or 'none'} (from {path}).")
     entry = recipes[name]
-    settings: dict[str, Any] = dict(entry.get("all") or {})
-    for own in entry.get("sigma") or []:
-        if same_sigma(float(own["sigma"]), sigma):
-            settings.update({k: v for k, v in own.items() if k != "sigma"})
-    unknown = sorted(set(settings) - set(RECIPE_KEYS))
-    if unknown:
-        raise FlygnnError(f"{path}, recipe {name}: unknown key(s) {unknown}; known: {', '.join(RECIPE_KEYS)}.")
+    settings: dict[str, Any] = entry.all.model_dump(exclude_none=True) if entry.all else {}
+    for own in entry.sigma or []:
+        if same_sigma(own.sigma, sigma):
+            settings.update(own.model_dump(exclude_none=True, exclude={"sigma"}))
     missing = [k for k in ("simulation", "training", "batch_size", "iterations") if k not in settings]
     if missing:
-        raise FlygnnError(f"{path}, recipe {name} at σ = {sigma:g}: missing {', '.join(missing)}.")
-    for key in ("batch_size", "iterations"):
-        value = settings[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise FlygnnError(f"{path}, recipe {name}: {key} must be a positive integer, got {value!r}.")
-    configuration = settings.get("configuration", sigma)
+        raise FlygnnError(
+            f"{path}, recipes[{name}]: missing {', '.join(missing)} at σ = {sigma:g}; give them under 'all:' "
+            "or in the σ's own entry."
+        )
     return Recipe(
         name=name,
-        simulation=str(settings["simulation"]),
-        training=str(settings["training"]),
-        configuration=float(configuration),
+        simulation=settings["simulation"],
+        training=settings["training"],
+        configuration=float(settings.get("configuration", sigma)),
         batch_size=settings["batch_size"],
         iterations=settings["iterations"],
-        lr_steps=str(settings.get("lr_steps") or ""),
+        lr_steps=settings.get("lr_steps", ""),
     )
 
 
@@ -208,12 +242,7 @@ def load_plan(path: str | Path) -> list[ReplicateRun]:
     (several lists: every combination), so ``{recipe: fast, sigma: 0.5, train_seed: [1, 2, 3]}``
     is three runs."""
     path = Path(path)
-    if not path.is_file():
-        raise FlygnnError(f"no replicate plan at {path}; write one (see data/replicates/plan.yaml) or name a run.")
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise FlygnnError(f"{path} is not valid YAML: {exc}") from None
+    document = read_yaml(path, "write a replicate plan there (see data/replicates/plan.yaml) or name a run.")
     entries = document.get("runs") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise FlygnnError(f"{path} must hold a list under 'runs:'.")

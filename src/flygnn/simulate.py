@@ -15,13 +15,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import scipy.sparse
+from pydantic import Field, RootModel
 
-from flygnn.connectome import Network
+from flygnn.connectome import MAX_EXTENT, Network
 from flygnn.errors import FlygnnError
 from flygnn.groundtruth import GroundTruth
+from flygnn.schema import Integer, Strict, read_yaml, validated
 
 DT = 0.02
 GREY = 0.5
@@ -134,13 +138,29 @@ class Simulator:
 CHUNK = 500  # frames simulated between writes: bounds memory at ~3 × 500 × N × 4 bytes
 
 
-def load_presets() -> dict[str, dict]:
-    """Simulation presets (``presets/simulation.yaml``): extent and frames per split."""
+class SimulationPreset(Strict):
+    extent: Annotated[Integer, Field(ge=1, le=MAX_EXTENT)] = Field(
+        description=f"the network's lattice radius in columns, an integer from 1 to {MAX_EXTENT} (the paper: 8)"
+    )
+    train_frames: Annotated[Integer, Field(ge=1)] = Field(description="recorded training frames, an integer >= 1")
+    test_frames: Annotated[Integer, Field(ge=1)] = Field(description="recorded test frames, an integer >= 1")
+
+
+class SimulationPresets(RootModel[dict[str, SimulationPreset]]):
+    """a mapping from preset name to extent, train_frames and test_frames"""
+
+
+def presets_file() -> Path:
     from importlib import resources
 
-    import yaml
+    return Path(str(resources.files("flygnn").joinpath("presets/simulation.yaml")))
 
-    return yaml.safe_load(resources.files("flygnn.presets").joinpath("simulation.yaml").read_text())
+
+def load_presets(path: str | Path | None = None) -> dict[str, dict]:
+    """Simulation presets (``presets/simulation.yaml``): extent and frames per split, checked."""
+    path = Path(path or presets_file())
+    presets = validated(SimulationPresets, read_yaml(path, "pass the path of a simulation presets file."), path)
+    return {name: preset.model_dump() for name, preset in presets.root.items()}
 
 
 def preset(name: str) -> dict:
@@ -179,8 +199,6 @@ def simulate_dataset(
     from the same steady state with fresh noise and held-out stimulus images.
     Nothing appears at ``path`` unless the whole dataset was written.
     """
-    from pathlib import Path
-
     from tqdm import tqdm
 
     from flygnn import __version__

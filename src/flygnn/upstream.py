@@ -62,11 +62,16 @@ def load_torch_tensors(path: str | Path, what: str) -> Any:
         raise FlygnnError(f"{what} {path} not found.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        # a truncated zip archive ends in an OSError (EINVAL) from torch's reader, or in miniz's
+        # paragraph of advice: the first sentence names the problem
         message = str(exc)
         if "weights only" not in message.lower():
-            first_line = message.splitlines()[0] if message else type(exc).__name__
-            raise FlygnnError(f"cannot read {what} {path} ({first_line}); is it a torch .pt file?") from exc
+            first = message.splitlines()[0].split(". ")[0].rstrip(".") if message.strip() else type(exc).__name__
+            raise FlygnnError(
+                f"cannot read {what} {path} ({first}); it is damaged or not a torch .pt file: copy it again "
+                "from where it was saved."
+            ) from exc
     # torch's own message advises loading the file unsafely: it is neither repeated nor chained
     found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
     if found:
@@ -293,9 +298,17 @@ class _UpstreamFrames:
                 )
             self._legacy = None
         elif legacy.exists():
-            self._legacy = np.load(legacy, mmap_mode="r", allow_pickle=False)
-            if self._legacy.ndim != 3 or self._legacy.shape[2] < 5:
-                raise FlygnnError(f"{legacy}: expected (T, N, 9) frames, got {self._legacy.shape}.")
+            try:
+                self._legacy = np.load(legacy, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError, EOFError) as exc:  # object arrays are refused: never unpickled
+                raise FlygnnError(
+                    f"{legacy}: cannot read it as an array ({exc}); it must hold (T, N, 9) float frames, as "
+                    "flyvis-gnn saves them."
+                ) from exc
+            if self._legacy.ndim != 3 or self._legacy.shape[2] < 5 or self._legacy.dtype.kind != "f":
+                raise FlygnnError(
+                    f"{legacy}: expected (T, N, 9) float frames, got {self._legacy.shape} {self._legacy.dtype}."
+                )
             self.n_frames, self.n_neurons = (int(n) for n in self._legacy.shape[:2])
         else:
             raise FlygnnError(

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from flygnn.atomic import atomic_path
+from flygnn.atomic import read_cached_arrays, write_cached_arrays
 
 # Bump when a cached quantity's definition changes, so old caches are not reused.
 CACHE_VERSION = 2  # 2: upstream-rule gauge attributes, 1000-point fits, upstream clustering
@@ -45,17 +45,26 @@ def cached_arrays(
     """
     path = directory / f"{name}-{key}.npz"
     with _locked(directory / f".{name}.lock"):
-        if path.is_file():
-            try:
-                with np.load(path, allow_pickle=False) as data:
-                    return {k: data[k] for k in data.files}
-            except (OSError, ValueError, KeyError):
-                path.unlink(missing_ok=True)  # corrupt: recompute
+        cached = read_cached_arrays(path, dict)  # an unreadable file is deleted: recomputed below
+        if cached is not None:
+            return cached
         arrays = compute()
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+        write_cached_arrays(path, arrays)
         return arrays
+
+
+def unreadable_cache_files(directory: str | Path, names: list[str]) -> set[str]:
+    """The ``.npz`` files among ``names`` in ``directory`` that cannot be read (each with a
+    one-line warning), left where they are: as ``shutil.copytree``'s ``ignore``, so that a new
+    analysis run starts from the previous run's cache without its damaged files."""
+    directory = Path(directory)
+    return {
+        name
+        for name in names
+        if name.endswith(".npz")
+        and (directory / name).is_file()
+        and read_cached_arrays(directory / name, lambda arrays: True, delete_unreadable=False) is None
+    }
 
 
 def cache_key(*parts: Any) -> str:

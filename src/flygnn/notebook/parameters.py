@@ -1,7 +1,7 @@
 """The papermill parameters of the section notebooks: one definition, used by every side.
 
 The notebooks' ``parameters`` cell (checked by :mod:`flygnn.notebook.sync`), the
-runner that injects the values (:mod:`flygnn.report.runner`) and
+runner that injects the values (:mod:`flygnn.stages.analyze`) and
 :func:`flygnn.notebook.context.load_context`, which reads them, all take the names,
 order and defaults from :class:`NotebookParameters`. No imports beyond the standard
 library, so the runner may use it without loading the analysis.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import Field, field_validator
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
@@ -24,6 +24,7 @@ from flygnn.metric_format import NOT_AVAILABLE, format_value
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.project import ResultFolder
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, table
+from flygnn.schema import Number, Strict, read_yaml, validated
 from flygnn.sections import SECTIONS
 
 NOT_PUBLISHED = "—"
@@ -55,58 +56,68 @@ class PublishedTable:
         return [row.metric for row in self.rows]
 
 
+class PublishedRowEntry(Strict):
+    """One row of data/published.yaml."""
+
+    metric: str = Field(
+        description=f"one of upstream's metric names, {', '.join(UPSTREAM_METRICS)} (flygnn.metric_names)"
+    )
+    label: str | None = Field(default=None, description="the row's text in the book (default: the metric)")
+    published: dict[Number, Number] | None = Field(
+        default=None, description="a mapping from σ to the published value, e.g. {0.05: 0.9852} ({} for none)"
+    )
+    note: str | None = Field(default=None, description="a note shown below the table")
+
+    @field_validator("metric")
+    @classmethod
+    def _upstream_metric(cls, metric: str) -> str:
+        if metric not in UPSTREAM_METRICS:
+            raise ValueError(f"unknown metric {metric!r}; the summary table compares the metrics with upstream's names")
+        return metric
+
+
+class PublishedFile(Strict):
+    """a mapping with 'source:' (the citation) and 'rows:', one per metric with upstream's name"""
+
+    source: str = Field(default="", description="the citation of the published values")
+    rows: list[PublishedRowEntry] = Field(
+        min_length=1, description=f"one row per metric: {', '.join(UPSTREAM_METRICS)}"
+    )
+
+    @field_validator("rows")
+    @classmethod
+    def _each_metric_once(cls, rows: list[PublishedRowEntry]) -> list[PublishedRowEntry]:
+        metrics = [row.metric for row in rows]
+        repeated = sorted({m for m in metrics if metrics.count(m) > 1})
+        if repeated:
+            raise ValueError(f"metric(s) {repeated} have more than one row; give each metric one row")
+        missing = [name for name in UPSTREAM_METRICS if name not in metrics]
+        if missing:
+            raise ValueError(
+                f"no row for {', '.join(missing)}: every metric with upstream's name is a row of the summary "
+                "table; add one (with 'published: {}' if the study gives no value)"
+            )
+        return rows
+
+
 def load_published(path: str | Path) -> PublishedTable:
-    """Read ``data/published.yaml``; errors say which row and field is wrong.
+    """Read ``data/published.yaml``; errors name the file, the row and the field.
 
     Its rows are the metrics of :data:`flygnn.metric_names.UPSTREAM_METRICS`, each once:
     a name that is not among them, or one of them without a row, is an error.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FlygnnError(f"{path} not found: it holds the published values of the summary table.")
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise FlygnnError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("rows"), list) or not document["rows"]:
-        raise FlygnnError(f"{path} must hold 'source:' and a non-empty list 'rows:'.")
-    rows = []
-    for number, entry in enumerate(document["rows"], start=1):
-        where = f"{path}, row #{number}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("metric"), str):
-            raise FlygnnError(f"{where}: needs 'metric:' (the name in metrics.json).")
-        if entry["metric"] not in UPSTREAM_METRICS:
-            raise FlygnnError(
-                f"{where}: unknown metric {entry['metric']!r}; the summary table compares the metrics with "
-                f"upstream's names, {', '.join(UPSTREAM_METRICS)} (flygnn.metric_names)."
-            )
-        if any(row.metric == entry["metric"] for row in rows):
-            raise FlygnnError(f"{where}: metric {entry['metric']!r} has a row already; give each metric one row.")
-        published = entry.get("published") or {}
-        if not isinstance(published, dict):
-            raise FlygnnError(f"{where} ({entry['metric']}): 'published:' must map σ to a value.")
-        values = {}
-        for sigma, value in published.items():
-            if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
-                raise FlygnnError(f"{where} ({entry['metric']}): σ key {sigma!r} is not a number.")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise FlygnnError(f"{where} ({entry['metric']}): value at σ = {sigma} is not a number: {value!r}.")
-            values[float(sigma)] = float(value)
-        rows.append(
-            PublishedRow(
-                metric=entry["metric"],
-                label=str(entry.get("label", entry["metric"])),
-                published=values,
-                note=entry.get("note"),
-            )
+    document = read_yaml(path, "it holds the published values of the summary table.")
+    checked = validated(PublishedFile, document, path)
+    rows = tuple(
+        PublishedRow(
+            metric=row.metric,
+            label=row.label if row.label is not None else row.metric,
+            published=dict(row.published or {}),
+            note=row.note,
         )
-    missing = [name for name in UPSTREAM_METRICS if name not in {row.metric for row in rows}]
-    if missing:
-        raise FlygnnError(
-            f"{path} has no row for {', '.join(missing)}: every metric with upstream's name is a row of the "
-            "summary table; add one (with 'published: {}' if the study gives no value)."
-        )
-    return PublishedTable(source=str(document.get("source", "")), rows=tuple(rows))
+        for row in checked.rows
+    )
+    return PublishedTable(source=checked.source, rows=rows)
 
 
 def load_metrics(results: Path, conditions: Sequence[Condition]) -> dict[str, dict[str, Any]]:

@@ -44,6 +44,7 @@ from flygnn.bundle import bundle_fingerprint, file_sha256, portable_path
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.locks import exclusive_lock
+from flygnn.notebook.cache import unreadable_cache_files
 from flygnn.notebook.parameters import NotebookParameters
 from flygnn.project import (
     RESULT_CACHE,
@@ -271,7 +272,8 @@ class AnalysisRunner:
             # cache, so the previous run's cache is safe to start from (copied: the
             # previous results stay untouched if this run fails)
             if result.cache.is_dir():
-                shutil.copytree(result.cache, staging.cache)
+                # less its unreadable files: a truncated cache is computed again, not carried over
+                shutil.copytree(result.cache, staging.cache, ignore=unreadable_cache_files)
             else:
                 (folder / RESULT_CACHE).mkdir()
             try:

@@ -7,7 +7,11 @@ A setting is resolved for one condition as (later wins)
 ``published`` holds flyvis-gnn's configuration for the σ values of the study. A σ
 without its own entry takes the entry of the nearest published σ, and
 :attr:`TrainingConfig.derived_from` says so (recorded in bundle.json), so a new
-condition in ``data/conditions.yaml`` trains without editing the presets file.
+condition in ``data/conditions.yaml`` trains without editing the presets file. A
+configuration named on purpose (``configuration_sigma``) must be published.
+
+The file is checked against :class:`PresetsFile` before anything is resolved: a key
+that is not a setting, or a value out of range, is an error naming the file and the field.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import Field, model_validator
 
+from flygnn.bundle import MAX_EMBEDDING_DIM, MAX_HIDDEN, MAX_LAYERS, EmbeddingDim, Hidden, Layers
 from flygnn.conditions import same_sigma
 from flygnn.errors import FlygnnError
+from flygnn.schema import Integer, Number, Strict, read_yaml, validated
 
 # Settings that may change from one training leg to the next; every other field of
 # TrainingConfig defines the optimisation problem, and a state resumes only under it.
@@ -173,6 +179,93 @@ def presets_file() -> Path:
     return Path(str(resources.files("flygnn").joinpath("presets/training.yaml")))
 
 
+Positive = Annotated[Number, Field(gt=0)]
+NonNegative = Annotated[Number, Field(ge=0)]
+
+
+class ArchitectureSettings(Strict):
+    embedding_dim: EmbeddingDim | None = Field(None, description=f"an integer from 1 to {MAX_EMBEDDING_DIM}")
+    hidden: Hidden | None = Field(None, description=f"an integer from 1 to {MAX_HIDDEN}")
+    layers: Layers | None = Field(None, description=f"an integer from 1 to {MAX_LAYERS}")
+    W_init_scale: Positive | None = Field(None, description="a number > 0 (Ŵ ~ N(0,1)·scale/√E)")
+
+
+class LossSettings(Strict):
+    monotonicity: NonNegative | None = Field(None, description="a number >= 0")
+    anchor: NonNegative | None = Field(None, description="a number >= 0")
+    g_phi_L1: NonNegative | None = Field(None, description="a number >= 0")
+    f_theta_L1: NonNegative | None = Field(None, description="a number >= 0")
+    f_theta_L2: NonNegative | None = Field(None, description="a number >= 0")
+    W_L1: NonNegative | None = Field(None, description="a number >= 0")
+
+
+class LearningRates(Strict):
+    W: Positive | None = Field(None, description="a learning rate > 0 (e.g. 6.0e-4)")
+    mlp: Positive | None = Field(None, description="a learning rate > 0 (e.g. 1.8e-3)")
+    embedding: Positive | None = Field(None, description="a learning rate > 0 (e.g. 1.55e-3)")
+
+
+class Schedule(Strict):
+    batch_size: Annotated[Integer, Field(ge=1)] | None = Field(None, description="frames per iteration, >= 1")
+    iterations: Annotated[Integer, Field(ge=0)] | None = Field(None, description="an integer >= 0")
+
+
+class Settings(Strict):
+    """What a preset may set, for every σ (``all``) or for one (``sigma``)."""
+
+    architecture: ArchitectureSettings | None = None
+    loss: LossSettings | None = None
+    learning_rates: LearningRates | None = None
+    schedule: Schedule | None = None
+    learning_rate_scale: Positive | None = Field(None, description="a number > 0 that multiplies the rates")
+    checkpoint_every_s: Positive | None = Field(None, description="seconds between saved states, > 0")
+    log_every: Annotated[Integer, Field(ge=1)] | None = Field(None, description="iterations per log row, >= 1")
+    score_every: Annotated[Integer, Field(ge=0)] | None = Field(None, description="an integer >= 0")
+    activity_frames: Annotated[Integer, Field(ge=1)] | None = Field(None, description="an integer >= 1")
+    seed: Annotated[Integer, Field(ge=0)] | None = Field(None, description="an integer >= 0")
+    monotonicity_step: Positive | None = Field(None, description="a number > 0")
+
+
+class SigmaSettings(Settings):
+    sigma: NonNegative = Field(description="the σ these settings are for, a number >= 0")
+
+
+class Preset(Strict):
+    description: str = ""
+    all: Settings | None = None
+    sigma: list[SigmaSettings] | None = None
+
+
+class PublishedConfiguration(Strict):
+    """One σ's published configuration: every setting of the four sections given."""
+
+    sigma: NonNegative = Field(description="the σ of this configuration, a number >= 0")
+    architecture: ArchitectureSettings
+    loss: LossSettings
+    learning_rates: LearningRates
+    schedule: Schedule
+
+    @model_validator(mode="after")
+    def _complete(self) -> PublishedConfiguration:
+        missing = [
+            f"{section}.{key}"
+            for section in ("architecture", "loss", "learning_rates", "schedule")
+            for key, value in getattr(self, section)
+            if value is None
+        ]
+        if missing:
+            raise ValueError(f"a published configuration gives every setting; add {', '.join(missing)}")
+        return self
+
+
+class PresetsFile(Strict):
+    """a mapping with 'published:' (a list of configurations per σ) and 'presets:'"""
+
+    format: Literal[1] = Field(1, description="1")
+    published: list[PublishedConfiguration] = Field(min_length=1, description="a non-empty list, one entry per σ")
+    presets: dict[str, Preset] = Field(description="a mapping from preset name to its settings")
+
+
 def _entry_for_sigma(entries: list[dict] | None, sigma: float) -> dict | None:
     for entry in entries or []:
         if same_sigma(float(entry["sigma"]), sigma):
@@ -213,13 +306,12 @@ def load_training_config(
     a noise sweep keeps one configuration along σ, and an ablation swaps them.
     """
     path = Path(path or presets_file())
-    document = yaml.safe_load(path.read_text())
-    presets = document.get("presets", {})
+    checked = validated(PresetsFile, read_yaml(path, "pass the path of a training presets file."), path)
+    document = checked.model_dump(exclude_none=True)  # the sections as mappings, to merge
+    presets = document["presets"]
     if preset not in presets:
         raise FlygnnError(f"unknown training preset {preset!r}; known: {', '.join(presets)} (from {path}).")
-    entries = document.get("published") or []
-    if not entries:
-        raise FlygnnError(f"{path} has no 'published' settings.")
+    entries = document["published"]
     published = _entry_for_sigma(entries, sigma if configuration_sigma is None else configuration_sigma)
     derived_from = (
         None if configuration_sigma is None or same_sigma(configuration_sigma, sigma) else float(configuration_sigma)

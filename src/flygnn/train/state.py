@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flygnn.atomic import atomic_directory, write_json
+from flygnn.atomic import atomic_directory, atomic_path, write_json
 from flygnn.bundle import file_sha256
 from flygnn.errors import FlygnnError
 from flygnn.train.config import TrainingConfig
@@ -129,7 +129,8 @@ class TrainingState:
             )
         folder = Path(folder)
         with atomic_directory(folder, overwrite=True) as tmp:
-            save_file(tensors, str(tmp / TENSORS_FILE), metadata={"format": STATE_FORMAT})
+            with atomic_path(tmp / TENSORS_FILE) as part:  # for the mode: safetensors writes 0600
+                save_file(tensors, str(part), metadata={"format": STATE_FORMAT})
             write_json(tmp / META_FILE, self._meta(file_sha256(tmp / TENSORS_FILE)))
         return folder
 
