@@ -90,10 +90,11 @@ def _clipped_line(ax, x, y, ylim, **style) -> int:
 
 def eigenvalue_limits(true: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
     """(Re limits, Im limits) of a complex-plane panel: the true eigenvalues' extent, widened by a
-    tenth, Im symmetric about 0 (eigenvalues of a real matrix come in conjugate pairs)."""
+    quarter of its span (room for learned ones a little off), Im symmetric about 0 (eigenvalues of a real
+    matrix come in conjugate pairs)."""
     true = np.asarray(true)
     imag = float(np.max(np.abs(true.imag))) if true.size else 1.0
-    return padded(float(true.real.min()), float(true.real.max()), 0.1), padded(-imag, imag, 0.1)
+    return padded(float(true.real.min()), float(true.real.max()), 0.25), padded(-imag, imag, 0.25)
 
 
 def spectral_figure(spectral, metrics: dict) -> Figure:
@@ -131,7 +132,7 @@ def spectral_figure(spectral, metrics: dict) -> Figure:
 
     ax = axes[1]
     s_true, s_corr = spectral.singular_values_true_, spectral.singular_values_corrected_
-    limits = padded(float(s_true.min()), float(s_true.max()), 0.08)  # W's own: the identity is the diagonal
+    limits = padded(float(s_true.min()), float(s_true.max()), 0.15)  # W's own: the identity is the diagonal
     pinned = 0
     for p in range(shuffles):
         outside = pin_beyond(ax, s_true, null[p], limits, limits, s=10, color=NULL_COLOR, linewidths=0)
@@ -194,12 +195,12 @@ def spectral_figure(spectral, metrics: dict) -> Figure:
     ax.set_xlabel("rank")
     ax.set_ylabel("singular value (dimensionless)")
     ax.set_title("(c) singular spectra")
-    ax.legend(frameon=False, fontsize=SMALL, loc="upper right", handletextpad=0.3)
+    ax.legend(frameon=False, fontsize=SMALL, loc="best", handletextpad=0.3)
     share_axes(ax, "singular-spectra")
 
     if spectral.dropped_edges_:
         fig.suptitle(f"{spectral.dropped_edges_:,} edges with undefined W* left out of every matrix", fontsize=8)
-    fig.tight_layout(w_pad=0.6)
+    fig.tight_layout(w_pad=1.2)
     return fig
 
 
@@ -262,9 +263,9 @@ def alignment_figure(spectral) -> Figure:
     ax.set_xlabel("rank of the singular vector of W")
     ax.set_ylabel("best |cos| (dimensionless)")
     ax.set_title("(f) best alignment per vector")
-    ax.legend(frameon=False, fontsize=SMALL, loc="upper right", handlelength=1.5, labelspacing=0.2)
+    ax.legend(frameon=False, fontsize=SMALL, loc="best", handlelength=1.5, labelspacing=0.2)
     share_axes(ax, "best-alignment")
-    fig.tight_layout(w_pad=0.6)
+    fig.tight_layout(w_pad=1.2)
     return fig
 
 

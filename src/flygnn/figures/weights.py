@@ -70,7 +70,7 @@ def _stats_text(ax, lines: list[str]) -> None:
         "\n".join(lines),
         transform=ax.transAxes,
         va="top",
-        fontsize=7,
+        fontsize=6.5,
         bbox={"fc": "white", "ec": "0.8", "alpha": 0.9},
     )
 
@@ -182,10 +182,10 @@ def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metric
         f"R² = {_value(metrics, 'W_corrected_R2')} (fit), {_value(metrics, 'W_corrected_R2_identity')} (identity)",
         f"slope = {_value(metrics, 'W_corrected_slope')}",
         f"edges shown: {kept.sum():,} of {true_W.size:,}",
-        f"left out: {metrics['W_corrected_outlier_edges'].value:,} with |W* − W| > {W_OUTLIER_THRESHOLD:g}",
-        f"scored with upstream's fill: {metrics['W_corrected_undefined_edges'].value:,} undefined W*",
-        f"identifiable edges only: R² = {_value(metrics, 'W_corrected_R2_identifiable')}",
-        f"without the {small.details['large_weight_edges_left_out']:,} edges with |W| ≥ {small.details['limit']:g}: "
+        f"left out: {metrics['W_corrected_outlier_edges'].value:,}, |W* − W| > {W_OUTLIER_THRESHOLD:g}",
+        f"upstream's fill: {metrics['W_corrected_undefined_edges'].value:,} undefined W*",
+        f"identifiable only: R² = {_value(metrics, 'W_corrected_R2_identifiable')}",
+        f"without {small.details['large_weight_edges_left_out']:,} with |W| ≥ {small.details['limit']:g}: "
         f"R² = {_value(metrics, 'W_corrected_R2_small_weights')}",
     ]
     if outside[0]:
