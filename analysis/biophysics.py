@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Biophysical parameters
 #
-# τ̂_i = −1/s_f(i) and V̂_rest,i = −b_i/s_f(i) from the line fitted to f_θ(v, a_i, 0, 0) over the natural range. The truth is per type, so per-type medians are shown beside the per-neuron values. `tau_R2` and `V_rest_R2` follow upstream's rules: τ̂ clipped to [0, 1] s, and τ̂ = V̂_rest = 1 for a neuron whose voltage never varied (slope 0); `_excluding_zero_range` leaves those out. The figure draws every defined estimate. τ is in seconds; flyvis' voltages, and so V_rest, in arbitrary units (a.u.).
+# τ̂_i = −1/s_f(i) and V̂_rest,i = −b_i/s_f(i) from the line fitted to f_θ(v, a_i, 0, 0) over the natural range. The truth is per type, so per-type medians are shown beside the per-neuron values. `tau_R2` and `V_rest_R2` follow upstream's rules: τ̂ clipped to [0, 1] s, and τ̂ = V̂_rest = 1 for a neuron whose voltage never varied (slope 0); `_excluding_zero_range` leaves those out. The per-neuron panel draws the values `tau_R2` scores, those neurons included (hollow, at τ̂ = 1); the per-type panels the medians of the unclipped estimates, which `_R2_per_type` scores. The axes come from the truth, the same for every σ; an estimate beyond is drawn at the edge and counted. τ is in seconds; flyvis' voltages, and so V_rest, in arbitrary units (a.u.).
 
 # %% tags=["parameters"]
 condition = "sigma-0p05"
@@ -27,8 +27,22 @@ from flygnn.figures.biophysics import parameter_figure
 
 bio, truth = ctx.biophysics(), ctx.ground_truth
 metrics = biophysics_metrics(truth.tau, truth.v_rest, bio, ctx.gauge().zero_range_, ctx.neuron_type)
+zero_range = ctx.gauge().zero_range_
 ctx.save_figure(
-    parameter_figure(truth.tau, bio.tau_, ctx.neuron_type, ctx.type_names, ctx.label, "τ", "s", metrics, "tau"), "tau"
+    parameter_figure(
+        truth.tau,
+        bio.upstream_tau_,
+        bio.tau_,
+        ctx.neuron_type,
+        ctx.type_names,
+        "τ",
+        "s",
+        metrics,
+        "tau",
+        filled=zero_range,
+        floor=0.0,
+    ),
+    "tau",
 )
 
 # %% [markdown]
@@ -40,14 +54,15 @@ ctx.save_figure(
 ctx.save_figure(
     parameter_figure(
         truth.v_rest,
+        bio.upstream_v_rest_,
         bio.v_rest_,
         ctx.neuron_type,
         ctx.type_names,
-        ctx.label,
         "V_rest",
         "a.u.",
         metrics,
         "V_rest",
+        filled=zero_range,
         extra=("operating point", bio.v_rest_operating_, "V_rest_operating"),
     ),
     "v-rest",

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Learned functions
 #
-# f_θ(v, a_i, msg = 0, I = 0) per neuron over its natural range μ ± 2s, beside the simulator's (V_rest − v)/τ. Both are in dv/dt units: a.u./s, flyvis' voltages being in arbitrary units (a.u.).
+# f_θ(v, a_i, msg = 0, I = 0) per neuron over its natural range μ ± 2s, beside the simulator's (V_rest − v)/τ. Both are in dv/dt units: a.u./s, flyvis' voltages being in arbitrary units (a.u.). The axes are linear and come from the truth, the same for every σ: x the voltage window that holds every neuron's range (rounded outwards to 1, 2, 2.5, 5 or 7.5 × 10^k), y the range of the true function over it; a learned curve beyond runs along the edge, marked with a triangle where it is furthest out, and is counted.
 
 # %% tags=["parameters"]
 condition = "sigma-0p05"
@@ -27,9 +27,7 @@ from flygnn.figures.functions import message_function_figure, update_function_fi
 
 curves = ctx.function_curves()
 ctx.save_figure(
-    update_function_figure(
-        curves.voltages_, curves.update_, curves.true_update_, ctx.neuron_type, ctx.type_names, ctx.label
-    ),
+    update_function_figure(curves.voltages_, curves.update_, curves.true_update_, ctx.neuron_type, ctx.type_names),
     "f-theta",
 )
 
@@ -41,9 +39,7 @@ ctx.save_figure(
 # %%
 message_slope = ctx.gauge().message_slope_
 ctx.save_figure(
-    message_function_figure(
-        curves.voltages_, curves.message_, message_slope, ctx.neuron_type, ctx.type_names, ctx.label
-    ),
+    message_function_figure(curves.voltages_, curves.message_, message_slope, ctx.neuron_type, ctx.type_names),
     "g-phi",
 )
 

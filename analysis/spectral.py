@@ -25,11 +25,12 @@ print(ctx.label, "—", ctx.network.n_neurons, "neurons,", ctx.network.n_edges, 
 
 # %%
 from flygnn.analysis import dynamics_metrics, spectral_metrics
-from flygnn.figures.spectral import dynamics_figure, spectral_figure
+from flygnn.figures.spectral import alignment_figure, dynamics_figure, spectral_figure
 
 spectra = ctx.spectral()
 spectral = spectral_metrics(spectra)
-ctx.save_figure(spectral_figure(spectra, spectral, ctx.label), "spectral")
+ctx.save_figure(spectral_figure(spectra, spectral), "spectral")
+ctx.save_figure(alignment_figure(spectra), "spectral-alignment")
 
 # %% [markdown]
 # ## Linearised dynamics
@@ -39,7 +40,7 @@ ctx.save_figure(spectral_figure(spectra, spectral, ctx.label), "spectral")
 # %%
 dynamics = ctx.dynamics()
 linearised = dynamics_metrics(dynamics)
-ctx.save_figure(dynamics_figure(dynamics, linearised, ctx.label), "spectral-dynamics")
+ctx.save_figure(dynamics_figure(dynamics, linearised, ctx.ground_truth.tau), "spectral-dynamics")
 
 # %%
 ctx.write_metrics("spectral", spectral | linearised)

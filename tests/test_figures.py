@@ -1,5 +1,5 @@
-"""Every figure family draws from synthetic analysis results, with units on its axes and limits from
-its data, and is saved as PNG and PDF."""
+"""Every figure family draws from synthetic analysis results, with units on its axes, and is saved as
+PNG and PDF. Limits shared across σ: tests/test_figures_limits.py."""
 
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ from flygnn.analysis import (
 )
 from flygnn.figures.biophysics import parameter_figure
 from flygnn.figures.embeddings import (
+    cluster_confusion_figure,
     embeddings_figure,
     embeddings_pairs_figure,
-    umap_clusters_figure,
     umap_types_figure,
 )
 from flygnn.figures.functions import message_function_figure, update_function_figure
-from flygnn.figures.spectral import dynamics_figure, spectral_figure
+from flygnn.figures.spectral import alignment_figure, dynamics_figure, spectral_figure
 from flygnn.figures.style import add_type_legend, legend_columns, save_figure, type_family, type_order
 from flygnn.figures.weights import corrected_weights_figure, raw_weights_figure
 
@@ -153,31 +153,29 @@ def test_weight_figures_show_counts_and_all_points(fitted, tmp_path):
     corrected[10] = W[10] + 50  # beyond |W* − W| > 5: left out and counted
     gauge.upstream_corrected_W_ = corrected
     metrics = weight_metrics(W, gauge)
-    fig = corrected_weights_figure(W, corrected, metrics, "test")
+    fig = corrected_weights_figure(W, corrected, metrics)
     text = " ".join(t.get_text() for t in fig.axes[0].texts)
     n_nan = int(np.isnan(gauge.corrected_W_).sum())
     assert n_nan > 0
-    assert "left out: 1 with |W* − W| > 5" in text
-    assert f"scored with upstream's fill: {n_nan:,} undefined W*" in text
+    assert "left out: 1, |W* − W| > 5" in text
+    assert f"upstream's fill: {n_nan:,} undefined W*" in text
     assert f"R² = {metrics['W_corrected_R2'].value:.4f} (fit)" in text  # the number of the tables, not recomputed
     assert f"R² = {metrics['W_corrected_R2_small_weights'].value:.4f}" in text
     kept = np.abs(corrected - W) <= 5
     low, high = fig.axes[0].get_ylim()
-    assert low <= corrected[kept].min() and high >= corrected[kept].max()  # limits from the data
-    span = corrected[kept].max() - corrected[kept].min()
-    assert high - low < 1.1 * span  # and not much wider
-    # the density: every shown edge is counted in one hexagon, on a log colour scale
-    hexagons = fig.axes[0].collections[0]
-    assert hexagons.get_array().sum() == kept.sum()
-    assert isinstance(hexagons.norm, LogNorm)
+    assert (low, high) == fig.axes[0].get_xlim()  # W*'s axis is W's: the identity is the diagonal
+    assert low < W.min() and high > W.max() and high - low < 1.1 * np.ptp(W)  # the true W's range
+    # the density: every scored edge inside the axes is counted in one hexagon, on a log colour scale
+    (hexagons,) = [c for c in fig.axes[0].collections if isinstance(c.norm, LogNorm)]
+    beyond = kept & ((corrected < low) | (corrected > high))
+    assert hexagons.get_array().sum() == kept.sum() - beyond.sum()
     core = kept & (np.abs(W) < 0.5)
-    assert fig.axes[1].collections[0].get_array().sum() == core.sum()  # the enlarged core
+    assert fig.axes[1].get_xlim() == fig.axes[1].get_ylim() == pytest.approx((-0.53, 0.53))
     assert f"{core.sum() / kept.sum():.1%}" in fig.axes[1].get_title()
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "weights-corrected")
-    fig = raw_weights_figure(W, gauge.learned_W_, metrics, "test")
-    low, high = fig.axes[0].get_ylim()
-    assert low <= gauge.learned_W_.min() and high >= gauge.learned_W_.max()
+    fig = raw_weights_figure(W, gauge.learned_W_, metrics)
+    assert fig.axes[0].get_ylim() == fig.axes[0].get_xlim()
     assert f"R² = {metrics['W_raw_R2'].value:.4f}" in " ".join(t.get_text() for t in fig.axes[0].texts)
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "weights-raw")
@@ -191,7 +189,7 @@ def visible_axes(fig: Figure) -> list:
 def test_embedding_figure_has_the_same_layout_for_every_dimension(fitted, d):
     embedding = fitted["model"].a.numpy()[:, :d]
     components, explained = principal_components(embedding)
-    fig = embeddings_figure(components, explained, fitted["type"], TYPE_NAMES, "test", d)
+    fig = embeddings_figure(components, explained, fitted["type"], TYPE_NAMES, d)
     assert len(visible_axes(fig)) == 1  # one scatter of the first two principal components for d = 2 and d = 4
     assert (
         fig.axes[0].get_xlabel().startswith("PC 1 of a")
@@ -199,14 +197,14 @@ def test_embedding_figure_has_the_same_layout_for_every_dimension(fitted, d):
     )
     assert f"d = {d}" in fig.axes[0].get_title()
     assert_units_on_every_axis(fig)
-    fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES, "test")
+    fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES)
     assert len(visible_axes(fig)) == d * (d - 1) // 2  # every pair of dimensions
     plt.close("all")
 
 
 def test_embedding_figures_use_all_dimensions_and_65_colours(fitted, tmp_path):
     embedding = fitted["model"].a.numpy()
-    fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES, "test")
+    fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES)
     assert len(visible_axes(fig)) == 6  # all pairs of d = 4
     legend = fig.legends[0]
     labelled = [
@@ -220,32 +218,53 @@ def test_embedding_figures_use_all_dimensions_and_65_colours(fitted, tmp_path):
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "embeddings-pairs")
     components, explained = principal_components(embedding)
-    saved(embeddings_figure(components, explained, fitted["type"], TYPE_NAMES, "test", 4), tmp_path, "embeddings")
-    xy = np.random.default_rng(1).normal(size=(fitted["n"], 2))
-    saved(umap_types_figure(xy, fitted["type"], TYPE_NAMES, "test"), tmp_path, "umap-types")
-    labels = np.arange(fitted["n"]) % 100
-    fig = umap_clusters_figure(xy, labels, "test", {"accuracy": 0.5, "on a alone": 0.25})
-    assert "100 clusters" in fig.axes[0].get_title()
-    (scores,) = fig.axes[0].texts
+    saved(embeddings_figure(components, explained, fitted["type"], TYPE_NAMES, 4), tmp_path, "embeddings")
+
+
+def test_umap_types_names_every_type_at_its_median():
+    rng = np.random.default_rng(1)
+    neuron_type = np.arange(650) % N_TYPES
+    xy = rng.normal(size=(650, 2)) * 0.1 + np.c_[neuron_type, -neuron_type]  # type t around (t, -t)
+    fig = umap_types_figure(xy, neuron_type, TYPE_NAMES)
+    labels = {t.get_text(): t.xy for t in fig.axes[0].texts}
+    assert set(labels) == set(TYPE_NAMES)
+    for t, name in enumerate(TYPE_NAMES):
+        np.testing.assert_allclose(labels[name], np.median(xy[neuron_type == t], axis=0))
+    assert not fig.legends  # the names are on the panel: no 65-colour legend to look up
+    plt.close(fig)
+
+
+def test_cluster_confusion_puts_the_hungarian_matches_on_the_diagonal(tmp_path):
+    # type t is cluster 3t + 1, except the first type's neurons, split evenly over two clusters
+    neuron_type = np.repeat(np.arange(N_TYPES), 10)
+    labels = 3 * neuron_type + 1
+    labels[:5] = 500
+    fig = cluster_confusion_figure(labels, neuron_type, TYPE_NAMES, 100, {"accuracy": 0.5, "on a alone": 0.25})
+    ax = fig.axes[0]
+    matrix = ax.get_images()[0].get_array()
+    assert matrix.shape == (N_TYPES, 100)  # every condition's matrix has the GMM's 100 columns
+    rows = type_order(TYPE_NAMES)
+    diagonal = np.diag(matrix[:, :N_TYPES])
+    assert diagonal[rows.index(0)] == 0.5 and np.all(np.delete(diagonal, rows.index(0)) == 1.0)
+    assert matrix[rows.index(0), N_TYPES] == 0.5  # the unmatched half, first after the matched
+    assert "66 non-empty of 100" in ax.get_title()
+    (scores,) = ax.texts
     # written as the book's tables write metrics.json (flygnn.metric_format), so figure and table agree
     assert "accuracy: 0.5000" in scores.get_text() and "on a alone: 0.2500" in scores.get_text()
-    assert scores.get_position()[1] < 0  # below the axes: the numbers hide no point
+    assert scores.get_position()[1] < 0  # below the axes: the numbers hide no cell
+    assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "umap-clusters")
 
 
 def test_function_figures(fitted, tmp_path):
     curves, gauge = fitted["curves"], fitted["gauge"]
-    fig = update_function_figure(
-        curves.voltages_, curves.update_, curves.true_update_, fitted["type"], TYPE_NAMES, "test"
-    )
+    fig = update_function_figure(curves.voltages_, curves.update_, curves.true_update_, fitted["type"], TYPE_NAMES)
     assert len(fig.axes) == 2
     assert "260 of 260" in fig.axes[0].get_title()
     assert "a.u./s" in fig.axes[0].get_ylabel() and "a.u." in fig.axes[0].get_xlabel()
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "f-theta")
-    fig = message_function_figure(
-        curves.voltages_, curves.message_, gauge.message_slope_, fitted["type"], TYPE_NAMES, "test"
-    )
+    fig = message_function_figure(curves.voltages_, curves.message_, gauge.message_slope_, fitted["type"], TYPE_NAMES)
     identifiable = int(np.isfinite(gauge.message_slope_).sum())
     assert identifiable <= 257  # the 3 silent neurons (and any other μ + s ≤ 0) are left out and counted
     assert f"{identifiable} of 260" in fig.axes[0].get_title()
@@ -258,21 +277,24 @@ def test_function_figures(fitted, tmp_path):
 def test_parameter_figure_pins_far_points_to_the_border(fitted, tmp_path):
     bio, gauge = fitted["bio"], fitted["gauge"]
     metrics = biophysics_metrics(fitted["tau"], fitted["v_rest"], bio, gauge.zero_range_, fitted["type"])
-    tau = bio.tau_.copy()
+    tau = bio.upstream_tau_.copy()
     tau[:4] = [50.0, -20.0, 60.0, np.nan]
-    fig = parameter_figure(fitted["tau"], tau, fitted["type"], TYPE_NAMES, "test", "τ", "s", metrics, "tau")
+    fig = parameter_figure(
+        fitted["tau"], tau, bio.tau_, fitted["type"], TYPE_NAMES, "τ", "s", metrics, "tau", floor=0.0
+    )
     text = " ".join(t.get_text() for t in fig.axes[0].texts)
-    assert "3 beyond the view" in text and "1 undefined (NaN)" in text
+    assert "3 beyond, at the edge" in text and "1 undefined (NaN)" in text
     assert fig.axes[0].get_ylim()[1] < 50
+    assert fig.axes[0].get_ylim()[0] == pytest.approx(-0.03 * fig.axes[0].get_ylim()[1] / 1.03, rel=1e-6)
     assert fig.axes[0].get_xlabel() == "true τ (s)"
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "tau")
     fig = parameter_figure(
         fitted["v_rest"],
+        bio.upstream_v_rest_,
         bio.v_rest_,
         fitted["type"],
         TYPE_NAMES,
-        "test",
         "V_rest",
         "a.u.",
         metrics,
@@ -290,17 +312,19 @@ def test_parameter_figure_shows_the_numbers_of_the_metrics(fitted):
     bio, gauge = fitted["bio"], fitted["gauge"]
     metrics = biophysics_metrics(fitted["tau"], fitted["v_rest"], bio, gauge.zero_range_, fitted["type"])
     metrics["tau_R2"].value, metrics["tau_R2_per_type"].value = 0.123456, None
-    fig = parameter_figure(fitted["tau"], bio.tau_, fitted["type"], TYPE_NAMES, "test", "τ", "s", metrics, "tau")
+    fig = parameter_figure(
+        fitted["tau"], bio.upstream_tau_, bio.tau_, fitted["type"], TYPE_NAMES, "τ", "s", metrics, "tau"
+    )
     neuron_text = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "R² = 0.1235 (upstream's rules)" in neuron_text
     assert f"slope = {metrics['tau_slope'].value:.4f}" in neuron_text
     assert "R² = n/a" in " ".join(t.get_text() for t in fig.axes[1].texts)
     fig = parameter_figure(
         fitted["v_rest"],
+        bio.upstream_v_rest_,
         bio.v_rest_,
         fitted["type"],
         TYPE_NAMES,
-        "test",
         "V_rest",
         "a.u.",
         metrics,
@@ -312,23 +336,21 @@ def test_parameter_figure_shows_the_numbers_of_the_metrics(fitted):
     plt.close("all")
 
 
-def test_spectral_figure_is_two_by_three(fitted, tmp_path):
+def test_spectral_figures_are_two_rows_of_three(fitted, tmp_path):
     spectral = SpectralAnalysis(n_eigenvalues=30, n_singular=20, n_permutations=2).fit(
         fitted["W"], fitted["gauge"].corrected_W_, fitted["source"], fitted["target"], fitted["n"]
     )
     metrics = spectral_metrics(spectral)
-    fig = spectral_figure(spectral, metrics, "test")
+    fig = spectral_figure(spectral, metrics)
     panels = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title()[:3] for ax in panels] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"]
+    assert [ax.get_title()[:3] for ax in panels] == ["(a)", "(b)", "(c)"]
     assert "undefined W* left out" in fig._suptitle.get_text()
-    eigenvalues = np.r_[spectral.eigenvalues_true_, spectral.eigenvalues_corrected_]
-    low, high = panels[0].get_xlim()  # (a): limits from the eigenvalues, not widened to an equal aspect
-    assert low <= eigenvalues.real.min() and high >= eigenvalues.real.max()
-    assert high - low < 1.2 * np.ptp(eigenvalues.real)
+    true = spectral.eigenvalues_true_
+    low, high = panels[0].get_xlim()  # (a): limits from W's eigenvalues, not widened to an equal aspect
+    assert low < true.real.min() and high > true.real.max() and high - low < 1.6 * np.ptp(true.real)
     text = " ".join(t.get_text() for t in panels[1].texts)  # (b): the analysis' numbers, W* and the null
     assert f"R² = {metrics['spectral_singular_values_R2'].value:.4f}" in text
     assert f"null: R² = {metrics['spectral_singular_values_R2_null'].value:.4f}" in text
-    assert len(panels[1].collections) == 3  # two shuffles and W*
     fig.canvas.draw()
     log_panel = panels[2]
     assert log_panel.get_yscale() == "log"
@@ -338,6 +360,10 @@ def test_spectral_figure_is_two_by_three(fitted, tmp_path):
     assert len(shown) >= 3  # (c): readable ticks on the log axis, not only one or two powers of ten
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "spectral")
+    fig = alignment_figure(spectral)
+    assert [ax.get_title()[:3] for ax in fig.axes if ax.get_title()] == ["(d)", "(e)", "(f)"]
+    assert_units_on_every_axis(fig)
+    saved(fig, tmp_path, "spectral-alignment")
 
 
 def test_dynamics_figure(fitted, tmp_path):
@@ -352,9 +378,11 @@ def test_dynamics_figure(fitted, tmp_path):
         mean,
     )
     metrics = dynamics_metrics(dynamics)
-    fig = dynamics_figure(dynamics, metrics, "test")
+    fig = dynamics_figure(dynamics, metrics, fitted["tau"])
     assert [ax.get_title()[:3] for ax in fig.axes] == ["(a)", "(b)"]
     assert fig.axes[0].get_xlabel() == "Re λ (1/s)"
+    rate = 1 / fitted["tau"].max()  # the limits: from the true τ alone
+    assert fig.axes[0].get_xlim() == fig.axes[1].get_ylim() == pytest.approx((-2 * rate, 0.25 * rate))
     text = fig.axes[1].get_legend().get_title().get_text()  # the numbers head the legend, placed off the curves
     assert f"mean |Δ Re λ| / |Re λ| by rank = {metrics['jacobian_rightmost_error'].value:.3f}" in text
     assert f"{int(dynamics.active_.sum()):,} neurons with μ > 0" in fig._suptitle.get_text()

@@ -277,6 +277,11 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
             assert panel.is_file() == family.type_legend, family.name
             if family.type_legend:
                 assert _png_height(panel) < _png_height(output_dir / "figures" / f"{family.name}.png"), family.name
+            # the limits of a σ-grid's shared axes, so that the conditions' figures can be checked to agree
+            limits = output_dir / "figures" / f"{family.name}.limits.json"
+            assert limits.is_file() == family.shared_axes, family.name
+            if family.shared_axes:
+                assert all(set(panel) >= {"xlim", "ylim"} for panel in json.loads(limits.read_text()).values())
         metrics = json.loads((output_dir / "metrics" / f"{section.name}.json").read_text())
         assert metrics, section.name
         # the executed notebooks are published: no library chatter about this kernel's widgets

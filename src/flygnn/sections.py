@@ -32,6 +32,10 @@ class FigureFamily:
     # wide: in the PDF its σ-grid stacks the panels, one noise level per row, as wide as lets
     # them all fit one page (flygnn.report.chapters.sigma_grid); the HTML keeps the row
     stack_in_pdf: bool = False
+    # the quantity has the same unit in every condition's figure: its axes are shared across σ
+    # (limits from the truth or fixed ranges, flygnn.figures.limits) and the notebook writes them
+    # to figures/<name>.limits.json; False where each condition's axes are its own (learned embeddings, UMAP)
+    shared_axes: bool = True
 
     @property
     def panel(self) -> str:
@@ -59,15 +63,17 @@ WEIGHTS_RAW = FigureFamily(
     "Raw learned weights",
     "Learned edge weights Ŵ against the true W, all edges, drawn as a density: hexagons "
     "coloured by the number of edges in them (log scale). Right: the core |W| < 0.5, which "
-    "holds about 98 % of the edges, enlarged. Without the gauge correction the slope is "
-    "not 1 and the cloud fans out: gains of g_φ and f_θ trade with Ŵ.",
+    "holds about 98 % of the edges, enlarged. Both axes span the true W's range at every noise "
+    "level; a weight beyond is drawn at the edge (orange triangles) and counted. Without the "
+    "gauge correction the slope is not 1 and the cloud fans out: gains of g_φ and f_θ trade with Ŵ.",
     stack_in_pdf=True,
 )
 WEIGHTS_CORRECTED = FigureFamily(
     "weights-corrected",
     "Gauge-corrected weights",
     "Corrected weights W* (upstream's rules) against the true W, as a density of edges "
-    "(log colour scale); right: the core |W| < 0.5 enlarged. Points on the identity line "
+    "(log colour scale); right: the core |W| < 0.5 enlarged. Both axes span the true W's range at "
+    "every noise level; a weight beyond is drawn at the edge (orange triangles) and counted. Points on the identity line "
     "mean the synaptic weights are recovered up to the network's own gauge. The text gives "
     "upstream's R² beside the identity-line R², the R² over the identifiable edges, and the "
     "R² without the few edges with |W| ≥ 1, which span most of W's range and dominate the R².",
@@ -80,33 +86,45 @@ EMBEDDINGS = FigureFamily(
     "by cell type: the same picture whatever the embedding dimension d, so the noise "
     "levels compare like with like (the axis labels give the share of variance each "
     "component explains). Tight, separated type clouds mean the GNN discovered cell "
-    "identity. The legend groups the 65 types by family.",
+    "identity. The legend groups the 65 types by family. Each noise level learned its own "
+    "embedding space, so the axes are not shared.",
     type_legend=True,
+    shared_axes=False,
 )
 EMBEDDINGS_PAIRS = FigureFamily(
     "embeddings-pairs",
     "Embedding dimensions by pairs",
     "Every pair of dimensions of the learned embedding a (one panel for d = 2, six for d = 4), coloured by cell type.",
     type_legend=True,
+    shared_axes=False,
 )
 UMAP_TYPES = FigureFamily(
     "umap-types",
-    "UMAP by cell type",
-    "UMAP of the standardised clustering features coloured by the true cell type "
-    "(UMAP's axes have no units; only neighbourhoods matter).",
-    type_legend=True,
+    "Cell types in the UMAP",
+    "UMAP of the standardised clustering features: each type's name at the median position of "
+    "its neurons, all neurons in grey. Types named close together are ones the features barely "
+    "tell apart (UMAP's axes have no units and are not shared; only neighbourhoods matter).",
+    stack_in_pdf=True,
+    shared_axes=False,
 )
 UMAP_CLUSTERS = FigureFamily(
     "umap-clusters",
-    "UMAP by GMM cluster",
-    "The same UMAP coloured by the clusters of upstream's GMM (clustering_accuracy); compare with the true types.",
+    "GMM clusters against cell types",
+    "The share of each type's neurons (rows, grouped by family) in each cluster of upstream's GMM "
+    "(columns: the cluster the Hungarian assignment of clustering_accuracy matched to the row's "
+    "type, then the unmatched clusters after the dashed line). A full diagonal square is a type "
+    "found as one cluster; a row spread over several columns a type split, a column lit in "
+    "several rows types merged. The accuracies are those of the tables.",
+    stack_in_pdf=True,
 )
 F_THETA = FigureFamily(
     "f-theta",
     "Update function f_θ",
     "f_θ(v, a_i, msg = 0, I = 0) per neuron over its natural range μ ± 2s, coloured by "
     "type, beside the true (V_rest − v)/τ; voltages in flyvis' arbitrary units (a.u.), "
-    "dv/dt in a.u./s.",
+    "dv/dt in a.u./s. Linear axes shared by every noise level: x holds every neuron's range, "
+    "y the range of the true function over it; a learned curve beyond runs along the edge and "
+    "is marked there (triangles) and counted.",
     type_legend=True,
     stack_in_pdf=True,
 )
@@ -117,16 +135,20 @@ G_PHI = FigureFamily(
     "natural range — the gain that trades with Ŵ — so every curve is normalised to slope 1 "
     "there and only its shape is compared with the true ReLU(v): a monotone, rectifying "
     "shape is what the simulator used. Neurons whose gain is unidentifiable (μ + s ≤ 0: "
-    "they never drive the ReLU) are left out; the panel title counts them.",
+    "they never drive the ReLU) are left out; the panel title counts them. Linear axes shared "
+    "by every noise level, y the range of ReLU(v); a learned curve beyond runs along the edge, "
+    "marked (triangles) and counted.",
     type_legend=True,
     stack_in_pdf=True,
 )
 TAU = FigureFamily(
     "tau",
     "Time constants",
-    "Recovered time constants τ̂ (s) against the truth, per neuron and per type "
-    "(median and interquartile range); estimates far outside the truth's range are "
-    "pinned to the border (▲▼) and counted.",
+    "Recovered time constants τ̂ (s) against the truth, per neuron (upstream's rules, which "
+    "R² scores) and per type (median and interquartile range). The axes are the same at every "
+    "noise level, from the true τ; estimates beyond are drawn at the edge (▲▼) and counted. "
+    "Neurons whose voltage never varied are scored τ̂ = 1 by upstream's rule: drawn hollow (△) "
+    "at the top edge and counted.",
     type_legend=True,
     stack_in_pdf=True,
 )
@@ -134,19 +156,29 @@ V_REST = FigureFamily(
     "v-rest",
     "Resting potentials",
     "Recovered resting potentials V̂_rest against the truth, per neuron and per type, in "
-    "flyvis' arbitrary voltage units (a.u.); the third panel reads V_rest at the operating point.",
+    "flyvis' arbitrary voltage units (a.u.); the third panel reads V_rest at the operating point. "
+    "The axes are the same at every noise level, from the true V_rest; estimates beyond are drawn "
+    "at the edge (▲▼), upstream's fill value 1 hollow (○), and counted.",
     type_legend=True,
     stack_in_pdf=True,
 )
 SPECTRAL = FigureFamily(
     "spectral",
     "Spectrum of W and W*",
-    "Eigenvalues, singular values and singular-vector alignment of the true and "
-    "corrected weight matrices, beside two baselines: random N-dimensional vectors and a "
+    "Eigenvalues and singular values of the true and corrected weight matrices, beside a "
     "permutation null (grey: W's weights shuffled on the same graph). The null keeps the "
     "graph and the weight distribution and loses which edge has which weight; singular "
     "values matched by rank agree well even for it, so compare W* with the null, not "
-    "only with the identity line.",
+    "only with the identity line. The axes come from W's spectrum, the same at every noise "
+    "level; values beyond are drawn at the edge and counted.",
+    stack_in_pdf=True,
+)
+SPECTRAL_ALIGNMENT = FigureFamily(
+    "spectral-alignment",
+    "Singular vectors of W and W*",
+    "Alignment |cos| of the top singular vectors of W and W*: (d, e) every pair, (f) the best "
+    "match of each vector of W, beside the baselines of random N-dimensional vectors and of the "
+    "permutation null (grey).",
     stack_in_pdf=True,
 )
 SPECTRAL_DYNAMICS = FigureFamily(
@@ -156,7 +188,9 @@ SPECTRAL_DYNAMICS = FigureFamily(
     "dynamics at the mean training voltage μ (D = diag(ReLU′(μ))), true (τ, W) and learned "
     "(τ̂, W*), on the neurons with μ > 0 (every other neuron adds exactly −1/τ). These "
     "slowest modes are set mostly by the longest time constants: a flat run in (b) is a "
-    "group of neurons with one τ whose eigenvalue the coupling leaves at −1/τ.",
+    "group of neurons with one τ whose eigenvalue the coupling leaves at −1/τ. The axes come "
+    "from the true τ alone (−2/τ_max to a quarter of 1/τ_max past the stability boundary 0), "
+    "the same at every noise level, so small gaps look small; values beyond are drawn at the edge and counted.",
     stack_in_pdf=True,
 )
 
@@ -167,7 +201,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("functions", "Learned functions", (F_THETA, G_PHI)),
     Section("biophysics", "Biophysical parameters", (TAU, V_REST)),
-    Section("spectral", "Spectral analysis", (SPECTRAL, SPECTRAL_DYNAMICS)),
+    Section("spectral", "Spectral analysis", (SPECTRAL, SPECTRAL_ALIGNMENT, SPECTRAL_DYNAMICS)),
 )
 
 

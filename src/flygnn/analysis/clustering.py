@@ -129,6 +129,33 @@ def hungarian_accuracy(labels: np.ndarray, types: np.ndarray) -> float:
     return float(table[rows, cols].sum() / len(types))
 
 
+def matched_confusion(
+    labels: np.ndarray, types: np.ndarray, n_types: int, type_rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The clusters against the types as :func:`hungarian_accuracy` scores them.
+
+    Returns (table, columns): ``table`` (n_types, n_clusters) counts of neurons, rows the types in the
+    order ``type_rows`` (default 0 … n_types − 1), columns first the clusters the Hungarian assignment
+    matched to a type, in the order of their rows (with at least as many clusters as types, column k
+    is row k's match and the diagonal sums to the matched neurons: accuracy × N), then the unmatched
+    clusters, each by the row of its most common type.
+    ``columns``: (n_clusters,) the cluster label of each column.
+    """
+    clusters, index = np.unique(labels, return_inverse=True)
+    types = np.asarray(types)
+    rows = np.arange(n_types) if type_rows is None else np.asarray(type_rows)
+    counts = np.zeros((n_types, clusters.size), dtype=np.int64)
+    np.add.at(counts, (types, index), 1)
+    counts = counts[rows]
+    matched_rows, matched_columns = linear_sum_assignment(counts, maximize=True)
+    order = sorted(zip(matched_rows, matched_columns, strict=True))
+    unmatched = [c for c in range(clusters.size) if c not in set(matched_columns)]
+    # an unmatched cluster sits after the matched ones, beside the row it mostly holds
+    unmatched.sort(key=lambda c: (int(np.argmax(counts[:, c])), -int(counts[:, c].sum())))
+    column_order = [c for _, c in order] + unmatched
+    return counts[:, column_order], clusters[column_order]
+
+
 def purity(labels: np.ndarray, types: np.ndarray) -> float:
     """Fraction of neurons whose cluster's most common type is their own."""
     return float(contingency(labels, types).max(axis=1).sum() / len(types))

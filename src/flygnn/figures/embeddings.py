@@ -1,8 +1,11 @@
-"""Learned neuron embeddings and their UMAP, coloured by cell type or GMM cluster.
+"""Learned neuron embeddings, where the types lie in their UMAP, and the GMM clusters against the types.
 
 ``embeddings`` draws the first two principal components of a for every embedding
-dimension d, so the σ-grid compares like with like; ``embeddings-pairs`` draws every
-pair of the d dimensions themselves. The embedding has no physical unit (a.u.).
+dimension d; ``embeddings-pairs`` draws every pair of the d dimensions themselves. The
+embedding has no physical unit (a.u.), and each condition learned its own: their axes
+do not compare and are not shared. ``umap-types`` labels each type at its median in the
+UMAP; ``umap-clusters`` is the matrix of GMM clusters against types behind the
+clustering accuracy, on fixed axes (types × components, shares in [0, 1]).
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ def embeddings_figure(
     explained: np.ndarray,
     neuron_type: np.ndarray,
     type_names: Sequence[str],
-    title: str,
     embedding_dim: int,
 ) -> Figure:
     """The first two principal components of the embedding a (``components`` (N, 2) and their
@@ -47,15 +49,13 @@ def embeddings_figure(
         scatter_by_type(ax, components[:, 0], components[:, 1], neuron_type, len(type_names))
         ax.set_xlabel(f"PC 1 of a (a.u.; {explained[0]:.0%} of variance)")
         ax.set_ylabel(f"PC 2 of a (a.u.; {explained[1]:.0%} of variance)")
-    ax.set_title(f"{title}: embeddings a (d = {embedding_dim}, {n:,} neurons)")
+    ax.set_title(f"embeddings a (d = {embedding_dim}, {n:,} neurons)")
     fig.tight_layout()
     add_type_legend(fig, type_names, ncol=7)
     return fig
 
 
-def embeddings_pairs_figure(
-    embedding: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str
-) -> Figure:
+def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str]) -> Figure:
     """Every dimension of the learned embedding a (N, d): all pairs of dimensions, coloured by type."""
     n, d = embedding.shape
     pairs = list(itertools.combinations(range(d), 2)) if d > 1 else [(0, None)]
@@ -74,44 +74,109 @@ def embeddings_pairs_figure(
             ax.set_ylabel(f"$a_{j}$ (a.u.)")
     for ax in list(axes.flat)[len(pairs) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{title}: embedding dimensions by pairs (d = {d}, {n:,} neurons)")
+    fig.suptitle(f"embedding dimensions by pairs (d = {d}, {n:,} neurons)")
     fig.tight_layout()
     add_type_legend(fig, type_names, ncol=7 if len(pairs) == 1 else 9)
     return fig
 
 
-def umap_types_figure(xy: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str], title: str) -> Figure:
-    """UMAP of the clustering features coloured by the true cell type."""
-    fig, ax = subplots(figsize=(5.6, 5.0))
-    scatter_by_type(ax, xy[:, 0], xy[:, 1], neuron_type, len(type_names), size=2.5)
-    _umap_axes(ax, f"{title}: UMAP by cell type")
+def umap_types_figure(xy: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str]) -> Figure:
+    """The UMAP of the clustering features as one labelled point per type: the median position of the
+    type's neurons, over all neurons in light grey.
+
+    13,741 points in 65 colours break into hundreds of islands that no colour legend can sort; a
+    type's median and its name say where the type lies and which types the features put together.
+    UMAP's axes have no units and differ between conditions: no limits are shared.
+    """
+    n_types = len(type_names)
+    colors = type_colors(n_types)
+    fig, ax = subplots(figsize=(6.4, 4.6))
+    ax.scatter(xy[:, 0], xy[:, 1], s=1.0, color="0.85", linewidths=0, rasterized=True, zorder=1)
+    for t in range(n_types):
+        members = xy[neuron_type == t]
+        if not len(members):
+            continue
+        x, y = np.median(members, axis=0)
+        ax.scatter([x], [y], s=14, color=colors[t], edgecolors="white", linewidths=0.4, zorder=3)
+        ax.annotate(
+            type_names[t],
+            (x, y),
+            xytext=(2, 2),
+            textcoords="offset points",
+            fontsize=6.5,
+            color=colors[t],
+            zorder=4,
+        )
+    ax.set_title(f"UMAP: median position of each type's neurons ({len(xy):,} neurons in grey)", fontsize=8)
+    _umap_axes(ax)
     fig.tight_layout()
-    add_type_legend(fig, type_names, ncol=7)
     return fig
 
 
-def umap_clusters_figure(xy: np.ndarray, labels: np.ndarray, title: str, scores: dict[str, float]) -> Figure:
-    """The same UMAP coloured by GMM cluster, with the clustering scores (``scores``: label → the value
-    written to metrics.json), written as the book's tables write them."""
-    clusters, index = np.unique(labels, return_inverse=True)
-    palette = np.array(type_colors(min(len(clusters), 256)))
-    colors = palette[index % len(palette)]
-    order = np.random.default_rng(0).permutation(len(xy))
-    # compact, with the scores at the axis labels' size: the book shows it three across a page
-    fig, ax = subplots(figsize=(4.4, 5.0))
-    ax.scatter(xy[order, 0], xy[order, 1], c=colors[order], s=2.5, alpha=0.7, linewidths=0, rasterized=True)
-    _umap_axes(ax, f"{title}:\nUMAP by GMM cluster ({len(clusters)} clusters)")
-    # below the axes, where it hides no point
+def cluster_confusion_figure(
+    labels: np.ndarray,
+    neuron_type: np.ndarray,
+    type_names: Sequence[str],
+    n_clusters: int,
+    scores: dict[str, float],
+) -> Figure:
+    """Upstream's GMM clusters against the true types: the share of each type's neurons in each cluster,
+    rows the types by family, columns the clusters matched to them by the Hungarian assignment of the
+    clustering accuracy, then the unmatched ones (:func:`flygnn.analysis.clustering.matched_confusion`).
+
+    A bright diagonal is a type found as one cluster; a row spread over several columns a type split;
+    a column with several bright rows types merged. ``n_clusters``: the GMM's components, so that every
+    condition's matrix has as many columns. ``scores``: label → the value written to metrics.json,
+    written as the book's tables write them.
+    """
+    from matplotlib.colors import PowerNorm
+
+    from flygnn.analysis.clustering import matched_confusion
+    from flygnn.figures.limits import share_axes
+    from flygnn.figures.style import family_blocks, type_order
+
+    n_types = len(type_names)
+    rows = np.array(type_order(type_names))
+    table, _ = matched_confusion(labels, neuron_type, n_types, rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = table / table.sum(axis=1, keepdims=True)
+    columns = max(n_clusters, table.shape[1])
+    matrix = np.full((n_types, columns), np.nan)
+    matrix[:, : table.shape[1]] = np.nan_to_num(share)
+    fig, ax = subplots(figsize=(6.4, 4.6))
+    image = ax.imshow(
+        matrix,
+        cmap="magma_r",
+        norm=PowerNorm(0.5, vmin=0, vmax=1),  # a square root: a few percent of a type still shows
+        aspect="auto",
+        interpolation="nearest",
+        extent=(0.5, columns + 0.5, n_types + 0.5, 0.5),
+    )
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="share of the type's neurons (dimensionless)")
+    # one tick per family, at the middle of its block of rows, and a line between blocks
+    position = {t: k + 1 for k, t in enumerate(rows)}
+    ticks, names = [], []
+    for family, members in family_blocks(type_names):
+        where = [position[t] for t in members]
+        ticks.append((min(where) + max(where)) / 2)
+        names.append(family)
+        ax.axhline(max(where) + 0.5, color="0.75", lw=0.4)
+    ax.set_yticks(ticks, names, fontsize=6.5)
+    ax.tick_params(axis="y", length=0)
+    ax.axvline(min(n_types, table.shape[1]) + 0.5, color="0.4", lw=0.6, ls="--")
+    ax.set_xlabel("GMM cluster (rank: matched to the row's type, then unmatched)")
+    ax.set_ylabel("true cell type (by family)")
+    ax.set_title(f"GMM clusters against cell types ({table.shape[1]} non-empty of {n_clusters})", fontsize=8)
     text = "Hungarian accuracy against the true types:\n" + "\n".join(
         f"  {name}: {format_value(value)}" for name, value in scores.items()
     )
-    ax.text(0.0, -0.06, text, transform=ax.transAxes, va="top", ha="left", fontsize=ax.xaxis.label.get_size())
+    ax.text(1.0, -0.13, text, transform=ax.transAxes, va="top", ha="right", fontsize=6.5)
+    share_axes(ax, "confusion")
     fig.tight_layout()
     return fig
 
 
-def _umap_axes(ax, title: str) -> None:
-    ax.set_title(title)
+def _umap_axes(ax) -> None:
     ax.set_xlabel("UMAP 1 (no units)")
     ax.set_ylabel("UMAP 2 (no units)")
     ax.set_xticks([])

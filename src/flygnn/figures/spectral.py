@@ -1,8 +1,15 @@
-"""Spectra: of W and W* beside the permutation null (2×3), and of the linearised dynamics (1×2).
+"""Spectra: of W and W* beside the permutation null (two figures of three panels), and of the
+linearised dynamics (two panels).
 
 W, W* and the null (W's weights shuffled on the same graph) are dimensionless; the
 eigenvalues of the Jacobian J are rates in 1/s. The numbers written on the figures are
 the analysis' (:func:`flygnn.analysis.spectral_metrics`, :func:`flygnn.analysis.dynamics_metrics`).
+
+Each figure is a row of panels about 7 in wide, its smallest text 6.5 pt: the book's PDF
+stacks the conditions one per row at most the text width, so the text prints at about
+6 pt or more. The limits are the same for every condition (the σ-grid compares them):
+from the true W's spectrum, the true τ, or fixed ranges (ranks, |cos| in [0, 1]); a
+learned value beyond is drawn at the edge as a triangle and counted.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
+from flygnn.figures.limits import BEYOND_MARKERS, padded, pin_beyond, share_axes
 from flygnn.figures.style import subplots
 
 TRUE_COLOR, CORRECTED_COLOR, NULL_COLOR = "#1f3b73", "#d62728", "0.6"
@@ -20,14 +28,6 @@ def _padded(values: np.ndarray, fraction: float = 0.05) -> tuple[float, float]:
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     pad = fraction * (high - low) if high > low else max(abs(high), 1.0) * 0.05
     return low - pad, high + pad
-
-
-def _complex_limits(ax, values: list[np.ndarray]) -> None:
-    """Limits of a complex-plane panel from the points drawn (no equal aspect: it would widen one axis)."""
-    everything = np.concatenate([np.asarray(v).ravel() for v in values])
-    everything = everything[np.isfinite(everything)]
-    ax.set_xlim(*_padded(everything.real))
-    ax.set_ylim(*_padded(everything.imag))
 
 
 def _value(metrics: dict, name: str, spec: str = ".4f") -> str:
@@ -55,84 +55,168 @@ def readable_log_ticks(axis, values: np.ndarray) -> None:
     axis.set_minor_locator(NullLocator())
 
 
-def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
-    """(a) eigenvalues in the complex plane, (b) singular values matched by rank, (c) singular
-    spectra on a log scale, (d, e) |cos| alignment of left / right singular vectors, (f) best
-    alignment per vector against the random baseline; (b), (c) and (f) beside the permutation null.
+FIGSIZE = (7.4, 2.6)  # a row of three panels, printed at most 5.5 in wide: 9 pt text prints at 6.7 pt
+SMALL = 6.5  # the smallest text (legends, notes)
+
+
+def _beyond_note(ax, count: int, where: str = "lower left") -> None:
+    if count:
+        x, ha = (0.02, "left") if "left" in where else (0.98, "right")
+        y, va = (0.02, "bottom") if "lower" in where else (0.98, "top")
+        ax.text(x, y, f"{count:,} beyond, at the edge", transform=ax.transAxes, ha=ha, va=va, fontsize=SMALL)
+
+
+def _clipped_line(ax, x, y, ylim, **style) -> int:
+    """A line clipped to ``ylim`` with triangles on the edge where it is beyond; returns the points beyond."""
+    y = np.asarray(y, dtype=float)
+    low, high = ylim
+    ax.plot(x, np.clip(y, low, high), **style)
+    count = 0
+    for side, mask, edge in (("above", y > high, high), ("below", y < low, low)):
+        if mask.any():
+            ax.scatter(
+                np.asarray(x)[mask],
+                np.full(mask.sum(), edge),
+                marker=BEYOND_MARKERS[side],
+                color=style.get("color"),
+                s=10,
+                linewidths=0,
+                clip_on=False,
+                zorder=4,
+            )
+            count += int(mask.sum())
+    return count
+
+
+def eigenvalue_limits(true: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(Re limits, Im limits) of a complex-plane panel: the true eigenvalues' extent, widened by a
+    quarter of its span (room for learned ones a little off), Im symmetric about 0 (eigenvalues of a real
+    matrix come in conjugate pairs)."""
+    true = np.asarray(true)
+    imag = float(np.max(np.abs(true.imag))) if true.size else 1.0
+    return padded(float(true.real.min()), float(true.real.max()), 0.25), padded(-imag, imag, 0.25)
+
+
+def spectral_figure(spectral, metrics: dict) -> Figure:
+    """(a) eigenvalues in the complex plane, (b) singular values matched by rank, (c) singular spectra
+    on a log scale; (b) and (c) beside the permutation null. Limits from W's spectrum alone.
 
     ``spectral`` is a fitted :class:`flygnn.analysis.SpectralAnalysis`; ``metrics`` the result
     of :func:`flygnn.analysis.spectral_metrics` for it.
     """
-    fig, axes = subplots(2, 3, figsize=(12.6, 7.8))
+    fig, axes = subplots(1, 3, figsize=FIGSIZE)
     k_e, k_s = spectral.eigenvalues_true_.size, spectral.singular_values_true_.size
     null = np.atleast_2d(spectral.null_singular_values_)
     shuffles = null.shape[0]
     null_label = "W shuffled on its graph"
 
-    ax = axes[0, 0]
+    ax = axes[0]
+    xlim, ylim = eigenvalue_limits(spectral.eigenvalues_true_)
+    pinned = 0
     for values, color, name in (
         (spectral.eigenvalues_true_, TRUE_COLOR, "W"),
         (spectral.eigenvalues_corrected_, CORRECTED_COLOR, "W*"),
     ):
-        ax.scatter(values.real, values.imag, s=9, color=color, alpha=0.7, linewidths=0, label=name)
+        outside = pin_beyond(ax, values.real, values.imag, xlim, ylim, s=12, color=color, linewidths=0)
+        ax.scatter(values.real[~outside], values.imag[~outside], s=5, color=color, alpha=0.7, linewidths=0, label=name)
+        pinned += int(outside.sum())
     ax.axhline(0, color="0.85", lw=0.5, zorder=0)
-    _complex_limits(ax, [spectral.eigenvalues_true_, spectral.eigenvalues_corrected_])
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    _beyond_note(ax, pinned)
     ax.set_xlabel("Re λ (dimensionless)")
     ax.set_ylabel("Im λ (dimensionless)")
-    ax.set_title(f"(a) {k_e} largest-magnitude eigenvalues")
-    ax.legend(frameon=False, loc="best", fontsize=7)
+    ax.set_title(f"(a) {k_e} largest |λ|")
+    ax.legend(frameon=False, loc="upper right", fontsize=SMALL, handletextpad=0.1)
+    share_axes(ax, "eigenvalues")
 
-    ax = axes[0, 1]
+    ax = axes[1]
     s_true, s_corr = spectral.singular_values_true_, spectral.singular_values_corrected_
+    limits = padded(float(s_true.min()), float(s_true.max()), 0.15)  # W's own: the identity is the diagonal
+    pinned = 0
     for p in range(shuffles):
-        ax.scatter(s_true, null[p], s=7, color=NULL_COLOR, linewidths=0, label=null_label if p == 0 else None)
-    ax.scatter(s_true, s_corr, s=10, color=CORRECTED_COLOR, linewidths=0, label="W*")
-    everything = np.concatenate([s_true, s_corr, null.ravel()])
-    ax.plot([everything.min(), everything.max()], [everything.min(), everything.max()], color="0.3", ls="--", lw=0.8)
+        outside = pin_beyond(ax, s_true, null[p], limits, limits, s=10, color=NULL_COLOR, linewidths=0)
+        ax.scatter(
+            s_true[~outside],
+            null[p][~outside],
+            s=5,
+            color=NULL_COLOR,
+            linewidths=0,
+            label=null_label if p == 0 else None,
+        )
+        pinned += int(outside.sum())
+    outside = pin_beyond(ax, s_true, s_corr, limits, limits, s=12, color=CORRECTED_COLOR, linewidths=0)
+    ax.scatter(s_true[~outside], s_corr[~outside], s=6, color=CORRECTED_COLOR, linewidths=0, label="W*")
+    pinned += int(outside.sum())
+    ax.plot(limits, limits, color="0.3", ls="--", lw=0.8)
     lines = [
-        f"W*: R² = {_value(metrics, 'spectral_singular_values_R2')}, "
-        f"mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error', '.3f')}"
+        f"W*: R² = {_value(metrics, 'spectral_singular_values_R2')}",
+        f"  mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error', '.3f')}",
     ]
     if shuffles:
-        lines.append(
-            f"null: R² = {_value(metrics, 'spectral_singular_values_R2_null')}, "
-            f"mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error_null', '.3f')}"
-        )
-    ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7.5)
-    ax.set_xlim(*_padded(s_true))
-    ax.set_ylim(*_padded(np.concatenate([s_corr, null.ravel()])))
+        lines += [
+            f"null: R² = {_value(metrics, 'spectral_singular_values_R2_null')}",
+            f"  mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error_null', '.3f')}",
+        ]
+    if pinned:
+        lines.append(f"{pinned:,} beyond, at the edge")
+    ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=SMALL)
+    ax.set_xlim(*limits)
+    ax.set_ylim(*limits)
     ax.set_xlabel("singular value of W (dimensionless)")
-    ax.set_ylabel("singular value of the same rank (dimensionless)")
-    ax.set_title(f"(b) top-{k_s} singular values by rank")
-    ax.legend(frameon=False, loc="lower right", fontsize=7)
+    ax.set_ylabel("same rank (dimensionless)")
+    ax.set_title(f"(b) top-{k_s} singular values")
+    ax.legend(frameon=False, loc="lower right", fontsize=SMALL, handletextpad=0.1)
+    share_axes(ax, "singular-values")
 
-    ax = axes[0, 2]
+    ax = axes[2]
     ranks = np.arange(1, k_s + 1)
+    positive = s_true[s_true > 0]
+    log_limits = (float(positive.min()) / 2, float(positive.max()) * 2) if positive.size else (0.1, 10.0)
+    pinned = 0
     if shuffles:
         ax.fill_between(
             ranks,
-            null.min(axis=0),
-            null.max(axis=0),
+            np.clip(null.min(axis=0), *log_limits),
+            np.clip(null.max(axis=0), *log_limits),
             color=NULL_COLOR,
             alpha=0.35,
             lw=0,
-            label=f"{null_label} ({shuffles}×)",
+            label=f"null ({shuffles}×)",
         )
-        ax.plot(ranks, null.mean(axis=0), color=NULL_COLOR, lw=0.9)
+        pinned += _clipped_line(ax, ranks, null.mean(axis=0), log_limits, color=NULL_COLOR, lw=0.9)
     ax.plot(ranks, s_true, color=TRUE_COLOR, lw=1.2, label="W")
-    ax.plot(ranks, s_corr, color=CORRECTED_COLOR, lw=1.2, ls="--", label="W*")
+    pinned += _clipped_line(ax, ranks, s_corr, log_limits, color=CORRECTED_COLOR, lw=1.2, ls="--", label="W*")
     ax.set_yscale("log")
-    readable_log_ticks(ax.yaxis, everything)
-    ax.set_ylim(*np.exp(_padded(np.log(everything[everything > 0]), 0.04)))
+    readable_log_ticks(ax.yaxis, np.asarray(log_limits))
+    ax.set_ylim(*log_limits)
     ax.set_xlim(0.5, k_s + 0.5)
+    _beyond_note(ax, pinned)
     ax.set_xlabel("rank")
-    ax.set_ylabel("singular value (dimensionless, log scale)")
+    ax.set_ylabel("singular value (dimensionless)")
     ax.set_title("(c) singular spectra")
-    ax.legend(frameon=False, fontsize=7)
+    ax.legend(frameon=False, fontsize=SMALL, loc="best", handletextpad=0.3)
+    share_axes(ax, "singular-spectra")
 
-    for ax, matrix, label in (
-        (axes[1, 0], spectral.left_alignment_, "(d) |cos| of left singular vectors"),
-        (axes[1, 1], spectral.right_alignment_, "(e) |cos| of right singular vectors"),
+    if spectral.dropped_edges_:
+        fig.suptitle(f"{spectral.dropped_edges_:,} edges with undefined W* left out of every matrix", fontsize=8)
+    fig.tight_layout(w_pad=1.2)
+    return fig
+
+
+def alignment_figure(spectral) -> Figure:
+    """(d, e) |cos| of the top left / right singular vectors of W and W*, (f) the best alignment per
+    vector against the random baseline and the permutation null. Fixed limits: ranks and |cos| in [0, 1].
+
+    ``spectral`` is a fitted :class:`flygnn.analysis.SpectralAnalysis`.
+    """
+    fig, axes = subplots(1, 3, figsize=FIGSIZE)
+    k_s = spectral.singular_values_true_.size
+    shuffles = np.atleast_2d(spectral.null_singular_values_).shape[0]
+    ranks = np.arange(1, k_s + 1)
+    for ax, matrix, label, name in (
+        (axes[0], spectral.left_alignment_, "(d) left singular vectors", "left"),
+        (axes[1], spectral.right_alignment_, "(e) right singular vectors", "right"),
     ):
         image = ax.imshow(
             matrix,
@@ -147,23 +231,18 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
         ax.set_ylabel("singular vector of W (rank)")
         ax.set_title(label)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="|cos| (dimensionless)")
+        share_axes(ax, name)
 
-    ax = axes[1, 2]
+    ax = axes[2]
     if shuffles:
-        ax.plot(
-            ranks,
-            spectral.null_best_left_alignment_.mean(axis=0),
-            color=NULL_COLOR,
-            lw=1.0,
-            label=f"null, left (mean of {shuffles})",
-        )
+        ax.plot(ranks, spectral.null_best_left_alignment_.mean(axis=0), color=NULL_COLOR, lw=1.0, label="null, left")
         ax.plot(
             ranks,
             spectral.null_best_right_alignment_.mean(axis=0),
             color=NULL_COLOR,
             lw=0.9,
             ls="--",
-            label=f"null, right (mean of {shuffles})",
+            label="null, right",
         )
     ax.plot(ranks, spectral.best_left_alignment_, color=TRUE_COLOR, lw=1.0, marker=".", ms=3, label="W*, left")
     # left and right are often close: dashed and on top so both stay visible
@@ -177,75 +256,104 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
         ms=2.5,
         label="W*, right",
     )
-    ax.axhline(
-        spectral.random_best_,
-        color="0.3",
-        ls="--",
-        lw=0.8,
-        label=f"random, best of {k_s} ({spectral.random_best_:.3f})",
-    )
+    ax.axhline(spectral.random_best_, color="0.3", ls="--", lw=0.8, label=f"random, best ({spectral.random_best_:.3f})")
     ax.axhline(spectral.random_mean_, color="0.3", ls=":", lw=0.8, label=f"random, mean ({spectral.random_mean_:.3f})")
     ax.set_ylim(0, 1.02)  # |cos| lies in [0, 1]
     ax.set_xlim(0.5, k_s + 0.5)
     ax.set_xlabel("rank of the singular vector of W")
-    ax.set_ylabel("best |cos| with any of the other's (dimensionless)")
+    ax.set_ylabel("best |cos| (dimensionless)")
     ax.set_title("(f) best alignment per vector")
-    ax.legend(frameon=False, fontsize=6.5, loc="upper right")
-
-    note = (
-        f" — {spectral.dropped_edges_:,} edges with undefined W* left out of every matrix"
-        if spectral.dropped_edges_
-        else ""
-    )
-    fig.suptitle(f"{title}: spectra of W, W* and the permutation null{note}")
-    fig.tight_layout()
+    ax.legend(frameon=False, fontsize=SMALL, loc="best", handlelength=1.5, labelspacing=0.2)
+    share_axes(ax, "best-alignment")
+    fig.tight_layout(w_pad=1.2)
     return fig
 
 
-def dynamics_figure(dynamics, metrics: dict, title: str) -> Figure:
+def dynamics_limits(true_tau: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(Re limits, Im limits) of the Jacobian's eigenvalues (1/s), from the true τ alone.
+
+    The slowest uncoupled rate −1/τ_max is where the rightmost eigenvalues sit when the coupling
+    leaves them; Re spans twice it down to the left and a quarter of it to the right of 0 (the
+    stability boundary, so an unstable mode shows), Im ±1/τ_max."""
+    rate = 1.0 / float(np.nanmax(true_tau))
+    return (-2.0 * rate, 0.25 * rate), (-rate, rate)
+
+
+def dynamics_figure(dynamics, metrics: dict, true_tau: np.ndarray) -> Figure:
     """(a) the rightmost eigenvalues of the true and the learned Jacobian in the complex plane,
     (b) their real parts by rank. ``dynamics``: a fitted :class:`flygnn.analysis.LinearisedDynamics`;
-    ``metrics``: :func:`flygnn.analysis.dynamics_metrics` of it."""
+    ``metrics``: :func:`flygnn.analysis.dynamics_metrics` of it; ``true_tau``: (N,) the true τ (s),
+    which sets the limits (:func:`dynamics_limits`)."""
     true, learned = dynamics.eigenvalues_true_, dynamics.eigenvalues_learned_
-    fig, axes = subplots(1, 2, figsize=(10.0, 4.2))
+    fig, axes = subplots(1, 2, figsize=(6.6, 2.8))
+    re_limits, im_limits = dynamics_limits(true_tau)
 
     ax = axes[0]
-    ax.scatter(true.real, true.imag, s=12, color=TRUE_COLOR, alpha=0.8, linewidths=0, label="true: τ, W")
-    ax.scatter(
-        learned.real,
-        learned.imag,
-        s=12,
-        color=CORRECTED_COLOR,
-        alpha=0.7,
-        linewidths=0,
-        marker="D",
-        label="learned: τ̂, W*",
-    )
-    _complex_limits(ax, [true, learned])
+    pinned = 0
+    for values, color, marker, label in (
+        (true, TRUE_COLOR, "o", "true: τ, W"),
+        (learned, CORRECTED_COLOR, "D", "learned: τ̂, W*"),
+    ):
+        outside = pin_beyond(ax, values.real, values.imag, re_limits, im_limits, s=14, color=color, linewidths=0)
+        ax.scatter(
+            values.real[~outside],
+            values.imag[~outside],
+            s=10,
+            color=color,
+            alpha=0.75,
+            linewidths=0,
+            marker=marker,
+            label=label,
+        )
+        pinned += int(outside.sum())
     ax.axhline(0, color="0.85", lw=0.5, zorder=0)
+    ax.axvline(0, color="0.6", lw=0.6, ls=":", zorder=0)  # the stability boundary
+    ax.set_xlim(*re_limits)
+    ax.set_ylim(*im_limits)
+    _beyond_note(ax, pinned)
     ax.set_xlabel("Re λ (1/s)")
     ax.set_ylabel("Im λ (1/s)")
     ax.set_title(f"(a) the {true.size} rightmost eigenvalues of J")
-    ax.legend(frameon=False, loc="best", fontsize=7)
+    ax.legend(frameon=False, loc="upper left", fontsize=SMALL)
+    share_axes(ax, "eigenvalues")
 
     ax = axes[1]
     ranks = np.arange(1, true.size + 1)
-    ax.plot(ranks, true.real, color=TRUE_COLOR, lw=1.2, label="true")
-    ax.plot(np.arange(1, learned.size + 1), learned.real, color=CORRECTED_COLOR, lw=1.2, ls="--", label="learned")
+    pinned = _clipped_line(ax, ranks, true.real, re_limits, color=TRUE_COLOR, lw=1.2, label="true")
+    pinned += _clipped_line(
+        ax,
+        np.arange(1, learned.size + 1),
+        learned.real,
+        re_limits,
+        color=CORRECTED_COLOR,
+        lw=1.2,
+        ls="--",
+        label="learned",
+    )
+    ax.axhline(0, color="0.6", lw=0.6, ls=":", zorder=0)
     ax.set_xlim(0.5, max(true.size, learned.size) + 0.5)
-    ax.set_ylim(*_padded(np.concatenate([true.real, learned.real])))
+    ax.set_ylim(*re_limits)
     lines = [
-        f"largest Re λ: true {_value(metrics, 'jacobian_spectral_abscissa_true', '.3g')} 1/s, "
+        f"largest Re λ: true {_value(metrics, 'jacobian_spectral_abscissa_true', '.3g')} 1/s,",
         f"learned {_value(metrics, 'jacobian_spectral_abscissa_learned', '.3g')} 1/s",
         f"mean |Δ Re λ| / |Re λ| by rank = {_value(metrics, 'jacobian_rightmost_error', '.3f')}",
     ]
+    if pinned:
+        lines.append(f"{pinned:,} beyond, at the edge")
     ax.set_xlabel("rank (decreasing real part)")
     ax.set_ylabel("Re λ (1/s)")
-    ax.set_title("(b) real parts: the slowest modes first")
+    ax.set_title("(b) real parts, slowest first")
     legend = ax.legend(
-        frameon=True, framealpha=0.9, edgecolor="0.8", loc="best", fontsize=7, title="\n".join(lines), title_fontsize=7
-    )  # "best" keeps the numbers off the curves
+        frameon=True,
+        framealpha=0.9,
+        edgecolor="0.8",
+        loc="lower right",
+        fontsize=SMALL,
+        title="\n".join(lines),
+        title_fontsize=SMALL,
+    )
     legend._legend_box.align = "left"
+    share_axes(ax, "real-parts")
 
     active = int(np.sum(dynamics.active_))
     notes = [f"{active:,} neurons with μ > 0"]
@@ -253,6 +361,6 @@ def dynamics_figure(dynamics, metrics: dict, title: str) -> Figure:
         notes.append(f"{dynamics.excluded_neurons_:,} without τ̂ left out")
     if dynamics.dropped_edges_:
         notes.append(f"{dynamics.dropped_edges_:,} edges without W* left out")
-    fig.suptitle(f"{title}: J = diag(1/τ)(−I + W·D) at the mean voltage μ — " + ", ".join(notes))
+    fig.suptitle("J = diag(1/τ)(−I + W·D) at the mean voltage μ: " + ", ".join(notes), fontsize=8)
     fig.tight_layout()
     return fig

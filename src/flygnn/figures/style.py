@@ -181,17 +181,25 @@ def type_legend_figure(type_names: Sequence[str], width: float = 7.5, ncol: int 
     return fig
 
 
+PDF_RASTER_DPI = 300  # the rasterized layers of a PDF (the PNG keeps savefig.dpi, 200: the screen's)
+
+
 def save_figure(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     """Save ``fig`` as ``directory/stem.png`` and ``.pdf`` atomically.
 
     The same figure gives the same bytes on every run: the PDF carries no creation date
-    (matplotlib writes the current time there by default). Returns the written paths.
+    (matplotlib writes the current time there by default). The PDF is vector; what a figure
+    rasterizes in it (dense scatters, hexagons) is drawn at :data:`PDF_RASTER_DPI`. Returns the written paths.
     """
     directory = Path(directory)
     paths = []
     for fmt in formats:
         path = directory / f"{stem}.{fmt}"
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
+            if fmt == "pdf":
+                # vector, but dense scatters and densities are rasterized inside it: at print resolution
+                fig.savefig(tmp, format=fmt, metadata={"CreationDate": None}, dpi=PDF_RASTER_DPI)
+            else:
+                fig.savefig(tmp, format=fmt)
         paths.append(path)
     return paths

@@ -4,8 +4,11 @@ Every edge that is scored is drawn, as a density: hexagons coloured by the numbe
 edges in them on a log scale, so the dense core (about 98 % of the edges have |W| <
 0.5) is as readable as the few large weights. The right panel enlarges that core. The
 edges that are not scored (upstream's |W* − W| > 5 filter, or non-finite values) are
-counted on the figure, and the axis limits come from the points shown, so nothing is
-hidden silently. The scores and the rule that picks the scored edges are the analysis'
+counted on the figure.
+
+Both axes span the true W's range (the core: |W| < 0.5), the same for every condition,
+so the identity is the diagonal and the σ-grid's panels compare; a learned weight beyond
+is drawn at the edge as a triangle (:func:`flygnn.figures.limits.pin_beyond`) and counted. The scores and the rule that picks the scored edges are the analysis'
 (:func:`flygnn.analysis.weight_metrics`, :func:`flygnn.analysis.metrics.scored_edges`).
 W is dimensionless (it scales a presynaptic voltage into a postsynaptic input).
 """
@@ -17,27 +20,29 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, scored_edges
+from flygnn.figures.limits import padded, pin_beyond, share_axes
 from flygnn.figures.style import subplots
 
 CORE_LIMIT = 0.5  # |W| below this: the dense core, enlarged in the right panel
-FIT_COLOR, IDENTITY_COLOR = "#d62728", "0.25"
-
-
-def _limits(values: np.ndarray) -> tuple[float, float]:
-    low, high = float(np.min(values)), float(np.max(values))
-    pad = 0.03 * (high - low) if high > low else 0.1
-    return low - pad, high + pad
+FIT_COLOR, IDENTITY_COLOR, BEYOND_COLOR = "#d62728", "0.25", "#e66101"
 
 
 def _density_panel(
-    ax, true: np.ndarray, learned: np.ndarray, fit: tuple[float, float] | None, identity: bool, gridsize: int
+    ax,
+    true: np.ndarray,
+    learned: np.ndarray,
+    limits: tuple[float, float],
+    fit: tuple[float, float] | None,
+    identity: bool,
+    gridsize: int,
 ):
-    """Hexagonal bins of (true, learned) with log-scaled counts, the fit line (slope, intercept) and the
-    identity; returns the mappable."""
-    x_limits, y_limits = _limits(true), _limits(learned)
+    """Hexagonal bins of (true, learned) within ``limits`` (both axes) with log-scaled counts, the learned
+    values beyond at the edge, the fit line (slope, intercept) and the identity; returns (mappable, beyond)."""
+    x_limits = y_limits = limits
+    outside = pin_beyond(ax, true, learned, x_limits, y_limits, s=9, color=BEYOND_COLOR, linewidths=0)
     density = ax.hexbin(
-        true,
-        learned,
+        true[~outside],
+        learned[~outside],
         gridsize=gridsize,
         extent=(*x_limits, *y_limits),
         norm=LogNorm(),
@@ -55,7 +60,7 @@ def _density_panel(
     ax.set_xlim(*x_limits)
     ax.set_ylim(*y_limits)
     ax.legend(loc="lower right", frameon=False)
-    return density
+    return density, int(outside.sum())
 
 
 def _stats_text(ax, lines: list[str]) -> None:
@@ -65,34 +70,56 @@ def _stats_text(ax, lines: list[str]) -> None:
         "\n".join(lines),
         transform=ax.transAxes,
         va="top",
-        fontsize=7.5,
+        fontsize=6.5,
         bbox={"fc": "white", "ec": "0.8", "alpha": 0.9},
     )
 
 
 def _density_figure(
-    true: np.ndarray, learned: np.ndarray, slope: float | None, identity: bool, y_label: str, title: str
+    true: np.ndarray,
+    learned: np.ndarray,
+    truth_range: tuple[float, float],
+    slope: float | None,
+    identity: bool,
+    y_label: str,
+    title: str,
 ):
-    """Two panels: every edge shown, and the core |W| < 0.5 enlarged; returns (fig, axes)."""
-    fig, axes = subplots(1, 2, figsize=(10.0, 4.4))
+    """Two panels: every edge shown, and the core |W| < 0.5 enlarged; returns (fig, axes, edges beyond
+    the axes per panel). ``truth_range``: (min, max) of the true W over all edges, the limits of the first
+    panel."""
+    fig, axes = subplots(1, 2, figsize=(7.6, 3.3))
     fit = None
     if slope is not None and np.isfinite(slope) and true.size:
         # the least-squares line passes through the means of the points it was fitted to (all shown)
         fit = (slope, float(np.mean(learned) - slope * np.mean(true)))
-    panels = [(axes[0], np.ones(true.size, bool), "all edges shown")]
     core = np.abs(true) < CORE_LIMIT
-    panels.append((axes[1], core, f"the core |W| < {CORE_LIMIT:g} ({core.mean():.1%} of the edges shown), enlarged"))
-    for ax, selected, panel_title in panels:
+    panels = [
+        (axes[0], np.ones(true.size, bool), padded(*truth_range, 0.03), "all", "all edges shown"),
+        (
+            axes[1],
+            core,
+            padded(-CORE_LIMIT, CORE_LIMIT, 0.03),
+            "core",
+            f"the core |W| < {CORE_LIMIT:g} ({core.mean():.1%} of the edges shown)",
+        ),
+    ]
+    outside = []
+    for ax, selected, limits, name, panel_title in panels:
         if not selected.any():
             ax.set_visible(False)
+            outside.append(0)
             continue
-        density = _density_panel(ax, true[selected], learned[selected], fit, identity, gridsize=90)
+        density, pinned = _density_panel(ax, true[selected], learned[selected], limits, fit, identity, gridsize=70)
+        outside.append(pinned)
+        share_axes(ax, name)
         fig.colorbar(density, ax=ax, fraction=0.046, pad=0.03, label="edges per hexagon")
-        ax.set_title(panel_title)
+        ax.set_title(panel_title, fontsize=8)
         ax.set_xlabel("true W (dimensionless)")
         ax.set_ylabel(y_label)
+    if outside[1]:
+        _stats_text(axes[1], [f"{outside[1]:,} beyond the axes (▲▼◀▶)"])
     fig.suptitle(title)
-    return fig, axes
+    return fig, axes, outside
 
 
 def _value(metrics: dict, name: str) -> str:
@@ -100,25 +127,34 @@ def _value(metrics: dict, name: str) -> str:
     return "n/a" if number is None else f"{number:.4f}"
 
 
-def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, metrics: dict, title: str) -> Figure:
+def _truth_range(true_W: np.ndarray) -> tuple[float, float]:
+    finite = true_W[np.isfinite(true_W)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+
+
+def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, metrics: dict) -> Figure:
     """Ŵ against W over all edges (non-finite Ŵ counted, not drawn), with the scores of ``metrics``
-    (the result of :func:`flygnn.analysis.weight_metrics`)."""
+    (the result of :func:`flygnn.analysis.weight_metrics`). Ŵ is drawn on W's own scale: the raw
+    weights' gauge shows as a slope off the diagonal."""
     true_W = np.asarray(true_W, float)
     learned_W = np.asarray(learned_W, float)
     finite = np.isfinite(learned_W) & np.isfinite(true_W)
-    fig, axes = _density_figure(
+    fig, axes, outside = _density_figure(
         true_W[finite],
         learned_W[finite],
+        _truth_range(true_W),
         metrics["W_raw_slope"].value,
         False,
         "learned Ŵ (model units)",
-        f"{title}: raw weights",
+        "raw weights",
     )
     lines = [
         f"R² = {_value(metrics, 'W_raw_R2')}",
         f"slope = {_value(metrics, 'W_raw_slope')}",
         f"edges shown: {finite.sum():,} of {true_W.size:,}",
     ]
+    if outside[0]:
+        lines.append(f"{outside[0]:,} beyond the axes (▲▼◀▶)")
     if (~finite).any():
         lines.append(f"non-finite Ŵ: {(~finite).sum():,}")
     _stats_text(axes[0], lines)
@@ -126,31 +162,34 @@ def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, metrics: dict,
     return fig
 
 
-def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metrics: dict, title: str) -> Figure:
+def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metrics: dict) -> Figure:
     """W* by upstream's rules against W on the scored edges (|W* − W| ≤ 5), with the scores computed
     by :func:`flygnn.analysis.weight_metrics` (``metrics``: its result); the left-out edges are counted."""
     true_W = np.asarray(true_W, float)
     corrected_W = np.asarray(corrected_W, float)
     kept = scored_edges(true_W, corrected_W)  # the edges of W_corrected_R2, by the analysis' own rule
-    fig, axes = _density_figure(
+    fig, axes, outside = _density_figure(
         true_W[kept],
         corrected_W[kept],
+        _truth_range(true_W),
         metrics["W_corrected_slope"].value,
         True,
         "corrected W* (upstream rules, dimensionless)",
-        f"{title}: gauge-corrected weights",
+        "gauge-corrected weights",
     )
     small = metrics["W_corrected_R2_small_weights"]
     lines = [
         f"R² = {_value(metrics, 'W_corrected_R2')} (fit), {_value(metrics, 'W_corrected_R2_identity')} (identity)",
         f"slope = {_value(metrics, 'W_corrected_slope')}",
         f"edges shown: {kept.sum():,} of {true_W.size:,}",
-        f"left out: {metrics['W_corrected_outlier_edges'].value:,} with |W* − W| > {W_OUTLIER_THRESHOLD:g}",
-        f"scored with upstream's fill: {metrics['W_corrected_undefined_edges'].value:,} undefined W*",
-        f"identifiable edges only: R² = {_value(metrics, 'W_corrected_R2_identifiable')}",
-        f"without the {small.details['large_weight_edges_left_out']:,} edges with |W| ≥ {small.details['limit']:g}: "
+        f"left out: {metrics['W_corrected_outlier_edges'].value:,}, |W* − W| > {W_OUTLIER_THRESHOLD:g}",
+        f"upstream's fill: {metrics['W_corrected_undefined_edges'].value:,} undefined W*",
+        f"identifiable only: R² = {_value(metrics, 'W_corrected_R2_identifiable')}",
+        f"without {small.details['large_weight_edges_left_out']:,} with |W| ≥ {small.details['limit']:g}: "
         f"R² = {_value(metrics, 'W_corrected_R2_small_weights')}",
     ]
+    if outside[0]:
+        lines.insert(3, f"{outside[0]:,} beyond the axes (▲▼◀▶)")
     _stats_text(axes[0], lines)
     fig.tight_layout()
     return fig

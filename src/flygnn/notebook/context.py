@@ -28,6 +28,7 @@ from flygnn.analysis.gauge import GaugeCorrection
 from flygnn.analysis.metrics import Metric, write_metrics
 from flygnn.analysis.spectral import LinearisedDynamics, SpectralAnalysis
 from flygnn.errors import FlygnnError
+from flygnn.figures.limits import write_limits
 from flygnn.figures.style import apply_style, remove_type_legend, save_figure, type_legend_figure
 from flygnn.notebook.cache import cache_key, cached_arrays, restore
 from flygnn.notebook.parameters import NotebookParameters
@@ -126,7 +127,8 @@ class NotebookContext:
 
     @property
     def label(self) -> str:
-        """Text for figure titles: condition, σ, and 'synthetic ground truth' when it is."""
+        """Which condition this is: its name, σ, and 'synthetic ground truth' when it is (printed by the
+        notebooks; figure titles leave it out, the book's sub-captions say σ)."""
         text = f"{self.condition} (σ = {self.sigma:g})"
         return text + ", synthetic ground truth" if self.ground_truth.synthetic else text
 
@@ -283,11 +285,14 @@ class NotebookContext:
         The figure is drawn once; a notebook displays the saved file, so the book and the
         executed notebook show the same image. A figure with the type legend is also saved
         without it (``<stem>-panel``) beside the legend alone (``type-legend``): the book's
-        σ-grids show those (:class:`flygnn.sections.FigureFamily`). Returns nothing, so that
+        σ-grids show those (:class:`flygnn.sections.FigureFamily`). The limits of the panels that the
+        σ-grid shares are written beside it (``<stem>.limits.json``, :func:`flygnn.figures.limits.write_limits`),
+        so that the conditions' figures can be checked to agree. Returns nothing, so that
         a cell ending with this call shows the figure and not a list of this machine's paths
         (without the trailing ``;`` that ruff's formatter removes from the notebooks' scripts).
         """
         paths = save_figure(fig, self.figures_dir, stem)
+        write_limits(fig, self.figures_dir, stem)
         if remove_type_legend(fig):
             save_figure(fig, self.figures_dir, f"{stem}-panel")
             if not self._type_legend_saved:
