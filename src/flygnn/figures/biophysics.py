@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from flygnn.analysis.biophysics import per_type_median
 from flygnn.analysis.metrics import Metric
 from flygnn.figures.style import add_type_legend, subplots, type_colors
+from flygnn.metric_names import lookup
 
 
 def _view(true: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:
@@ -113,6 +114,7 @@ def parameter_figure(
 
 
 def _value(metrics: Mapping[str, Metric], name: str) -> str:
+    lookup(name)  # the names are composed ("tau" + "_R2"): a wrong one is named with the registered ones close to it
     number = metrics[name].value
     return "n/a" if number is None else f"{number:.4f}"
 

@@ -12,6 +12,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from flygnn.figures.style import subplots
+from flygnn.metric_names import (
+    JACOBIAN_RIGHTMOST_ERROR,
+    JACOBIAN_SPECTRAL_ABSCISSA_LEARNED,
+    JACOBIAN_SPECTRAL_ABSCISSA_TRUE,
+    SPECTRAL_SINGULAR_VALUES_ERROR,
+    SPECTRAL_SINGULAR_VALUES_ERROR_NULL,
+    SPECTRAL_SINGULAR_VALUES_R2,
+    SPECTRAL_SINGULAR_VALUES_R2_NULL,
+)
 
 TRUE_COLOR, CORRECTED_COLOR, NULL_COLOR = "#1f3b73", "#d62728", "0.6"
 
@@ -90,13 +99,13 @@ def spectral_figure(spectral, metrics: dict, title: str) -> Figure:
     everything = np.concatenate([s_true, s_corr, null.ravel()])
     ax.plot([everything.min(), everything.max()], [everything.min(), everything.max()], color="0.3", ls="--", lw=0.8)
     lines = [
-        f"W*: R² = {_value(metrics, 'spectral_singular_values_R2')}, "
-        f"mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error', '.3f')}"
+        f"W*: R² = {_value(metrics, SPECTRAL_SINGULAR_VALUES_R2)}, "
+        f"mean |Δs|/s = {_value(metrics, SPECTRAL_SINGULAR_VALUES_ERROR, '.3f')}"
     ]
     if shuffles:
         lines.append(
-            f"null: R² = {_value(metrics, 'spectral_singular_values_R2_null')}, "
-            f"mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error_null', '.3f')}"
+            f"null: R² = {_value(metrics, SPECTRAL_SINGULAR_VALUES_R2_NULL)}, "
+            f"mean |Δs|/s = {_value(metrics, SPECTRAL_SINGULAR_VALUES_ERROR_NULL, '.3f')}"
         )
     ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7.5)
     ax.set_xlim(*_padded(s_true))
@@ -235,9 +244,9 @@ def dynamics_figure(dynamics, metrics: dict, title: str) -> Figure:
     ax.set_xlim(0.5, max(true.size, learned.size) + 0.5)
     ax.set_ylim(*_padded(np.concatenate([true.real, learned.real])))
     lines = [
-        f"largest Re λ: true {_value(metrics, 'jacobian_spectral_abscissa_true', '.3g')} 1/s, "
-        f"learned {_value(metrics, 'jacobian_spectral_abscissa_learned', '.3g')} 1/s",
-        f"mean |Δ Re λ| / |Re λ| by rank = {_value(metrics, 'jacobian_rightmost_error', '.3f')}",
+        f"largest Re λ: true {_value(metrics, JACOBIAN_SPECTRAL_ABSCISSA_TRUE, '.3g')} 1/s, "
+        f"learned {_value(metrics, JACOBIAN_SPECTRAL_ABSCISSA_LEARNED, '.3g')} 1/s",
+        f"mean |Δ Re λ| / |Re λ| by rank = {_value(metrics, JACOBIAN_RIGHTMOST_ERROR, '.3f')}",
     ]
     ax.set_xlabel("rank (decreasing real part)")
     ax.set_ylabel("Re λ (1/s)")

@@ -18,6 +18,17 @@ from matplotlib.figure import Figure
 
 from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, scored_edges
 from flygnn.figures.style import subplots
+from flygnn.metric_names import (
+    W_CORRECTED_OUTLIER_EDGES,
+    W_CORRECTED_R2,
+    W_CORRECTED_R2_IDENTIFIABLE,
+    W_CORRECTED_R2_IDENTITY,
+    W_CORRECTED_R2_SMALL_WEIGHTS,
+    W_CORRECTED_SLOPE,
+    W_CORRECTED_UNDEFINED_EDGES,
+    W_RAW_R2,
+    W_RAW_SLOPE,
+)
 
 CORE_LIMIT = 0.5  # |W| below this: the dense core, enlarged in the right panel
 FIT_COLOR, IDENTITY_COLOR = "#d62728", "0.25"
@@ -109,14 +120,14 @@ def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, metrics: dict,
     fig, axes = _density_figure(
         true_W[finite],
         learned_W[finite],
-        metrics["W_raw_slope"].value,
+        metrics[W_RAW_SLOPE].value,
         False,
         "learned Ŵ (model units)",
         f"{title}: raw weights",
     )
     lines = [
-        f"R² = {_value(metrics, 'W_raw_R2')}",
-        f"slope = {_value(metrics, 'W_raw_slope')}",
+        f"R² = {_value(metrics, W_RAW_R2)}",
+        f"slope = {_value(metrics, W_RAW_SLOPE)}",
         f"edges shown: {finite.sum():,} of {true_W.size:,}",
     ]
     if (~finite).any():
@@ -135,21 +146,21 @@ def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metric
     fig, axes = _density_figure(
         true_W[kept],
         corrected_W[kept],
-        metrics["W_corrected_slope"].value,
+        metrics[W_CORRECTED_SLOPE].value,
         True,
         "corrected W* (upstream rules, dimensionless)",
         f"{title}: gauge-corrected weights",
     )
-    small = metrics["W_corrected_R2_small_weights"]
+    small = metrics[W_CORRECTED_R2_SMALL_WEIGHTS]
     lines = [
-        f"R² = {_value(metrics, 'W_corrected_R2')} (fit), {_value(metrics, 'W_corrected_R2_identity')} (identity)",
-        f"slope = {_value(metrics, 'W_corrected_slope')}",
+        f"R² = {_value(metrics, W_CORRECTED_R2)} (fit), {_value(metrics, W_CORRECTED_R2_IDENTITY)} (identity)",
+        f"slope = {_value(metrics, W_CORRECTED_SLOPE)}",
         f"edges shown: {kept.sum():,} of {true_W.size:,}",
-        f"left out: {metrics['W_corrected_outlier_edges'].value:,} with |W* − W| > {W_OUTLIER_THRESHOLD:g}",
-        f"scored with upstream's fill: {metrics['W_corrected_undefined_edges'].value:,} undefined W*",
-        f"identifiable edges only: R² = {_value(metrics, 'W_corrected_R2_identifiable')}",
+        f"left out: {metrics[W_CORRECTED_OUTLIER_EDGES].value:,} with |W* − W| > {W_OUTLIER_THRESHOLD:g}",
+        f"scored with upstream's fill: {metrics[W_CORRECTED_UNDEFINED_EDGES].value:,} undefined W*",
+        f"identifiable edges only: R² = {_value(metrics, W_CORRECTED_R2_IDENTIFIABLE)}",
         f"without the {small.details['large_weight_edges_left_out']:,} edges with |W| ≥ {small.details['limit']:g}: "
-        f"R² = {_value(metrics, 'W_corrected_R2_small_weights')}",
+        f"R² = {_value(metrics, W_CORRECTED_R2_SMALL_WEIGHTS)}",
     ]
     _stats_text(axes[0], lines)
     fig.tight_layout()

@@ -23,6 +23,7 @@ from typing import Any
 
 from flygnn.conditions import Condition
 from flygnn.metric_format import format_value
+from flygnn.metric_names import R2, lookup
 from flygnn.project import ProjectLayout
 from flygnn.report.deviations import STUDY_PRESET, deviations_part
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together
@@ -102,7 +103,7 @@ def recovery_trend_sentence(record: TrainingRecord, labels: Mapping[str, str]) -
         f"{escape_markdown(labels.get(m, m))} {format_value(trend.before[m])} → {format_value(trend.last[m])} "
         f"({_signed(trend.change(m), 5)})"
         for m in trend.last
-        if m.endswith("_R2")
+        if lookup(m).kind == R2
     ]
     return f"{label}, {span}: " + ", ".join(parts)
 
