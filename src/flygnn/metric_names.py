@@ -81,8 +81,9 @@ def _register(key: str, kind: str, words: str) -> str:
 
 
 def _unknown(key: object) -> str:
-    close = difflib.get_close_matches(str(key), list(_REGISTRY), n=3, cutoff=0.6)
-    hint = f" (did you mean {' or '.join(repr(name) for name in close)}?)" if close else ""
+    close = [repr(name) for name in difflib.get_close_matches(str(key), list(_REGISTRY), n=3, cutoff=0.6)]
+    listed = ", ".join(close[:-1]) + " or " + close[-1] if len(close) > 1 else "".join(close)
+    hint = f" (did you mean {listed}?)" if close else ""
     return f"unknown metric {key!r}{hint}"
 
 
