@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from flygnn.analysis.per_type import PER_TYPE_COLUMNS, write_per_type
+from flygnn.bundle import ACTIVITY_FILE, HISTORY_FILE, META_FILE, MODEL_FILE
 from flygnn.project import ProjectLayout
 from flygnn.sections import SECTIONS, book_figure_stems
 from flygnn.train.history import write_history
@@ -53,7 +54,7 @@ def standin_source(section) -> str:
     return f"""
 import base64, json, pathlib
 out = pathlib.Path(output_dir)
-meta = json.loads((pathlib.Path(bundle) / "bundle.json").read_text())
+meta = json.loads((pathlib.Path(bundle) / {META_FILE!r}).read_text())
 if meta.get("test_fail_section") == {section.name!r}:
     raise RuntimeError("stand-in failure in {section.name}")
 for family, stems in {families!r}.items():
@@ -100,9 +101,9 @@ def write_bundle(layout: ProjectLayout, name: str, sigma: float, quality: float 
         "test_quality": quality,
         **extra,
     }
-    (folder / "bundle.json").write_text(json.dumps(meta))
-    (folder / "model.safetensors").write_bytes(b"model-" + name.encode())
-    (folder / "activity.safetensors").write_bytes(b"activity-" + name.encode())
+    (folder / META_FILE).write_text(json.dumps(meta))
+    (folder / MODEL_FILE).write_bytes(b"model-" + name.encode())
+    (folder / ACTIVITY_FILE).write_bytes(b"activity-" + name.encode())
     return folder
 
 
@@ -165,7 +166,7 @@ def write_fake_history(bundle_dir, scored=True):
         if scored and iteration % 500 == 0:
             row.update(W_corrected_R2=0.5 + iteration / 5000, W_corrected_slope=0.9, tau_R2=0.7, V_rest_R2=0.1)
         rows.append(row)
-    write_history(rows, bundle_dir / "training-history.csv")
+    write_history(rows, bundle_dir / HISTORY_FILE)
     return rows
 
 

@@ -265,16 +265,15 @@ def _train_and_score(
     from flygnn import __version__
     from flygnn.analysis import upstream_scores
     from flygnn.atomic import write_text
-    from flygnn.bundle import load_bundle
+    from flygnn.bundle import HISTORY_FILE, META_FILE, STATE_FOLDER, load_bundle
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
-    from flygnn.pipeline.train import STATE_FOLDER, train_condition
-    from flygnn.train import HISTORY_FILE
+    from flygnn.pipeline.train import train_condition
     from flygnn.train.state import peek_iteration
 
     work = _root(layout) / CACHE_FOLDER / run.name
     bundle, state = work / "bundle", work / "state"
-    trained = peek_iteration(bundle / STATE_FOLDER) if (bundle / "bundle.json").is_file() else None
+    trained = peek_iteration(bundle / STATE_FOLDER) if (bundle / META_FILE).is_file() else None
     if trained is None or trained < recipe.iterations:
         resume = peek_iteration(state) is not None or trained is not None
         train_condition(
@@ -295,7 +294,7 @@ def _train_and_score(
             stop=stop,
             configuration_sigma=recipe.configuration,
         )
-    meta = json.loads((bundle / "bundle.json").read_text())
+    meta = json.loads((bundle / META_FILE).read_text())
     training = meta["training"]
     if int(training["iterations"]) < recipe.iterations:
         return None
@@ -423,6 +422,7 @@ def load_plan(path: str | Path) -> list[ReplicateRun]:
 
 def run_status(layout: ProjectLayout, run: ReplicateRun) -> str:
     """ "done" (its record exists), "running" (locked), "resumable" (a state without a record) or "todo"."""
+    from flygnn.bundle import META_FILE
     from flygnn.train.state import peek_iteration
 
     if record_path(layout, run).is_file():
@@ -433,7 +433,7 @@ def run_status(layout: ProjectLayout, run: ReplicateRun) -> str:
             pass
     except RunLocked:
         return "running"
-    if peek_iteration(work / "state") is not None or (work / "bundle" / "bundle.json").is_file():
+    if peek_iteration(work / "state") is not None or (work / "bundle" / META_FILE).is_file():
         return "resumable"
     return "todo"
 

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from flygnn.bundle import HISTORY_FILE, LEGACY_LOSS_FILE, LOSS_FIGURE_STEM, META_FILE, STATE_FOLDER
 from flygnn.conditions import Condition, load_conditions, select_conditions
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.project import ProjectLayout
 from flygnn.train import (
-    HISTORY_FILE,
     Trainer,
     TrainingConfig,
     TrainingFrames,
@@ -43,9 +43,6 @@ from flygnn.train import (
 )
 from flygnn.train.frames import frames_bytes
 from flygnn.train.state import peek_iteration, peek_preset
-
-STATE_FOLDER = "training-state"
-LEGACY_LOSS_LOG = "training-loss.csv"
 
 
 def write_training_record(
@@ -64,7 +61,7 @@ def write_training_record(
     logged = [row for row in history if "loss" in row]
     if logged:
         apply_style()
-        paths += save_figure(plot_training_loss(logged, title, rate_changes(legs)), directory, "training-loss")
+        paths += save_figure(plot_training_loss(logged, title, rate_changes(legs)), directory, LOSS_FIGURE_STEM)
     return paths
 
 
@@ -115,7 +112,7 @@ def _warm_start_state(
             }
         ],
     )
-    history = read_history(bundle / HISTORY_FILE) or read_history(bundle / LEGACY_LOSS_LOG)
+    history = read_history(bundle / HISTORY_FILE) or read_history(bundle / LEGACY_LOSS_FILE)
     return state, history
 
 
@@ -237,7 +234,7 @@ def train_condition(
             f"a training state of an earlier run exists ({existing}); pass --resume to continue it "
             "or --fresh to start over."
         )
-    if warm_start and not (out / "bundle.json").is_file():
+    if warm_start and not (out / META_FILE).is_file():
         raise FlygnnError(f"--warm-start needs a bundle at {out}; there is none.")
     # a state trained with another preset (σ = 0's committed bundle is the paper preset's)
     # cannot go on with this one's dataset or settings: every refusal below says so

@@ -51,7 +51,7 @@ from typing import Any
 
 from flygnn import __version__
 from flygnn.atomic import atomic_directory, write_json
-from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256, portable_path, read_meta
+from flygnn.bundle import BUNDLE_FILES, META_FILE, bundle_fingerprint, file_sha256, portable_path, read_meta
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.notebook.parameters import NotebookParameters
@@ -121,7 +121,7 @@ def read_bundle_meta(condition: Condition, bundle_dir: Path, layout: ProjectLayo
     if not bundle_dir.is_dir():
         raise FlygnnError(
             f"condition {condition.name}: no checkpoint bundle at {shown}/. Train one "
-            f"(`snakemake --cores 2 {shown}/bundle.json`, or `flygnn train`), import upstream "
+            f"(`snakemake --cores 2 {shown}/{META_FILE}`, or `flygnn train`), import upstream "
             f"files (`flygnn import-upstream`), or remove {condition.name} from the conditions file."
         )
     try:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from flygnn.bundle import META_FILE
 from flygnn.conditions import Condition
 from flygnn.metric_format import format_value
 from flygnn.metric_names import R2, lookup
@@ -155,7 +156,7 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
         if r.problem
     ]
     problems += [
-        f"- n/a for {keep_together(escape_markdown(c))}: bundle.json does not record the "
+        f"- n/a for {keep_together(escape_markdown(c))}: {META_FILE} does not record the "
         f"{escape_markdown(', '.join(what))}."
         for c, what in unrecorded.items()
     ]
