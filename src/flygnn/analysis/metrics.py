@@ -414,16 +414,13 @@ def dynamics_metrics(dynamics) -> dict[str, Metric]:
     """Stability and rightmost spectrum of the learned against the true Jacobian (a fitted LinearisedDynamics)."""
     true, learned = dynamics.eigenvalues_true_, dynamics.eigenvalues_learned_
     k = int(min(true.size, learned.size))
+    unit = lookup(names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE).unit  # the true and the learned one share it: 1/s
     return {
         names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE: Metric(
-            np.max(true.real),
-            "jacobian-spectral-abscissa",
-            {"unit": lookup(names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE).unit, "matrix": "true"},
+            np.max(true.real), "jacobian-spectral-abscissa", {"unit": unit, "matrix": "true"}
         ),
         names.JACOBIAN_SPECTRAL_ABSCISSA_LEARNED: Metric(
-            np.max(learned.real),
-            "jacobian-spectral-abscissa",
-            {"unit": lookup(names.JACOBIAN_SPECTRAL_ABSCISSA_LEARNED).unit, "matrix": "learned"},
+            np.max(learned.real), "jacobian-spectral-abscissa", {"unit": unit, "matrix": "learned"}
         ),
         names.JACOBIAN_RIGHTMOST_ERROR: Metric(
             singular_value_error(np.abs(true.real[:k]), np.abs(learned.real[:k])) if k else None,
