@@ -103,11 +103,6 @@ def check_keys(keys: Iterable[str], where: str, fix: str) -> None:
             raise UnknownMetricError(f"{where}: {_unknown(key)}; {fix}")
 
 
-def words(key: str) -> str:
-    """What metric ``key`` means, in one line."""
-    return lookup(key).words
-
-
 # --- connectivity: the weights W* after the gauge correction, and the raw Ŵ -------------------------
 W_CORRECTED_R2 = _register(
     "W_corrected_R2",
