@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from flygnn.analysis.per_type import PER_TYPE_COLUMNS, write_per_type
+from flygnn.bundle import ACTIVITY_FILE, HISTORY_FILE, META_FILE, MODEL_FILE
 from flygnn.project import ProjectLayout
 from flygnn.sections import SECTIONS, book_figure_stems
 from flygnn.train.history import write_history
@@ -37,6 +38,14 @@ UPSTREAM_METRIC_SECTION = {
     "V_rest_R2": "biophysics",
     "clustering_accuracy": "embeddings",
 }
+# and one more metric of each section, so every section has a fragment and a row beyond the summary table
+EXTRA_METRIC = {
+    "connectivity": "W_raw_R2",
+    "embeddings": "clustering_purity",
+    "functions": "g_phi_R2_median",
+    "biophysics": "tau_R2_per_type",
+    "spectral": "spectral_left_alignment",
+}
 
 
 def standin_source(section) -> str:
@@ -45,7 +54,7 @@ def standin_source(section) -> str:
     return f"""
 import base64, json, pathlib
 out = pathlib.Path(output_dir)
-meta = json.loads((pathlib.Path(bundle) / "bundle.json").read_text())
+meta = json.loads((pathlib.Path(bundle) / {META_FILE!r}).read_text())
 if meta.get("test_fail_section") == {section.name!r}:
     raise RuntimeError("stand-in failure in {section.name}")
 if meta.get("test_hold_section") == {section.name!r}:
@@ -63,7 +72,7 @@ for family, stems in {families!r}.items():
         (out / "figures" / f"{{stem}}.png").write_bytes(base64.b64decode({PNG_1x1!r}))
 quality = meta["test_quality"]
 metrics = {{name: {{"value": quality, "definition": "stand-in " + name}} for name in {upstream!r}}}
-metrics["{section.name}_extra"] = {{"value": round(sigma + quality, 6), "definition": "stand-in extra"}}
+metrics[{EXTRA_METRIC[section.name]!r}] = {{"value": round(sigma + quality, 6), "definition": "stand-in extra"}}
 (out / "metrics" / "{section.name}.json").write_text(json.dumps(metrics))
 with open(out / "cache" / "sections.txt", "a") as log:
     log.write("{section.name}\\n")
@@ -100,9 +109,9 @@ def write_bundle(layout: ProjectLayout, name: str, sigma: float, quality: float 
         "test_quality": quality,
         **extra,
     }
-    (folder / "bundle.json").write_text(json.dumps(meta))
-    (folder / "model.safetensors").write_bytes(b"model-" + name.encode())
-    (folder / "activity.safetensors").write_bytes(b"activity-" + name.encode())
+    (folder / META_FILE).write_text(json.dumps(meta))
+    (folder / MODEL_FILE).write_bytes(b"model-" + name.encode())
+    (folder / ACTIVITY_FILE).write_bytes(b"activity-" + name.encode())
     return folder
 
 
@@ -165,7 +174,7 @@ def write_fake_history(bundle_dir, scored=True):
         if scored and iteration % 500 == 0:
             row.update(W_corrected_R2=0.5 + iteration / 5000, W_corrected_slope=0.9, tau_R2=0.7, V_rest_R2=0.1)
         rows.append(row)
-    write_history(rows, bundle_dir / "training-history.csv")
+    write_history(rows, bundle_dir / HISTORY_FILE)
     return rows
 
 

@@ -13,6 +13,7 @@ import torch
 
 from flygnn.analysis.functional import DIRECTION_SUBTYPES, FunctionalValidation
 from flygnn.analysis.oracle import OracleModel
+from flygnn.metric_names import FUNCTIONAL_METRICS
 
 FAST = {"speeds": (13.0, 25.0), "settle_steps": 50, "flash_seconds": 0.3}  # the tests' budget; defaults are flyvis'
 
@@ -37,6 +38,7 @@ def test_the_oracle_is_the_true_network(exact, tiny_network):
     assert exact.flash_true_.shape == (16, 2, tiny_network.n_types)  # grey state + 15 flash frames
     assert set(exact.direction_error_) == set(DIRECTION_SUBTYPES)
     assert all(error == 0.0 for error in exact.direction_error_.values())
+    assert tuple(exact.metrics) == FUNCTIONAL_METRICS  # every one registered, in the registry's order
     values = {name: metric.value for name, metric in exact.metrics.items()}
     assert values["functional_FRI_sign_agreement"] == 1.0
     assert values["functional_T4_direction_error"] == 0.0 and values["functional_T5_direction_error"] == 0.0

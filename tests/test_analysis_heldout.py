@@ -14,6 +14,7 @@ import torch
 from flygnn.analysis.heldout import HeldOutValidation
 from flygnn.analysis.oracle import OracleModel
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import HELDOUT_METRICS
 
 
 @pytest.fixture(scope="module", params=["raw", "clamped"])
@@ -61,6 +62,7 @@ def test_oracle_scores_perfectly_and_its_rollout_is_the_simulation(noise_free, t
     assert result.noise_error_.max() < 1e-3
     assert result.diverged_at_ is None
     metrics = result.metrics
+    assert tuple(metrics) == HELDOUT_METRICS  # every one registered, in the registry's order
     assert metrics["heldout_dvdt_R2"].value == pytest.approx(1.0, abs=1e-9)
     assert metrics["rollout_error_mean"].value == 0.0
     assert metrics["rollout_diverged_step"].value is None

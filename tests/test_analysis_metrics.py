@@ -186,11 +186,13 @@ def test_recovery_metrics_refuse_ground_truth_of_another_network():
 def test_metrics_file_carries_value_and_definition(tmp_path):
     path = tmp_path / "metrics" / "x.json"
     write_metrics(
-        path, {"a": Metric(0.5, "ols-r2", {"edges": 3}), "b": Metric(float("nan"), "count")}, {"bundle": "abc"}
+        path,
+        {"W_raw_R2": Metric(0.5, "ols-r2", {"edges": 3}), "W_raw_nonfinite_edges": Metric(float("nan"), "count")},
+        {"bundle": "abc"},
     )
     document = json.loads(path.read_text())
-    assert document["a"] == {"value": 0.5, "definition": "ols-r2", "edges": 3, "inputs": {"bundle": "abc"}}
-    assert document["b"]["value"] is None
+    assert document["W_raw_R2"] == {"value": 0.5, "definition": "ols-r2", "edges": 3, "inputs": {"bundle": "abc"}}
+    assert document["W_raw_nonfinite_edges"]["value"] is None
     assert Metric(np.int64(3), "count").to_json()["value"] == 3  # counts stay integers
     assert isinstance(Metric(np.int64(3), "count").value, int)
     with pytest.raises(KeyError):

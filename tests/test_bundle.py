@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from flygnn import bundle as bundle_module
 from flygnn.bundle import BUNDLE_FILES, FORMAT, load_bundle, save_bundle
 from flygnn.errors import FlygnnError
 from flygnn.model import FlyVisGNN
@@ -173,3 +177,51 @@ def test_activity_shapes_are_checked(tiny_network, tmp_path):
     activity["voltage_std"] = activity["voltage_std"][:10]
     with pytest.raises(FlygnnError, match=r"'voltage_std' has shape \(10,\), expected \(N,\) with N = 443"):
         save_bundle(tmp_path / "b", _model(tiny_network), META, activity)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# the names users, the Snakefile and committed bundles rely on: a rename must be deliberate
+FILE_NAMES = {
+    "MODEL_FILE": "model.safetensors",
+    "META_FILE": "bundle.json",
+    "ACTIVITY_FILE": "activity.safetensors",
+    "STATE_FOLDER": "training-state",
+    "HISTORY_FILE": "training-history.csv",
+    "LOSS_FIGURE_STEM": "training-loss",
+    "LOSS_FIGURE": "training-loss.png",
+}
+
+
+def test_the_bundle_file_names_are_the_published_ones():
+    assert {name: getattr(bundle_module, name) for name in FILE_NAMES} == FILE_NAMES
+    assert BUNDLE_FILES == ("model.safetensors", "bundle.json", "activity.safetensors")
+
+
+def spelled_file_names(path: Path, text: str) -> list[str]:
+    """ "path:line: 'text'" for each string constant that is a bundle file name, or ends a path with one
+    (f"{folder}/bundle.json"). Prose that mentions a file (a docstring, a help text) is not a path."""
+    names = set(FILE_NAMES.values())
+    return [
+        f"{path}:{node.lineno}: {node.value!r}"
+        for node in sorted(ast.walk(ast.parse(text)), key=lambda node: getattr(node, "lineno", 0))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and (node.value in names or any(node.value.endswith("/" + name) for name in names))
+    ]
+
+
+def test_the_scan_finds_a_spelled_file_name():
+    source = 'p = folder / "bundle.json"\nq = f"{folder}/training-state"\n"""A ``bundle.json`` in prose."""\n'
+    assert spelled_file_names(Path("x.py"), source) == ["x.py:1: 'bundle.json'", "x.py:2: '/training-state'"]
+
+
+def test_every_bundle_file_name_is_spelled_only_in_bundle_py():
+    """The package and the Snakefile name a bundle's files by bundle.py's constants (the Snakefile imports them)."""
+    found = []
+    for path in sorted((ROOT / "src" / "flygnn").rglob("*.py")):
+        if path.name != "bundle.py" or path.parent.name != "flygnn":
+            found += spelled_file_names(path.relative_to(ROOT), path.read_text())
+    snakefile = (ROOT / "Snakefile").read_text()
+    pattern = "|".join(re.escape(name) for name in FILE_NAMES.values())
+    found += [f"Snakefile: {m.group(0)}" for m in re.finditer(rf"[\"'/]({pattern})[\"']", snakefile)]
+    assert found == [], "import the names from flygnn.bundle:\n" + "\n".join(found)

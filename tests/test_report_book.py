@@ -8,12 +8,14 @@ import json
 import math
 
 import pytest
-from project_fixtures import analysed_copy, write_fake_history, write_fake_per_type
+from project_fixtures import EXTRA_METRIC, analysed_copy, write_fake_history, write_fake_per_type
 
-from flygnn.analysis.metrics import DEFINITIONS, upstream_fit
+from flygnn.analysis.metrics import upstream_fit
 from flygnn.conditions import Condition, load_conditions
+from flygnn.metric_names import DEFINITIONS
 from flygnn.project import read_manifest
 from flygnn.report import book_figures, chapters, findings
+from flygnn.report.markdown import escape_markdown
 from flygnn.report.per_type import PerTypeResults, tau_r2_ceiling
 from flygnn.report.summary import metric_cell
 from flygnn.report.training import loss_trend, recovery_trend
@@ -303,7 +305,7 @@ def test_glossary_has_one_row_per_metric_and_its_definition(project):
         "V\\_rest\\_R2",
         "clustering\\_accuracy",
     ]
-    assert "connectivity\\_extra" in metric_rows
+    assert escape_markdown(EXTRA_METRIC["connectivity"]) in metric_rows
 
 
 def test_findings_words_do_not_overclaim():

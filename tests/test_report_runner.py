@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from project_fixtures import analysed_copy, make_project, write_bundle
+from project_fixtures import EXTRA_METRIC, analysed_copy, make_project, write_bundle
 
 from flygnn.bundle import bundle_fingerprint
 from flygnn.conditions import Condition, load_conditions
@@ -91,7 +91,7 @@ def test_metrics_json_merges_the_section_fragments(tmp_path):
         "section": "connectivity",
     }
     assert metrics["clustering_accuracy"]["section"] == "embeddings"
-    assert metrics["spectral_extra"]["value"] == pytest.approx(0.5 + 0.91)
+    assert metrics[EXTRA_METRIC["spectral"]]["value"] == pytest.approx(0.5 + 0.91)
     assert len(metrics) == 5 + len(SECTIONS)
     assert document["inputs"]["bundle"]["sha256"] == bundle_fingerprint(layout.bundle_dir("sigma-0p5"))
 

@@ -11,7 +11,9 @@ from grid_tables import grid_cells
 
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.metric_names import METRICS as METRIC_REGISTRY
+from flygnn.metric_names import UPSTREAM_METRICS, UnknownMetricError
+from flygnn.report.markdown import escape_markdown
 from flygnn.report.summary import (
     additional_metrics_table,
     format_value,
@@ -35,7 +37,7 @@ METRICS = {
         "W_corrected_slope": entry(0.9),
         "tau_R2": entry(None, "biophysics"),
         "V_rest_R2": entry(0.1, "biophysics"),
-        "excluded_edges": entry(12, "connectivity", "edges with |W*-W| > 5"),
+        "W_corrected_outlier_edges": entry(12, "connectivity", "edges with |W*-W| > 5"),
         "clustering_ARI": entry(0.77, "embeddings", "adjusted Rand index"),
         "unidentifiable_neurons": entry(22.0, "connectivity", "count"),
     },
@@ -45,7 +47,7 @@ METRICS = {
         "tau_R2": entry(0.97, "biophysics"),
         "V_rest_R2": entry(-0.25, "biophysics"),
         "clustering_accuracy": entry(0.8, "embeddings"),
-        "excluded_edges": entry(3, "connectivity", "edges with |W*-W| > 5"),
+        "W_corrected_outlier_edges": entry(3, "connectivity", "edges with |W*-W| > 5"),
     },
 }
 
@@ -104,13 +106,13 @@ def test_additional_metrics_table_lists_the_rest_by_section():
     assert cells[0] == ["Metric", "Definition", "σ\u00a0=\u00a00", "σ\u00a0=\u00a00.05"]
     assert [c[0] for c in cells[1:]] == [
         "**Connectivity recovery**",
-        "excluded\\_edges",
+        "W\\_corrected\\_outlier\\_edges",
         "unidentifiable\\_neurons",
         "**Neural embeddings and clustering**",
         "clustering\\_ARI",
     ], "a titled group per section in book order, upstream metrics left out"
     rows = table_rows(text)
-    assert rows["excluded\\_edges"] == ["edges with \\|W\\*-W\\| \\> 5", "12", "3"]
+    assert rows["W\\_corrected\\_outlier\\_edges"] == ["edges with \\|W\\*-W\\| \\> 5", "12", "3"]
     assert rows["unidentifiable\\_neurons"] == ["count", "22", "n/a"], "counts stay integers"
     assert rows["clustering\\_ARI"] == ["adjusted Rand index", "0.7700", "n/a"]
     assert "{#tbl-additional-metrics}" in text
@@ -140,18 +142,29 @@ def test_additional_metrics_table_exists_even_when_empty():
     ],
 )
 def test_a_bad_value_is_not_available_with_a_reason(entry, text, reason):
+    condition, name = CONDITIONS[0], "zero_range_neurons"  # a count
+    assert metric_cell({name: entry}, name, condition).text == text
+    assert metric_cell({name: entry}, name, condition).reason == reason
+    assert metric_cell({}, name, condition).reason == "not computed: absent from results/sigma-0/metrics.json"
+    assert metric_cell(None, name, condition).reason == "not analysed yet"
+
+
+def test_the_registry_not_the_file_says_what_is_a_count():
     condition = CONDITIONS[0]
-    assert metric_cell({"m": entry}, "m", condition).text == text
-    assert metric_cell({"m": entry}, "m", condition).reason == reason
-    assert metric_cell({}, "m", condition).reason == "not computed: absent from results/sigma-0/metrics.json"
-    assert metric_cell(None, "m", condition).reason == "not analysed yet"
+    assert metric_cell({"W_raw_R2": entry(1.0, definition="count")}, "W_raw_R2", condition).text == "1.0000"
+    assert metric_cell({"zero_range_neurons": entry(34.0, definition="")}, "zero_range_neurons", condition).text == "34"
+
+
+def test_a_misspelt_metric_name_is_an_error_not_a_silent_n_a():
+    with pytest.raises(UnknownMetricError, match=r"unknown metric 'tau_r2' \(did you mean 'tau_R2'"):
+        metric_cell(METRICS["sigma-0"], "tau_r2", CONDITIONS[0])
 
 
 def test_bad_input_never_breaks_a_table():
     """NaN, text, a bare number, a condition without results: the tables stay well formed."""
     published = load_published(ROOT / "data" / "published.yaml")
     metrics = {
-        "sigma-0": {"W_corrected_R2": entry(float("nan")), "tau_R2": entry("?"), "odd": 3.5, "V_rest_R2": [1]},
+        "sigma-0": {"W_corrected_R2": entry(float("nan")), "tau_R2": entry("?"), "W_raw_R2": 3.5, "V_rest_R2": [1]},
         "sigma-0p05": None,
     }
     for text in (
@@ -164,12 +177,14 @@ def test_bad_input_never_breaks_a_table():
         assert "Not available for σ\u00a0=\u00a00.05 (not analysed yet)" in text
     rows = table_rows(summary_table(CONDITIONS, metrics, published))
     assert rows["W corrected R²"] == ["n/a", "0.9263", "n/a", "0.9852"]
-    many = {"sigma-0": {f"m{i}": entry(None) for i in range(10)}, "sigma-0p05": {}}
+    names = [name for name in METRIC_REGISTRY if name not in UPSTREAM_METRICS][:10]
+    many = {"sigma-0": {name: entry(None) for name in names}, "sigma-0p05": {}}
     assert (
         "- Not available for σ\u00a0=\u00a00 (undefined: metrics.json holds no finite value): "
-        "m0, m1, m2, m3, m4, m5 and 4 more." in additional_metrics_table(CONDITIONS, many, published)
+        f"{', '.join(escape_markdown(name) for name in names[:6])} and 4 more."
+        in additional_metrics_table(CONDITIONS, many, published)
     ), "a long list of names is counted, not printed"
-    assert table_rows(additional_metrics_table(CONDITIONS, metrics, published))["odd"] == ["", "3.5000", "n/a"]
+    assert table_rows(additional_metrics_table(CONDITIONS, metrics, published))["W\\_raw\\_R2"] == ["", "3.5000", "n/a"]
 
 
 @pytest.mark.parametrize(
@@ -191,10 +206,22 @@ def test_format_value(value, text):
 def test_load_metrics_names_missing_conditions(tmp_path):
     folder = tmp_path / "sigma-0"
     folder.mkdir()
-    (folder / "metrics.json").write_text(json.dumps({"metrics": {"a": entry(1.0)}}))
-    assert load_metrics(tmp_path, CONDITIONS[:1]) == {"sigma-0": {"a": entry(1.0)}}
+    (folder / "metrics.json").write_text(json.dumps({"metrics": {"W_raw_R2": entry(1.0)}}))
+    assert load_metrics(tmp_path, CONDITIONS[:1]) == {"sigma-0": {"W_raw_R2": entry(1.0)}}
     with pytest.raises(FlygnnError, match=r"no metrics.json for condition\(s\) \['sigma-0p05'\]"):
         load_metrics(tmp_path, CONDITIONS)
+
+
+def test_a_metrics_file_with_an_unregistered_name_is_refused_with_the_fix(tmp_path):
+    """A metrics.json of another version (a renamed metric) is named with the file and the fix, not shown as a row."""
+    path = tmp_path / "sigma-0" / "metrics.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"metrics": {"W_raw_R2": entry(1.0), "W_corected_R2": entry(0.5)}}))
+    with pytest.raises(FlygnnError) as caught:
+        load_metrics(tmp_path, CONDITIONS[:1])
+    message = str(caught.value)
+    assert message.startswith(f"{path}: unknown metric 'W_corected_R2' (did you mean 'W_corrected_R2'")
+    assert "re-run `flygnn analyze --force`" in message and "\n" not in message
 
 
 def test_malformed_published_file_is_a_clear_error(tmp_path):

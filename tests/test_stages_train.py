@@ -10,11 +10,12 @@ import pytest
 import torch
 from project_fixtures import make_project
 
+from flygnn.bundle import HISTORY_FILE, LOSS_FIGURE, META_FILE, MODEL_FILE, STATE_FOLDER
 from flygnn.cli import build_parser
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
-from flygnn.stages.train import STATE_FOLDER, train_condition
-from flygnn.train import HISTORY_FILE, read_history
+from flygnn.stages.train import train_condition
+from flygnn.train import read_history
 
 
 def train(dataset, out, checkpoint_dir, iterations, **kwargs):
@@ -54,7 +55,7 @@ def test_bundle_carries_its_state_history_and_upstream_recovery(dataset, tiny_ne
     assert [row["iteration"] for row in scored] == [0, 20, 30]
     assert {k: scored[-1][k] for k in meta["recovery"]} == pytest.approx(meta["recovery"])
     assert set(meta["recovery"]) == set(RECOVERY_METRICS)
-    assert (out / STATE_FOLDER / "state.safetensors").is_file() and (out / "training-loss.png").is_file()
+    assert (out / STATE_FOLDER / "state.safetensors").is_file() and (out / LOSS_FIGURE).is_file()
     assert bundle.activity["frames_voltage"].shape == (16, tiny_network.n_neurons)
     voltage = dataset.read("train", "voltage").astype(np.float64)
     np.testing.assert_allclose(bundle.activity["voltage_std"], voltage.std(0, ddof=1), rtol=1e-4, atol=1e-6)
@@ -69,13 +70,13 @@ def test_resume_in_a_fresh_clone_continues_exactly(dataset, tmp_path):
     train(dataset, leg, tmp_path / "ckpt-leg", 40, resume=True)
     from safetensors.torch import load_file
 
-    a, b = load_file(str(whole / "model.safetensors")), load_file(str(leg / "model.safetensors"))
+    a, b = load_file(str(whole / MODEL_FILE)), load_file(str(leg / MODEL_FILE))
     assert all(torch.equal(a[k], b[k]) for k in a)
     rows_whole, rows_leg = read_history(whole / HISTORY_FILE), read_history(leg / HISTORY_FILE)
     assert [r["iteration"] for r in rows_leg] == [r["iteration"] for r in rows_whole]
     assert [r.get("loss") for r in rows_leg] == [r.get("loss") for r in rows_whole]
     assert [r.get("W_corrected_R2") for r in rows_leg] == [r.get("W_corrected_R2") for r in rows_whole]
-    legs = json.loads((leg / "bundle.json").read_text())["training"]["legs"]
+    legs = json.loads((leg / META_FILE).read_text())["training"]["legs"]
     assert [(x["started_iteration"], x["ended_iteration"]) for x in legs] == [(0, 20), (20, 40)]
 
 
@@ -87,7 +88,7 @@ def test_resume_takes_the_newer_of_the_running_and_the_committed_state(dataset, 
     assert state_json["iteration"] == 20
     train(dataset, out, tmp_path / "ckpt", 30, resume=True)
     train(dataset, out, tmp_path / "ckpt", 40, resume=True)
-    assert json.loads((out / "bundle.json").read_text())["training"]["iterations"] == 40
+    assert json.loads((out / META_FILE).read_text())["training"]["iterations"] == 40
 
 
 def test_refusals_name_what_to_do(dataset, tmp_path):
@@ -175,7 +176,7 @@ def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
         "--no-progress",
     ]
     assert main([*args, "--out", str(tmp_path / "bundle"), "--iterations", "20", "--score-every", "0"]) == 0
-    assert (tmp_path / "bundle" / "model.safetensors").is_file()
+    assert (tmp_path / "bundle" / MODEL_FILE).is_file()
     assert main([*args, "--out", str(tmp_path / "x"), "--device", "tpu"]) == 2
     assert "device 'tpu'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
@@ -187,7 +188,7 @@ def test_cli_training_and_its_errors(dataset, tmp_path, capsys):
     # learning-rate steps within one run, recorded as legs; resuming without them is pointed out
     out, args = tmp_path / "stepped", [*args[:-2], str(tmp_path / "ckpt-stepped"), "--no-progress"]
     assert main([*args, "--out", str(out), "--iterations", "20", "--score-every", "0", "--lr-steps", "10:0.3"]) == 0
-    meta = json.loads((out / "bundle.json").read_text())["training"]
+    meta = json.loads((out / META_FILE).read_text())["training"]
     assert [(leg["started_iteration"], leg["lr_factor"]) for leg in meta["legs"]] == [(0, 1.0), (10, 0.3)]
     assert meta["config"]["lr_steps"] == [[10, 0.3]]
     capsys.readouterr()
@@ -229,12 +230,12 @@ def test_cli_training_uses_the_project_files_from_any_sub_folder(dataset, tmp_pa
     monkeypatch.chdir(layout.root / "src")
     assert main([*args, "--iterations", "10"]) == 0, capsys.readouterr().err
     bundle = layout.bundle_dir("sigma-0p05")
-    meta = json.loads((bundle / "bundle.json").read_text())
+    meta = json.loads((bundle / META_FILE).read_text())
     assert meta["dataset"]["path"] == "data/datasets/smoke/sigma-0p05.zarr", "recorded relative to the project"
     assert (layout.training_cache_dir("smoke", "sigma-0p05") / "state.json").is_file()
     monkeypatch.chdir(layout.root / "data")
     assert main([*args, "--resume", "--iterations", "20"]) == 0, capsys.readouterr().err
-    legs = json.loads((bundle / "bundle.json").read_text())["training"]["legs"]
+    legs = json.loads((bundle / META_FILE).read_text())["training"]["legs"]
     assert [(leg["started_iteration"], leg["ended_iteration"]) for leg in legs] == [(0, 10), (10, 20)]
     assert "resumed from data/cache/training/smoke/sigma-0p05 at iteration 10" in legs[1]["note"]
     monkeypatch.chdir(layout.root)

@@ -1,7 +1,7 @@
 """Training: configuration from presets, the loss, a smoke run, exact resume, bad input.
 
 The state files and the end-to-end orchestration have their own modules
-(tests/test_train_state.py, tests/test_pipeline_train.py); the fixtures they share
+(tests/test_train_state.py, tests/test_stages_train.py); the fixtures they share
 live in tests/conftest.py.
 """
 

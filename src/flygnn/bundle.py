@@ -7,14 +7,14 @@
                                    frames_voltage, frames_stimulus (K, N) sampled frames
 
 Beside them, not part of its fingerprint (they do not change the model): its resumable
-``training-state/``, ``training-history.csv`` and the loss figure (see
-:mod:`flygnn.stages.train`).
+``training-state/``, ``training-history.csv`` and the loss figure ``training-loss.png``/``.pdf``
+(see :mod:`flygnn.stages.train`).
 
 Loading never unpickles anything (safetensors and JSON only) and checks every tensor
 against the network the bundle was trained on, so a bundle for another network, a
 truncated file or NaN weights are refused with a message naming the problem.
 
-This module is the one home of the bundle contract: the file list, the metadata
+This module is the one home of the bundle contract: every file name in a bundle, the metadata
 (:func:`bundle_meta`, :func:`read_meta`), the activity keys and their check, and the
 one fingerprint. It imports torch only inside the functions that load or save a model,
 so the workflow and the report can import the contract cheaply.
@@ -51,6 +51,11 @@ MODEL_FILE = "model.safetensors"
 META_FILE = "bundle.json"
 ACTIVITY_FILE = "activity.safetensors"
 BUNDLE_FILES = (MODEL_FILE, META_FILE, ACTIVITY_FILE)
+# beside them, written by the training and read by the report and the workflow
+STATE_FOLDER = "training-state"  # the resumable training state (flygnn.train.state)
+HISTORY_FILE = "training-history.csv"  # loss terms, and recovery scores where scored (flygnn.train.history)
+LOSS_FIGURE_STEM = "training-loss"  # the loss figure, saved as .png and .pdf
+LOSS_FIGURE = f"{LOSS_FIGURE_STEM}.png"  # the one the book shows
 ACTIVITY_KEYS = ("voltage_mean", "voltage_std", "frames_voltage", "frames_stimulus")
 
 

@@ -18,7 +18,6 @@ from flygnn.analysis.clustering import (
 from flygnn.analysis.functions import FunctionCurves, natural_range
 from flygnn.analysis.gauge import GaugeCorrection
 from flygnn.analysis.metrics import (
-    DEFINITIONS,
     Metric,
     biophysics_metrics,
     clustering_control_metrics,
@@ -46,7 +45,6 @@ from flygnn.analysis.spectral import (
 )
 
 __all__ = [
-    "DEFINITIONS",
     "BiophysicalParameters",
     "FunctionCurves",
     "GaugeCorrection",

@@ -46,6 +46,14 @@ from flygnn.analysis.selectivity import (
 )
 from flygnn.analysis.threads import fixed_threads
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import (
+    FUNCTIONAL_DSI_OFF_R,
+    FUNCTIONAL_DSI_ON_R,
+    FUNCTIONAL_FRI_R,
+    FUNCTIONAL_FRI_SIGN_AGREEMENT,
+    FUNCTIONAL_T4_DIRECTION_ERROR,
+    FUNCTIONAL_T5_DIRECTION_ERROR,
+)
 
 OFF, ON = INTENSITIES.index(0), INTENSITIES.index(1)
 # flyvis scores T4 on ON edges and T5 on OFF edges (angular_distance_to_known)
@@ -181,20 +189,20 @@ class FunctionalValidation:
         sign_true, sign_learned = np.sign(self.fri_true_), np.sign(self.fri_learned_)
         finite = np.isfinite(self.fri_learned_)
         return {
-            "functional_DSI_ON_r": Metric(_pearson(self.dsi_true_[ON], self.dsi_learned_[ON]), "pearson-r-dsi"),
-            "functional_DSI_OFF_r": Metric(_pearson(self.dsi_true_[OFF], self.dsi_learned_[OFF]), "pearson-r-dsi"),
-            "functional_FRI_r": Metric(_pearson(self.fri_true_, self.fri_learned_), "pearson-r-fri"),
-            "functional_FRI_sign_agreement": Metric(
+            FUNCTIONAL_DSI_ON_R: Metric(_pearson(self.dsi_true_[ON], self.dsi_learned_[ON]), "pearson-r-dsi"),
+            FUNCTIONAL_DSI_OFF_R: Metric(_pearson(self.dsi_true_[OFF], self.dsi_learned_[OFF]), "pearson-r-dsi"),
+            FUNCTIONAL_FRI_R: Metric(_pearson(self.fri_true_, self.fri_learned_), "pearson-r-fri"),
+            FUNCTIONAL_FRI_SIGN_AGREEMENT: Metric(
                 np.mean(sign_true[finite] == sign_learned[finite]) if finite.any() else None,
                 "fri-sign-agreement",
                 {"types": int(finite.sum())},
             ),
-            "functional_T4_direction_error": Metric(
+            FUNCTIONAL_T4_DIRECTION_ERROR: Metric(
                 float(np.mean(t4)) if t4 else None,
                 "preferred-direction-error",
                 {"edges": "ON", "per_subtype": {n: e for n, e in self.direction_error_.items() if n.startswith("T4")}},
             ),
-            "functional_T5_direction_error": Metric(
+            FUNCTIONAL_T5_DIRECTION_ERROR: Metric(
                 float(np.mean(t5)) if t5 else None,
                 "preferred-direction-error",
                 {"edges": "OFF", "per_subtype": {n: e for n, e in self.direction_error_.items() if n.startswith("T5")}},

@@ -32,6 +32,17 @@ from flygnn.analysis.probes import central_neurons
 from flygnn.analysis.rollout import euler_rollout, model_dtype
 from flygnn.analysis.threads import fixed_threads
 from flygnn.errors import FlygnnError
+from flygnn.metric_names import (
+    HELDOUT_DVDT_R2,
+    HELDOUT_DVDT_R2_MEDIAN_TYPE,
+    HELDOUT_NORMALISED_LOSS,
+    HELDOUT_ZERO_VARIANCE_NEURONS,
+    ROLLOUT_DIVERGED_STEP,
+    ROLLOUT_ERROR_FINAL,
+    ROLLOUT_ERROR_MEAN,
+    ROLLOUT_ERROR_MEDIAN,
+    ROLLOUT_NOISE_ERROR_MEAN,
+)
 
 TRACE_TYPES = ("R1", "L1", "Mi1", "Tm3", "T4a", "T5a")
 # A neuron whose target's std is below this fraction of the median neuron's counts as one whose
@@ -200,13 +211,13 @@ class HeldOutValidation:
         steps = self.rollout_steps
         rollout = {"steps": steps, "seconds": float(self.time_[-1])}
         return {
-            "heldout_dvdt_R2": Metric(self.r2_pooled_, "heldout-r2-pooled"),
-            "heldout_dvdt_R2_median_type": Metric(
+            HELDOUT_DVDT_R2: Metric(self.r2_pooled_, "heldout-r2-pooled"),
+            HELDOUT_DVDT_R2_MEDIAN_TYPE: Metric(
                 np.nanmedian(self.r2_per_type_) if np.isfinite(self.r2_per_type_).any() else None,
                 "heldout-r2-median-type",
             ),
-            "heldout_normalised_loss": Metric(self.normalised_loss_, "normalised-mse"),
-            "heldout_zero_variance_neurons": Metric(
+            HELDOUT_NORMALISED_LOSS: Metric(self.normalised_loss_, "normalised-mse"),
+            HELDOUT_ZERO_VARIANCE_NEURONS: Metric(
                 self.zero_variance_neurons_,
                 "count",
                 {
@@ -214,13 +225,11 @@ class HeldOutValidation:
                     "no R², no normalised loss"
                 },
             ),
-            "rollout_error_mean": Metric(np.mean(self.rollout_error_[1:]), "rollout-normalised-error-mean", rollout),
-            "rollout_error_median": Metric(
-                np.mean(self.rollout_error_median_[1:]), "rollout-median-error-mean", rollout
-            ),
-            "rollout_error_final": Metric(self.rollout_error_[-1], "rollout-normalised-error-final", rollout),
-            "rollout_noise_error_mean": Metric(np.mean(self.noise_error_[1:]), "rollout-noise-error-mean", rollout),
-            "rollout_diverged_step": Metric(
+            ROLLOUT_ERROR_MEAN: Metric(np.mean(self.rollout_error_[1:]), "rollout-normalised-error-mean", rollout),
+            ROLLOUT_ERROR_MEDIAN: Metric(np.mean(self.rollout_error_median_[1:]), "rollout-median-error-mean", rollout),
+            ROLLOUT_ERROR_FINAL: Metric(self.rollout_error_[-1], "rollout-normalised-error-final", rollout),
+            ROLLOUT_NOISE_ERROR_MEAN: Metric(np.mean(self.noise_error_[1:]), "rollout-noise-error-mean", rollout),
+            ROLLOUT_DIVERGED_STEP: Metric(
                 self.diverged_at_ if self.diverged_at_ is not None else None,
                 "count",
                 {"description": "first rollout step with a non-finite learned voltage (null: none)"},
@@ -231,7 +240,7 @@ class HeldOutValidation:
         """Columns of a per-type table: type, one-step R² (median over its neurons), rollout error."""
         return {
             "type": list(self.type_names_),
-            "heldout_dvdt_R2": [float(x) for x in self.r2_per_type_],
+            HELDOUT_DVDT_R2: [float(x) for x in self.r2_per_type_],
             "rollout_error": [float(x) for x in self.rollout_error_per_type_],
         }
 

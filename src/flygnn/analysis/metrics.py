@@ -19,8 +19,9 @@ Controls, where a number alone could mislead: W* scored without the few edges wi
 parameters; the singular values and vectors of a permutation null (W shuffled on
 the same graph) beside W*'s; and the spectrum of the linearised dynamics.
 
-Every metric carries the name of its definition (:data:`DEFINITIONS`) so a number
-in the report can always be traced to how it was computed.
+Every metric is written under its name in the registry (:mod:`flygnn.metric_names`)
+and carries the name of its definition (:data:`flygnn.metric_names.DEFINITIONS`), so a
+number in the report can always be traced to how it was computed.
 """
 
 from __future__ import annotations
@@ -31,109 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from flygnn import metric_names as names
 from flygnn.atomic import write_json
-from flygnn.metric_names import RECOVERY_METRICS
+from flygnn.metric_names import DEFINITIONS, RECOVERY_METRICS, check_keys, lookup
 
 W_OUTLIER_THRESHOLD = 5.0  # upstream: edges with |W* − W| > 5 are left out of the W* score
 # The few edges with |W| ≥ 1 (about 1,900 of 434,112) span most of W's range and so
 # dominate SS_tot of an R²; the *_small_weights scores leave them out.
 SMALL_WEIGHT_LIMIT = 1.0
-
-DEFINITIONS: dict[str, str] = {
-    "upstream-r2": "R² = 1 − SS_res/SS_tot of the least-squares line learned-on-true, SS_tot of the learned "
-    "values (= squared Pearson correlation; 0 when the learned values are constant): flyvis-gnn's "
-    "compute_r_squared.",
-    "upstream-slope": "slope of the least-squares line learned-on-true (flyvis-gnn's compute_r_squared).",
-    "upstream-W-r2": "upstream-r2 of W* against W by upstream's rules: 1000-point slope fits, s_g = 1 for "
-    "neurons with μ + s ≤ 0 (their edges scored), slope 0 on an empty range, non-finite W* set to 0, "
-    "edges with |W* − W| ≤ 5.",
-    "upstream-W-slope": "upstream-slope of W* against W on the edges and by the rules of upstream-W-r2.",
-    "upstream-tau-r2": "upstream-r2 over all neurons of τ̂ = −1/s_f (τ̂ = 1 where s_f = 0, e.g. a neuron whose "
-    "voltage never varied), clipped to [0, 1] s: flyvis-gnn's derive_tau.",
-    "upstream-V-rest-r2": "upstream-r2 over all neurons of V̂_rest = −b/s_f at msg = 0, I = 0 (V̂_rest = 1 "
-    "where s_f = 0): flyvis-gnn's derive_vrest.",
-    "upstream-clustering-accuracy": "Hungarian one-to-one accuracy of one GaussianMixture(100 components, full "
-    "covariance, random_state 42, otherwise defaults) fitted on the unscaled features [a, τ̂, V̂_rest, "
-    "mean/std of incoming and outgoing W*] by upstream's rules.",
-    "ols-r2": "R² of the least-squares line learned-on-true (= squared Pearson correlation), finite pairs only.",
-    "ols-slope": "slope of the least-squares line learned-on-true, finite pairs only.",
-    "ols-r2-identifiable": "ols-r2 of W* against W over the edges whose W* is defined (source neuron with "
-    "μ + s > 0, both end neurons with a voltage range) and |W* − W| ≤ 5: upstream's s_g = 1 guess left out.",
-    "ols-slope-identifiable": "ols-slope over the edges of ols-r2-identifiable.",
-    "ols-r2-excluding-zero-range": "ols-r2 over the neurons whose voltage varied over the training frames "
-    "(s > 0), τ̂ clipped to [0, 1] s like upstream: upstream's τ̂ = 1, V̂_rest = 1 for the others left out.",
-    "identity-r2": "1 − Σ(learned − true)²/Σ(true − mean(true))²: agreement with the identity line; "
-    "negative when worse than predicting the mean.",
-    "ols-r2-per-type": "ols-r2 over the cell types (65 points): per-type median of the estimate against "
-    "the per-type truth.",
-    "count": "number of items (see the entry's description).",
-    "fraction": "fraction of items (see the entry's description).",
-    "hungarian-accuracy-standardised": "Hungarian one-to-one accuracy of a GMM (100 components) on z-scored "
-    "features [a, τ̂, V̂_rest, mean/std of incoming and outgoing identifiable W*]; mean over GMM seeds.",
-    "hungarian-accuracy-std": "standard deviation over GMM seeds of hungarian-accuracy-standardised.",
-    "adjusted-rand-index": "adjusted Rand index of clusters against types (sklearn); mean over GMM seeds.",
-    "normalized-mutual-information": "normalised mutual information of clusters and types (sklearn, "
-    "arithmetic mean); mean over GMM seeds.",
-    "majority-purity": "fraction of neurons whose cluster's majority type is their type; mean over GMM seeds.",
-    "singular-vector-alignment": "mean over the top-k singular vectors of W of the best |cosine| with any "
-    "of the top-k singular vectors of W*.",
-    "random-alignment-baseline": "expected best |cosine| of a unit vector with k random unit vectors in N dimensions.",
-    "identity-r2-pooled": "identity-r2 over all (neuron, voltage) points of the curves at once.",
-    "ols-r2-median-per-neuron": "median over neurons of the ols-r2 of one neuron's curve against the true "
-    "function over its natural range (shape agreement, free of the gauge's gain and offset).",
-    "ols-r2-singular-values": "ols-r2 of the top-k singular values of W* against those of W, matched by rank.",
-    "upstream-W-r2-small-weights": "upstream-W-r2 over the edges with |W| < 1 only, upstream's rules otherwise: "
-    "the few edges with |W| ≥ 1 span most of W's range and dominate the R²; this scores the rest.",
-    "upstream-W-slope-small-weights": "upstream-W-slope over the edges of upstream-W-r2-small-weights.",
-    "upstream-clustering-accuracy-embedding": "upstream-clustering-accuracy with the learned embedding a as the "
-    "only features (the same GMM, unscaled): what the type code alone separates, without τ̂, V̂_rest and W*.",
-    "upstream-clustering-accuracy-true-parameters": "upstream-clustering-accuracy on the true parameters: the "
-    "features [τ, V_rest, mean/std of incoming and outgoing W] of the ground truth, no embedding, the same GMM. "
-    "The reference for what perfectly recovered parameters would give with this clustering (an empirical "
-    "ceiling, not a proven bound).",
-    "singular-value-relative-error": "mean over ranks r = 1..k of |s_r(W*) − s_r(W)| / s_r(W): the top-k "
-    "singular values matched by rank.",
-    "singular-value-relative-error-null": "singular-value-relative-error of the permutation null (W's weights "
-    "shuffled among the same edges: same graph, same weights, assignment lost) instead of W*; mean over shuffles.",
-    "ols-r2-singular-values-null": "ols-r2-singular-values of the permutation null (W's weights shuffled among the "
-    "same edges) instead of W*; mean over shuffles: what rank matching gives from the graph and the weight "
-    "distribution alone.",
-    "singular-vector-alignment-null": "singular-vector-alignment of the permutation null (W's weights shuffled "
-    "among the same edges) instead of W*; mean over shuffles.",
-    "jacobian-spectral-abscissa": "largest real part (1/s) of the eigenvalues of the Jacobian J = diag(1/τ)(−I + W·D) "
-    "of dv/dt = (−v + V_rest + W ReLU(v) + I)/τ at the operating point, D = diag(ReLU'(μ)), μ = mean training "
-    "voltage, on the neurons with μ > 0 (each other neuron adds exactly −1/τ_i). Negative: locally stable. "
-    "Learned: τ̂ = −1/s_f and W*, on the neurons and edges where both are defined (the same for the true J).",
-    "jacobian-rightmost-relative-error": "mean over ranks r = 1..k of |Re λ_r(learned J) − Re λ_r(true J)| / "
-    "|Re λ_r(true J)|, the k rightmost eigenvalues (largest real part) of each matched by rank (see "
-    "jacobian-spectral-abscissa). Not an R²: the true values can all be equal (one τ shared by many neurons "
-    "outside recurrent loops), which leaves an R² undefined.",
-    # held-out and functional validation (flygnn.analysis.heldout, flygnn.analysis.functional)
-    "heldout-r2-pooled": "1 − Σ(dv̂/dt − dv/dt)²/Σ(dv/dt − mean)² over every (frame, neuron) of the test split: "
-    "the model's one-step prediction at the recorded state against the recorded clean dv/dt.",
-    "heldout-r2-median-type": "median over cell types of the per-type median over its neurons of the one-step R² "
-    "(1 − SSE/SS_tot per neuron over the test split's frames); neurons whose target does not vary left out.",
-    "normalised-mse": "mean over neurons of MSE(dv̂/dt, dv/dt)/Var(dv/dt) on the test split (= mean of 1 − R² per "
-    "neuron): 0 is perfect, 1 is no better than each neuron's mean; comparable across σ. Neurons whose target "
-    "does not vary (std < 1e-3 × the median neuron's: float32 rounding would dominate) left out.",
-    "rollout-normalised-error-mean": "mean over steps 1..K of the RMS over neurons of (v_learned − v_true)/s_i, both "
-    "integrated noise-free (v ← v + dt·dv/dt) from the test split's first state on its input; s_i = std of the "
-    "true trace, at least 0.1 × its median over neurons.",
-    "rollout-median-error-mean": "mean over steps 1..K of the median over neurons of |v_learned − v_true|/s_i (see "
-    "rollout-normalised-error-mean): the typical neuron, where the RMS is led by the worst.",
-    "rollout-normalised-error-final": "the RMS over neurons of (v_learned − v_true)/s_i at the last step K of the "
-    "rollout (see rollout-normalised-error-mean).",
-    "rollout-noise-error-mean": "rollout-normalised-error-mean of the true noise-free rollout against the recorded "
-    "(noisy) voltages: how far the noise alone moves the recording; 0 at σ = 0.",
-    "pearson-r-dsi": "Pearson correlation across cell types (central-column neuron) of the learned against the "
-    "true network's direction selectivity index for moving edges of one polarity (flyvis' definition).",
-    "pearson-r-fri": "Pearson correlation across cell types (central-column neuron) of the learned against the "
-    "true network's flash response index (flyvis' definition).",
-    "fri-sign-agreement": "fraction of cell types whose flash response index has the same sign in the learned "
-    "and the true network (ON- vs OFF-preferring).",
-    "preferred-direction-error": "mean over the subtypes of the absolute angle (degrees, 0–180) between the "
-    "learned and the true network's preferred direction (flyvis' vector sum over angles and speeds).",
-}
 
 
 @dataclass
@@ -156,6 +62,11 @@ class Metric:
 
     def to_json(self) -> dict[str, Any]:
         return {"value": self.value, "definition": self.definition, **self.details}
+
+
+def counted(key: str, value: int) -> Metric:
+    """A count, described by the registry's words for metric ``key`` (what it counts)."""
+    return Metric(value, "count", {"description": lookup(key).words})
 
 
 def _sum_of_products(a: np.ndarray, b: np.ndarray) -> float:
@@ -283,36 +194,26 @@ def weight_metrics(true_W: np.ndarray, gauge) -> dict[str, Metric]:
         "limit": SMALL_WEIGHT_LIMIT,
     }
     return {
-        "W_corrected_R2": Metric(r2, "upstream-W-r2", {"edges": int(kept.sum()), "edges_total": n_edges}),
-        "W_corrected_slope": Metric(slope, "upstream-W-slope", {"edges": int(kept.sum())}),
-        "W_corrected_R2_identifiable": Metric(r2_ours, "ols-r2-identifiable", {"edges": int(defined.sum())}),
-        "W_corrected_slope_identifiable": Metric(slope_ours, "ols-slope-identifiable", {"edges": int(defined.sum())}),
-        "W_corrected_R2_unfiltered": Metric(r2_all, "upstream-r2", {"edges": n_edges, "filter": "none"}),
-        "W_corrected_slope_unfiltered": Metric(slope_all, "upstream-slope", {"edges": n_edges, "filter": "none"}),
-        "W_corrected_R2_identity": Metric(
+        names.W_CORRECTED_R2: Metric(r2, "upstream-W-r2", {"edges": int(kept.sum()), "edges_total": n_edges}),
+        names.W_CORRECTED_SLOPE: Metric(slope, "upstream-W-slope", {"edges": int(kept.sum())}),
+        names.W_CORRECTED_R2_IDENTIFIABLE: Metric(r2_ours, "ols-r2-identifiable", {"edges": int(defined.sum())}),
+        names.W_CORRECTED_SLOPE_IDENTIFIABLE: Metric(
+            slope_ours, "ols-slope-identifiable", {"edges": int(defined.sum())}
+        ),
+        names.W_CORRECTED_R2_UNFILTERED: Metric(r2_all, "upstream-r2", {"edges": n_edges, "filter": "none"}),
+        names.W_CORRECTED_SLOPE_UNFILTERED: Metric(slope_all, "upstream-slope", {"edges": n_edges, "filter": "none"}),
+        names.W_CORRECTED_R2_IDENTITY: Metric(
             identity_r2(true_W[kept], upstream[kept]), "identity-r2", {"edges": int(kept.sum())}
         ),
-        "W_corrected_R2_small_weights": Metric(r2_small, "upstream-W-r2-small-weights", dict(small_details)),
-        "W_corrected_slope_small_weights": Metric(slope_small, "upstream-W-slope-small-weights", dict(small_details)),
-        "W_corrected_outlier_edges": Metric(
-            int(n_edges - kept.sum()),
-            "count",
-            {"description": "edges with |W* − W| > 5 (upstream rules), left out of W_corrected_R2"},
+        names.W_CORRECTED_R2_SMALL_WEIGHTS: Metric(r2_small, "upstream-W-r2-small-weights", dict(small_details)),
+        names.W_CORRECTED_SLOPE_SMALL_WEIGHTS: Metric(
+            slope_small, "upstream-W-slope-small-weights", dict(small_details)
         ),
-        "W_corrected_undefined_edges": Metric(
-            undefined,
-            "count",
-            {
-                "description": "edges whose W* is undefined (source with μ + s ≤ 0, a neuron without voltage range, "
-                "or non-finite Ŵ): scored with upstream's s_g = 1 / zero fill in W_corrected_R2, left out of "
-                "W_corrected_R2_identifiable"
-            },
-        ),
-        "W_raw_R2": Metric(raw_r2, "ols-r2", {"edges": n_edges - nonfinite(learned)}),
-        "W_raw_slope": Metric(raw_slope, "ols-slope", {"edges": n_edges - nonfinite(learned)}),
-        "W_raw_nonfinite_edges": Metric(
-            nonfinite(learned), "count", {"description": "learned weights Ŵ that are NaN/inf (not zeroed)"}
-        ),
+        names.W_CORRECTED_OUTLIER_EDGES: counted(names.W_CORRECTED_OUTLIER_EDGES, int(n_edges - kept.sum())),
+        names.W_CORRECTED_UNDEFINED_EDGES: counted(names.W_CORRECTED_UNDEFINED_EDGES, undefined),
+        names.W_RAW_R2: Metric(raw_r2, "ols-r2", {"edges": n_edges - nonfinite(learned)}),
+        names.W_RAW_SLOPE: Metric(raw_slope, "ols-slope", {"edges": n_edges - nonfinite(learned)}),
+        names.W_RAW_NONFINITE_EDGES: counted(names.W_RAW_NONFINITE_EDGES, nonfinite(learned)),
     }
 
 
@@ -336,40 +237,35 @@ def biophysics_metrics(
     v_r2, v_slope = upstream_fit(true_v_rest, bio.upstream_v_rest_)
     clipped = np.clip(tau, *UPSTREAM_TAU_CLIP)
     out = {
-        "tau_R2": Metric(tau_r2, "upstream-tau-r2", {"neurons": n}),
-        "tau_slope": Metric(tau_slope, "upstream-slope", {"neurons": n, "clipped": True}),
-        "V_rest_R2": Metric(v_r2, "upstream-V-rest-r2", {"neurons": n}),
-        "V_rest_slope": Metric(v_slope, "upstream-slope", {"neurons": n}),
-        "tau_R2_excluding_zero_range": Metric(
+        names.TAU_R2: Metric(tau_r2, "upstream-tau-r2", {"neurons": n}),
+        names.TAU_SLOPE: Metric(tau_slope, "upstream-slope", {"neurons": n, "clipped": True}),
+        names.V_REST_R2: Metric(v_r2, "upstream-V-rest-r2", {"neurons": n}),
+        names.V_REST_SLOPE: Metric(v_slope, "upstream-slope", {"neurons": n}),
+        names.TAU_R2_EXCLUDING_ZERO_RANGE: Metric(
             ols_fit(true_tau[varied], clipped[varied])[0],
             "ols-r2-excluding-zero-range",
             {"neurons": int(np.isfinite(tau[varied]).sum())},
         ),
-        "V_rest_R2_excluding_zero_range": Metric(
+        names.V_REST_R2_EXCLUDING_ZERO_RANGE: Metric(
             ols_fit(true_v_rest[varied], v_rest[varied])[0],
             "ols-r2-excluding-zero-range",
             {"neurons": int(np.isfinite(v_rest[varied]).sum())},
         ),
-        "tau_R2_identity": Metric(
+        names.TAU_R2_IDENTITY: Metric(
             identity_r2(true_tau, tau), "identity-r2", {"neurons": n - nonfinite(tau), "clipped": False}
         ),
-        "V_rest_R2_identity": Metric(
+        names.V_REST_R2_IDENTITY: Metric(
             identity_r2(true_v_rest, v_rest), "identity-r2", {"neurons": n - nonfinite(v_rest)}
         ),
-        "tau_clipped_neurons": Metric(
+        names.TAU_CLIPPED_NEURONS: counted(
+            names.TAU_CLIPPED_NEURONS,
             int(np.count_nonzero((tau < UPSTREAM_TAU_CLIP[0]) | (tau > UPSTREAM_TAU_CLIP[1]))),
-            "count",
-            {"description": "neurons whose τ̂ lies outside [0, 1] s and is clipped in tau_R2"},
         ),
-        "zero_range_neurons": Metric(
-            int(n - varied.sum()),
-            "count",
-            {"description": "neurons whose voltage never varied (s = 0): τ̂ = V̂_rest = 1 in tau_R2 and V_rest_R2"},
-        ),
-        "V_rest_operating_R2": Metric(
+        names.ZERO_RANGE_NEURONS: counted(names.ZERO_RANGE_NEURONS, int(n - varied.sum())),
+        names.V_REST_OPERATING_R2: Metric(
             ols_fit(true_v_rest, operating)[0], "ols-r2", {"neurons": n - nonfinite(operating)}
         ),
-        "V_rest_operating_slope": Metric(
+        names.V_REST_OPERATING_SLOPE: Metric(
             ols_fit(true_v_rest, operating)[1], "ols-slope", {"neurons": n - nonfinite(operating)}
         ),
     }
@@ -378,9 +274,9 @@ def biophysics_metrics(
         true_tau_type = per_type_median(true_tau, neuron_type, n_types)
         true_v_type = per_type_median(true_v_rest, neuron_type, n_types)
         for name, truth, estimate in (
-            ("tau_R2_per_type", true_tau_type, tau),
-            ("V_rest_R2_per_type", true_v_type, v_rest),
-            ("V_rest_operating_R2_per_type", true_v_type, operating),
+            (names.TAU_R2_PER_TYPE, true_tau_type, tau),
+            (names.V_REST_R2_PER_TYPE, true_v_type, v_rest),
+            (names.V_REST_OPERATING_R2_PER_TYPE, true_v_type, operating),
         ):
             out[name] = Metric(
                 ols_fit(truth, per_type_median(estimate, neuron_type, n_types))[0],
@@ -393,14 +289,7 @@ def biophysics_metrics(
 def gauge_metrics(gauge) -> dict[str, Metric]:
     """Counts of neurons whose message gain could not be read (flagged; upstream sets s_g = 1)."""
     return {
-        "unidentifiable_neurons": Metric(
-            int(gauge.unidentifiable_.sum()),
-            "count",
-            {
-                "description": "neurons with μ + s ≤ 0 (never drive ReLU): message gain not identifiable; "
-                "upstream's rules set s_g = 1 and score their outgoing edges"
-            },
-        ),
+        names.UNIDENTIFIABLE_NEURONS: counted(names.UNIDENTIFIABLE_NEURONS, int(gauge.unidentifiable_.sum())),
     }
 
 
@@ -409,17 +298,17 @@ def function_metrics(curves, message_slope: np.ndarray) -> dict[str, Metric]:
     out = {}
     if curves.true_update_ is not None:
         finite = np.isfinite(curves.update_) & np.isfinite(curves.true_update_)
-        out["f_theta_R2_identity"] = Metric(
+        out[names.F_THETA_R2_IDENTITY] = Metric(
             identity_r2(curves.true_update_[finite], curves.update_[finite]),
             "identity-r2-pooled",
             {"points": int(finite.sum())},
         )
-        out["f_theta_R2_median"] = Metric(_median_r2(curves.true_update_, curves.update_), "ols-r2-median-per-neuron")
-    out["g_phi_R2_median"] = Metric(_median_r2(curves.true_message_, curves.message_), "ols-r2-median-per-neuron")
-    out["g_phi_unidentifiable_neurons"] = Metric(
-        int(np.count_nonzero(~np.isfinite(message_slope))),
-        "count",
-        {"description": "neurons whose message gain s_g is undefined (left out of the normalised g_φ² figure)"},
+        out[names.F_THETA_R2_MEDIAN] = Metric(
+            _median_r2(curves.true_update_, curves.update_), "ols-r2-median-per-neuron"
+        )
+    out[names.G_PHI_R2_MEDIAN] = Metric(_median_r2(curves.true_message_, curves.message_), "ols-r2-median-per-neuron")
+    out[names.G_PHI_UNIDENTIFIABLE_NEURONS] = counted(
+        names.G_PHI_UNIDENTIFIABLE_NEURONS, int(np.count_nonzero(~np.isfinite(message_slope)))
     )
     return out
 
@@ -439,23 +328,19 @@ def clustering_metrics(upstream_accuracy: float, scores: dict[str, np.ndarray], 
     """Upstream's clustering accuracy (one GMM, raw features) and our standardised multi-seed scores beside it."""
     seeds = len(scores["accuracy"])
     out = {
-        "clustering_accuracy": Metric(upstream_accuracy, "upstream-clustering-accuracy", {"seed": 42}),
-        "clustering_accuracy_standardised": Metric(
+        names.CLUSTERING_ACCURACY: Metric(upstream_accuracy, "upstream-clustering-accuracy", {"seed": 42}),
+        names.CLUSTERING_ACCURACY_STANDARDISED: Metric(
             np.mean(scores["accuracy"]),
             "hungarian-accuracy-standardised",
             {"seeds": seeds, "per_seed": [float(x) for x in scores["accuracy"]]},
         ),
-        "clustering_accuracy_standardised_std": Metric(
+        names.CLUSTERING_ACCURACY_STANDARDISED_STD: Metric(
             np.std(scores["accuracy"]), "hungarian-accuracy-std", {"seeds": seeds}
         ),
-        "clustering_ARI": Metric(np.mean(scores["ari"]), "adjusted-rand-index", {"seeds": seeds}),
-        "clustering_NMI": Metric(np.mean(scores["nmi"]), "normalized-mutual-information", {"seeds": seeds}),
-        "clustering_purity": Metric(np.mean(scores["purity"]), "majority-purity", {"seeds": seeds}),
-        "clustering_imputed_features": Metric(
-            imputed,
-            "count",
-            {"description": "non-finite feature entries replaced by their column median (standardised clustering)"},
-        ),
+        names.CLUSTERING_ARI: Metric(np.mean(scores["ari"]), "adjusted-rand-index", {"seeds": seeds}),
+        names.CLUSTERING_NMI: Metric(np.mean(scores["nmi"]), "normalized-mutual-information", {"seeds": seeds}),
+        names.CLUSTERING_PURITY: Metric(np.mean(scores["purity"]), "majority-purity", {"seeds": seeds}),
+        names.CLUSTERING_IMPUTED_FEATURES: counted(names.CLUSTERING_IMPUTED_FEATURES, imputed),
     }
     return out
 
@@ -463,10 +348,10 @@ def clustering_metrics(upstream_accuracy: float, scores: dict[str, np.ndarray], 
 def clustering_control_metrics(embedding_accuracy: float, true_parameters_accuracy: float) -> dict[str, Metric]:
     """The controls beside ``clustering_accuracy``: the same upstream GMM on the embedding alone and on the truth."""
     return {
-        "clustering_accuracy_embedding_only": Metric(
+        names.CLUSTERING_ACCURACY_EMBEDDING_ONLY: Metric(
             embedding_accuracy, "upstream-clustering-accuracy-embedding", {"seed": 42}
         ),
-        "clustering_accuracy_true_parameters": Metric(
+        names.CLUSTERING_ACCURACY_TRUE_PARAMETERS: Metric(
             true_parameters_accuracy, "upstream-clustering-accuracy-true-parameters", {"seed": 42}
         ),
     }
@@ -492,40 +377,36 @@ def spectral_metrics(spectral) -> dict[str, Metric]:
         return float(np.mean(values)) if values else float("nan")
 
     return {
-        "spectral_singular_values_R2": Metric(ols_fit(true, corrected)[0], "ols-r2-singular-values", {"k": k}),
-        "spectral_singular_values_R2_null": Metric(
+        names.SPECTRAL_SINGULAR_VALUES_R2: Metric(ols_fit(true, corrected)[0], "ols-r2-singular-values", {"k": k}),
+        names.SPECTRAL_SINGULAR_VALUES_R2_NULL: Metric(
             over_shuffles([ols_fit(true, s)[0] for s in null]), "ols-r2-singular-values-null", dict(null_details)
         ),
-        "spectral_singular_values_error": Metric(
+        names.SPECTRAL_SINGULAR_VALUES_ERROR: Metric(
             singular_value_error(true, corrected), "singular-value-relative-error", {"k": k}
         ),
-        "spectral_singular_values_error_null": Metric(
+        names.SPECTRAL_SINGULAR_VALUES_ERROR_NULL: Metric(
             over_shuffles([singular_value_error(true, s) for s in null]),
             "singular-value-relative-error-null",
             dict(null_details),
         ),
-        "spectral_left_alignment": Metric(
+        names.SPECTRAL_LEFT_ALIGNMENT: Metric(
             np.mean(spectral.best_left_alignment_), "singular-vector-alignment", dict(baseline)
         ),
-        "spectral_right_alignment": Metric(
+        names.SPECTRAL_RIGHT_ALIGNMENT: Metric(
             np.mean(spectral.best_right_alignment_), "singular-vector-alignment", dict(baseline)
         ),
-        "spectral_left_alignment_null": Metric(
+        names.SPECTRAL_LEFT_ALIGNMENT_NULL: Metric(
             np.mean(spectral.null_best_left_alignment_) if shuffles else None,
             "singular-vector-alignment-null",
             dict(null_details),
         ),
-        "spectral_right_alignment_null": Metric(
+        names.SPECTRAL_RIGHT_ALIGNMENT_NULL: Metric(
             np.mean(spectral.null_best_right_alignment_) if shuffles else None,
             "singular-vector-alignment-null",
             dict(null_details),
         ),
-        "spectral_random_alignment": Metric(spectral.random_best_, "random-alignment-baseline", {"k": k}),
-        "spectral_dropped_edges": Metric(
-            int(spectral.dropped_edges_),
-            "count",
-            {"description": "edges with undefined (NaN) W*, left out of every N×N matrix"},
-        ),
+        names.SPECTRAL_RANDOM_ALIGNMENT: Metric(spectral.random_best_, "random-alignment-baseline", {"k": k}),
+        names.SPECTRAL_DROPPED_EDGES: counted(names.SPECTRAL_DROPPED_EDGES, int(spectral.dropped_edges_)),
     }
 
 
@@ -533,31 +414,22 @@ def dynamics_metrics(dynamics) -> dict[str, Metric]:
     """Stability and rightmost spectrum of the learned against the true Jacobian (a fitted LinearisedDynamics)."""
     true, learned = dynamics.eigenvalues_true_, dynamics.eigenvalues_learned_
     k = int(min(true.size, learned.size))
+    unit = lookup(names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE).unit  # the true and the learned one share it: 1/s
     return {
-        "jacobian_spectral_abscissa_true": Metric(
-            np.max(true.real), "jacobian-spectral-abscissa", {"unit": "1/s", "matrix": "true"}
+        names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE: Metric(
+            np.max(true.real), "jacobian-spectral-abscissa", {"unit": unit, "matrix": "true"}
         ),
-        "jacobian_spectral_abscissa_learned": Metric(
-            np.max(learned.real), "jacobian-spectral-abscissa", {"unit": "1/s", "matrix": "learned"}
+        names.JACOBIAN_SPECTRAL_ABSCISSA_LEARNED: Metric(
+            np.max(learned.real), "jacobian-spectral-abscissa", {"unit": unit, "matrix": "learned"}
         ),
-        "jacobian_rightmost_error": Metric(
+        names.JACOBIAN_RIGHTMOST_ERROR: Metric(
             singular_value_error(np.abs(true.real[:k]), np.abs(learned.real[:k])) if k else None,
             "jacobian-rightmost-relative-error",
             {"k": k},
         ),
-        "jacobian_active_neurons": Metric(
-            int(np.sum(dynamics.active_)), "count", {"description": "neurons in the Jacobians: μ > 0 and τ̂ defined"}
-        ),
-        "jacobian_excluded_neurons": Metric(
-            int(dynamics.excluded_neurons_),
-            "count",
-            {"description": "neurons with μ > 0 left out of both Jacobians: τ̂ undefined or 0"},
-        ),
-        "jacobian_dropped_edges": Metric(
-            int(dynamics.dropped_edges_),
-            "count",
-            {"description": "edges between Jacobian neurons left out of both: W* undefined"},
-        ),
+        names.JACOBIAN_ACTIVE_NEURONS: counted(names.JACOBIAN_ACTIVE_NEURONS, int(np.sum(dynamics.active_))),
+        names.JACOBIAN_EXCLUDED_NEURONS: counted(names.JACOBIAN_EXCLUDED_NEURONS, int(dynamics.excluded_neurons_)),
+        names.JACOBIAN_DROPPED_EDGES: counted(names.JACOBIAN_DROPPED_EDGES, int(dynamics.dropped_edges_)),
     }
 
 
@@ -584,7 +456,7 @@ def upstream_scores(model, activity: dict[str, np.ndarray], ground_truth, networ
     features, _ = clustering_features(
         embedding, bio.upstream_tau_, bio.upstream_v_rest_, gauge.upstream_corrected_W_, network.source, network.target
     )
-    scores["clustering_accuracy"] = TypeClustering.upstream().fit(features, network.neuron_type).accuracy_
+    scores[names.CLUSTERING_ACCURACY] = TypeClustering.upstream().fit(features, network.neuron_type).accuracy_
     return scores
 
 
@@ -613,7 +485,9 @@ def _check_ground_truth(ground_truth, n: int, e: int) -> None:
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Metric], inputs: dict[str, str] | None = None) -> None:
-    """Write ``{"<metric>": {"value", "definition", ...}}`` atomically; ``inputs`` (fingerprints) go in every entry."""
+    """Write ``{"<metric>": {"value", "definition", ...}}`` atomically, registered names only (the book reads
+    no other); ``inputs`` (fingerprints) go in every entry."""
+    check_keys(metrics, str(path), "register it in flygnn.metric_names (kind and words) before writing it")
     document = {}
     for name, metric in metrics.items():
         entry = metric.to_json()

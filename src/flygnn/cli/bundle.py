@@ -86,8 +86,7 @@ def import_command(args: argparse.Namespace) -> int:
 
 
 def info_command(args: argparse.Namespace) -> int:
-    from flygnn.bundle import load_bundle
-    from flygnn.stages.train import STATE_FOLDER
+    from flygnn.bundle import STATE_FOLDER, load_bundle
     from flygnn.train.state import peek_iteration
 
     bundle = load_bundle(args.bundle)

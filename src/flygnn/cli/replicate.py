@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flygnn.metric_names import UPSTREAM_METRICS
+
 # exit statuses that end a shell loop over `--next`: nothing left to run, or stopped by SIGUSR1
 NOTHING_LEFT = 3
 STOPPED = 4
@@ -105,10 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if record is None:
         print(f"{replicate.name}: stopped before the recipe's end; the same command resumes it")
         return STOPPED
-    scores = " · ".join(
-        f"{k} {record[k]}"
-        for k in ("W_corrected_R2", "W_corrected_slope", "tau_R2", "V_rest_R2", "clustering_accuracy")
-    )
+    scores = " · ".join(f"{k} {record[k]}" for k in UPSTREAM_METRICS)
     print(f"{replicate.name}: {record['iterations']} iterations in {record['training_minutes']} min · {scores}")
     print(f"wrote {layout.relative(record_path(layout, replicate))}")
     return 0

@@ -22,6 +22,7 @@ from flygnn.analysis.biophysics import per_type_median
 from flygnn.analysis.metrics import Metric
 from flygnn.figures.limits import padded, pin_beyond, share_axes
 from flygnn.figures.style import add_type_legend, subplots, type_colors
+from flygnn.metric_names import lookup
 
 
 def parameter_limits(true: np.ndarray, floor: float | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -150,6 +151,7 @@ def parameter_figure(
 
 
 def _value(metrics: Mapping[str, Metric], name: str) -> str:
+    lookup(name)  # the names are composed ("tau" + "_R2"): a wrong one is named with the registered ones close to it
     number = metrics[name].value
     return "n/a" if number is None else f"{number:.4f}"
 

@@ -14,6 +14,12 @@ from matplotlib.figure import Figure
 
 from flygnn.analysis.functional import DIRECTION_SUBTYPES, OFF, ON
 from flygnn.figures.style import type_colors
+from flygnn.metric_names import (
+    FUNCTIONAL_DSI_OFF_R,
+    FUNCTIONAL_DSI_ON_R,
+    FUNCTIONAL_FRI_R,
+    FUNCTIONAL_FRI_SIGN_AGREEMENT,
+)
 
 
 def _scatter(ax, true: np.ndarray, learned: np.ndarray, names, highlight: list[str], limits, colors) -> None:
@@ -58,14 +64,14 @@ def plot_direction_selectivity(result) -> Figure:
     polar = fig.add_subplot(1, 4, 4, projection="polar")
 
     _scatter(axes[0], result.dsi_true_[ON], result.dsi_learned_[ON], names, t4, (0.0, 1.0), colors)
-    axes[0].set_title(f"DSI, ON edges (r = {_metric(result, 'functional_DSI_ON_r')})", fontsize=8)
+    axes[0].set_title(f"DSI, ON edges (r = {_metric(result, FUNCTIONAL_DSI_ON_R)})", fontsize=8)
     _scatter(axes[1], result.dsi_true_[OFF], result.dsi_learned_[OFF], names, t5, (0.0, 1.0), colors)
-    axes[1].set_title(f"DSI, OFF edges (r = {_metric(result, 'functional_DSI_OFF_r')})", fontsize=8)
+    axes[1].set_title(f"DSI, OFF edges (r = {_metric(result, FUNCTIONAL_DSI_OFF_R)})", fontsize=8)
     _scatter(axes[2], result.fri_true_, result.fri_learned_, names, [], (-1.0, 1.0), colors)
     axes[2].axhline(0, color="0.85", lw=0.6, zorder=0)
     axes[2].axvline(0, color="0.85", lw=0.6, zorder=0)
     axes[2].set_title(
-        f"FRI (r = {_metric(result, 'functional_FRI_r')}, sign {_metric(result, 'functional_FRI_sign_agreement')})",
+        f"FRI (r = {_metric(result, FUNCTIONAL_FRI_R)}, sign {_metric(result, FUNCTIONAL_FRI_SIGN_AGREEMENT)})",
         fontsize=8,
     )
 

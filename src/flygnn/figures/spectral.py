@@ -20,6 +20,15 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocat
 
 from flygnn.figures.limits import BEYOND_MARKERS, padded, pin_beyond, share_axes
 from flygnn.figures.style import subplots
+from flygnn.metric_names import (
+    JACOBIAN_RIGHTMOST_ERROR,
+    JACOBIAN_SPECTRAL_ABSCISSA_LEARNED,
+    JACOBIAN_SPECTRAL_ABSCISSA_TRUE,
+    SPECTRAL_SINGULAR_VALUES_ERROR,
+    SPECTRAL_SINGULAR_VALUES_ERROR_NULL,
+    SPECTRAL_SINGULAR_VALUES_R2,
+    SPECTRAL_SINGULAR_VALUES_R2_NULL,
+)
 
 TRUE_COLOR, CORRECTED_COLOR, NULL_COLOR = "#1f3b73", "#d62728", "0.6"
 
@@ -150,13 +159,13 @@ def spectral_figure(spectral, metrics: dict) -> Figure:
     pinned += int(outside.sum())
     ax.plot(limits, limits, color="0.3", ls="--", lw=0.8)
     lines = [
-        f"W*: R² = {_value(metrics, 'spectral_singular_values_R2')}",
-        f"  mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error', '.3f')}",
+        f"W*: R² = {_value(metrics, SPECTRAL_SINGULAR_VALUES_R2)}",
+        f"  mean |Δs|/s = {_value(metrics, SPECTRAL_SINGULAR_VALUES_ERROR, '.3f')}",
     ]
     if shuffles:
         lines += [
-            f"null: R² = {_value(metrics, 'spectral_singular_values_R2_null')}",
-            f"  mean |Δs|/s = {_value(metrics, 'spectral_singular_values_error_null', '.3f')}",
+            f"null: R² = {_value(metrics, SPECTRAL_SINGULAR_VALUES_R2_NULL)}",
+            f"  mean |Δs|/s = {_value(metrics, SPECTRAL_SINGULAR_VALUES_ERROR_NULL, '.3f')}",
         ]
     if pinned:
         lines.append(f"{pinned:,} beyond, at the edge")
@@ -334,9 +343,9 @@ def dynamics_figure(dynamics, metrics: dict, true_tau: np.ndarray) -> Figure:
     ax.set_xlim(0.5, max(true.size, learned.size) + 0.5)
     ax.set_ylim(*re_limits)
     lines = [
-        f"largest Re λ: true {_value(metrics, 'jacobian_spectral_abscissa_true', '.3g')} 1/s,",
-        f"learned {_value(metrics, 'jacobian_spectral_abscissa_learned', '.3g')} 1/s",
-        f"mean |Δ Re λ| / |Re λ| by rank = {_value(metrics, 'jacobian_rightmost_error', '.3f')}",
+        f"largest Re λ: true {_value(metrics, JACOBIAN_SPECTRAL_ABSCISSA_TRUE, '.3g')} 1/s,",
+        f"learned {_value(metrics, JACOBIAN_SPECTRAL_ABSCISSA_LEARNED, '.3g')} 1/s",
+        f"mean |Δ Re λ| / |Re λ| by rank = {_value(metrics, JACOBIAN_RIGHTMOST_ERROR, '.3f')}",
     ]
     if pinned:
         lines.append(f"{pinned:,} beyond, at the edge")

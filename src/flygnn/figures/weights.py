@@ -22,6 +22,17 @@ from matplotlib.figure import Figure
 from flygnn.analysis.metrics import W_OUTLIER_THRESHOLD, scored_edges
 from flygnn.figures.limits import padded, pin_beyond, share_axes
 from flygnn.figures.style import subplots
+from flygnn.metric_names import (
+    W_CORRECTED_OUTLIER_EDGES,
+    W_CORRECTED_R2,
+    W_CORRECTED_R2_IDENTIFIABLE,
+    W_CORRECTED_R2_IDENTITY,
+    W_CORRECTED_R2_SMALL_WEIGHTS,
+    W_CORRECTED_SLOPE,
+    W_CORRECTED_UNDEFINED_EDGES,
+    W_RAW_R2,
+    W_RAW_SLOPE,
+)
 
 CORE_LIMIT = 0.5  # |W| below this: the dense core, enlarged in the right panel
 FIT_COLOR, IDENTITY_COLOR, BEYOND_COLOR = "#d62728", "0.25", "#e66101"
@@ -143,14 +154,14 @@ def raw_weights_figure(true_W: np.ndarray, learned_W: np.ndarray, metrics: dict)
         true_W[finite],
         learned_W[finite],
         _truth_range(true_W),
-        metrics["W_raw_slope"].value,
+        metrics[W_RAW_SLOPE].value,
         False,
         "learned Ŵ (model units)",
         "raw weights",
     )
     lines = [
-        f"R² = {_value(metrics, 'W_raw_R2')}",
-        f"slope = {_value(metrics, 'W_raw_slope')}",
+        f"R² = {_value(metrics, W_RAW_R2)}",
+        f"slope = {_value(metrics, W_RAW_SLOPE)}",
         f"edges shown: {finite.sum():,} of {true_W.size:,}",
     ]
     if outside[0]:
@@ -172,21 +183,21 @@ def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metric
         true_W[kept],
         corrected_W[kept],
         _truth_range(true_W),
-        metrics["W_corrected_slope"].value,
+        metrics[W_CORRECTED_SLOPE].value,
         True,
         "corrected W* (upstream rules, dimensionless)",
         "gauge-corrected weights",
     )
-    small = metrics["W_corrected_R2_small_weights"]
+    small = metrics[W_CORRECTED_R2_SMALL_WEIGHTS]
     lines = [
-        f"R² = {_value(metrics, 'W_corrected_R2')} (fit), {_value(metrics, 'W_corrected_R2_identity')} (identity)",
-        f"slope = {_value(metrics, 'W_corrected_slope')}",
+        f"R² = {_value(metrics, W_CORRECTED_R2)} (fit), {_value(metrics, W_CORRECTED_R2_IDENTITY)} (identity)",
+        f"slope = {_value(metrics, W_CORRECTED_SLOPE)}",
         f"edges shown: {kept.sum():,} of {true_W.size:,}",
-        f"left out: {metrics['W_corrected_outlier_edges'].value:,}, |W* − W| > {W_OUTLIER_THRESHOLD:g}",
-        f"upstream's fill: {metrics['W_corrected_undefined_edges'].value:,} undefined W*",
-        f"identifiable only: R² = {_value(metrics, 'W_corrected_R2_identifiable')}",
+        f"left out: {metrics[W_CORRECTED_OUTLIER_EDGES].value:,}, |W* − W| > {W_OUTLIER_THRESHOLD:g}",
+        f"upstream's fill: {metrics[W_CORRECTED_UNDEFINED_EDGES].value:,} undefined W*",
+        f"identifiable only: R² = {_value(metrics, W_CORRECTED_R2_IDENTIFIABLE)}",
         f"without {small.details['large_weight_edges_left_out']:,} with |W| ≥ {small.details['limit']:g}: "
-        f"R² = {_value(metrics, 'W_corrected_R2_small_weights')}",
+        f"R² = {_value(metrics, W_CORRECTED_R2_SMALL_WEIGHTS)}",
     ]
     if outside[0]:
         lines.insert(3, f"{outside[0]:,} beyond the axes (▲▼◀▶)")

@@ -386,7 +386,7 @@ def load_context(parameters: NotebookParameters) -> NotebookContext:
     Raises FlygnnError when the bundle is missing, belongs to another network, has
     another σ, or was trained against another ground truth.
     """
-    from flygnn.bundle import load_bundle, read_meta
+    from flygnn.bundle import META_FILE, load_bundle, read_meta
     from flygnn.conditions import same_sigma
     from flygnn.connectome import load_network
 
@@ -394,15 +394,15 @@ def load_context(parameters: NotebookParameters) -> NotebookContext:
     apply_style()
     warnings.formatwarning = warning_text
     bundle_path = Path(bundle)
-    if not bundle or not (bundle_path / "bundle.json").is_file():
+    if not bundle or not (bundle_path / META_FILE).is_file():
         raise FlygnnError(
-            f"condition {condition!r} has no checkpoint bundle at {bundle_path} (no bundle.json); "
+            f"condition {condition!r} has no checkpoint bundle at {bundle_path} (no {META_FILE}); "
             f"train one with `flygnn train --condition {condition}` or copy a bundle folder there."
         )
     meta = read_meta(bundle_path)
     architecture = meta["architecture"]
     if "extent" not in architecture:
-        raise FlygnnError(f"{bundle_path / 'bundle.json'} lacks architecture.extent; it is not a flygnn bundle.")
+        raise FlygnnError(f"{bundle_path / META_FILE} lacks architecture.extent; it is not a flygnn bundle.")
     network = load_network(int(architecture["extent"]))
     recorded = architecture.get("network_fingerprint")
     if recorded is not None and recorded != network.fingerprint():

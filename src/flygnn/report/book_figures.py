@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from flygnn.bundle import LOSS_FIGURE, LOSS_FIGURE_STEM
 from flygnn.conditions import Condition
 from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.project import ProjectLayout
@@ -35,7 +36,7 @@ from flygnn.train.history import rate_changes
 FOLDER = "book-figures"  # under results/
 RECOVERY_CURVES = "recovery-curves"
 METRICS_VS_SIGMA = "metrics-vs-sigma"
-TRAINING_LOSS = "training-loss"
+TRAINING_LOSS = LOSS_FIGURE_STEM  # the book figure (#fig-training-loss) that shows each bundle's loss figure
 
 
 def figure_dir(layout: ProjectLayout) -> Path:
@@ -203,9 +204,9 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
     """``#fig-training-loss``: each bundle's own training-loss.png side by side (those that have one)."""
     shown = [r for r in records if r.loss_figure is not None]
     absent = [escape_markdown(r.condition.label) for r in records if r.loss_figure is None]
-    note = f"Not available for {', '.join(absent)}: the bundle has no {TRAINING_LOSS}.png.\n" if absent else ""
+    note = f"Not available for {', '.join(absent)}: the bundle has no {LOSS_FIGURE}.\n" if absent else ""
     if not shown:
-        return "No bundle has a training-loss figure (training-loss.png).\n"
+        return f"No bundle has a training-loss figure ({LOSS_FIGURE}).\n"
     # one above the other: each is a wide two-panel figure, unreadable three abreast
     lines = [f"::: {{#fig-{TRAINING_LOSS} layout-ncol=1}}", ""]
     for record in shown:

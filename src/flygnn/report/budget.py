@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flygnn.bundle import HISTORY_FILE, META_FILE
 from flygnn.metric_names import RECOVERY_METRICS
-from flygnn.train.history import HISTORY_FILE, read_history, scores_at
+from flygnn.train.history import read_history, scores_at
 
 RECORDS_FOLDER = "data/records"
 
@@ -35,7 +36,7 @@ class TrainingRun:
     def from_folder(cls, folder: Path, label: str) -> TrainingRun | None:
         """The run in a bundle or record folder (None when it has no readable bundle.json)."""
         try:
-            meta = json.loads((folder / "bundle.json").read_text())
+            meta = json.loads((folder / META_FILE).read_text())
             return cls(label, float(meta["sigma"]), meta["training"], read_history(folder / HISTORY_FILE))
         except (OSError, ValueError, KeyError, TypeError):
             return None

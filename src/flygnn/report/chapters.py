@@ -46,7 +46,7 @@ from flygnn.atomic import write_text
 from flygnn.bundle import BUNDLE_FILES, bundle_fingerprint, file_sha256
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
-from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.metric_names import TAU_R2, UPSTREAM_METRICS
 from flygnn.project import ProjectLayout, read_manifest
 from flygnn.report.markdown import escape_markdown, pipe_table
 from flygnn.report.notebook_pages import page_href
@@ -528,8 +528,8 @@ def book_parts(
         c.name: {m: metric_cell(metrics.get(c.name), m, c).text for _, m, _ in per_type.RESIDUAL_SHARES}
         for c in conditions
     }
-    tau_r2 = {name: by_metric["tau_R2"] for name, by_metric in scores.items()}
-    tau_row = next((row for row in published.rows if row.metric == "tau_R2"), None)
+    tau_r2 = {name: by_metric[TAU_R2] for name, by_metric in scores.items()}
+    tau_row = next((row for row in published.rows if row.metric == TAU_R2), None)
     published_tau = {
         c.name: format_value(tau_row.published_at(c.sigma))
         if tau_row and tau_row.published_at(c.sigma) is not None

@@ -1,9 +1,9 @@
 """The glossary of metrics (``#tbl-glossary``): every metric of the metrics files, once.
 
-Per metric: its definition (the text of :data:`flygnn.analysis.metrics.DEFINITIONS`
+Per metric: its definition (the text of :data:`flygnn.metric_names.DEFINITIONS`
 for the definition name metrics.json records, or the entry's own description for a
 count), the set it is computed on (edges, neurons, types, ranks k, seeds, points — the
-sizes metrics.json records, per σ when they differ) and its unit.
+sizes metrics.json records, per σ when they differ) and its unit (the registry's).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flygnn.conditions import Condition
+from flygnn.metric_names import DEFINITIONS, lookup
 from flygnn.report.markdown import GridTable, escape_markdown, table
 from flygnn.sections import SECTIONS
 
@@ -55,8 +56,6 @@ def _entries(name: str, conditions: Sequence[Condition], metrics) -> list[tuple[
 
 def definition_text(entries: Sequence[tuple[Condition, Mapping[str, Any]]]) -> str:
     """ "<definition name>: <its text>" (a count: its description), as metrics.json records it."""
-    from flygnn.analysis.metrics import DEFINITIONS
-
     for _, entry in entries:
         if entry.get("description"):
             return str(entry["description"])
@@ -73,8 +72,6 @@ def referenced_terms(texts: Sequence[str]) -> list[str]:
     sentences ("upstream-r2 of W* …") and that no row shows as its own definition, so that
     each is explained once below the table."""
     import re
-
-    from flygnn.analysis.metrics import DEFINITIONS
 
     found: list[str] = []
     pending = list(texts)
@@ -109,13 +106,9 @@ def computed_on(entries: Sequence[tuple[Condition, Mapping[str, Any]]]) -> str:
     return "; ".join(parts) or UNITLESS
 
 
-def unit(entries: Sequence[tuple[Condition, Mapping[str, Any]]]) -> str:
-    for _, entry in entries:
-        if entry.get("unit"):
-            return escape_markdown(str(entry["unit"]))
-        if entry.get("definition") == "count":
-            return "count"
-    return "dimensionless"
+def unit(name: str) -> str:
+    """Metric ``name``'s unit, as the registry (:mod:`flygnn.metric_names`) gives it."""
+    return escape_markdown(lookup(name).unit)
 
 
 def glossary_table(
@@ -125,7 +118,7 @@ def glossary_table(
     for name in metric_names(conditions, metrics, first):
         entries = _entries(name, conditions, metrics)
         texts.append(definition_text(entries))
-        rows.append([escape_markdown(name), escape_markdown(texts[-1]), computed_on(entries), unit(entries)])
+        rows.append([escape_markdown(name), escape_markdown(texts[-1]), computed_on(entries), unit(name)])
     if not rows:
         rows = [["(no metrics yet)", "", "", ""]]
     longest = max(len(r[0]) for r in rows)
@@ -135,8 +128,6 @@ def glossary_table(
         "metrics.json records) and its unit. R² and slopes are dimensionless; τ is in seconds, V\\_rest in "
         "flyvis' arbitrary units."
     )
-    from flygnn.analysis.metrics import DEFINITIONS
-
     terms = referenced_terms(texts)
     listed = "".join(f"- *{escape_markdown(t)}*: {escape_markdown(DEFINITIONS[t])}\n" for t in terms)
     return table(grid, caption, "tbl-glossary") + (

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from flygnn.conditions import Condition, same_sigma
+from flygnn.metric_names import TAU_R2, V_REST_R2, W_CORRECTED_R2
 from flygnn.project import ProjectLayout
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, pipe_table, table
 from flygnn.report.summary import NOT_AVAILABLE
@@ -270,9 +271,9 @@ def ceiling_sentence(results: Sequence[PerTypeResults], tau_r2: dict[str, str]) 
 RESIDUALS_TABLE_ID = "tbl-residual-shares"
 # (column of per-type.csv, metric, what a type's share is over)
 RESIDUAL_SHARES = (
-    ("W_residual_share", "W_corrected_R2", "W R² (edges into the type)"),
-    ("tau_residual_share", "tau_R2", "τ R²"),
-    ("V_rest_residual_share", "V_rest_R2", "V\\_rest R²"),
+    ("W_residual_share", W_CORRECTED_R2, "W R² (edges into the type)"),
+    ("tau_residual_share", TAU_R2, "τ R²"),
+    ("V_rest_residual_share", V_REST_R2, "V\\_rest R²"),
 )
 SHARE_SHOWN = 0.10  # a type is named when it carries at least this share
 SHARE_TYPES = 3  # and at most this many types per score

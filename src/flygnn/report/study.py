@@ -21,8 +21,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from flygnn.bundle import META_FILE
 from flygnn.conditions import Condition
 from flygnn.metric_format import format_value
+from flygnn.metric_names import R2, lookup
 from flygnn.project import ProjectLayout
 from flygnn.report.deviations import STUDY_PRESET, deviations_part
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together
@@ -102,7 +104,7 @@ def recovery_trend_sentence(record: TrainingRecord, labels: Mapping[str, str]) -
         f"{escape_markdown(labels.get(m, m))} {format_value(trend.before[m])} → {format_value(trend.last[m])} "
         f"({_signed(trend.change(m), 5)})"
         for m in trend.last
-        if m.endswith("_R2")
+        if lookup(m).kind == R2
     ]
     return f"{label}, {span}: " + ", ".join(parts)
 
@@ -154,7 +156,7 @@ def differences(records: Sequence[TrainingRecord], published: PublishedTable, lo
         if r.problem
     ]
     problems += [
-        f"- n/a for {keep_together(escape_markdown(c))}: bundle.json does not record the "
+        f"- n/a for {keep_together(escape_markdown(c))}: {META_FILE} does not record the "
         f"{escape_markdown(', '.join(what))}."
         for c, what in unrecorded.items()
     ]

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_format import NOT_AVAILABLE, format_value
-from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.metric_names import COUNT, UPSTREAM_METRICS, check_keys, lookup
 from flygnn.project import ResultFolder
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, table
 from flygnn.schema import Number, Strict, read_yaml, validated
@@ -121,7 +121,11 @@ def load_published(path: str | Path) -> PublishedTable:
 
 
 def load_metrics(results: Path, conditions: Sequence[Condition]) -> dict[str, dict[str, Any]]:
-    """``results/<condition>/metrics.json`` of every condition: name → its "metrics" mapping."""
+    """``results/<condition>/metrics.json`` of every condition: name → its "metrics" mapping.
+
+    A metric name the registry does not know (:mod:`flygnn.metric_names`; a file written by another
+    version) is an error naming the file and the name, not a row the book cannot explain.
+    """
     loaded = {}
     missing = []
     for condition in conditions:
@@ -134,6 +138,9 @@ def load_metrics(results: Path, conditions: Sequence[Condition]) -> dict[str, di
             loaded[condition.name] = document["metrics"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise FlygnnError(f"{path} is not a flygnn metrics file ({exc}); re-run `flygnn analyze --force`.") from exc
+        check_keys(
+            loaded[condition.name], str(path), "re-run `flygnn analyze --force` to write this version's metrics."
+        )
     if missing:
         raise FlygnnError(
             f"no metrics.json for condition(s) {missing} in {results}: run `flygnn report` (or `flygnn analyze`)."
@@ -152,9 +159,12 @@ class Shown:
 def metric_cell(metrics: Mapping[str, Any] | None, name: str, condition: Condition) -> Shown:
     """The cell for metric ``name`` of ``condition``; ``metrics`` is None when it was not analysed.
 
-    Never raises on bad input: a metric that is absent, null, NaN or not a number gives
-    "n/a" with the reason, so one broken value cannot break the table.
+    ``name`` must be registered (:mod:`flygnn.metric_names`): a misspelt name raises
+    :class:`~flygnn.metric_names.UnknownMetricError` instead of reading "n/a". Otherwise never
+    raises on bad input: a metric that is absent, null, NaN or not a number gives "n/a" with
+    the reason, so one broken value cannot break the table.
     """
+    kind = lookup(name).kind
     if metrics is None:
         return Shown(NOT_AVAILABLE, "not analysed yet")
     if name not in metrics:
@@ -166,8 +176,7 @@ def metric_cell(metrics: Mapping[str, Any] | None, name: str, condition: Conditi
         return Shown(NOT_AVAILABLE, "undefined: " + (str(reason) if reason else "metrics.json holds no finite value"))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return Shown(NOT_AVAILABLE, f"unreadable: metrics.json holds {str(value)[:40]!r}, not a number")
-    definition = entry.get("definition", "") if isinstance(entry, Mapping) else ""
-    if "count" in str(definition) and isinstance(value, float) and value.is_integer():
+    if kind == COUNT and isinstance(value, float) and value.is_integer():
         return Shown(str(int(value)))  # counts stay integers
     return Shown(format_value(value))
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flygnn.bundle import HISTORY_FILE, LOSS_FIGURE, META_FILE
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.project import ProjectLayout
 
-LOSS_FIGURE = "training-loss.png"
 # the share of the logged training at the end over which "still falling" is judged
 TREND_FRACTION = 0.2
 # iterations at the end of training over which the change of the recovery scores is reported
@@ -87,7 +87,7 @@ class TrainingRecord:
         if self.scored:
             return None
         if self.history_file is None:
-            return "its bundle has no training history (training-history.csv)"
+            return f"its bundle has no training history ({HISTORY_FILE})"
         return f"{self.history_file} has no row with recovery scores"
 
     def setting(self, name: str) -> Any:
@@ -165,19 +165,19 @@ def recovery_trend(rows: Sequence[dict[str, Any]], window: int = RECOVERY_WINDOW
 
 def load_training(layout: ProjectLayout, conditions: Sequence[Condition]) -> list[TrainingRecord]:
     """The training record of every condition's bundle; never raises on a missing or bad file."""
-    from flygnn.train.history import HISTORY_FILE, read_history
+    from flygnn.train.history import read_history
 
     records = []
     for condition in conditions:
         folder = layout.bundle_dir(condition.name)
         training, problem = {}, None
         try:
-            document = json.loads((folder / "bundle.json").read_text())
+            document = json.loads((folder / META_FILE).read_text())
             training = document.get("training") or {}
             if not isinstance(training, dict):
-                training, problem = {}, "bundle.json has no readable 'training' record"
+                training, problem = {}, f"{META_FILE} has no readable 'training' record"
         except (OSError, json.JSONDecodeError, AttributeError) as exc:
-            problem = f"bundle.json could not be read ({exc.__class__.__name__})"
+            problem = f"{META_FILE} could not be read ({exc.__class__.__name__})"
         history, history_file = [], None
         for path in [folder / HISTORY_FILE]:
             if path.is_file():

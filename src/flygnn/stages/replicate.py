@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from flygnn.bundle import META_FILE
 from flygnn.locks import LockHeld, exclusive_lock
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.project import ProjectLayout
@@ -109,16 +110,15 @@ def _train_and_score(
     from flygnn import __version__
     from flygnn.analysis import upstream_scores
     from flygnn.atomic import write_text
-    from flygnn.bundle import load_bundle
+    from flygnn.bundle import HISTORY_FILE, STATE_FOLDER, load_bundle
     from flygnn.connectome import load_network
     from flygnn.dataset import open_dataset
-    from flygnn.stages.train import STATE_FOLDER, train_condition
-    from flygnn.train import HISTORY_FILE
+    from flygnn.stages.train import train_condition
     from flygnn.train.state import peek_iteration
 
     work = project_root(layout) / CACHE_FOLDER / run.name
     bundle, state = work / "bundle", work / "state"
-    trained = peek_iteration(bundle / STATE_FOLDER) if (bundle / "bundle.json").is_file() else None
+    trained = peek_iteration(bundle / STATE_FOLDER) if (bundle / META_FILE).is_file() else None
     if trained is None or trained < recipe.iterations:
         resume = peek_iteration(state) is not None or trained is not None
         train_condition(
@@ -139,7 +139,7 @@ def _train_and_score(
             stop=stop,
             configuration_sigma=recipe.configuration,
         )
-    meta = json.loads((bundle / "bundle.json").read_text())
+    meta = json.loads((bundle / META_FILE).read_text())
     training = meta["training"]
     if int(training["iterations"]) < recipe.iterations:
         return None
@@ -195,7 +195,7 @@ def run_status(layout: ProjectLayout, run: ReplicateRun) -> str:
             pass
     except LockHeld:
         return "running"
-    if peek_iteration(work / "state") is not None or (work / "bundle" / "bundle.json").is_file():
+    if peek_iteration(work / "state") is not None or (work / "bundle" / META_FILE).is_file():
         return "resumable"
     return "todo"
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import torch
 
+from flygnn.bundle import HISTORY_FILE, LOSS_FIGURE_STEM, STATE_FOLDER
 from flygnn.conditions import Condition, load_conditions, select_conditions
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.project import ProjectLayout
 from flygnn.train import (
-    HISTORY_FILE,
     Trainer,
     TrainingConfig,
     TrainingFrames,
@@ -42,8 +42,6 @@ from flygnn.train import (
 )
 from flygnn.train.frames import frames_bytes
 from flygnn.train.state import peek_iteration, peek_preset
-
-STATE_FOLDER = "training-state"
 
 
 def write_training_record(
@@ -62,7 +60,7 @@ def write_training_record(
     logged = [row for row in history if "loss" in row]
     if logged:
         apply_style()
-        paths += save_figure(plot_training_loss(logged, title, rate_changes(legs)), directory, "training-loss")
+        paths += save_figure(plot_training_loss(logged, title, rate_changes(legs)), directory, LOSS_FIGURE_STEM)
     return paths
 
 

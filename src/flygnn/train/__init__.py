@@ -13,13 +13,12 @@ Chaining dataset → trainer → bundle → scores → figure is orchestration a
 
 from flygnn.train.config import LEG_SETTINGS, TrainingConfig, load_training_config, parse_lr_steps, presets_file
 from flygnn.train.frames import DeviceFrames, TrainingFrames
-from flygnn.train.history import HISTORY_FILE, rate_changes, read_history, write_history
+from flygnn.train.history import rate_changes, read_history, write_history
 from flygnn.train.loss import LOSS_COMPONENTS, loss_terms, monotonicity_penalty
 from flygnn.train.state import TrainingState
 from flygnn.train.trainer import Trainer, TrainingDiverged, resolve_device, tune_cpu_allocator
 
 __all__ = [
-    "HISTORY_FILE",
     "LEG_SETTINGS",
     "LOSS_COMPONENTS",
     "DeviceFrames",

@@ -19,7 +19,6 @@ from flygnn.errors import FlygnnError
 from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.train.loss import LOSS_COMPONENTS
 
-HISTORY_FILE = "training-history.csv"
 COLUMNS = ("iteration", "wall_time_s", *LOSS_COMPONENTS, "loss", "iterations_per_s", *RECOVERY_METRICS)
 
 
