@@ -16,7 +16,7 @@ from flygnn.bundle import bundle_fingerprint
 from flygnn.conditions import Condition, load_conditions
 from flygnn.errors import FlygnnError
 from flygnn.notebook.parameters import NotebookParameters
-from flygnn.sections import SECTIONS, figure_families
+from flygnn.sections import SECTIONS, book_figure_stems, figure_families
 from flygnn.stages.analysis_inputs import (
     check_flyvis_model,
     check_kernel,
@@ -166,13 +166,14 @@ def test_forced_run_does_not_copy_a_truncated_cache(tmp_path, caplog):
 
 
 def test_results_missing_a_figure_the_book_shows_are_not_current(tmp_path):
-    """Results of an older flygnn (no panel without the type legend) are analysed again."""
+    """Results of an older flygnn (without a figure the book now shows) are analysed again."""
     layout = analysed_copy(tmp_path)
     conditions = load_conditions(layout.conditions_file)
-    (layout.result_dir("sigma-0") / "figures" / "umap-types-panel.png").unlink()
+    shown = layout.result_dir("sigma-0") / "figures" / f"{book_figure_stems(SECTIONS[-1].figures[-1])[0]}.png"
+    shown.unlink()
     runs = AnalysisRunner(layout, **QUIET).run(conditions)
     assert [r.status for r in runs] == ["ok", "skipped"]
-    assert (layout.result_dir("sigma-0") / "figures" / "umap-types-panel.png").is_file()
+    assert shown.is_file()
 
 
 def test_failing_notebook_stops_its_condition_and_keeps_previous_results(tmp_path):
