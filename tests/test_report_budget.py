@@ -35,3 +35,8 @@ def test_a_run_that_stopped_early_says_what_it_fell_short_of():
         "{#tbl-matched-budget}" in text
         and "| σ = 0.05 | short | 4 | end, short of the study's iterations | 80 | 320 |" in text
     )
+
+
+def test_no_comparable_run_is_a_sentence_not_an_empty_table():
+    text = matched_budget_part([], STUDY, PUBLISHED)
+    assert "nothing to compare" in text and "@tbl-matched-budget" not in text
