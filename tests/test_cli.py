@@ -133,3 +133,24 @@ def test_simulate_outside_a_project_needs_explicit_paths(capsys, monkeypatch, tm
         capsys, "simulate", "--preset", "smoke", "--conditions-file", "conditions.yaml", "--out", "out"
     )
     assert status == 0 and "exists, kept" in out, err
+
+
+def test_a_closed_pipe_ends_a_listing_quietly(tmp_path):
+    """`flygnn replicate --list | head -1`: no BrokenPipeError traceback when the reader stops."""
+    import subprocess
+    import sys
+
+    from project_fixtures import make_project
+
+    make_project(tmp_path, bundles=False)
+    plan = tmp_path / "data" / "replicates" / "plan.yaml"
+    plan.parent.mkdir(parents=True)
+    plan.write_text("runs:\n  - {recipe: smoke, sigma: 0.5, train_seed: [" + ", ".join(map(str, range(2000))) + "]}\n")
+    result = subprocess.run(
+        f"{sys.executable} -m flygnn replicate --list | head -1",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.startswith("todo") and "Traceback" not in result.stderr, result.stderr
