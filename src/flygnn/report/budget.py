@@ -18,6 +18,7 @@ from typing import Any
 
 from flygnn.bundle import HISTORY_FILE, META_FILE
 from flygnn.metric_names import RECOVERY_METRICS
+from flygnn.report.summary import value_at
 from flygnn.train.history import read_history, scores_at
 
 RECORDS_FOLDER = "data/records"
@@ -100,17 +101,10 @@ def budget_groups(
                     "iterations": f"{study_iterations:,}",
                     "frames": f"{study_frames:,}",
                 },
-                "published": [_score(_published_at(published.get(metric, {}), sigma)) for metric in RECOVERY_METRICS],
+                "published": [_score(value_at(published.get(metric, {}), sigma)) for metric in RECOVERY_METRICS],
             }
         )
     return groups
-
-
-def _published_at(values: Mapping[float, float], sigma: float) -> float | None:
-    for published_sigma, value in values.items():
-        if math.isclose(float(published_sigma), sigma, abs_tol=1e-12):
-            return float(value)
-    return None
 
 
 def matched_budget_part(

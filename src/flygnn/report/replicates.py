@@ -15,6 +15,7 @@ from typing import Any
 from flygnn.analysis.replicates import MIN_RUNS_FOR_STD, Spread, is_replicate_of, summarize
 from flygnn.metric_format import format_value
 from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.report.summary import value_at
 from flygnn.report.template import render
 
 REPLICATE_RECIPE = "fast"
@@ -63,7 +64,7 @@ def replicate_table(
         table_rows, beyond, within = [], [], []
         for metric in UPSTREAM_METRICS:
             spread = group["spreads"][metric]
-            value = _published_at(published.get(metric, {}), sigma)
+            value = value_at(published.get(metric, {}), sigma)
             verdict = _verdict(spread, value)
             table_rows.append(
                 {
@@ -90,13 +91,6 @@ def replicate_table(
             }
         )
     return groups
-
-
-def _published_at(values: Mapping[float, float], sigma: float) -> float | None:
-    for published_sigma, value in values.items():
-        if math.isclose(float(published_sigma), sigma, abs_tol=1e-12):
-            return float(value)
-    return None
 
 
 def _runs_sentence(rows: Sequence[Mapping[str, Any]], recipe: str) -> str:

@@ -40,10 +40,15 @@ class PublishedRow:
     note: str | None = None
 
     def published_at(self, sigma: float) -> float | None:
-        for published_sigma, value in self.published.items():
-            if math.isclose(published_sigma, sigma, abs_tol=1e-12):
-                return value
-        return None
+        return value_at(self.published, sigma)
+
+
+def value_at(values: Mapping[float, float], sigma: float) -> float | None:
+    """The published value at ``sigma`` in a σ → value mapping (None when the study has none there)."""
+    for published_sigma, value in values.items():
+        if math.isclose(float(published_sigma), sigma, abs_tol=1e-12):
+            return float(value)
+    return None
 
 
 @dataclass(frozen=True)
