@@ -14,3 +14,25 @@ def add_conditions_file_option(parser) -> None:
     parser.add_argument(
         "--conditions-file", metavar="YAML", help=f"the conditions (default: {default_path('conditions_file')})"
     )
+
+
+def training_process(threads: int, tune_allocator: bool = True):
+    """Set up this process for training: ``threads`` torch threads (>= 1, else a FlygnnError), glibc's
+    allocator tuned (CPU runs), and SIGUSR1 as the clean stop. Returns the stop event the trainer watches."""
+    import signal
+    import threading
+
+    import torch
+
+    from flygnn.errors import FlygnnError
+    from flygnn.train import tune_cpu_allocator
+
+    if threads < 1:
+        raise FlygnnError(f"--threads must be >= 1, got {threads}.")
+    torch.set_num_threads(threads)
+    if tune_allocator:
+        tune_cpu_allocator()
+    stop = threading.Event()
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda *_: stop.set())
+    return stop

@@ -58,8 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import signal
-    import threading
 
     from flygnn.errors import FlygnnError
     from flygnn.project import ProjectLayout
@@ -91,18 +89,9 @@ def run(args: argparse.Namespace) -> int:
             stimulus=args.stimulus,
             configuration=args.configuration,
         )
-    if args.threads < 1:
-        raise FlygnnError(f"--threads must be >= 1, got {args.threads}.")
+    from flygnn.cli.options import training_process
 
-    import torch
-
-    from flygnn.train import tune_cpu_allocator
-
-    torch.set_num_threads(args.threads)
-    tune_cpu_allocator()
-    stop = threading.Event()
-    if hasattr(signal, "SIGUSR1"):
-        signal.signal(signal.SIGUSR1, lambda *_: stop.set())
+    stop = training_process(args.threads)
     record = run_replicate(replicate, layout=layout, threads=args.threads, progress=not args.no_progress, stop=stop)
     if record is None:
         print(f"{replicate.name}: stopped before the recipe's end; the same command resumes it")

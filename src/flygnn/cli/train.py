@@ -81,25 +81,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import signal
-    import threading
 
-    import torch
-
+    from flygnn.cli.options import training_process
     from flygnn.errors import FlygnnError
     from flygnn.stages.train import train_condition
-    from flygnn.train import parse_lr_steps, tune_cpu_allocator
+    from flygnn.train import parse_lr_steps
 
-    if args.threads < 1:
-        raise FlygnnError(f"--threads must be >= 1, got {args.threads}.")
     if args.time_limit is not None and args.time_limit <= 0:
         raise FlygnnError(f"--time-limit must be > 0 minutes, got {args.time_limit}.")
-    torch.set_num_threads(args.threads)
-    if args.device == "cpu":
-        tune_cpu_allocator()
-    stop = threading.Event()
-    if hasattr(signal, "SIGUSR1"):
-        signal.signal(signal.SIGUSR1, lambda *_: stop.set())
+    stop = training_process(args.threads, tune_allocator=args.device == "cpu")
     out = train_condition(
         args.condition,
         args.preset,
