@@ -45,6 +45,7 @@ EXTRA_METRIC = {
     "functions": "g_phi_R2_median",
     "biophysics": "tau_R2_per_type",
     "spectral": "spectral_left_alignment",
+    "validation": "heldout_dvdt_R2",
 }
 
 

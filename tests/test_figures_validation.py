@@ -10,16 +10,20 @@ from flygnn.analysis.functional import FunctionalValidation
 from flygnn.analysis.heldout import HeldOutValidation
 from flygnn.analysis.oracle import OracleModel
 from flygnn.figures.functional import plot_direction_selectivity
-from flygnn.figures.heldout import CLIP_MARKER, plot_rollout, rollout_error_limits
+from flygnn.figures.heldout import CLIP_MARKER, ERROR_LIMITS, plot_rollout, rollout_error_limits
+from flygnn.figures.limits import shared_limits
 from flygnn.figures.style import save_figure
+from flygnn.sections import DIRECTION_SELECTIVITY, ROLLOUT
 
 
 class Sluggish(torch.nn.Module):
-    """The true dynamics with every τ four times longer: a wrong model with finite answers."""
+    """The true dynamics with every τ ``slowness`` times longer: a wrong model with finite answers."""
 
-    def __init__(self, network, truth):
+    def __init__(self, network, truth, slowness: float = 4.0):
         super().__init__()
-        self.inner = OracleModel(network.source, network.target, truth.W, 4 * np.asarray(truth.tau), truth.v_rest)
+        self.inner = OracleModel(
+            network.source, network.target, truth.W, slowness * np.asarray(truth.tau), truth.v_rest
+        )
 
     def forward(self, v, I):  # noqa: N803 - the model's argument names
         return self.inner(v, I)
@@ -81,3 +85,35 @@ def test_direction_selectivity_figure_has_fixed_ranges_and_labels(functional, tm
     assert polar.name == "polar"
     save_figure(fig, tmp_path, "direction-selectivity")
     assert (tmp_path / "direction-selectivity.pdf").stat().st_size > 0
+
+
+def test_two_models_validation_figures_share_their_axes(heldout, functional, dataset, tiny_network, synthetic_truth):
+    """As the notebooks draw them (fixed error limits, voltage limits from the true traces), two different
+    learned networks of the same truth give the same axes: the σ-grid compares."""
+    other = HeldOutValidation(rollout_steps=19).fit(
+        Sluggish(tiny_network, dataset.ground_truth(), 1.5), dataset, tiny_network
+    )
+    assert not np.allclose(other.traces_learned_, heldout.traces_learned_)
+    rollouts = [
+        shared_limits(plot_rollout(r, error_limits=ERROR_LIMITS, voltage_limits="truth")) for r in (heldout, other)
+    ]
+    assert set(rollouts[0]) == {"error"} | {f"voltage-{name}" for name in heldout.trace_types}
+    assert rollouts[0] == rollouts[1]
+    assert rollouts[0]["error"]["ylim"] == pytest.approx(ERROR_LIMITS)
+    second = FunctionalValidation(speeds=(25.0,), settle_steps=20, flash_seconds=0.2).fit(
+        Sluggish(tiny_network, synthetic_truth, 1.5), tiny_network, synthetic_truth, 0.02
+    )
+    selectivity = [shared_limits(plot_direction_selectivity(r)) for r in (functional, second)]
+    assert set(selectivity[0]) == {"dsi-on", "dsi-off", "fri"}
+    assert selectivity[0] == selectivity[1]
+    assert ROLLOUT.shared_axes and DIRECTION_SELECTIVITY.shared_axes
+
+
+def test_rollout_truth_limits_hold_the_true_trace_and_reject_other_words(heldout):
+    fig = plot_rollout(heldout, voltage_limits="truth")
+    for ax, name in zip(fig.axes, heldout.trace_types, strict=False):
+        low, high = ax.get_ylim()
+        true = heldout.traces_true_[:, heldout.type_names_.index(name)]  # one column per cell type
+        assert low < true.min() and true.max() < high
+    with pytest.raises(ValueError, match="voltage_limits"):
+        plot_rollout(heldout, voltage_limits="learned")

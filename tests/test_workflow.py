@@ -19,6 +19,7 @@ from flygnn.cli import main
 from flygnn.conditions import load_conditions
 from flygnn.project import ProjectLayout
 from flygnn.report.chapters import build_chapters
+from flygnn.sections import SECTIONS
 from flygnn.stages.report import ReportUpdate, book_fingerprint, format_duration
 
 CONDITIONS = ("sigma-0", "sigma-0p5")
@@ -78,7 +79,7 @@ def test_unchanged_rebuild_runs_no_notebook_and_a_changed_bundle_only_its_condit
     after = runs_of(layout)
     assert after["sigma-0"] == before["sigma-0"], "the unchanged condition is not analysed again"
     assert after["sigma-0p5"] != before["sigma-0p5"], "the changed bundle is analysed again"
-    assert "[sigma-0p5] 1/5 connectivity: ok" in out and "[sigma-0] " not in out
+    assert f"[sigma-0p5] 1/{len(SECTIONS)} connectivity: ok" in out and "[sigma-0] " not in out
     table = re.sub(r" +", " ", (layout.generated / "summary-table.qmd").read_text())  # whatever the column widths
     assert "| W corrected R² | 0.9000 | 0.9263 | 0.4200 | 0.9898 |" in table
 
@@ -328,16 +329,16 @@ def test_report_shows_one_line_per_notebook_and_logs_the_rest(tmp_path, monkeypa
     terminal = out + err
     assert "IPKernelApp" not in terminal, "the kernel's chatter does not reach the terminal"
     lines = [line for line in out.splitlines() if line.startswith("[sigma-0p5] ")]
-    assert len(lines) == 6, lines  # five notebooks and the condition
+    assert len(lines) == len(SECTIONS) + 1, lines  # one line per notebook and the condition
     assert all(re.search(r"\d+(\.\d)? s", line) for line in lines), "every line carries its time"
     assert "[sigma-0] " not in out
-    assert re.search(r"analysed 1 condition \(5 notebooks\) in [\d.]+ s; chapters regenerated", out), out
+    assert re.search(rf"analysed 1 condition \({len(SECTIONS)} notebooks\) in [\d.]+ s; chapters regenerated", out), out
     logs = re.findall(r"log: (\S+)", out)
     assert len(logs) == 1 and out.rstrip().endswith(logs[0])
     first = layout.root / logs[0]
     log = first.read_text()
-    assert "[sigma-0p5] 1/5 connectivity: executing analysis/connectivity.ipynb" in log
-    assert "[sigma-0p5] 1/5 connectivity: ok" in log
+    assert f"[sigma-0p5] 1/{len(SECTIONS)} connectivity: executing analysis/connectivity.ipynb" in log
+    assert f"[sigma-0p5] 1/{len(SECTIONS)} connectivity: ok" in log
 
     assert report(layout, monkeypatch) == 0
     out = capfd.readouterr().out

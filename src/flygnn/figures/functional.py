@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from flygnn.analysis.functional import DIRECTION_SUBTYPES, OFF, ON
+from flygnn.figures.limits import share_axes
 from flygnn.figures.style import type_colors
 from flygnn.metric_names import (
     FUNCTIONAL_DSI_OFF_R,
@@ -22,7 +23,9 @@ from flygnn.metric_names import (
 )
 
 
-def _scatter(ax, true: np.ndarray, learned: np.ndarray, names, highlight: list[str], limits, colors) -> None:
+def _scatter(
+    ax, panel: str, true: np.ndarray, learned: np.ndarray, names, highlight: list[str], limits, colors
+) -> None:
     low, high = limits
     ax.plot(limits, limits, color="0.6", lw=0.8, zorder=0)
     shown_true = np.clip(true, low, high)
@@ -41,6 +44,7 @@ def _scatter(ax, true: np.ndarray, learned: np.ndarray, names, highlight: list[s
     ax.set_xlim(low - pad, high + pad)
     ax.set_ylim(low - pad, high + pad)
     ax.set_aspect("equal")
+    share_axes(ax, panel)
     ax.set_xlabel("true network")
     ax.set_ylabel("learned network")
 
@@ -63,11 +67,11 @@ def plot_direction_selectivity(result) -> Figure:
     axes = [fig.add_subplot(1, 4, k + 1) for k in range(3)]
     polar = fig.add_subplot(1, 4, 4, projection="polar")
 
-    _scatter(axes[0], result.dsi_true_[ON], result.dsi_learned_[ON], names, t4, (0.0, 1.0), colors)
+    _scatter(axes[0], "dsi-on", result.dsi_true_[ON], result.dsi_learned_[ON], names, t4, (0.0, 1.0), colors)
     axes[0].set_title(f"DSI, ON edges (r = {_metric(result, FUNCTIONAL_DSI_ON_R)})", fontsize=8)
-    _scatter(axes[1], result.dsi_true_[OFF], result.dsi_learned_[OFF], names, t5, (0.0, 1.0), colors)
+    _scatter(axes[1], "dsi-off", result.dsi_true_[OFF], result.dsi_learned_[OFF], names, t5, (0.0, 1.0), colors)
     axes[1].set_title(f"DSI, OFF edges (r = {_metric(result, FUNCTIONAL_DSI_OFF_R)})", fontsize=8)
-    _scatter(axes[2], result.fri_true_, result.fri_learned_, names, [], (-1.0, 1.0), colors)
+    _scatter(axes[2], "fri", result.fri_true_, result.fri_learned_, names, [], (-1.0, 1.0), colors)
     axes[2].axhline(0, color="0.85", lw=0.6, zorder=0)
     axes[2].axvline(0, color="0.85", lw=0.6, zorder=0)
     axes[2].set_title(

@@ -5,7 +5,10 @@ Voltages are flyvis' arbitrary model units (a.u.). The error is drawn on a logar
 the learned network's error and the noise reference can lie decades apart. For a σ-grid pass
 the same ``error_limits`` (:func:`rollout_error_limits` of all the results) and ``voltage_limits``
 to every panel, so the panels compare; a value beyond a limit is drawn at the edge and
-marked, never dropped.
+marked, never dropped. A notebook, which sees one condition only, passes the fixed
+:data:`ERROR_LIMITS` and ``voltage_limits="truth"``: every condition's rollout starts from the
+same noise-free state on the same stimulus, so limits from the true traces are the same at
+every σ (the panels are marked with :func:`flygnn.figures.limits.share_axes`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,14 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from flygnn.figures.limits import padded, share_axes
 from flygnn.figures.style import subplots, type_colors
 
+# the error axis of every σ's figure: five decades, from well below a good model's error to well above
+# the noise reference at σ = 1 (a normalised error of 1 is an error the size of the trace's own std)
+ERROR_LIMITS = (1e-3, 1e2)
+# a trace panel's voltage axis with voltage_limits="truth": the true trace's range widened by this share
+TRUTH_PADDING = 0.25
 CLIP_MARKER = {"marker": "^", "linestyle": "", "markersize": 3, "color": "crimson"}
 
 
@@ -46,7 +55,7 @@ def plot_rollout(
     result,
     types: Sequence[str] | None = None,
     error_limits: tuple[float, float] | None = None,
-    voltage_limits: tuple[float, float] | None = None,
+    voltage_limits: tuple[float, float] | str | None = None,
     ncols: int = 3,
 ) -> Figure:
     """Voltage traces of the central-column neuron of a few types (learned, true noise-free,
@@ -54,8 +63,12 @@ def plot_rollout(
 
     result: a fitted HeldOutValidation; types: default its ``trace_types``; error_limits: the
     error panel's (low, high) (default from this result); voltage_limits: one (low, high)
-    for every trace panel (default: each panel its own range).
+    for every trace panel, "truth" (each panel the range of its true noise-free trace, widened
+    by :data:`TRUTH_PADDING`) or None (each panel autoscaled to everything it draws). Panels with
+    given limits are marked as shared (:func:`flygnn.figures.limits.share_axes`).
     """
+    if isinstance(voltage_limits, str) and voltage_limits != "truth":
+        raise ValueError(f'voltage_limits must be (low, high), "truth" or None; got {voltage_limits!r}')
     types = list(result.trace_types if types is None else types)
     names = list(result.type_names_)
     unknown = [name for name in types if name not in names]
@@ -80,17 +93,25 @@ def plot_rollout(
         ax.plot(time, result.traces_recorded_[:, k], color="0.75", lw=0.7, label="recorded")
         ax.plot(time, result.traces_true_[:, k], color="black", lw=1.0, label="true, noise-free")
         learned = result.traces_learned_[:, k]
-        if voltage_limits is None:
+        limits = voltage_limits
+        if limits == "truth":
+            true = result.traces_true_[:, k]
+            limits = padded(np.nanmin(true), np.nanmax(true), TRUTH_PADDING)
+        if limits is None:
             ax.plot(time, learned, color=colors[k], lw=1.0, ls="--", label="learned")
         else:
-            _clipped(ax, time, learned, *voltage_limits, color=colors[k], lw=1.0, ls="--", label="learned")
-            ax.set_ylim(*voltage_limits)
+            # the recording (a reference, not an estimate) may leave the panel where the noise takes it
+            low, high = limits
+            _clipped(ax, time, learned, low, high, color=colors[k], lw=1.0, ls="--", label="learned")
+            ax.set_ylim(low, high)
+            share_axes(ax, f"voltage-{name}")
         ax.set_title(name, fontsize=8, color=colors[k])
         ax.margins(x=0)
         ax.tick_params(labelsize=7)
     for position in range(len(types), rows * ncols):
         axes[position // ncols, position % ncols].set_axis_off()
-    axes[0, 0].legend(fontsize=6, loc="best", frameon=False)
+    # above the panels: inside one it hides the traces it explains
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=3, fontsize=7, frameon=False)
     axes[rows // 2, 0].set_ylabel("voltage (a.u.)")
 
     ax = fig.add_subplot(axes[-1, 0].get_gridspec()[-1, :])
@@ -107,6 +128,8 @@ def plot_rollout(
     )
     ax.set_yscale("log")
     ax.set_ylim(low, high)
+    if error_limits is not None:
+        share_axes(ax, "error")
     ax.set_xlim(time[0], time[-1])
     ax.set_xlabel("time from the test split's first frame (s)")
     ax.set_ylabel("error / std of true trace")

@@ -35,6 +35,11 @@ from flygnn.notebook.parameters import NotebookParameters
 from flygnn.project import ResultFolder
 from flygnn.sections import TYPE_LEGEND_FIGURE
 
+# the held-out simulation (NotebookContext.heldout_dataset): 8 s of test frames at dt = 0.02 s, and the
+# seed of its noise (training datasets use 0 by default: another stream)
+HELDOUT_FRAMES = 400
+HELDOUT_NOISE_SEED = 1
+
 GAUGE_ATTRIBUTES = (
     "message_range_",
     "update_range_",
@@ -84,6 +89,8 @@ class NotebookContext:
     bundle: Any
     network: Any
     ground_truth: Any
+    # the training dataset ("" where it is not on this machine): its stimulus decides the held-out images
+    dataset: str = ""
     _type_legend_saved: bool = field(default=False, init=False, repr=False)
 
     @property
@@ -277,6 +284,38 @@ class NotebookContext:
             self.ground_truth.v_rest,
         )
 
+    def heldout_dataset(self, directory: str | Path, frames: int = HELDOUT_FRAMES):
+        """A held-out simulation of this condition, written to ``directory/heldout.zarr`` (a
+        :class:`flygnn.dataset.Dataset` whose test split is the held-out data).
+
+        Simulated here, so that a fresh clone without the training dataset validates the same
+        way: the ground truth and σ of the condition, the stimulus of the training dataset (the
+        default natural-image stimulus of ``flygnn simulate`` when that dataset is not on this
+        machine) whose test split draws only on images training never saw, and noise of its own
+        seed (:data:`HELDOUT_NOISE_SEED`). Its test split starts, like every dataset's, from the
+        noise-free grey steady state, so every σ's rollout starts from the same state.
+        """
+        from flygnn.simulate import simulate_dataset
+        from flygnn.stimulus import StimulusSpec
+
+        spec = StimulusSpec()
+        if self.dataset:
+            from flygnn.dataset import open_dataset
+
+            spec = StimulusSpec.from_dict(open_dataset(self.dataset).attrs["stimulus"])
+        return simulate_dataset(
+            Path(directory) / "heldout.zarr",
+            self.network,
+            self.ground_truth,
+            sigma=self.sigma,
+            train_frames=1,
+            test_frames=frames,
+            stimulus_spec=spec,
+            condition=self.condition,
+            seed=HELDOUT_NOISE_SEED,
+            progress=False,
+        )
+
     # --- outputs ------------------------------------------------------------------------
 
     def save_figure(self, fig, stem: str, show: bool = True) -> None:
@@ -430,4 +469,4 @@ def load_context(parameters: NotebookParameters) -> NotebookContext:
         parameters.flyvis_model,
         parameters.synthetic_groundtruth,
     )
-    return NotebookContext(condition, float(sigma), output, loaded, network, truth)
+    return NotebookContext(condition, float(sigma), output, loaded, network, truth, parameters.dataset)

@@ -516,7 +516,7 @@ def book_parts(
     them and write the downloads; False for placeholders), the per-type table, the texts whose
     numbers come from the results, the glossary and the downloads."""
     from flygnn.metric_format import format_value
-    from flygnn.report import book_figures, budget, findings, per_type, replicates, study
+    from flygnn.report import book_figures, budget, findings, per_type, replicates, study, validation
     from flygnn.report.glossary import glossary_table
     from flygnn.report.summary import metric_cell
     from flygnn.report.training import load_training
@@ -552,6 +552,7 @@ def book_parts(
         out / "differences.qmd": GENERATED_NOTE
         + study.differences(records, published, loss_figure="#fig-training-loss" in loss_grid),
         out / "downloads.qmd": GENERATED_NOTE + study.downloads(layout, conditions),
+        out / "held-out.qmd": GENERATED_NOTE + validation.held_out_part(conditions, metrics),
         out / "replicates.qmd": GENERATED_NOTE + replicates.project_replicates_part(layout, published),
         out / "matched-budget.qmd": GENERATED_NOTE + budget.project_matched_budget_part(layout, conditions, published),
     }
