@@ -101,7 +101,7 @@ def test_nan_and_missing_metrics_read_not_available_with_the_reason(project):
     assert "V\\_rest R² at σ = 0.5 (not computed: absent from results/sigma-0p5/metrics.json)" in caption
     text = generated(layout, "findings-biophysics.qmd")
     assert "τ R² n/a (undefined: metrics.json holds no finite value)" in text
-    assert "V_rest R² n/a (not computed: absent from results/sigma-0p5/metrics.json)" in text
+    assert "V~rest~ R² n/a (not computed: absent from results/sigma-0p5/metrics.json)" in text
     rows = list(csv.DictReader((layout.results / "downloads" / "summary.csv").open()))
     tau = next(r for r in rows if r["metric"] == "tau_R2" and r["condition"] == "sigma-0")
     assert tau["ours"] == "" and tau["note"] == "undefined: metrics.json holds no finite value"

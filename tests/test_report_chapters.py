@@ -162,7 +162,7 @@ def test_generated_summary_table_matches_metrics_json(tmp_path):
         "W_corrected_R2": "W corrected R²",
         "W_corrected_slope": "W corrected slope",
         "tau_R2": "τ R²",
-        "V_rest_R2": "V\\_rest R²",
+        "V_rest_R2": "V~rest~ R²",
         "clustering_accuracy": "Clustering accuracy",
     }
     for index, condition in enumerate(conditions):

@@ -46,7 +46,7 @@ def test_spectral_numbers_and_their_reading():
     )
     assert "(@fig-spectral-dynamics; 11,207 neurons with μ\u00a0>\u00a00; 34 neurons without τ̂ left out)" in text
     assert (
-        "largest real part at -3.3581\u00a01/\u2060s learned against -3.1616\u00a01/\u2060s true: both stable at μ, the "
+        "largest real part at -3.3581\u00a0s\u207b\u00b9 learned against -3.1616\u00a0s\u207b\u00b9 true: both stable at μ, the "
         "learned slowest mode decaying faster than the true one" in text
     )
     assert (
@@ -67,7 +67,7 @@ def test_spectral_numbers_and_their_reading():
         ),
         (
             {"jacobian_spectral_abscissa_learned": 0.2},
-            "0.2000\u00a01/\u2060s learned against -3.1616\u00a01/\u2060s true: the "
+            "0.2000\u00a0s\u207b\u00b9 learned against -3.1616\u00a0s\u207b\u00b9 true: the "
             "learned linearisation is not stable at μ",
         ),
         ({"jacobian_excluded_neurons": 0}, "(@fig-spectral-dynamics; 11,207 neurons with μ\u00a0>\u00a00) has"),
@@ -84,7 +84,7 @@ def test_spectral_without_numbers_says_why_and_draws_no_conclusion():
     assert "(null: n/a (undefined: metrics.json holds no finite value))" in text
     assert "n/a (undefined: metrics.json holds no finite value) (left) and 0.2921 (right), against the null's" in text
     assert (
-        "n/a (not computed: absent from results/sigma-0/metrics.json) 1/\u2060s learned against -3.1616\u00a01/\u2060s true;"
+        "n/a (not computed: absent from results/sigma-0/metrics.json) s\u207b\u00b9 learned against -3.1616\u00a0s\u207b\u00b9 true;"
         in text
     )
     for claim in ("below", "above", "stable", "faster", "slowly"):

@@ -103,3 +103,15 @@ def test_grid_table_counts_columns_like_pandoc():
     lines = grid.markdown().splitlines()
     assert len({display_width(line) for line in lines}) == 1
     assert grid_cells(grid.markdown())[1] == ["tau_clipped", escape_markdown(text), "0"]
+
+
+def test_symbols_get_their_subscripts_and_identifiers_stay_literal():
+    from flygnn.report.markdown import escape_prose, subscripts
+
+    assert escape_prose("Update function f_θ") == "Update function f~θ~"
+    assert escape_prose("(V_rest − v)/τ, slope s_g(j), V̂_rest") == "(V~rest~ − v)/τ, slope s~g~(j), V̂~rest~"
+    # metric names are identifiers: literal underscores, escaped
+    assert escape_prose("V_rest_R2 and W_corrected_R2") == "V\\_rest\\_R2 and W\\_corrected\\_R2"
+    assert escape_prose("x_y and results_dir") == "x\\_y and results\\_dir"
+    # prose that is already Markdown (the findings) gets the same
+    assert subscripts("τ R² and V_rest R² at g_φ") == "τ R² and V~rest~ R² at g~φ~"

@@ -48,7 +48,7 @@ from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import TAU_R2, UPSTREAM_METRICS
 from flygnn.project import ProjectLayout, read_manifest
-from flygnn.report.markdown import escape_markdown, pipe_table
+from flygnn.report.markdown import escape_markdown, escape_prose, pipe_table
 from flygnn.report.notebook_pages import page_href
 from flygnn.report.summary import additional_metrics_table, load_metrics, load_published, summary_table
 from flygnn.sections import SECTIONS, TYPE_LEGEND_FIGURE, FigureFamily, Section
@@ -149,7 +149,7 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
         ]
     else:
         lines = [grid, "", f"::: {{#{figure_id(family)} layout-ncol={n}}}", "", *panels]
-    lines += [f"**{escape_markdown(family.title)}.** {escape_markdown(family.caption)}", ":::", "", ":::::", ""]
+    lines += [f"**{escape_prose(family.title)}.** {escape_prose(family.caption)}", ":::", "", ":::::", ""]
     return "\n".join(lines)
 
 
@@ -186,7 +186,7 @@ def section_more(section: Section, conditions: Sequence[Condition], layout: Proj
     parts = [GENERATED_NOTE]
     for family in section.figures:
         if family.name not in placed:
-            parts += [f"## {escape_markdown(family.title)}\n\n", sigma_grid(family, conditions, layout), "\n"]
+            parts += [f"## {escape_prose(family.title)}\n\n", sigma_grid(family, conditions, layout), "\n"]
     parts.append(notebook_links(section, conditions))
     return "".join(parts)
 
@@ -446,7 +446,7 @@ def figure_index(conditions: Sequence[Condition]) -> str:
     rows = []
     for section in SECTIONS:
         for family in section.figures:
-            cells = [f"@{figure_id(family)} {escape_markdown(family.title)}", f"@sec-{section.name}"]
+            cells = [f"@{figure_id(family)} {escape_prose(family.title)}", f"@sec-{section.name}"]
             cells += [f"@{figure_id(family, c)}" for c in conditions]
             rows.append(cells)
     table = pipe_table(

@@ -16,7 +16,7 @@ from typing import Any
 from flygnn import metric_names as names
 from flygnn.conditions import Condition
 from flygnn.metric_names import lookup
-from flygnn.report.markdown import escape_markdown, escape_message, keep_together
+from flygnn.report.markdown import escape_markdown, escape_message, keep_together, subscripts
 from flygnn.report.summary import metric_cell
 
 NOT_RECOVERED = 0.1  # R² below this: the estimate is essentially unrelated to the truth
@@ -143,7 +143,7 @@ def _all_known(m: Reader, keys: Sequence[str]) -> list[float] | None:
     return None if any(v is None for v in values) else values
 
 
-PER_SECOND = "1/\u2060s"  # the word joiner keeps Typst from breaking the line after the slash
+PER_SECOND = "s\u207b\u00b9"  # s⁻¹: no slash for a line to break after, no invisible character to keep it
 
 
 def _rate(m: Reader, name: str) -> str:
@@ -227,6 +227,6 @@ def findings(section: str, conditions: Sequence[Condition], metrics: Metrics) ->
         if metrics.get(condition.name) is None:
             items.append(f"- At {label}: not analysed yet.")
         else:
-            text = sentence(reader)
+            text = subscripts(sentence(reader))
             items.append(f"- At {label}, {text}")
     return "**What the figures show.**\n\n" + "\n".join(items) + "\n"

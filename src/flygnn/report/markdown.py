@@ -38,6 +38,23 @@ def escape_markdown(text: str) -> str:
     return _literal(_one_line(text))
 
 
+# a symbol with a subscript as prose writes it ("V_rest", "f_θ", "g_φ", "s_g", "V̂_rest", "τ_max"), escaped
+# (``V\_rest``) or not: one letter (with an optional hat) before the underscore, a known subscript
+# after it and no identifier going on (``V_rest_R2`` is a metric's name and stays literal)
+_SUBSCRIPTED = re.compile(r"(?<![\w\\])([A-Za-zτμσ]\u0302?)\\?_(rest|θ|φ|g|f|i|j|e|max|min)(?![\w\\])")
+
+
+def subscripts(markdown: str) -> str:
+    r"""``markdown`` with the symbols' subscripts as Pandoc subscripts (``V\_rest`` → ``V~rest~``),
+    so headings, captions and prose read V_rest as the equations write it, in HTML and PDF alike."""
+    return _SUBSCRIPTED.sub(r"\1~\2~", markdown)
+
+
+def escape_prose(text: str) -> str:
+    """:func:`escape_markdown` with the symbols' subscripts typeset (:func:`subscripts`)."""
+    return subscripts(escape_markdown(text))
+
+
 def escape_message(text: str) -> str:
     """A reason or error message as Markdown: literal, like :func:`escape_markdown`, except that
     its paired backticks stay code spans (our messages quote commands: "re-run `flygnn analyze`")."""

@@ -23,7 +23,7 @@ from flygnn.errors import FlygnnError
 from flygnn.metric_format import NOT_AVAILABLE, format_value
 from flygnn.metric_names import COUNT, UPSTREAM_METRICS, check_keys, lookup
 from flygnn.project import ResultFolder
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, table
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, escape_prose, keep_together, table
 from flygnn.schema import Number, Strict, read_yaml, validated
 from flygnn.sections import SECTIONS
 
@@ -212,7 +212,7 @@ def summary_table(
     """The upstream summary table (``#tbl-summary``): per σ, our value beside the published one."""
     rows, missing = [], {}
     for row in published.rows:
-        label = escape_markdown(row.label)
+        label = escape_prose(row.label)
         cells = [label]
         for condition in conditions:
             ours = metric_cell(metrics.get(condition.name), row.metric, condition)
