@@ -352,6 +352,18 @@ def test_provenance_is_readable_and_prints_no_absolute_path(tmp_path):
     assert rows["Training dataset"][0] == "data/datasets/sigma-0.zarr"
     assert rows["Wall time"][0] == "4403 s (1 h 13 min)"
     assert rows["Bundle"][0] == "data/bundles/sigma-0"
+    # the same ground truth (one fingerprint) loaded from two places has one name, the first column's
+    other = layout.result_dir(conditions[1].name) / "manifest.json"
+    record = json.loads(other.read_text())
+    record["bundle"]["groundtruth"] = {"source": "flyvis flow/0000/000 (shipped with flygnn)", "fingerprint": "gt1"}
+    record["parameters"]["synthetic_groundtruth"] = False
+    other.write_text(json.dumps(record))
+    manifest["bundle"]["groundtruth"]["fingerprint"] = "gt1"
+    manifest_path.write_text(json.dumps(manifest))
+    chapters.build_chapters(layout, conditions, log=lambda m: None)
+    provenance = (layout.generated / "provenance.qmd").read_text()
+    truths = next(line for line in provenance.splitlines() if line.startswith("| Ground truth |"))
+    assert [t.strip() for t in truths.strip("|").split("|")[1:]] == ["flyvis …/flow/0000/000"] * 2
     # the long software lists are printed once below the table, not per column
     assert text.count("Trained with (every noise level): flygnn 0.1.0, torch 2.x.") == 1
     assert "{#tbl-provenance}" in text

@@ -347,6 +347,12 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
             return source if "synthetic" in source else f"{source} (synthetic)"
         return source if "flyvis" in source else f"flyvis {source}"
 
+    # one ground truth, one name: the same network loaded from two places (the copy shipped with
+    # flygnn, flyvis' own folder) has one fingerprint, and the book names it as the first column does
+    names: dict[Any, str] = {}
+    for result, truth in zip(results, truths, strict=True):
+        names.setdefault(truth.get("fingerprint") or id(result), ground_truth(result))
+
     rows = [
         ("Bundle", [shown_path((i.get("bundle") or {}).get("path") or "—", layout) for i in inputs]),
         ("Bundle sha256", [_short((i.get("bundle") or {}).get("sha256")) for i in inputs]),
@@ -359,7 +365,7 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
         ("Seed", [_shown(t.get("seed")) for t in trainings]),
         ("Training dataset", [shown_path(d.get("path") or "—", layout) for d in datasets]),
         ("Dataset fingerprint", [_short(d.get("fingerprint")) for d in datasets]),
-        ("Ground truth", [ground_truth(r) for r in results]),
+        ("Ground truth", [names[t.get("fingerprint") or id(r)] for r, t in zip(results, truths, strict=True)]),
         ("Ground-truth fingerprint", [_short(t.get("fingerprint")) for t in truths]),
     ]
     header = [""] + [escape_markdown(r.condition.label) for r in results]
