@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +40,7 @@ from typing import Any
 
 from flygnn import __version__
 from flygnn.atomic import atomic_directory, leftovers, remove_tree, write_json
-from flygnn.bundle import bundle_fingerprint, file_sha256, portable_path
+from flygnn.bundle import bundle_fingerprint, file_sha256
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.locks import exclusive_lock
@@ -255,7 +255,9 @@ class AnalysisRunner:
             "started": started,
             "parameters": parameters,
             "inputs": inputs,
-            "kernel": {"name": kernel, "python": portable_path(sys.executable, self.layout.root)},
+            # the interpreter by its name and version, not its path: the manifest is published with
+            # the book, and a path names this machine's environment ("/home/…/.venv/bin/python3")
+            "kernel": {"name": kernel, "python": f"{platform.python_implementation()} {platform.python_version()}"},
             "versions": package_versions(),
             "bundle": {
                 key: meta.get(key)
