@@ -116,7 +116,7 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
             assert len(check.definitions[f"fig-{family.name}-{condition.name}"]) == 1
     # and every id that is referenced is defined (dangling ones would read "?@fig-…")
     assert set(check.references) <= set(check.definitions)
-    assert {"tbl-summary", "tbl-additional-metrics", "tbl-provenance", "tbl-figure-index"} <= set(check.definitions)
+    assert {"tbl-summary", "tbl-additional-metrics", "tbl-provenance"} <= set(check.definitions)
     # every image shown exists: one per family and condition (without its type legend where it has
     # one, then that legend once per grid and once per panel as its lightbox description), and the
     # two figures across conditions (the stand-in bundles have no training-loss.png)

@@ -13,7 +13,7 @@ from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import METRICS as METRIC_REGISTRY
 from flygnn.metric_names import UPSTREAM_METRICS, UnknownMetricError
-from flygnn.report.markdown import escape_markdown
+from flygnn.report.markdown import escape_markdown, escape_prose
 from flygnn.report.summary import (
     additional_metrics_table,
     format_value,
@@ -78,7 +78,7 @@ def test_summary_table_known_answer():
     rows = table_rows(text)
     assert rows["W corrected R²"] == ["0.9312", "0.9263", "0.9800", "0.9852"]
     assert rows["τ R²"] == ["n/a", "0.5277", "0.9700", "0.9888"]
-    assert rows["V\\_rest R²"] == ["0.1000", "0.0884", "-0.2500", "0.3104"]
+    assert rows["V~rest~ R²"] == ["0.1000", "0.0884", "-0.2500", "0.3104"]
     assert rows["Clustering accuracy"] == ["n/a", "—", "0.8000", "—"]
     assert re.search(r"^: .* \{#tbl-summary\}$", text, re.MULTILINE), "Quarto caption with the table id"
     assert text.count("{#tbl-summary}") == 1
@@ -112,14 +112,32 @@ def test_additional_metrics_table_lists_the_rest_by_section():
         "clustering\\_ARI",
     ], "a titled group per section in book order, upstream metrics left out"
     rows = table_rows(text)
-    assert rows["W\\_corrected\\_outlier\\_edges"] == ["edges with \\|W\\*-W\\| \\> 5", "12", "3"]
-    assert rows["unidentifiable\\_neurons"] == ["count", "22", "n/a"], "counts stay integers"
-    assert rows["clustering\\_ARI"] == ["adjusted Rand index", "0.7700", "n/a"]
+    # the definition in words, from the registry, not the slug of its rules
+    words = {
+        name: escape_prose(METRIC_REGISTRY[name].words) for name in ("W_corrected_outlier_edges", "clustering_ARI")
+    }
+    assert rows["W\\_corrected\\_outlier\\_edges"] == [words["W_corrected_outlier_edges"], "12", "3"]
+    assert rows["unidentifiable\\_neurons"][1:] == ["22", "n/a"], "counts stay integers"
+    assert rows["clustering\\_ARI"] == [words["clustering_ARI"], "0.7700", "n/a"]
     assert "{#tbl-additional-metrics}" in text
     assert (
         "- Not available for σ\u00a0=\u00a00.05 (not computed: absent from results/sigma-0p05/metrics.json): "
         "unidentifiable\\_neurons, clustering\\_ARI." in text
     )
+
+
+def test_an_unfiltered_twin_with_the_same_values_is_not_repeated():
+    published = load_published(ROOT / "data" / "published.yaml")
+    same = {
+        c: {**m, "W_corrected_R2_unfiltered": m["W_corrected_R2"], "W_corrected_slope_unfiltered": entry(0.5)}
+        for c, m in METRICS.items()
+        if m
+    }
+    text = additional_metrics_table([c for c in CONDITIONS if METRICS[c.name]], same, published)
+    rows = table_rows(text)
+    assert "W\\_corrected\\_R2\\_unfiltered" not in rows, "identical to W_corrected_R2 in every column"
+    assert "W\\_corrected\\_slope\\_unfiltered" in rows, "differs from W_corrected_slope: kept"
+    assert "W\\_corrected\\_R2\\_unfiltered: the values of the metric without the suffix" in text
 
 
 def test_additional_metrics_table_exists_even_when_empty():
@@ -184,7 +202,11 @@ def test_bad_input_never_breaks_a_table():
         f"{', '.join(escape_markdown(name) for name in names[:6])} and 4 more."
         in additional_metrics_table(CONDITIONS, many, published)
     ), "a long list of names is counted, not printed"
-    assert table_rows(additional_metrics_table(CONDITIONS, metrics, published))["W\\_raw\\_R2"] == ["", "3.5000", "n/a"]
+    assert table_rows(additional_metrics_table(CONDITIONS, metrics, published))["W\\_raw\\_R2"] == [
+        escape_prose(METRIC_REGISTRY["W_raw_R2"].words),
+        "3.5000",
+        "n/a",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,6 @@ everything that depends on the conditions or on results is written here into
 ``provenance.qmd``           ``#tbl-provenance``: bundles, training, datasets, ground
                              truth; code and library versions below it
 ``notebook-index.qmd``       every executed notebook: its page (HTML) or file (PDF)
-``figure-index.qmd``         ``#tbl-figure-index``: every sub-figure, cross-referenced
 
 Quarto reads a book's includes when it loads the project, *before* its pre-render
 step runs, so these files are committed and rewritten in place (only when their
@@ -446,21 +445,6 @@ def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> st
     )
 
 
-def figure_index(conditions: Sequence[Condition]) -> str:
-    """A table cross-referencing every sub-figure of the book (rows: families)."""
-    header = ["Figure", "Section", *(escape_markdown(c.label) for c in conditions)]
-    rows = []
-    for section in SECTIONS:
-        for family in section.figures:
-            cells = [f"@{figure_id(family)} {escape_prose(family.title)}", f"@sec-{section.name}"]
-            cells += [f"@{figure_id(family, c)}" for c in conditions]
-            rows.append(cells)
-    table = pipe_table(
-        header, rows, ["left", "left"] + ["center"] * len(conditions), [3.0, 1.2] + [1.0] * len(conditions)
-    )
-    return GENERATED_NOTE + table + "\n: Every figure of the report, per noise level. {#tbl-figure-index}\n"
-
-
 @dataclass
 class BookParts:
     """The generated files: path (absolute) → text."""
@@ -506,7 +490,6 @@ def generate_parts(
     parts.files[out / "ground-truth-notice.qmd"] = ground_truth_notice(results, layout)
     parts.files[out / "provenance.qmd"] = provenance(results, layout)
     parts.files[out / "notebook-index.qmd"] = notebook_index(conditions, layout)
-    parts.files[out / "figure-index.qmd"] = figure_index(conditions)
     parts.files.update(book_parts(layout, conditions, metrics, published, draw=any(r.manifest for r in results)))
     return parts
 

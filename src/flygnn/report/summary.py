@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.metric_format import NOT_AVAILABLE, format_value
-from flygnn.metric_names import COUNT, UPSTREAM_METRICS, check_keys, lookup
+from flygnn.metric_names import COUNT, METRICS, UPSTREAM_METRICS, check_keys, lookup
 from flygnn.project import ResultFolder
 from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, escape_prose, keep_together, table
 from flygnn.schema import Number, Strict, read_yaml, validated
@@ -186,6 +186,7 @@ def metric_cell(metrics: Mapping[str, Any] | None, name: str, condition: Conditi
     return Shown(format_value(value))
 
 
+UNFILTERED = "_unfiltered"
 LISTED_NAMES = 6  # more "n/a" cells of one column and reason are counted, not all named
 
 
@@ -271,7 +272,7 @@ def additional_metrics_table(
                 continue
             section = str(entry.get("section", "")) if isinstance(entry, Mapping) else ""
             names[name] = (order.get(section, len(order)), position, section)
-    rows, missing, current = [], {}, None
+    rows, missing, current, repeated = [], {}, None, []
     width = 2 + len(conditions)
     for name, (_, _, section) in sorted(names.items(), key=lambda item: item[1][:2]):
         if section != current:
@@ -279,8 +280,16 @@ def additional_metrics_table(
             rows.append([Cell(f"**{escape_markdown(title)}**", span=width)])
             current = section
         label = escape_markdown(name)
-        description = _description([(metrics.get(c.name) or {}).get(name) for c in conditions])
-        cells = [label, escape_markdown(description)]
+        if _same_as_filtered(name, conditions, metrics):
+            repeated.append(label)
+            continue
+        # what the metric means in words (the registry), not the slug of its definition's rules
+        description = (
+            METRICS[name].words
+            if name in METRICS
+            else _description([(metrics.get(c.name) or {}).get(name) for c in conditions])
+        )
+        cells = [label, escape_prose(description)]
         for condition in conditions:
             shown = metric_cell(metrics.get(condition.name), name, condition)
             if shown.reason:
@@ -299,4 +308,24 @@ def additional_metrics_table(
         f"({NOT_AVAILABLE} = not available, the reason is given below the table). "
         "Generated from results/<condition>/metrics.json."
     )
-    return table(grid, escape_markdown(caption), "tbl-additional-metrics") + _reasons(missing)
+    text = table(grid, escape_markdown(caption), "tbl-additional-metrics") + _reasons(missing)
+    if repeated:
+        text += (
+            f"\n{', '.join(repeated)}: the values of the metric without the suffix at every noise level, as "
+            "written here (upstream's \\|W\\* − W\\| ≤ 5 filter changes nothing they show); not repeated.\n"
+        )
+    return text
+
+
+def _same_as_filtered(
+    name: str, conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None]
+) -> bool:
+    """Whether ``name`` is an ``_unfiltered`` variant whose every value, as the book writes it, is that of the
+    filtered metric: then the row would repeat one the tables already show."""
+    if not name.endswith(UNFILTERED):
+        return False
+    base = name[: -len(UNFILTERED)]
+    if base not in METRICS:
+        return False
+    shown = [(metric_cell(metrics.get(c.name), name, c), metric_cell(metrics.get(c.name), base, c)) for c in conditions]
+    return all(ours.reason is None and ours.text == theirs.text for ours, theirs in shown)
