@@ -180,8 +180,11 @@ def placed_families(chapter_text: str) -> set[str]:
 
 
 def section_more(section: Section, conditions: Sequence[Condition], layout: ProjectLayout) -> str:
-    chapter = layout.chapters / f"{section.name}.qmd"
-    placed = placed_families(chapter.read_text()) if chapter.is_file() else set()
+    """The section's figures that no hand-written page of the book places itself (its chapter, or
+    another page such as an appendix), then the links to its executed notebooks."""
+    placed: set[str] = set()
+    for page in sorted(layout.chapters.glob("*.qmd")):
+        placed |= placed_families(page.read_text())
     parts = [GENERATED_NOTE]
     for family in section.figures:
         if family.name not in placed:
