@@ -169,3 +169,20 @@ def test_the_pages_are_made_only_when_the_render_made_html(listed, made):
 
     assert made_html({"QUARTO_PROJECT_OUTPUT_FILES": listed}) is made
     assert made_html({}) is True
+
+
+def test_html_outputs_reach_the_page_as_raw_html_so_no_cdn_script_is_loaded():
+    from flygnn.report.notebook_pages import embedded_notebook
+
+    table = {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+             "data": {"text/html": ["<table>\n", "<tr><td>1</td></tr></table>"], "text/plain": ["   a\n0  1"]}}  # fmt: skip
+    image = {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBOR", "text/plain": ["<Figure>"]}}
+    widget = {"output_type": "display_data", "metadata": {}, "data": {"text/html": "<div></div><script>x()</script>"}}
+    notebook = {"cells": [{"cell_type": "code", "source": "df", "outputs": [table, image, widget], "metadata": {}}]}
+    (shown_table, shown_image, shown_widget) = embedded_notebook(notebook)["cells"][0]["outputs"]
+    # Quarto loads require.js and jQuery from a CDN for any text/html output: none is left for a table
+    assert set(shown_table["data"]) == {"text/markdown"}
+    assert shown_table["data"]["text/markdown"] == "```{=html}\n<table>\n<tr><td>1</td></tr></table>\n```\n"
+    assert shown_image == image, "other outputs are untouched"
+    assert shown_widget == widget, "a real widget keeps its HTML (and the scripts it needs)"
+    assert notebook["cells"][0]["outputs"][0] is table, "the executed notebook itself is not changed"

@@ -104,7 +104,8 @@ def _escape_emphasis(prose: str) -> str:
 
 def embedded_notebook(notebook: dict) -> dict:
     """The executed notebook as its page shows it: Markdown cells made literal
-    (:func:`literal_prose`), code cells and their stored outputs untouched."""
+    (:func:`literal_prose`), HTML outputs as raw HTML (:func:`offline_output`), code cells and
+    the rest of their stored outputs untouched."""
     cells = []
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") == "markdown":
@@ -113,8 +114,28 @@ def embedded_notebook(notebook: dict) -> dict:
             # as lines, the way Jupyter stores them: Quarto joins a cell's lines and loses the
             # line breaks of a source given as one string (a heading ran into its paragraph)
             cell = {**cell, "source": literal.splitlines(keepends=True)}
+        elif cell.get("cell_type") == "code" and cell.get("outputs"):
+            cell = {**cell, "outputs": [offline_output(output) for output in cell["outputs"]]}
         cells.append(cell)
     return {**notebook, "cells": cells}
+
+
+def offline_output(output: dict) -> dict:
+    """A stored output whose ``text/html`` (a pandas table) becomes a raw HTML block in ``text/markdown``.
+
+    Quarto takes any ``text/html`` output for a JavaScript widget and loads require.js and jQuery
+    from a CDN into the page: the page then needs the network, and our tables need neither. The
+    same HTML as a raw block in a Markdown output reaches the page unchanged, without the scripts.
+    """
+    data = output.get("data")
+    if not isinstance(data, dict) or "text/html" not in data:
+        return output
+    html = data["text/html"]
+    html = "".join(html) if isinstance(html, list) else str(html)
+    if "<script" in html:  # a real widget: keep it, and with it what it needs
+        return output
+    rest = {kind: value for kind, value in data.items() if kind not in ("text/html", "text/plain")}
+    return {**output, "data": {**rest, "text/markdown": f"```{{=html}}\n{html}\n```\n"}}
 
 
 def embedded_path(layout: ProjectLayout, condition: str, section: str) -> Path:
