@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+from grid_tables import grid_cells
 from project_fixtures import EXTRA_METRIC, analysed_copy, write_fake_history, write_fake_per_type
 
 from flygnn.analysis.metrics import upstream_fit
@@ -289,23 +290,18 @@ def test_recovery_trend_known_answer():
     assert recovery_trend(rows[:2]) is None
 
 
-def test_glossary_has_one_row_per_metric_and_its_definition(project):
+def test_glossary_has_one_row_per_definition_naming_each_metric_once(project):
     layout, conditions = project
     chapters.build_chapters(layout, conditions, **QUIET)
     text = generated(layout, "glossary.qmd")
-    names = [
-        line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip()
-    ]
-    metric_rows = [n for n in names if n != "Metric"]
-    assert len(metric_rows) == len(set(metric_rows)), "no duplicated rows"
-    assert metric_rows[:5] == [
-        "W\\_corrected\\_R2",
-        "W\\_corrected\\_slope",
-        "tau\\_R2",
-        "V\\_rest\\_R2",
-        "clustering\\_accuracy",
-    ]
-    assert escape_markdown(EXTRA_METRIC["connectivity"]) in metric_rows
+    rows = grid_cells(text)[1:]
+    concepts = [row[0].split(":", 1)[0] for row in rows]
+    assert len(concepts) == len(set(concepts)), "one entry per definition"
+    listed = [name.split(" (", 1)[0] for row in rows for name in row[1].split("; ")]
+    assert len(listed) == len(set(listed)), "each metric in one entry"
+    assert escape_markdown(EXTRA_METRIC["connectivity"]) in listed
+    assert escape_markdown("W_corrected_R2") in rows[0][1], "the summary table's metrics come first"
+    assert "{#tbl-glossary}" in text and "@tbl-additional-metrics" in text
 
 
 def test_findings_words_do_not_overclaim():

@@ -1,9 +1,12 @@
-"""The glossary of metrics (``#tbl-glossary``): every metric of the metrics files, once.
+"""The glossary of metrics (``#tbl-glossary``): one entry per definition, naming every metric that uses it.
 
-Per metric: its definition (the text of :data:`flygnn.metric_names.DEFINITIONS`
-for the definition name metrics.json records, or the entry's own description for a
-count), the set it is computed on (edges, neurons, types, ranks k, seeds, points — the
-sizes metrics.json records, per σ when they differ) and its unit (the registry's).
+A definition (the name metrics.json records beside each value, its text in
+:data:`flygnn.metric_names.DEFINITIONS`) is one concept: "upstream-slope" is the same rule for
+three metrics. Each row gives the definition once, then the metrics that follow it with the
+set each is computed on (edges, neurons, types, ranks k, seeds, points — the sizes
+metrics.json records, per σ when they differ) and the unit (the registry's). Counts and
+fractions share one row each: what a count counts is its own description, which the table of
+all metrics prints beside it.
 """
 
 from __future__ import annotations
@@ -111,21 +114,41 @@ def unit(name: str) -> str:
     return escape_markdown(lookup(name).unit)
 
 
+def _concept(entries: Sequence[tuple[Condition, Mapping[str, Any]]]) -> str:
+    """The definition a metric follows: its recorded name, "count" for a described count."""
+    for _, entry in entries:
+        name = entry.get("definition")
+        if name:
+            return str(name)
+        if entry.get("description"):
+            return "count"
+    return ""
+
+
 def glossary_table(
     conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None], first: Sequence[str]
 ) -> str:
-    rows, texts = [], []
+    groups: dict[str, list[str]] = {}
     for name in metric_names(conditions, metrics, first):
-        entries = _entries(name, conditions, metrics)
-        texts.append(definition_text(entries))
-        rows.append([escape_markdown(name), escape_markdown(texts[-1]), computed_on(entries), unit(name)])
+        groups.setdefault(_concept(_entries(name, conditions, metrics)), []).append(name)
+    rows, texts = [], []
+    for concept, names in groups.items():
+        entries = _entries(names[0], conditions, metrics)
+        text = f"{concept}: {DEFINITIONS[concept]}" if concept in DEFINITIONS else definition_text(entries)
+        texts.append(text)
+        shown = []
+        for name in names:
+            on = computed_on(_entries(name, conditions, metrics))
+            shown.append(escape_markdown(name) + ("" if on == UNITLESS else f" ({on})"))
+        units = list(dict.fromkeys(unit(name) for name in names))
+        rows.append([escape_markdown(text), "; ".join(shown), ", ".join(units)])
     if not rows:
-        rows = [["(no metrics yet)", "", "", ""]]
-    longest = max(len(r[0]) for r in rows)
-    grid = GridTable([["Metric", "Definition", "Computed on", "Unit"]], rows, ["left"] * 4, [longest, 52, 26, 13])
+        rows = [["(no metrics yet)", "", ""]]
+    grid = GridTable([["Definition", "Metrics (computed on)", "Unit"]], rows, ["left"] * 3, [50, 40, 13])
     caption = (
-        "Glossary: every metric of the report with its definition, the set it is computed on (the sizes "
-        "metrics.json records) and its unit. R² and slopes are dimensionless; τ is in seconds, V\\_rest in "
+        "Glossary: each definition once, with the metrics of the report that follow it, the set each is "
+        "computed on (the sizes metrics.json records) and its unit. What each count counts is given beside "
+        "it in @tbl-additional-metrics. R² and slopes are dimensionless; τ is in seconds, V~rest~ in "
         "flyvis' arbitrary units."
     )
     terms = referenced_terms(texts)
