@@ -1,6 +1,6 @@
 """Generate the book's chapter parts from the conditions, the sections and the results.
 
-The chapters (``chapters/<section>.qmd``, ``index.qmd``) are prose written by hand;
+The chapters (``index.qmd``, ``chapters/<section>.qmd``, ``chapters/preface.qmd``) are prose written by hand;
 everything that depends on the conditions or on results is written here into
 ``chapters/_generated/`` and pulled in with ``{{< include >}}``:
 
@@ -13,6 +13,9 @@ everything that depends on the conditions or on results is written here into
                              links to the pages of the executed notebooks of every
                              condition (:mod:`flygnn.report.notebook_pages`)
 ``summary-table.qmd``        ``#tbl-summary`` (ours beside published)
+``key-findings.qmd``         ``#tbl-key-findings``: a verdict per row of the study's table
+                             and σ, and the sentences above it, for the first page
+                             (:mod:`flygnn.report.key_findings`)
 ``additional-metrics.qmd``   ``#tbl-additional-metrics``
 ``conditions.qmd``           the conditions in one sentence
 ``ground-truth-notice.qmd``  a warning on the first page when a ground truth is synthetic
@@ -516,7 +519,7 @@ def book_parts(
     them and write the downloads; False for placeholders), the per-type table, the texts whose
     numbers come from the results, the glossary and the downloads."""
     from flygnn.metric_format import format_value
-    from flygnn.report import book_figures, budget, findings, per_type, replicates, study
+    from flygnn.report import book_figures, budget, findings, key_findings, per_type, replicates, study
     from flygnn.report.glossary import glossary_table
     from flygnn.report.summary import metric_cell
     from flygnn.report.training import load_training
@@ -553,6 +556,8 @@ def book_parts(
         + study.differences(records, published, loss_figure="#fig-training-loss" in loss_grid),
         out / "downloads.qmd": GENERATED_NOTE + study.downloads(layout, conditions),
         out / "replicates.qmd": GENERATED_NOTE + replicates.project_replicates_part(layout, published),
+        out / "key-findings.qmd": GENERATED_NOTE
+        + key_findings.project_key_findings_part(layout, conditions, metrics, published),
         out / "matched-budget.qmd": GENERATED_NOTE + budget.project_matched_budget_part(layout, conditions, published),
     }
     for section in SECTIONS:
