@@ -117,6 +117,7 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     # and every id that is referenced is defined (dangling ones would read "?@fig-…")
     assert set(check.references) <= set(check.definitions)
     assert {"tbl-summary", "tbl-additional-metrics", "tbl-provenance", "tbl-figure-index"} <= set(check.definitions)
+    assert check.definitions["tbl-key-findings"] == check.definitions["sec-key-findings"] == ["index.qmd"]
     # every image shown exists: one per family and condition (without its type legend where it has
     # one, then that legend once per grid and once per panel as its lightbox description), and the
     # two figures across conditions (the stand-in bundles have no training-loss.png)
@@ -299,6 +300,9 @@ def test_placeholders_let_a_fresh_clone_load(tmp_path):
     table = (layout.generated / "summary-table.qmd").read_text()
     assert ["W corrected R²", "n/a", "0.9263", "n/a", "0.9898"] in grid_cells(table)
     assert "Not available for σ\u00a0=\u00a00 (not analysed yet)" in table
+    findings = (layout.generated / "key-findings.qmd").read_text()
+    assert "No condition has been analysed yet" in findings and "{#tbl-key-findings}" in findings
+    assert "| W corrected R² | n/a vs 0.9263 — not analysed yet | n/a vs 0.9898 — not analysed yet |" in findings
 
 
 def test_committed_book_loads_in_a_fresh_clone():
@@ -309,6 +313,22 @@ def test_committed_book_loads_in_a_fresh_clone():
     assert [p for p in check.problems if "does not exist" not in p] == []
     for family in figure_families():
         assert f"fig-{family.name}" in check.definitions
+
+
+def test_the_book_opens_with_the_key_findings():
+    """The landing page (HTML) and the first chapter (PDF) are the key findings; the preface follows."""
+    layout = ProjectLayout.at(ROOT)
+    config = chapters.load_quarto_config(layout)
+    assert [layout.relative(p) for p in chapters.chapter_files(layout, config)[:2]] == [
+        "index.qmd",
+        "chapters/preface.qmd",
+    ]
+    check = chapters.check_book(layout, config)
+    assert check.definitions["sec-key-findings"] == check.definitions["tbl-key-findings"] == ["index.qmd"]
+    assert check.definitions["sec-preface"] == check.definitions["tbl-summary"] == ["chapters/preface.qmd"]
+    assert {"fig-weights-corrected", "fig-tau", "fig-v-rest", "tbl-summary"} <= set(
+        i for i, pages in check.references.items() if "index.qmd" in pages
+    ), "each verdict links its evidence"
 
 
 def test_png_fixture_is_a_png():
