@@ -248,6 +248,17 @@ def test_duplicate_ids_and_dangling_references_are_found(tmp_path):
     assert "@fig-nowhere is referenced in ['chapters/spectral.qmd'] but defined nowhere" in problems
 
 
+def test_a_reference_to_an_unnumbered_section_is_found(tmp_path):
+    """Quarto renders it as "?@sec-preface" (and the HTML check then fails the build)."""
+    layout = analysed_copy(tmp_path)
+    chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
+    assert chapters.check_book(layout).unnumbered == {"sec-key-findings", "sec-preface"}
+    spectral = layout.chapters / "spectral.qmd"
+    spectral.write_text(spectral.read_text() + "\nAs @sec-preface says, and @sec-summary.\n")
+    (problem,) = chapters.check_book(layout).problems
+    assert problem.startswith("@sec-preface is referenced in ['chapters/spectral.qmd'] but is an unnumbered section")
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
@@ -324,8 +335,13 @@ def test_the_book_opens_with_the_key_findings():
         "chapters/preface.qmd",
     ]
     check = chapters.check_book(layout, config)
-    assert check.definitions["sec-key-findings"] == check.definitions["tbl-key-findings"] == ["index.qmd"]
-    assert check.definitions["sec-preface"] == check.definitions["tbl-summary"] == ["chapters/preface.qmd"]
+    # the verdicts and the numbers behind them on one page: two unnumbered chapters would both have a "Table 1"
+    for identifier in ("sec-key-findings", "tbl-key-findings", "tbl-summary"):
+        assert check.definitions[identifier] == ["index.qmd"], identifier
+    assert check.definitions["sec-preface"] == ["chapters/preface.qmd"]
+    assert not [
+        i for i, pages in check.definitions.items() if i.startswith("tbl-") and pages == ["chapters/preface.qmd"]
+    ]
     assert {"fig-weights-corrected", "fig-tau", "fig-v-rest", "tbl-summary"} <= set(
         i for i, pages in check.references.items() if "index.qmd" in pages
     ), "each verdict links its evidence"

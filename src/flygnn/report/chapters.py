@@ -63,6 +63,7 @@ GENERATED_NOTE = (
 SUMMARY_CHAPTER = "chapters/summary.qmd"
 INCLUDE = re.compile(r"\{\{<\s*include\s+(\S+?)\s*>\}\}")
 ID_DEFINITION = re.compile(r"\{#((?:fig|tbl|sec|eq)-[A-Za-z0-9_-]+)[\s}]")
+UNNUMBERED = re.compile(r"\{#(sec-[A-Za-z0-9_-]+)\s[^}]*\.unnumbered[\s}]")
 CROSS_REFERENCE = re.compile(r"(?<![\w\\])@((?:fig|tbl|sec|eq)-[A-Za-z0-9_-]*[A-Za-z0-9_])")
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCED_CODE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
@@ -665,6 +666,7 @@ class BookCheck:
     """Ids, cross-references and images of the whole book, after include expansion."""
 
     definitions: dict[str, list[str]] = field(default_factory=dict)  # id -> files defining it
+    unnumbered: set[str] = field(default_factory=set)  # ids of the sections without a number
     references: dict[str, list[str]] = field(default_factory=dict)  # id -> files referencing it
     images: dict[str, list[Path]] = field(default_factory=dict)  # file -> image paths (resolved)
 
@@ -677,6 +679,13 @@ class BookCheck:
             f"@{i} is referenced in {sorted(set(f))} but defined nowhere"
             for i, f in self.references.items()
             if i not in self.definitions
+        ]
+        # Quarto leaves "?@sec-x" for a section it cannot number; a Markdown link to its file works
+        problems += [
+            f"@{i} is referenced in {sorted(set(f))} but is an unnumbered section, which Quarto cannot "
+            "cross-reference: link its file instead, e.g. [Preface](chapters/preface.qmd)"
+            for i, f in self.references.items()
+            if i in self.unnumbered
         ]
         problems += [
             f"{page} shows {image}, which does not exist"
@@ -696,6 +705,7 @@ def check_book(layout: ProjectLayout, config: dict[str, Any] | None = None) -> B
         text = _without_code(expand_includes(chapter))
         for identifier in ID_DEFINITION.findall(text):
             check.definitions.setdefault(identifier, []).append(page)
+        check.unnumbered.update(UNNUMBERED.findall(text))
         for identifier in CROSS_REFERENCE.findall(text):
             check.references.setdefault(identifier, []).append(page)
         images = [m for m in IMAGE.findall(text) if "://" not in m]
