@@ -139,9 +139,9 @@ def test_the_part_words_the_verdicts_and_links_their_evidence():
     )
     assert "{#tbl-key-findings}" in text and "neither is better by\nmore than 0.005" in text
     prose = " ".join(lines[:header])
-    assert "Of the 5 values the study publishes for these noise levels, our committed bundles match 2 to within " \
-        "0.005, exceed 2 and fall short of 1; each number" in prose  # fmt: skip
-    assert "The shortfall: W corrected R² at σ\u00a0=\u00a00.05 (0.9786 against 0.9852; no replicate runs" in prose
+    assert "Of the 5 values the study publishes for these noise levels, our committed bundles match 2 (to within " \
+        "0.005), exceed 2 and fall short of 1; each number" in prose  # fmt: skip
+    assert "The shortfall: W corrected R² at σ\u00a0=\u00a00.05 (0.9786 against 0.9852)." in prose
     assert (
         "At σ\u00a0=\u00a00.5, 2 replicate runs of the `fast` recipe put the published W corrected slope within their "
         "run-to-run spread and the published W corrected R² below it and τ R² above it (@tbl-replicates" in prose
