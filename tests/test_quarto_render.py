@@ -362,6 +362,13 @@ def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
     assert "Not available for σ&nbsp;=&nbsp;0.5 (not computed: absent from results/sigma-0p5/metrics.json)" in (
         (book / "index.html").read_text()
     )
+    # the landing page is the key findings, each verdict linked to its evidence
+    landing = (book / "index.html").read_text()
+    assert 'id="sec-key-findings"' in landing and 'id="tbl-key-findings"' in landing
+    assert re.search(r'href="chapters/connectivity\.html#fig-weights-corrected"', landing)
+    assert 'href="#tbl-summary"' in landing, "with the numbers behind the verdicts"
+    # the summary table is Table 2 of that page: the preface, unnumbered too, has no table of its own
+    assert "Table&nbsp;1: Key findings" in landing and "Table&nbsp;2: Recovery of connectivity" in landing
 
 
 @needs_quarto

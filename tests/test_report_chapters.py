@@ -117,6 +117,7 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     # and every id that is referenced is defined (dangling ones would read "?@fig-…")
     assert set(check.references) <= set(check.definitions)
     assert {"tbl-summary", "tbl-additional-metrics", "tbl-provenance"} <= set(check.definitions)
+    assert check.definitions["tbl-key-findings"] == check.definitions["sec-key-findings"] == ["index.qmd"]
     # every image shown exists: one per family and condition (without its type legend where it has
     # one, then that legend once per grid and once per panel as its lightbox description), and the
     # two figures across conditions (the stand-in bundles have no training-loss.png)
@@ -247,6 +248,17 @@ def test_duplicate_ids_and_dangling_references_are_found(tmp_path):
     assert "@fig-nowhere is referenced in ['chapters/spectral.qmd'] but defined nowhere" in problems
 
 
+def test_a_reference_to_an_unnumbered_section_is_found(tmp_path):
+    """Quarto renders it as "?@sec-preface" (and the HTML check then fails the build)."""
+    layout = analysed_copy(tmp_path)
+    chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
+    assert chapters.check_book(layout).unnumbered == {"sec-key-findings", "sec-preface"}
+    spectral = layout.chapters / "spectral.qmd"
+    spectral.write_text(spectral.read_text() + "\nAs @sec-preface says, and @sec-summary.\n")
+    (problem,) = chapters.check_book(layout).problems
+    assert problem.startswith("@sec-preface is referenced in ['chapters/spectral.qmd'] but is an unnumbered section")
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
@@ -299,6 +311,9 @@ def test_placeholders_let_a_fresh_clone_load(tmp_path):
     table = (layout.generated / "summary-table.qmd").read_text()
     assert ["W corrected R²", "n/a", "0.9263", "n/a", "0.9898"] in grid_cells(table)
     assert "Not available for σ\u00a0=\u00a00 (not analysed yet)" in table
+    findings = (layout.generated / "key-findings.qmd").read_text()
+    assert "No condition has been analysed yet" in findings and "{#tbl-key-findings}" in findings
+    assert "| W corrected R² | n/a vs 0.9263 — not analysed yet | n/a vs 0.9898 — not analysed yet |" in findings
 
 
 def test_committed_book_loads_in_a_fresh_clone():
@@ -309,6 +324,27 @@ def test_committed_book_loads_in_a_fresh_clone():
     assert [p for p in check.problems if "does not exist" not in p] == []
     for family in figure_families():
         assert f"fig-{family.name}" in check.definitions
+
+
+def test_the_book_opens_with_the_key_findings():
+    """The landing page (HTML) and the first chapter (PDF) are the key findings; the preface follows."""
+    layout = ProjectLayout.at(ROOT)
+    config = chapters.load_quarto_config(layout)
+    assert [layout.relative(p) for p in chapters.chapter_files(layout, config)[:2]] == [
+        "index.qmd",
+        "chapters/preface.qmd",
+    ]
+    check = chapters.check_book(layout, config)
+    # the verdicts and the numbers behind them on one page: two unnumbered chapters would both have a "Table 1"
+    for identifier in ("sec-key-findings", "tbl-key-findings", "tbl-summary"):
+        assert check.definitions[identifier] == ["index.qmd"], identifier
+    assert check.definitions["sec-preface"] == ["chapters/preface.qmd"]
+    assert not [
+        i for i, pages in check.definitions.items() if i.startswith("tbl-") and pages == ["chapters/preface.qmd"]
+    ]
+    assert {"fig-weights-corrected", "fig-tau", "fig-v-rest", "tbl-summary"} <= set(
+        i for i, pages in check.references.items() if "index.qmd" in pages
+    ), "each verdict links its evidence"
 
 
 def test_png_fixture_is_a_png():

@@ -1,6 +1,6 @@
 """Generate the book's chapter parts from the conditions, the sections and the results.
 
-The chapters (``chapters/<section>.qmd``, ``index.qmd``) are prose written by hand;
+The chapters (``index.qmd``, ``chapters/<section>.qmd``, ``chapters/preface.qmd``) are prose written by hand;
 everything that depends on the conditions or on results is written here into
 ``chapters/_generated/`` and pulled in with ``{{< include >}}``:
 
@@ -13,6 +13,9 @@ everything that depends on the conditions or on results is written here into
                              links to the pages of the executed notebooks of every
                              condition (:mod:`flygnn.report.notebook_pages`)
 ``summary-table.qmd``        ``#tbl-summary`` (ours beside published)
+``key-findings.qmd``         ``#tbl-key-findings``: a verdict per row of the study's table
+                             and σ, and the sentences above it, for the first page
+                             (:mod:`flygnn.report.key_findings`)
 ``additional-metrics.qmd``   ``#tbl-additional-metrics``
 ``conditions.qmd``           the conditions in one sentence
 ``ground-truth-notice.qmd``  a warning on the first page when a ground truth is synthetic
@@ -59,6 +62,7 @@ GENERATED_NOTE = (
 SUMMARY_CHAPTER = "chapters/summary.qmd"
 INCLUDE = re.compile(r"\{\{<\s*include\s+(\S+?)\s*>\}\}")
 ID_DEFINITION = re.compile(r"\{#((?:fig|tbl|sec|eq)-[A-Za-z0-9_-]+)[\s}]")
+UNNUMBERED = re.compile(r"\{#(sec-[A-Za-z0-9_-]+)\s[^}]*\.unnumbered[\s}]")
 CROSS_REFERENCE = re.compile(r"(?<![\w\\])@((?:fig|tbl|sec|eq)-[A-Za-z0-9_-]*[A-Za-z0-9_])")
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCED_CODE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
@@ -508,7 +512,7 @@ def book_parts(
     them and write the downloads; False for placeholders), the per-type table, the texts whose
     numbers come from the results, the glossary and the downloads."""
     from flygnn.metric_format import format_value
-    from flygnn.report import book_figures, budget, findings, per_type, replicates, study, validation
+    from flygnn.report import book_figures, budget, findings, key_findings, per_type, replicates, study, validation
     from flygnn.report.glossary import glossary_table
     from flygnn.report.summary import metric_cell
     from flygnn.report.training import load_training
@@ -546,6 +550,8 @@ def book_parts(
         out / "downloads.qmd": GENERATED_NOTE + study.downloads(layout, conditions),
         out / "held-out.qmd": GENERATED_NOTE + validation.held_out_part(conditions, metrics),
         out / "replicates.qmd": GENERATED_NOTE + replicates.project_replicates_part(layout, published),
+        out / "key-findings.qmd": GENERATED_NOTE
+        + key_findings.project_key_findings_part(layout, conditions, metrics, published),
         out / "matched-budget.qmd": GENERATED_NOTE + budget.project_matched_budget_part(layout, conditions, published),
     }
     for section in SECTIONS:
@@ -653,6 +659,7 @@ class BookCheck:
     """Ids, cross-references and images of the whole book, after include expansion."""
 
     definitions: dict[str, list[str]] = field(default_factory=dict)  # id -> files defining it
+    unnumbered: set[str] = field(default_factory=set)  # ids of the sections without a number
     references: dict[str, list[str]] = field(default_factory=dict)  # id -> files referencing it
     images: dict[str, list[Path]] = field(default_factory=dict)  # file -> image paths (resolved)
 
@@ -665,6 +672,13 @@ class BookCheck:
             f"@{i} is referenced in {sorted(set(f))} but defined nowhere"
             for i, f in self.references.items()
             if i not in self.definitions
+        ]
+        # Quarto leaves "?@sec-x" for a section it cannot number; a Markdown link to its file works
+        problems += [
+            f"@{i} is referenced in {sorted(set(f))} but is an unnumbered section, which Quarto cannot "
+            "cross-reference: link its file instead, e.g. [Preface](chapters/preface.qmd)"
+            for i, f in self.references.items()
+            if i in self.unnumbered
         ]
         problems += [
             f"{page} shows {image}, which does not exist"
@@ -684,6 +698,7 @@ def check_book(layout: ProjectLayout, config: dict[str, Any] | None = None) -> B
         text = _without_code(expand_includes(chapter))
         for identifier in ID_DEFINITION.findall(text):
             check.definitions.setdefault(identifier, []).append(page)
+        check.unnumbered.update(UNNUMBERED.findall(text))
         for identifier in CROSS_REFERENCE.findall(text):
             check.references.setdefault(identifier, []).append(page)
         images = [m for m in IMAGE.findall(text) if "://" not in m]

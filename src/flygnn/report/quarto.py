@@ -34,6 +34,8 @@ MINIMUM_VERSION = (1, 9)
 UPDATED_ENV = "FLYGNN_REPORT_UPDATED"
 # what every book shows besides the σ-grids (flygnn.report.chapters.book_parts)
 BOOK_IDS = {
+    "sec-key-findings": "the key-findings page",
+    "tbl-key-findings": "the key-findings table",
     "tbl-summary": "the summary table",
     "fig-metrics-vs-sigma": "the figure of the summary metrics against σ",
     "fig-recovery-curves": "the figure of recovery during training",

@@ -40,13 +40,24 @@ def _spread_text(spread: Spread) -> str:
     return f"{low}–{high}" if spread.by_range else f"{low}–{high} (±2 SD)"
 
 
-def _verdict(spread: Spread, published: float | None) -> str:
+def where_published_lies(spread: Spread, published: float | None) -> str:
+    """Where a published value lies against a spread: "within", "above" or "below"; "n/a" when the
+    spread has fewer than two runs, "" when nothing was published."""
     inside = spread.contains(published)
     if inside is None or spread.n < 2:
         return "" if published is None else "n/a"
     if inside:
         return "within"
     return "above" if published > spread.high else "below"
+
+
+def spreads_by_sigma(
+    rows: Sequence[Mapping[str, Any]], recipe: str = REPLICATE_RECIPE
+) -> dict[float, dict[str, Spread]]:
+    """σ → metric → the :class:`Spread` of the recipe's replicates on the natural stimulus at that σ
+    (only the σ with a record)."""
+    replicates = [row for row in rows if is_replicate_of(row, recipe)]
+    return {float(group["sigma"]): group["spreads"] for group in summarize(replicates, UPSTREAM_METRICS)}
 
 
 def replicate_table(
@@ -65,7 +76,7 @@ def replicate_table(
         for metric in UPSTREAM_METRICS:
             spread = group["spreads"][metric]
             value = value_at(published.get(metric, {}), sigma)
-            verdict = _verdict(spread, value)
+            verdict = where_published_lies(spread, value)
             table_rows.append(
                 {
                     "label": labels[metric],
