@@ -38,7 +38,7 @@ needs_quarto = pytest.mark.skipif(
 FAKE_QUARTO = textwrap.dedent(
     '''\
     #!{python}
-    """A stand-in for `quarto`: writes one HTML page per chapter with the ids and images of
+    """A stand-in for `quarto`: writes one HTML page per chapter and appendix with the ids and images of
     its (include-expanded) Markdown, the book PDF and the notebook pages. FAKE_QUARTO_MODE:
     ok | fail | unresolved | nopdf | nonotebooks."""
     import os, re, shutil, sys
@@ -60,7 +60,7 @@ FAKE_QUARTO = textwrap.dedent(
     def expand(path):
         return include.sub(lambda m: expand(path.parent / m.group(1)), path.read_text())
     config = yaml.safe_load(Path("_quarto.yml").read_text())
-    for chapter in config["book"]["chapters"]:
+    for chapter in config["book"]["chapters"] + config["book"].get("appendices", []):
         source = Path(chapter)
         text = expand(source)
         ids = re.findall(r"\\{{#([\\w-]+)", text)
