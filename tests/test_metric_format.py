@@ -9,7 +9,7 @@ from matplotlib import pyplot as plt
 from flygnn.conditions import Condition
 from flygnn.figures.embeddings import cluster_confusion_figure
 from flygnn.metric_format import NOT_AVAILABLE, format_value
-from flygnn.report.findings import Reader, embeddings
+from flygnn.report.findings import findings
 from flygnn.report.summary import metric_cell
 
 
@@ -42,9 +42,9 @@ def test_the_clustering_figure_and_the_tables_quote_the_same_clustering_numbers(
     fig = cluster_confusion_figure(np.arange(200) % 7, types, [f"T{k}" for k in range(65)], 100, values)
     (printed,) = fig.axes[0].texts
     plt.close(fig)
-    sentence = embeddings(Reader(metrics, condition))
+    part = findings("embeddings", [condition], {condition.name: metrics})
     for name in values:
         table = metric_cell(metrics, name, condition).text
         assert f"{name}: {table}" in printed.get_text(), "the figure writes the number as the table does"
-        assert table in sentence, "and so does the chapter's results paragraph"
-    assert "84.5" not in sentence, "never a second rounding of the same number (84.5 %)"
+        assert f"| {table} |" in part, "and so does the chapter's results table"
+    assert "84.5" not in part, "never a second rounding of the same number (84.5 %)"

@@ -101,8 +101,10 @@ def test_nan_and_missing_metrics_read_not_available_with_the_reason(project):
     assert "τ R² at σ = 0 (undefined: metrics.json holds no finite value)" in caption
     assert "V\\_rest R² at σ = 0.5 (not computed: absent from results/sigma-0p5/metrics.json)" in caption
     text = generated(layout, "findings-biophysics.qmd")
-    assert "τ R² n/a (undefined: metrics.json holds no finite value)" in text
-    assert "V~rest~ R² n/a (not computed: absent from results/sigma-0p5/metrics.json)" in text
+    assert "| τ R² (upstream) | n/a |" in text, "the cell of σ = 0, the first column"
+    reasons = {line.split(": ", 1)[0]: line for line in text.splitlines() if line.startswith("- Not available")}
+    assert "τ R² (upstream)" in reasons["- Not available for σ\u00a0=\u00a00 (undefined"]
+    assert "V~rest~ R² (upstream)" in reasons["- Not available for σ\u00a0=\u00a00.5 (not computed"]
     rows = list(csv.DictReader((layout.results / "downloads" / "summary.csv").open()))
     tau = next(r for r in rows if r["metric"] == "tau_R2" and r["condition"] == "sigma-0")
     assert tau["ours"] == "" and tau["note"] == "undefined: metrics.json holds no finite value"
@@ -305,6 +307,7 @@ def test_glossary_has_one_row_per_definition_naming_each_metric_once(project):
 
 
 def test_findings_words_do_not_overclaim():
+    assert findings.recovery(0.03) == "not recovered" and findings.recovery(0.35) == "only in part"
     assert findings.recovery_words(0.03, "V_rest") == "the fit does not recover V_rest"
     assert findings.recovery_words(0.35, "V_rest") == "the fit recovers V_rest only in part"
     assert findings.recovery_words(0.99, "τ") == "the fit recovers most of the variance of τ"

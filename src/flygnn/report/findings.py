@@ -1,32 +1,43 @@
-"""The sentences of the book whose numbers come from the results: one paragraph per chapter.
+"""The chapters' results at each noise level: one small table per chapter, then what the noise levels share.
 
-``findings-<section>.qmd`` says, for each noise level, what the chapter's figures show,
-with the numbers of ``results/<condition>/metrics.json`` written in (never typed by
-hand), and in words that claim no more than the numbers: an R² below
-:data:`NOT_RECOVERED` is "not recovered", one below :data:`PARTLY` "only in part".
-A metric that is missing or undefined reads "n/a (reason)".
+``findings-<section>.qmd`` is a pipe table (``#tbl-findings-<section>``) whose rows are the
+quantities the chapter's figures show and whose columns are the noise levels, with the
+numbers of ``results/<condition>/metrics.json`` written in (never typed by hand), then a
+sentence or two on what is common to every σ or changes with it. Python computes the cells
+and the readings; the template ``templates/findings.qmd.j2`` words them. Words claim no more
+than the numbers: an R² below :data:`NOT_RECOVERED` is "not recovered", one below
+:data:`PARTLY` "only in part". A metric that is missing or undefined reads "n/a" in its cell
+and the reason is listed below the table.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flygnn import metric_names as names
 from flygnn.conditions import Condition
+from flygnn.metric_format import NOT_AVAILABLE
 from flygnn.metric_names import lookup
-from flygnn.report.markdown import escape_markdown, escape_message, keep_together, subscripts
-from flygnn.report.summary import metric_cell
+from flygnn.report.markdown import display_width, escape_markdown, escape_message, escape_prose, keep_together
+from flygnn.report.summary import Shown, metric_cell
+from flygnn.report.template import render
 
 NOT_RECOVERED = 0.1  # R² below this: the estimate is essentially unrelated to the truth
 PARTLY = 0.7  # R² below this: recovered only in part
+SCALE_TOLERANCE = 0.1  # a slope of W* further than this from 1: the corrected weights are compressed or stretched
+SEPARATED = 0.99  # clustering accuracy on the embedding alone from which its type clouds count as separated
+NOTHING_LEFT_OUT = "—"  # a score "without the zero-range neurons" where there are none to leave out
+PER_SECOND = "s\u207b\u00b9"  # s⁻¹: no slash for a line to break after, no invisible character to keep it
 
 Metrics = Mapping[str, Mapping[str, Any] | None]
 
 
 class Reader:
-    """The metrics of one condition: ``text(name)`` for prose, ``value(name)`` for decisions.
+    """The metrics of one condition: ``shown(name)`` for a table cell, ``text(name)`` for prose,
+    ``value(name)`` for decisions.
 
     ``name`` is a registered metric (:mod:`flygnn.metric_names`); any other raises.
     """
@@ -42,10 +53,13 @@ class Reader:
             return None
         return value
 
+    def shown(self, name: str) -> Shown:
+        return metric_cell(self.metrics, name, self.condition)
+
     def text(self, name: str) -> str:
-        shown = metric_cell(self.metrics, name, self.condition)
+        shown = self.shown(name)
         if shown.reason:
-            return f"n/a ({escape_message(shown.reason)})"
+            return f"{NOT_AVAILABLE} ({escape_message(shown.reason)})"
         return shown.text
 
     def detail(self, name: str, key: str) -> Any:
@@ -54,159 +68,310 @@ class Reader:
         return entry.get(key) if isinstance(entry, Mapping) else None
 
 
+def recovery(r2: float) -> str:
+    """How much an R² says was recovered, as the verdict rows write it."""
+    if r2 < NOT_RECOVERED:
+        return "not recovered"
+    if r2 < PARTLY:
+        return "only in part"
+    return "most of the variance"
+
+
 def recovery_words(r2: float | None, what: str) -> str:
-    """How much an R² says was recovered, in words that do not overclaim."""
+    """How much an R² says was recovered, in a sentence that does not overclaim."""
     if r2 is None:
         return f"{what}: not available"
-    if r2 < NOT_RECOVERED:
-        return f"the fit does not recover {what}"
-    if r2 < PARTLY:
-        return f"the fit recovers {what} only in part"
-    return f"the fit recovers most of the variance of {what}"
+    return {
+        "not recovered": f"the fit does not recover {what}",
+        "only in part": f"the fit recovers {what} only in part",
+    }.get(recovery(r2), f"the fit recovers most of the variance of {what}")
 
 
-def _count(value: float | None) -> str:
-    return "n/a" if value is None else f"{int(value):,}"
+# --- the rows: a label and, per condition, what its cell shows -------------------------------------------------
 
 
-def connectivity(m: Reader) -> str:
-    slope = m.value(names.W_CORRECTED_SLOPE)
-    shape = ""
-    if slope is not None and abs(slope - 1) > 0.1:
-        shape = f" — the corrected weights are {'compressed towards 0' if slope < 1 else 'stretched'} (slope ≠ 1)"
-    return (
-        f"W\\* against W has R² {m.text(names.W_CORRECTED_R2)} and slope {m.text(names.W_CORRECTED_SLOPE)} "
-        f"by upstream's rules{shape}; over the edges whose W\\* is defined, R² {m.text(names.W_CORRECTED_R2_IDENTIFIABLE)}, "
-        f"and without the few edges with \\|W\\| ≥ 1, R² {m.text(names.W_CORRECTED_R2_SMALL_WEIGHTS)}. "
-        f"{_count(m.value(names.UNIDENTIFIABLE_NEURONS))} neurons stay mostly below 0 (μ + s ≤ 0): their outgoing "
-        "weights are not identifiable and upstream scores them with s_g = 1. "
-        f"The raw Ŵ has R² {m.text(names.W_RAW_R2)}."
-    )
+@dataclass(frozen=True)
+class Row:
+    """One row of a section's table: ``label`` (Markdown) and ``cell``, what it shows for one condition."""
+
+    label: str
+    cell: Callable[[Reader], Shown]
 
 
-def embeddings(m: Reader) -> str:
-    alone = m.value(names.CLUSTERING_ACCURACY_EMBEDDING_ONLY)
-    overlap = ""
-    if alone is not None:
-        overlap = (
-            f" — {100 * (1 - alone):.1f} % of the neurons are not in the cluster matched to their type, so type "
-            "clouds of the embedding overlap"
-            if alone < 0.99
-            else " — the types are separated in the embedding"
-        )
-    # accuracies as the tables and the UMAP figure write them (flygnn.metric_format), never re-rounded
-    return (
-        f"upstream's GMM has a clustering accuracy of {m.text(names.CLUSTERING_ACCURACY)} (the share of neurons in "
-        f"the cluster matched one-to-one to their type). On the embedding a alone it reaches "
-        f"{m.text(names.CLUSTERING_ACCURACY_EMBEDDING_ONLY)}{overlap}; on the true parameters "
-        f"{m.text(names.CLUSTERING_ACCURACY_TRUE_PARAMETERS)} (what perfectly recovered τ, V_rest and W would "
-        f"give this clustering); standardised features over three seeds give "
-        f"{m.text(names.CLUSTERING_ACCURACY_STANDARDISED)}."
-    )
+def metric(label: str, name: str) -> Row:
+    """The row of metric ``name`` as metrics.json holds it; ``label`` is prose (subscripts typeset here)."""
+    return Row(escape_prose(label), lambda m: m.shown(name))
 
 
-def functions(m: Reader) -> str:
-    return (
-        f"f_θ against the true line (V_rest − v)/τ has a median per-neuron R² of {m.text(names.F_THETA_R2_MEDIAN)} "
-        f"(its shape) and a pooled identity R² of {m.text(names.F_THETA_R2_IDENTITY)} (shape, gain and offset "
-        f"together); g_φ², normalised by its gain, against ReLU(v) has a median R² of "
-        f"{m.text(names.G_PHI_R2_MEDIAN)} over the neurons whose gain can be read "
-        f"({_count(m.value(names.G_PHI_UNIDENTIFIABLE_NEURONS))} left out)."
-    )
+def reading(label: str, inputs: Sequence[str], read: Callable[..., str]) -> Row:
+    """A row of words that follow from the metrics ``inputs``: ``read(*values)``; "n/a", with the
+    reason of the first input that is not available, where one is not."""
+
+    def cell(m: Reader) -> Shown:
+        for name in inputs:
+            shown = m.shown(name)
+            if shown.reason:
+                return Shown(NOT_AVAILABLE, shown.reason)
+        return Shown(read(*(m.value(name) for name in inputs)))
+
+    return Row(escape_prose(label), cell)
 
 
-def biophysics(m: Reader) -> str:
-    zero = m.value(names.ZERO_RANGE_NEURONS)
-    excluded = ""
-    if zero:
-        excluded = (
-            f" ({m.text(names.TAU_R2_EXCLUDING_ZERO_RANGE)} without the {_count(zero)} neurons whose voltage never "
-            "varied, which upstream's rules score as τ̂ = 1)"
-        )
-    return (
-        f"τ R² {m.text(names.TAU_R2)}{excluded}, per type {m.text(names.TAU_R2_PER_TYPE)}: "
-        f"{recovery_words(m.value(names.TAU_R2), 'τ')}. V_rest R² {m.text(names.V_REST_R2)}, per type "
-        f"{m.text(names.V_REST_R2_PER_TYPE)}, at the operating point {m.text(names.V_REST_OPERATING_R2)}: "
-        f"{recovery_words(m.value(names.V_REST_R2), 'V_rest')}."
-    )
+def counted(label: str, name: str, readers: Sequence[Reader], before: str = "") -> Row:
+    """The row of metric ``name`` whose label starts with the number of values it compares (its ``k``,
+    "top-100 singular values"): in the label when every condition compares as many, else in each cell."""
+    ks = {k for m in readers if isinstance(k := m.detail(name, "k"), int)}
+    if len(ks) == 1:
+        return metric(f"{before}{ks.pop()} {label}", name)
+
+    def cell(m: Reader) -> Shown:
+        shown, k = m.shown(name), m.detail(name, "k")
+        return Shown(f"{shown.text} (k = {k})") if isinstance(k, int) and not shown.reason else shown
+
+    return Row(escape_prose(label), cell)
 
 
-def _counted(m: Reader, name: str, before: str, words: str) -> str:
-    """``words`` preceded by the number of values metric ``name`` compares (its ``k``): "top-100
-    singular values"; just ``words`` when metrics.json does not say."""
-    k = m.detail(name, "k")
-    return f"{before}{k} {words}" if isinstance(k, int) else words
+# --- what the noise levels share: a metric's course over σ and the σ of each reading -------------------------
 
 
-def _all_known(m: Reader, keys: Sequence[str]) -> list[float] | None:
-    values = [m.value(key) for key in keys]
-    return None if any(v is None for v in values) else values
+@dataclass(frozen=True)
+class Trend:
+    """How a metric goes with σ, as the table writes it: ``course`` is "rises" or "falls" (strictly, over
+    every σ), "same" (one text at every σ) or "" (neither: ``best`` are the σ where it is highest)."""
+
+    what: str
+    course: str
+    first: str
+    last: str
+    highest: str
+    best: list[str]
+    first_label: str
+    last_label: str
 
 
-PER_SECOND = "s\u207b\u00b9"  # s⁻¹: no slash for a line to break after, no invisible character to keep it
-
-
-def _rate(m: Reader, name: str) -> str:
-    """A rate with its unit, never broken across lines (a reason why it is missing may be)."""
-    text = f"{m.text(name)} {PER_SECOND}"
-    return keep_together(text) if m.value(name) is not None else text
-
-
-def _dynamics(m: Reader) -> str:
-    true, learned = m.value(names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE), m.value(names.JACOBIAN_SPECTRAL_ABSCISSA_LEARNED)
-    reading = ""
-    if true is not None and learned is not None:
-        if learned >= 0:
-            reading = ": the learned linearisation is not stable at μ"
-        elif learned != true:
-            reading = (
-                f": both stable at μ, the learned slowest mode decaying "
-                f"{'faster' if learned < true else 'more slowly'} than the true one"
-            )
-    excluded = m.value(names.JACOBIAN_EXCLUDED_NEURONS)
-    left_out = f"; {_count(excluded)} neurons without τ̂ left out" if excluded else ""
-    return (
-        f"The Jacobian of the linearised dynamics (@fig-spectral-dynamics; "
-        f"{_count(m.value(names.JACOBIAN_ACTIVE_NEURONS))} neurons with {keep_together('μ > 0')}{left_out}) has its "
-        f"largest real part at {_rate(m, names.JACOBIAN_SPECTRAL_ABSCISSA_LEARNED)} learned against "
-        f"{_rate(m, names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE)} true{reading}; its "
-        f"{_counted(m, names.JACOBIAN_RIGHTMOST_ERROR, '', 'rightmost eigenvalues')}, matched by rank, differ from the "
-        f"true ones by a mean relative error of {m.text(names.JACOBIAN_RIGHTMOST_ERROR)}."
-    )
-
-
-def spectral(m: Reader) -> str:
-    """Singular values and vectors of W* read against the permutation null, then the linearised dynamics."""
-    error, null_error = (
-        m.value(names.SPECTRAL_SINGULAR_VALUES_ERROR),
-        m.value(names.SPECTRAL_SINGULAR_VALUES_ERROR_NULL),
-    )
-    null_error_text = m.text(names.SPECTRAL_SINGULAR_VALUES_ERROR_NULL)
-    if error is None or null_error is None:
-        against_null = f"null: {null_error_text}"
+def trend(what: str, name: str, readers: Sequence[Reader]) -> Trend | None:
+    """The course of metric ``name`` over σ; None unless every condition has a value and there are two."""
+    ordered = sorted(readers, key=lambda m: m.condition.sigma)
+    values = [m.value(name) for m in ordered]
+    if len(ordered) < 2 or any(v is None for v in values):
+        return None
+    texts = [m.shown(name).text for m in ordered]  # differences the table does not show are none
+    steps = [(a < b, a > b, ta == tb) for a, b, ta, tb in zip(values, values[1:], texts, texts[1:], strict=False)]
+    if all(same for _, _, same in steps):
+        course = "same"
+    elif all(up and not same for up, _, same in steps):
+        course = "rises"
+    elif all(down and not same for _, down, same in steps):
+        course = "falls"
     else:
-        against_null = f"{'below' if error < null_error else 'not below'} the null's {null_error_text}"
-    ours = _all_known(m, (names.SPECTRAL_LEFT_ALIGNMENT, names.SPECTRAL_RIGHT_ALIGNMENT))
-    baselines = _all_known(
-        m, (names.SPECTRAL_LEFT_ALIGNMENT_NULL, names.SPECTRAL_RIGHT_ALIGNMENT_NULL, names.SPECTRAL_RANDOM_ALIGNMENT)
-    )
-    above = "against"
-    if ours is not None and baselines is not None:
-        above = "above" if min(ours) > max(baselines) else "not clearly above"
-    return (
-        f"the {_counted(m, names.SPECTRAL_SINGULAR_VALUES_R2, 'top-', 'singular values')} of W\\* matched by rank to "
-        f"W's have R² {m.text(names.SPECTRAL_SINGULAR_VALUES_R2)} (permutation null: "
-        f"{m.text(names.SPECTRAL_SINGULAR_VALUES_R2_NULL)}) and a mean relative error of "
-        f"{m.text(names.SPECTRAL_SINGULAR_VALUES_ERROR)} ({against_null}); the best alignment of W's "
-        f"{_counted(m, names.SPECTRAL_LEFT_ALIGNMENT, 'top-', 'singular vectors')} with those of W\\* is "
-        f"{m.text(names.SPECTRAL_LEFT_ALIGNMENT)} (left) and {m.text(names.SPECTRAL_RIGHT_ALIGNMENT)} (right), "
-        f"{above} the null's {m.text(names.SPECTRAL_LEFT_ALIGNMENT_NULL)} and "
-        f"{m.text(names.SPECTRAL_RIGHT_ALIGNMENT_NULL)} and the "
-        f"{m.text(names.SPECTRAL_RANDOM_ALIGNMENT)} expected of random vectors. {_dynamics(m)}"
+        course = ""
+    top = max(values)
+    highest = texts[values.index(top)]
+    best = [_label(m) for m, text in zip(ordered, texts, strict=True) if text == highest]
+    return Trend(
+        escape_prose(what), course, texts[0], texts[-1], highest, best, _label(ordered[0]), _label(ordered[-1])
     )
 
 
-SENTENCES: dict[str, Callable[[Reader], str]] = {
+@dataclass(frozen=True)
+class Holding:
+    """The noise levels (labels; ``every``: all of them) where the readings ``(row, word)`` hold."""
+
+    labels: list[str]
+    every: bool
+    readings: list[tuple[str, str]]
+
+
+def holding(readings: Mapping[str, Row], readers: Sequence[Reader]) -> list[Holding]:
+    """Each reading row's words gathered by the noise levels where they hold: "at every σ" first, then in
+    the order of the conditions; "n/a" cells say nothing."""
+    by_labels: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for key, row in readings.items():
+        words: dict[str, list[str]] = {}
+        for m in readers:
+            shown = row.cell(m)
+            if not shown.reason:
+                words.setdefault(shown.text, []).append(_label(m))
+        for word, labels in words.items():
+            by_labels.setdefault(tuple(labels), []).append((key, word))
+    every = tuple(_label(m) for m in readers)
+    order = {label: i for i, label in enumerate(every)}
+    return [
+        Holding(list(labels), labels == every, said)
+        for labels, said in sorted(by_labels.items(), key=lambda item: (item[0] != every, order[item[0][0]]))
+    ]
+
+
+def _label(m: Reader) -> str:
+    return keep_together(escape_markdown(m.condition.label))
+
+
+# --- the sections ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """A section's table rows and what its sentences read: the ``trends`` of some metrics over σ and the
+    ``readings``, rows of words, by the name the template words them under."""
+
+    rows: list[Row]
+    trends: list[Trend | None]
+    readings: dict[str, Row]
+
+
+def _scale(slope: float) -> str:
+    if abs(slope - 1) <= SCALE_TOLERANCE:
+        return "on the scale of W"
+    return "compressed towards 0" if slope < 1 else "stretched"
+
+
+def connectivity(readers: Sequence[Reader]) -> Part:
+    scale = reading("scale of W*", [names.W_CORRECTED_SLOPE], _scale)
+    rows = [
+        metric("W* R², upstream's rules", names.W_CORRECTED_R2),
+        metric("W* slope, upstream's rules", names.W_CORRECTED_SLOPE),
+        scale,
+        metric("W* R², edges whose W* is defined", names.W_CORRECTED_R2_IDENTIFIABLE),
+        metric("W* R² without edges with |W| ≥ 1", names.W_CORRECTED_R2_SMALL_WEIGHTS),
+        metric("neurons mostly below 0 (μ + s ≤ 0)", names.UNIDENTIFIABLE_NEURONS),
+        metric("raw Ŵ R²", names.W_RAW_R2),
+    ]
+    trends = [trend("W* R²", names.W_CORRECTED_R2, readers), trend("the raw Ŵ R²", names.W_RAW_R2, readers)]
+    return Part(rows, trends, {"scale": scale})
+
+
+def _clouds(alone: float) -> str:
+    return "separated" if alone >= SEPARATED else "overlap"
+
+
+def _outside(alone: float) -> str:
+    return f"{100 * (1 - alone):.1f} %"
+
+
+def embeddings(readers: Sequence[Reader]) -> Part:
+    # accuracies as the tables and the UMAP figure write them (flygnn.metric_format), never re-rounded
+    clouds = reading("type clouds of the embedding", [names.CLUSTERING_ACCURACY_EMBEDDING_ONLY], _clouds)
+    rows = [
+        metric("upstream's GMM", names.CLUSTERING_ACCURACY),
+        metric("on the embedding a alone", names.CLUSTERING_ACCURACY_EMBEDDING_ONLY),
+        reading("neurons outside their type's cluster (a alone)", [names.CLUSTERING_ACCURACY_EMBEDDING_ONLY], _outside),
+        clouds,
+        metric("on the true τ, V_rest and W", names.CLUSTERING_ACCURACY_TRUE_PARAMETERS),
+        metric("standardised features, three seeds", names.CLUSTERING_ACCURACY_STANDARDISED),
+    ]
+    return Part(
+        rows,
+        [trend("upstream's clustering accuracy", names.CLUSTERING_ACCURACY, readers)],
+        {"clouds": clouds},
+    )
+
+
+def functions(readers: Sequence[Reader]) -> Part:
+    rows = [
+        metric("f_θ: median per-neuron R² (shape)", names.F_THETA_R2_MEDIAN),
+        metric("f_θ: pooled identity R² (shape, gain, offset)", names.F_THETA_R2_IDENTITY),
+        metric("g_φ(v)² / gain against ReLU(v): median R²", names.G_PHI_R2_MEDIAN),
+        metric("neurons whose gain cannot be read", names.G_PHI_UNIDENTIFIABLE_NEURONS),
+    ]
+    trends = [
+        trend("the median R² of f_θ", names.F_THETA_R2_MEDIAN, readers),
+        trend("the pooled identity R² of f_θ", names.F_THETA_R2_IDENTITY, readers),
+        trend("the median R² of g_φ(v)²", names.G_PHI_R2_MEDIAN, readers),
+    ]
+    return Part(rows, trends, {})
+
+
+def _without_zero_range(m: Reader) -> Shown:
+    zero = m.shown(names.ZERO_RANGE_NEURONS)
+    if zero.reason:
+        return Shown(NOT_AVAILABLE, zero.reason)
+    return m.shown(names.TAU_R2_EXCLUDING_ZERO_RANGE) if m.value(names.ZERO_RANGE_NEURONS) else Shown(NOTHING_LEFT_OUT)
+
+
+def biophysics(readers: Sequence[Reader]) -> Part:
+    rows = [
+        metric("τ R² (upstream)", names.TAU_R2),
+        metric("zero-range neurons", names.ZERO_RANGE_NEURONS),
+        Row(escape_prose("τ R² without zero-range neurons"), _without_zero_range),
+        metric("τ R² per type", names.TAU_R2_PER_TYPE),
+        reading("verdict on τ", [names.TAU_R2], recovery),
+        metric("V_rest R² (upstream)", names.V_REST_R2),
+        metric("V_rest R² per type", names.V_REST_R2_PER_TYPE),
+        metric("V_rest R² at the operating point", names.V_REST_OPERATING_R2),
+        reading("verdict on V_rest", [names.V_REST_R2], recovery),
+    ]
+    trends = [trend("τ R²", names.TAU_R2, readers), trend("V_rest R²", names.V_REST_R2, readers)]
+    return Part(rows, trends, {})
+
+
+def _against_null(error: float, null: float) -> str:
+    return "below" if error < null else "not below"
+
+
+def _above(left: float, right: float, *baselines: float) -> str:
+    return "above" if min(left, right) > max(baselines) else "not clearly above"
+
+
+def _slowest_mode(learned: float, true: float) -> str:
+    """The learned linearisation's slowest mode against the true one's, from their largest real parts (1/s)."""
+    if learned >= 0:
+        return "not stable"
+    if true >= 0:
+        return "true not stable"
+    if learned == true:
+        return "decays as fast"
+    return "decays faster" if learned < true else "decays more slowly"
+
+
+def spectral(readers: Sequence[Reader]) -> Part:
+    """Singular values and vectors of W* read against the permutation null, then the linearised dynamics."""
+    error = reading(
+        "error against the null",
+        [names.SPECTRAL_SINGULAR_VALUES_ERROR, names.SPECTRAL_SINGULAR_VALUES_ERROR_NULL],
+        _against_null,
+    )
+    alignment = reading(
+        "alignment against null and random",
+        [
+            names.SPECTRAL_LEFT_ALIGNMENT,
+            names.SPECTRAL_RIGHT_ALIGNMENT,
+            names.SPECTRAL_LEFT_ALIGNMENT_NULL,
+            names.SPECTRAL_RIGHT_ALIGNMENT_NULL,
+            names.SPECTRAL_RANDOM_ALIGNMENT,
+        ],
+        _above,
+    )
+    mode = reading(
+        "learned slowest mode vs true",
+        [names.JACOBIAN_SPECTRAL_ABSCISSA_LEARNED, names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE],
+        _slowest_mode,
+    )
+    rows = [
+        counted("singular values: R²", names.SPECTRAL_SINGULAR_VALUES_R2, readers, "top-"),
+        metric("permutation null: R²", names.SPECTRAL_SINGULAR_VALUES_R2_NULL),
+        counted("singular values: mean relative error", names.SPECTRAL_SINGULAR_VALUES_ERROR, readers, "top-"),
+        metric("permutation null: error", names.SPECTRAL_SINGULAR_VALUES_ERROR_NULL),
+        error,
+        counted("singular vectors: alignment, left", names.SPECTRAL_LEFT_ALIGNMENT, readers, "top-"),
+        counted("singular vectors: alignment, right", names.SPECTRAL_RIGHT_ALIGNMENT, readers, "top-"),
+        metric("permutation null: left", names.SPECTRAL_LEFT_ALIGNMENT_NULL),
+        metric("permutation null: right", names.SPECTRAL_RIGHT_ALIGNMENT_NULL),
+        metric("random vectors", names.SPECTRAL_RANDOM_ALIGNMENT),
+        alignment,
+        Row(
+            "Jacobian: neurons with " + keep_together(escape_markdown("μ > 0")),
+            lambda m: m.shown(names.JACOBIAN_ACTIVE_NEURONS),
+        ),
+        metric("left out: μ > 0, no τ̂", names.JACOBIAN_EXCLUDED_NEURONS),
+        metric(f"largest real part, learned ({PER_SECOND})", names.JACOBIAN_SPECTRAL_ABSCISSA_LEARNED),
+        metric(f"largest real part, true ({PER_SECOND})", names.JACOBIAN_SPECTRAL_ABSCISSA_TRUE),
+        mode,
+        counted("rightmost eigenvalues: mean relative error", names.JACOBIAN_RIGHTMOST_ERROR, readers),
+    ]
+    return Part(rows, [], {"error": error, "alignment": alignment, "mode": mode})
+
+
+SECTIONS: dict[str, Callable[[Sequence[Reader]], Part]] = {
     "connectivity": connectivity,
     "embeddings": embeddings,
     "functions": functions,
@@ -215,18 +380,66 @@ SENTENCES: dict[str, Callable[[Reader], str]] = {
 }
 
 
+# --- the part -------------------------------------------------------------------------------------------------
+
+
+def _separator(columns: Sequence[Sequence[str]]) -> str:
+    """The pipe table's line under the header: the label column left-aligned, the values right-aligned.
+
+    Each column gets as many dashes as its widest cell takes in the source, so the line is as long as
+    the longest row: a table that fits Pandoc's line width keeps its natural column widths, and a wider
+    one wraps with each column's share of the width following its text.
+    """
+    widths = [max(3, *(display_width(cell) for cell in column)) + 1 for column in columns]
+    return (
+        "|" + "|".join((":" + "-" * width) if i == 0 else ("-" * width + ":") for i, width in enumerate(widths)) + "|"
+    )
+
+
+def _reasons(rows: Sequence[dict[str, Any]], readers: Sequence[Reader], missing: list[list[str | None]]) -> list[str]:
+    """One line per condition and reason of its "n/a" cells, naming the rows ("every row" for all)."""
+    lines = []
+    for column, m in enumerate(readers):
+        by_reason: dict[str, list[str]] = {}
+        for row, reasons in zip(rows, missing, strict=True):
+            if reasons[column]:
+                by_reason.setdefault(reasons[column], []).append(row["label"])
+        for reason, labels in by_reason.items():
+            which = "every row" if len(labels) == len(rows) else "; ".join(labels)
+            lines.append(f"Not available for {_label(m)} ({escape_message(reason)}): {which}.")
+    return lines
+
+
 def findings(section: str, conditions: Sequence[Condition], metrics: Metrics) -> str:
-    """The chapter's results paragraph: one sentence per noise level, numbers from metrics.json."""
-    sentence = SENTENCES.get(section)
-    if sentence is None:
+    """The chapter's results at each noise level: its table and what the noise levels share.
+
+    ``metrics``: condition name → the "metrics" mapping of its metrics.json, None when not analysed
+    yet. "" for a section without findings (the validation chapter has a table of its own).
+    """
+    part_of = SECTIONS.get(section)
+    if part_of is None:
         return ""
-    items = []
-    for condition in conditions:
-        reader = Reader(metrics.get(condition.name), condition)
-        label = keep_together(escape_markdown(condition.label))
-        if metrics.get(condition.name) is None:
-            items.append(f"- At {label}: not analysed yet.")
-        else:
-            text = subscripts(sentence(reader))
-            items.append(f"- At {label}, {text}")
-    return "**What the figures show.**\n\n" + "\n".join(items) + "\n"
+    readers = [Reader(metrics.get(c.name), c) for c in conditions]
+    part = part_of(readers)
+    rows, missing = [], []
+    for row in part.rows:
+        shown = [row.cell(m) for m in readers]
+        rows.append({"label": row.label, "cells": [s.text for s in shown]})
+        missing.append([s.reason for s in shown])
+    labels = [_label(m) for m in readers]
+    columns = [[r["label"] for r in rows], *([r["cells"][i] for r in rows] + [labels[i]] for i in range(len(labels)))]
+    return render(
+        "findings.qmd.j2",
+        section=section,
+        labels=labels,
+        separator=_separator(columns),
+        rows=rows,
+        reasons=_reasons(rows, readers, missing),
+        trends=[t for t in part.trends if t is not None],
+        holding=holding(part.readings, readers),
+        not_recovered=f"{NOT_RECOVERED:g}",
+        partly=f"{PARTLY:g}",
+        scale_tolerance=f"{SCALE_TOLERANCE:g}",
+        separated=f"{SEPARATED:g}",
+        nothing_left_out=NOTHING_LEFT_OUT,
+    )
