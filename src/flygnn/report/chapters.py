@@ -418,7 +418,7 @@ def provenance(results: Sequence[ConditionResults], layout: ProjectLayout) -> st
 
 
 def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> str:
-    """Every executed notebook: a table of links to its page and file (HTML), a list of files (PDF)."""
+    """Every executed notebook: a table of links to its page and file (HTML), where the files are (PDF)."""
     header = ["Section"] + [escape_markdown(c.label) for c in conditions]
     rows = []
     for section in SECTIONS:
@@ -431,24 +431,15 @@ def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> st
             )
         rows.append(cells)
     table = pipe_table(header, rows, ["left"] * len(header), [1.6] + [1.0] * len(conditions))
-    files = pipe_table(
-        header,
-        [
-            [f"{escape_markdown(section.title)} (@sec-{section.name})"]
-            + [escape_markdown(layout.relative(layout.result(c.name).notebook(section.name))) for c in conditions]
-            for section in SECTIONS
-        ],
-        ["left"] * len(header),
-        [1.0] + [1.0] * len(conditions),
-    )
+    folder = escape_markdown(layout.relative(layout.results))
     return (
         GENERATED_NOTE + '::: {.content-visible when-format="html"}\n'
         "Each page shows a notebook as papermill left it (never re-executed): the parameters it injected, "
         "every cell and its stored output; the .ipynb is the file itself.\n\n" + table + "\n:::\n\n"
         '::: {.content-visible unless-format="html"}\n'
         "The executed notebooks, one per analysis section and noise level, are pages of the HTML version of "
-        "this report, which shows each with the parameters papermill injected and its stored outputs; "
-        "the files are:\n\n" + files + "\n:::\n"
+        "this report, which shows each with the parameters papermill injected and its stored outputs; in the "
+        f"project they are {folder}/\\<condition\\>/notebooks/\\<section\\>.ipynb.\n:::\n"
     )
 
 
