@@ -37,10 +37,15 @@ def test_every_row_and_condition_is_in_the_table_with_its_id():
     assert len([label for label, _ in HELD_OUT_ROWS + FUNCTIONAL_ROWS if label.replace("*", "\\*") in rows]) == 12
     r2_row = rows["one-step dv/dt R², pooled"]
     assert [c.strip() for c in r2_row.strip("|").split("|")][1:] == ["0.9900", "0.9700"]
-    # the noise sentence: only where there is noise, and the right way round
+    # the noise sentence: only where there is noise (at σ = 0 the "noise" is float32 rounding), the right way round
     assert "stays closer to the true" in text and "0.5" in text.split("stays closer")[0].splitlines()[-1]
     assert "drifts further" not in text
     assert "a free rollout of 250 steps (5 s)" in text
+
+
+def test_at_sigma_zero_the_rollout_is_not_compared_with_rounding():
+    text = held_out_part(CONDITIONS[:1], {"sigma-0": metrics(0.99, 0.05, 1e-6)})
+    assert "drifts further" not in text and "stays closer" not in text
 
 
 def test_a_rollout_worse_than_the_noise_is_said_so():

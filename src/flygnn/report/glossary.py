@@ -16,7 +16,7 @@ from typing import Any
 
 from flygnn.conditions import Condition
 from flygnn.metric_names import DEFINITIONS, lookup
-from flygnn.report.markdown import GridTable, escape_markdown, table
+from flygnn.report.markdown import GridTable, escape_markdown, escape_prose, table
 from flygnn.sections import SECTIONS
 
 # metrics.json detail keys that say what a metric is computed on, and how the book names them
@@ -141,7 +141,7 @@ def glossary_table(
             on = computed_on(_entries(name, conditions, metrics))
             shown.append(escape_markdown(name) + ("" if on == UNITLESS else f" ({on})"))
         units = list(dict.fromkeys(unit(name) for name in names))
-        rows.append([escape_markdown(text), "; ".join(shown), ", ".join(units)])
+        rows.append([escape_prose(text), "; ".join(shown), ", ".join(units)])
     if not rows:
         rows = [["(no metrics yet)", "", ""]]
     grid = GridTable([["Definition", "Metrics (computed on)", "Unit"]], rows, ["left"] * 3, [50, 40, 13])

@@ -26,7 +26,7 @@ from flygnn.metric_format import format_value
 from flygnn.metric_names import FRACTION, R2, SLOPE, lookup
 from flygnn.project import ProjectLayout
 from flygnn.report.findings import Reader
-from flygnn.report.markdown import escape_markdown, keep_together
+from flygnn.report.markdown import escape_markdown, escape_prose, keep_together
 from flygnn.report.replicates import REPLICATE_RECIPE, spreads_by_sigma, where_published_lies
 from flygnn.report.summary import PublishedTable, metric_cell
 from flygnn.report.template import render
@@ -154,7 +154,7 @@ def key_findings_table(
     columns = [c for c in conditions if any(row.published_at(c.sigma) is not None for row in rows)]
     table = []
     for row in rows:
-        label = escape_markdown(row.label)
+        label = escape_prose(row.label)
         cells = tuple(
             _cell(
                 row.metric,
@@ -220,7 +220,7 @@ def key_findings_part(
         shortfalls=[cell for cell in cells if cell.verdict == SHORT],
         spread_groups=groups,
         without_replicates=[label for label in labels if label not in with_replicates],
-        unpublished=[escape_markdown(row.label) for row in published.rows if not row.published],
+        unpublished=[escape_prose(row.label) for row in published.rows if not row.published],
         tolerance=f"{MATCH_TOLERANCE:g}",
         recipe=recipe,
     )

@@ -41,7 +41,7 @@ def escape_markdown(text: str) -> str:
 # a symbol with a subscript as prose writes it ("V_rest", "f_θ", "g_φ", "s_g", "V̂_rest", "τ_max"), escaped
 # (``V\_rest``) or not: one letter (with an optional hat) before the underscore, a known subscript
 # after it and no identifier going on (``V_rest_R2`` is a metric's name and stays literal)
-_SUBSCRIPTED = re.compile(r"(?<![\w\\])([A-Za-zτμσ]\u0302?)\\?_(rest|θ|φ|g|f|i|j|e|max|min)(?![\w\\])")
+_SUBSCRIPTED = re.compile(r"(?<![\w\\])([A-Za-zτμσ]\u0302?)\\?_(rest|θ|φ|g|f|i|j|e|max|min)(?![A-Za-z0-9_\\])")
 
 
 def subscripts(markdown: str) -> str:

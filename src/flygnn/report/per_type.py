@@ -111,9 +111,9 @@ def per_type_table(results: Sequence[PerTypeResults]) -> str:
             )
     types = reference.types if reference else []
     header = [
-        ["Type", "Neurons", "τ (s)", "V\\_rest"]
+        ["Type", "Neurons", "τ (s)", "V~rest~"]
         + [Cell(keep_together(escape_markdown(r.condition.label)), span=3) for r in results],
-        ["", "", "true", "true"] + ["τ̂", "V̂\\_rest", "W R²"] * len(results),
+        ["", "", "true", "true"] + ["τ̂", "V̂~rest~", "W R²"] * len(results),
     ]
     by_type = [{str(row["type"]): row for row in (r.rows or [])} for r in results]
     body = []
@@ -149,11 +149,11 @@ def per_type_table(results: Sequence[PerTypeResults]) -> str:
     widths = [9, 5, 6, 5] + [6, 6, 5] * len(results)
     grid = GridTable(header, body, ["left", "right", "right", "right"] + ["right"] * (3 * len(results)), widths)
     caption = (
-        "Recovery per cell type and noise level. τ and V\\_rest: the truth (one value per type); τ̂ and "
-        "V̂\\_rest: medians over the type's neurons of the upstream-rule estimates behind τ R² and V\\_rest R² "
-        "(τ̂ clipped to \\[0, 1\\] s; τ̂ = V̂\\_rest = 1 for a neuron whose voltage never varied); W R²: "
+        "Recovery per cell type and noise level. τ and V~rest~: the truth (one value per type); τ̂ and "
+        "V̂~rest~: medians over the type's neurons of the upstream-rule estimates behind τ R² and V~rest~ R² "
+        "(τ̂ clipped to \\[0, 1\\] s; τ̂ = V̂~rest~ = 1 for a neuron whose voltage never varied); W R²: "
         "upstream's R² of W\\* (upstream's rules) against W over the edges into the type's neurons with "
-        "\\|W\\* − W\\| ≤ 5. V\\_rest in flyvis' arbitrary units. From results/\\<condition\\>/per-type.csv."
+        "\\|W\\* − W\\| ≤ 5. V~rest~ in flyvis' arbitrary units. From results/\\<condition\\>/per-type.csv."
     )
     # .sigma-grid: as wide as the page in HTML (chapters/sigma-grid.lua); smaller type in the PDF
     text = (
@@ -273,7 +273,7 @@ RESIDUALS_TABLE_ID = "tbl-residual-shares"
 RESIDUAL_SHARES = (
     ("W_residual_share", W_CORRECTED_R2, "W R² (edges into the type)"),
     ("tau_residual_share", TAU_R2, "τ R²"),
-    ("V_rest_residual_share", V_REST_R2, "V\\_rest R²"),
+    ("V_rest_residual_share", V_REST_R2, "V~rest~ R²"),
 )
 SHARE_SHOWN = 0.10  # a type is named when it carries at least this share
 SHARE_TYPES = 3  # and at most this many types per score
@@ -311,7 +311,7 @@ def residual_shares(results: Sequence[PerTypeResults], scores: dict[str, dict[st
     caption = (
         "Which cell types hold each score down: a type's share of the squared residuals from the "
         "least-squares line behind the score by upstream's rules (for W R² the scored edges into the "
-        f"type's neurons, for τ R² and V\\_rest R² its neurons), for the types with at least "
+        f"type's neurons, for τ R² and V~rest~ R² its neurons), for the types with at least "
         f"{100 * SHARE_SHOWN:.0f} % (at most {SHARE_TYPES}). A score held down by one or two types says "
         "where the fit fails, not that it fails everywhere. "
         "From results/\\<condition\\>/per-type.csv."
@@ -342,7 +342,7 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
             f"- **Neurons that never move.** {_neurons(int(zero.sum()))} — {listed} — never change voltage at {label}; "
             f"{zero_no_input.sum():,} of them have no incoming edge at this lattice size (they sit at its "
             "border), so without noise nothing drives them. With an empty voltage range the learned slope is "
-            "0, and upstream's rules then give them τ̂ = V̂\\_rest = 1."
+            "0, and upstream's rules then give them τ̂ = V̂~rest~ = 1."
         )
     unidentifiable = r.column("unidentifiable_neurons").astype(int)
     if unidentifiable.sum():

@@ -27,7 +27,7 @@ from flygnn.metric_format import format_value
 from flygnn.metric_names import R2, lookup
 from flygnn.project import ProjectLayout
 from flygnn.report.deviations import STUDY_PRESET, deviations_part
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together
+from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, escape_prose, keep_together
 from flygnn.report.summary import NOT_PUBLISHED, PublishedTable, metric_cell
 from flygnn.report.training import RECOVERY_WINDOW, TREND_FRACTION, TrainingRecord
 
@@ -101,7 +101,7 @@ def recovery_trend_sentence(record: TrainingRecord, labels: Mapping[str, str]) -
     if trend.whole:
         span += f" (all it has: {trend.last_iteration - trend.first_iteration:,} iterations)"
     parts = [
-        f"{escape_markdown(labels.get(m, m))} {format_value(trend.before[m])} → {format_value(trend.last[m])} "
+        f"{escape_prose(labels.get(m, m))} {format_value(trend.before[m])} → {format_value(trend.last[m])} "
         f"({_signed(trend.change(m), 5)})"
         for m in trend.last
         if lookup(m).kind == R2
