@@ -117,3 +117,15 @@ def test_rollout_truth_limits_hold_the_true_trace_and_reject_other_words(heldout
         assert low < true.min() and true.max() < high
     with pytest.raises(ValueError, match="voltage_limits"):
         plot_rollout(heldout, voltage_limits="learned")
+
+
+def test_a_noise_reference_below_the_axis_is_named_not_marked(heldout):
+    import copy
+
+    quiet = copy.copy(heldout)
+    quiet.noise_error_ = np.full_like(heldout.noise_error_, 1e-6)  # σ = 0: float32 rounding only
+    error_ax = plot_rollout(quiet, error_limits=ERROR_LIMITS).axes[-1]
+    labels = [line.get_label() for line in error_ax.lines]
+    assert "true vs recorded: below 1e-03 (no noise)" in labels
+    dotted = [line for line in error_ax.lines if line.get_linestyle() == ":"]
+    assert all(len(line.get_xdata()) == 0 for line in dotted), "no curve pinned to the bottom edge"

@@ -134,7 +134,7 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
             f'{{#{figure_id(family, condition)} group="{family.name}"{lightbox_legend}}}',
             "",
         ]
-    # chapters/sigma-grid-pdf.lua stacks the panels of a wide figure in the PDF
+    # chapters/sigma-grid-stack.lua stacks the panels of a wide figure, in the PDF and in HTML
     grid = "::::: {.sigma-grid}"
     width = _pdf_stacked_width(family, images)
     if width is not None:
