@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flygnn import metric_names as names
 from flygnn.conditions import Condition
-from flygnn.report.validation import FUNCTIONAL_ROWS, HELD_OUT_ROWS, held_out_part
+from flygnn.report.validation import FUNCTIONAL_ROWS, HELD_OUT_ROWS, held_out_part, validation_summary
 
 CONDITIONS = [Condition("sigma-0", 0.0, "σ = 0"), Condition("sigma-0p5", 0.5, "σ = 0.5")]
 
@@ -59,3 +59,15 @@ def test_missing_results_read_na_with_the_reason():
     assert "Not available for σ = 0 (not analysed yet)" in text
     placeholder = held_out_part(CONDITIONS, {"sigma-0": None, "sigma-0p5": None})
     assert "{#tbl-held-out}" in placeholder and "stays closer" not in placeholder
+
+
+def test_the_key_findings_sentence_gives_every_sigma_its_numbers():
+    text = plain(
+        validation_summary(CONDITIONS, {"sigma-0": metrics(0.99, 0.05, 0.0), "sigma-0p5": metrics(0.97, 0.9, 20.0)})
+    )
+    assert "with R² 0.9900 (σ = 0), 0.9700 (σ = 0.5)" in text
+    assert "run on its own for 250 steps (5 s), it stays within 0.0500 (σ = 0), 0.9000 (σ = 0.5)" in text
+    assert "@sec-validation" in text and "@tbl-held-out" in text and "@fig-direction-selectivity" in text
+    missing = plain(validation_summary(CONDITIONS, {"sigma-0": None, "sigma-0p5": metrics(0.97, 0.9, 20.0)}))
+    assert "n/a (σ = 0)" in missing
+    assert "has not run yet" in validation_summary(CONDITIONS, {"sigma-0": None, "sigma-0p5": None})

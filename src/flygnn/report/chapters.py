@@ -540,6 +540,7 @@ def book_parts(
         + study.differences(records, published, loss_figure="#fig-training-loss" in loss_grid),
         out / "downloads.qmd": GENERATED_NOTE + study.downloads(layout, conditions),
         out / "held-out.qmd": GENERATED_NOTE + validation.held_out_part(conditions, metrics),
+        out / "validation-summary.qmd": GENERATED_NOTE + validation.validation_summary(conditions, metrics),
         out / "replicates.qmd": GENERATED_NOTE + replicates.project_replicates_part(layout, published),
         out / "key-findings.qmd": GENERATED_NOTE
         + key_findings.project_key_findings_part(layout, conditions, metrics, published),

@@ -106,3 +106,30 @@ def _rollout_length(conditions: Sequence[Condition], metrics: Mapping[str, Mappi
         ):
             return f"{entry['steps']} steps ({entry['seconds']:g} s)"
     return ""
+
+
+def _per_sigma(conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None], name: str) -> str:
+    """ "0.9992 (σ = 0), 0.9998 (σ = 0.05)": a metric at every noise level, n/a where it is missing."""
+    return ", ".join(
+        f"{metric_cell(metrics.get(c.name), name, c).text} ({keep_together(escape_markdown(c.label))})"
+        for c in conditions
+    )
+
+
+def validation_summary(conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None]) -> str:
+    """``chapters/_generated/validation-summary.qmd``: what the validation found, for the key-findings page."""
+    if not any(metrics.get(c.name) for c in conditions):
+        return "The held-out and functional validation (@sec-validation) has not run yet.\n"
+    rollout = _rollout_length(conditions, metrics)
+    return (
+        "**Beyond the study's table.** On data it never saw (@sec-validation), the learned network predicts "
+        f"dv/dt one step ahead with R² {_per_sigma(conditions, metrics, names.HELDOUT_DVDT_R2)}; run on its own"
+        f"{' for ' + rollout if rollout else ''}, it stays within "
+        f"{_per_sigma(conditions, metrics, names.ROLLOUT_ERROR_MEAN)} of each neuron's std of the true trace "
+        f"(RMS over neurons; the median neuron: {_per_sigma(conditions, metrics, names.ROLLOUT_ERROR_MEDIAN)}; "
+        "@tbl-held-out). Across cell types, flyvis' direction selectivity index of the learned network "
+        f"correlates with the true network's with r {_per_sigma(conditions, metrics, names.FUNCTIONAL_DSI_ON_R)} "
+        f"on ON edges and {_per_sigma(conditions, metrics, names.FUNCTIONAL_DSI_OFF_R)} on OFF edges, the "
+        f"flash response index with r {_per_sigma(conditions, metrics, names.FUNCTIONAL_FRI_R)} "
+        "(@fig-direction-selectivity).\n"
+    )
