@@ -134,7 +134,7 @@ def test_all_design_images_are_bundled_and_load_without_network(monkeypatch):
         raise AssertionError("the stimulus tried to open a network connection")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    stimulus._natural_images_cached.cache_clear()
+    stimulus.images._natural_images_cached.cache_clear()
     images = natural_images()
     assert set(images) == set(NATURAL_IMAGE_FILES)  # all 15 are shipped with this environment
     for name, image in images.items():
