@@ -26,7 +26,7 @@ from flygnn.conditions import load_conditions
 from flygnn.errors import FlygnnError
 from flygnn.metric_names import METRICS, UPSTREAM_METRICS
 from flygnn.project import ProjectLayout
-from flygnn.report import chapters, quarto
+from flygnn.report import book_check, chapters, quarto
 from flygnn.sections import SECTIONS, figure_families
 
 QUARTO = shutil.which("quarto")
@@ -152,7 +152,7 @@ def test_render_check_finds_missing_figures(tmp_path, fake_quarto, monkeypatch):
     site = tmp_path / "site"
     monkeypatch.chdir(layout.root)
     os.system(f"{fake_quarto} render --output-dir {site}")
-    config = chapters.load_quarto_config(layout)
+    config = book_check.load_quarto_config(layout)
     conditions = load_conditions(layout.conditions_file)
     assert quarto.verify_render(site, layout, config, conditions) == []
     (site / "results" / "sigma-0p5" / "figures" / "tau-panel.png").unlink()
@@ -328,7 +328,7 @@ def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
     layout, conditions, book, _ = rendered_book
     assert (book / "index.html").is_file()
     assert (book / "flygnn-report.pdf").read_bytes()[:5] == b"%PDF-"
-    config = chapters.load_quarto_config(layout)
+    config = book_check.load_quarto_config(layout)
     assert quarto.verify_render(book, layout, config, conditions) == []
     assert not list(book.rglob("stale.ipynb")), "the resource globs match the project's results/, not the old _book/"
     pages = "".join(p.read_text() for p in (book / "notebooks").rglob("*.html"))

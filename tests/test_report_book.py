@@ -15,9 +15,10 @@ from flygnn.analysis.metrics import upstream_fit
 from flygnn.conditions import Condition, load_conditions
 from flygnn.metric_names import DEFINITIONS
 from flygnn.project import read_manifest
-from flygnn.report import book_figures, chapters, findings
+from flygnn.report import book_check, book_figures, chapters, findings
 from flygnn.report.markdown import escape_markdown
 from flygnn.report.per_type import PerTypeResults, tau_r2_ceiling
+from flygnn.report.provenance import ConditionResults
 from flygnn.report.summary import metric_cell
 from flygnn.report.training import loss_trend, recovery_trend
 
@@ -39,7 +40,7 @@ def test_the_new_ids_are_defined_once_and_referenced_from_the_summary_chapter(pr
     write_fake_history(layout.bundle_dir("sigma-0p5"))
     write_fake_per_type(layout.result_dir("sigma-0"), zero_range=(1, 0))
     chapters.build_chapters(layout, conditions, **QUIET)
-    check = chapters.check_book(layout)
+    check = book_check.check_book(layout)
     assert check.problems == []
     for identifier in (
         "fig-recovery-curves",
@@ -345,7 +346,7 @@ def test_differences_box_compares_each_bundle_with_the_study(project):
     meta["training"] = {"preset": "cpu", "iterations": 14000, "training_frames": 32000, "config": {"batch_size": 2}}
     meta_path.write_text(json.dumps(meta))  # (the results now belong to another bundle: generate directly)
     write_fake_history(layout.bundle_dir("sigma-0p5"))
-    results = [chapters.ConditionResults(c, read_manifest(layout.result_dir(c.name))) for c in conditions]
+    results = [ConditionResults(c, read_manifest(layout.result_dir(c.name))) for c in conditions]
     chapters.generate_parts(layout, conditions, results).write()
     text = generated(layout, "differences.qmd")
     rows = {

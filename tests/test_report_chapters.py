@@ -15,7 +15,8 @@ from project_fixtures import PNG_1x1, analysed_copy, make_project
 from flygnn.conditions import Condition, load_conditions
 from flygnn.errors import FlygnnError
 from flygnn.project import ProjectLayout
-from flygnn.report import chapters
+from flygnn.report import book_check, chapters
+from flygnn.report.provenance import shown_path
 from flygnn.report.summary import format_value
 from flygnn.sections import SECTIONS, FigureFamily, Section, figure_families
 
@@ -107,7 +108,7 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     layout = analysed_copy(tmp_path)
     conditions = load_conditions(layout.conditions_file)
     chapters.build_chapters(layout, conditions, log=lambda m: None)
-    check = chapters.check_book(layout)
+    check = book_check.check_book(layout)
     assert check.problems == []
     # every σ-grid and every panel is defined exactly once in the whole book
     for family in figure_families():
@@ -139,7 +140,7 @@ def test_each_chapter_links_the_pages_of_its_executed_notebooks(tmp_path):
     conditions = load_conditions(layout.conditions_file)
     chapters.build_chapters(layout, conditions, log=lambda m: None)
     for section in SECTIONS:
-        text = chapters.expand_includes(layout.chapters / f"{section.name}.qmd")
+        text = book_check.expand_includes(layout.chapters / f"{section.name}.qmd")
         for condition in conditions:
             # a page of the site (the book's chapters are one folder down from its root)
             assert text.count(f"(../notebooks/{condition.name}/{section.name}.html)") == 1
@@ -187,7 +188,7 @@ def test_adding_a_condition_needs_no_hand_edit(tmp_path):
     grid = (layout.generated / "fig-weights-raw.qmd").read_text()
     assert "layout-ncol=3" in grid and "{#fig-weights-raw-sigma-1 " in grid and "![σ = 1]" in grid
     assert grid_cells((layout.generated / "summary-table.qmd").read_text())[0][-1] == "σ\u00a0=\u00a01"
-    assert chapters.check_book(layout).problems == []
+    assert book_check.check_book(layout).problems == []
     assert {p: p.read_text() for p in hand_written} == hand_written, "no hand-written file changed"
 
 
@@ -202,7 +203,7 @@ def test_new_figure_family_appears_without_editing_the_chapter(tmp_path, monkeyp
     more = (layout.generated / "spectral-more.qmd").read_text()
     assert "::: {#fig-spectral-gap layout-ncol=2}" in more and "## Spectral gap" in more
     assert "fig-spectral " not in more, "families placed by the chapter are not repeated"
-    assert chapters.check_book(layout).problems == []
+    assert book_check.check_book(layout).problems == []
 
 
 def test_unchanged_rebuild_rewrites_nothing(tmp_path):
@@ -234,7 +235,7 @@ def test_missing_include_is_reported_before_quarto_runs(tmp_path):
     chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
     (layout.generated / "fig-tau.qmd").unlink()
     with pytest.raises(FlygnnError, match=r"includes _generated/fig-tau.qmd, which does not exist"):
-        chapters.check_book(layout)
+        book_check.check_book(layout)
 
 
 def test_duplicate_ids_and_dangling_references_are_found(tmp_path):
@@ -242,7 +243,7 @@ def test_duplicate_ids_and_dangling_references_are_found(tmp_path):
     chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
     spectral = layout.chapters / "spectral.qmd"
     spectral.write_text(spectral.read_text() + "\n{{< include _generated/fig-tau.qmd >}}\n\nSee @fig-nowhere.\n")
-    problems = chapters.check_book(layout).problems
+    problems = book_check.check_book(layout).problems
     assert any(p.startswith("id #fig-tau is defined 2 times") for p in problems)
     assert any(p.startswith("id #fig-tau-sigma-0 is defined 2 times") for p in problems)
     assert "@fig-nowhere is referenced in ['chapters/spectral.qmd'] but defined nowhere" in problems
@@ -252,10 +253,10 @@ def test_a_reference_to_an_unnumbered_section_is_found(tmp_path):
     """Quarto renders it as "?@sec-preface" (and the HTML check then fails the build)."""
     layout = analysed_copy(tmp_path)
     chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
-    assert chapters.check_book(layout).unnumbered == {"sec-key-findings", "sec-preface"}
+    assert book_check.check_book(layout).unnumbered == {"sec-key-findings", "sec-preface"}
     spectral = layout.chapters / "spectral.qmd"
     spectral.write_text(spectral.read_text() + "\nAs @sec-preface says, and @sec-summary.\n")
-    (problem,) = chapters.check_book(layout).problems
+    (problem,) = book_check.check_book(layout).problems
     assert problem.startswith("@sec-preface is referenced in ['chapters/spectral.qmd'] but is an unnumbered section")
 
 
@@ -285,7 +286,7 @@ def test_malformed_quarto_config_is_a_clear_message(tmp_path, edit, message):
     edited = edit(config)
     layout.quarto_config.write_text(edited if isinstance(edited, str) else yaml.safe_dump(edited))
     with pytest.raises(FlygnnError, match=message):
-        chapters.chapter_files(layout, chapters.load_quarto_config(layout))
+        book_check.chapter_files(layout, book_check.load_quarto_config(layout))
 
 
 def test_report_command_reports_malformed_inputs(tmp_path, monkeypatch, capsys):
@@ -306,7 +307,7 @@ def test_placeholders_let_a_fresh_clone_load(tmp_path):
     layout = make_project(tmp_path, bundles=False)
     conditions = load_conditions(layout.conditions_file)
     chapters.generate_parts(layout, conditions, None).write()
-    check = chapters.check_book(layout)
+    check = book_check.check_book(layout)
     assert [p for p in check.problems if "does not exist" not in p] == [], "ids and references are consistent"
     table = (layout.generated / "summary-table.qmd").read_text()
     assert ["W corrected R²", "n/a", "0.9263", "n/a", "0.9898"] in grid_cells(table)
@@ -320,7 +321,7 @@ def test_committed_book_loads_in_a_fresh_clone():
     """Quarto resolves includes when it loads the project, before the pre-render step:
     every include of the committed chapters must exist and the ids must be consistent."""
     layout = ProjectLayout.at(ROOT)
-    check = chapters.check_book(layout)
+    check = book_check.check_book(layout)
     assert [p for p in check.problems if "does not exist" not in p] == []
     for family in figure_families():
         assert f"fig-{family.name}" in check.definitions
@@ -329,12 +330,12 @@ def test_committed_book_loads_in_a_fresh_clone():
 def test_the_book_opens_with_the_key_findings():
     """The landing page (HTML) and the first chapter (PDF) are the key findings; the preface follows."""
     layout = ProjectLayout.at(ROOT)
-    config = chapters.load_quarto_config(layout)
-    assert [layout.relative(p) for p in chapters.chapter_files(layout, config)[:2]] == [
+    config = book_check.load_quarto_config(layout)
+    assert [layout.relative(p) for p in book_check.chapter_files(layout, config)[:2]] == [
         "index.qmd",
         "chapters/preface.qmd",
     ]
-    check = chapters.check_book(layout, config)
+    check = book_check.check_book(layout, config)
     # the verdicts and the numbers behind them on one page: two unnumbered chapters would both have a "Table 1"
     for identifier in ("sec-key-findings", "tbl-key-findings", "tbl-summary"):
         assert check.definitions[identifier] == ["index.qmd"], identifier
@@ -363,9 +364,9 @@ def test_png_fixture_is_a_png():
     ],
 )
 def test_recorded_paths_are_printed_without_the_machine(tmp_path, recorded, shown):
-    assert chapters.shown_path(recorded, ProjectLayout.at(tmp_path)) == shown
+    assert shown_path(recorded, ProjectLayout.at(tmp_path)) == shown
     inside = tmp_path / "data" / "bundles" / "sigma-0"
-    assert chapters.shown_path(str(inside), ProjectLayout.at(tmp_path)) == "data/bundles/sigma-0"
+    assert shown_path(str(inside), ProjectLayout.at(tmp_path)) == "data/bundles/sigma-0"
 
 
 def test_provenance_is_readable_and_prints_no_absolute_path(tmp_path):

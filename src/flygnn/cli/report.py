@@ -82,7 +82,7 @@ def show_work(event) -> None:
 def run(args: argparse.Namespace) -> int:
     from flygnn.conditions import load_conditions
     from flygnn.project import ProjectLayout
-    from flygnn.report import chapters, quarto
+    from flygnn.report import book_check, chapters, quarto
     from flygnn.stages import report
 
     if args.cores < 1:
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         notebooks=args.notebooks,
     )
     conditions = load_conditions(layout.conditions_file)
-    chapters.load_quarto_config(layout)  # a broken _quarto.yml is reported before any work
+    book_check.load_quarto_config(layout)  # a broken _quarto.yml is reported before any work
 
     with report.report_run(layout) as log_file:
         if args.chapters_only:

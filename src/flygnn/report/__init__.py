@@ -5,5 +5,6 @@ Flow of ``flygnn report`` (:mod:`flygnn.stages.report`)::
 
     stages.analyze      papermill per section, metrics.json, manifest.json (what changed only)
     report.chapters     chapters/_generated/*.qmd from the conditions and the results
+    report.book_check   the book's structure (ids, cross-references, images) before Quarto
     report.quarto       quarto render into a staging folder: verified, then swapped into _book/
 """

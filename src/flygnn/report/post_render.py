@@ -18,7 +18,7 @@ from pathlib import Path
 from flygnn.conditions import load_conditions
 from flygnn.errors import FlygnnError
 from flygnn.project import ProjectLayout, find_project_root
-from flygnn.report.chapters import load_quarto_config
+from flygnn.report.book_check import load_quarto_config
 from flygnn.report.notebook_pages import render_notebook_pages
 from flygnn.report.quarto import find_quarto
 

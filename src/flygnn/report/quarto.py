@@ -24,7 +24,8 @@ from flygnn.atomic import write_json
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.project import ProjectLayout
-from flygnn.report.chapters import SUMMARY_CHAPTER, chapter_files, figure_id, load_quarto_config
+from flygnn.report.book_check import SUMMARY_CHAPTER, chapter_files, load_quarto_config
+from flygnn.report.chapters import figure_id
 from flygnn.report.notebook_pages import missing_pages
 from flygnn.sections import figure_families
 

@@ -246,7 +246,7 @@ def render_report(
     layout: ProjectLayout, conditions: Sequence[Condition], force: bool = False, log: Log = print
 ) -> bool:
     """Render the book unless it was rendered from these very files; True when it rendered."""
-    from flygnn.report.chapters import load_quarto_config
+    from flygnn.report.book_check import load_quarto_config
     from flygnn.report.quarto import render_book
 
     fingerprint = book_fingerprint(layout, conditions)
