@@ -357,3 +357,22 @@ def test_the_summary_says_what_was_done():
     assert done.summary() == "analysed 3 conditions (15 notebooks) in 7 min 9 s; chapters regenerated (2 parts changed)"
     idle = ReportUpdate(conditions=1, chapters_changed=[], seconds=2.5)
     assert idle.summary() == "nothing to analyse (1 condition up to date); chapters unchanged; 2.5 s"
+
+
+def test_a_new_replicate_record_regenerates_the_chapters_that_read_it(tmp_path):
+    """The run-to-run spread and the key findings come from data/replicates/: a record committed after
+    the last build is an input like a bundle (the chapters' fingerprint covers it)."""
+    from flygnn.stages.report import chapters_fingerprint
+
+    layout = analysed_and_stamped(tmp_path, with_chapters=True)
+    conditions = load_conditions(layout.conditions_file)
+    before = chapters_fingerprint(layout, conditions)
+    records = layout.root / "data" / "replicates"
+    records.mkdir(parents=True, exist_ok=True)
+    (records / "fast-sigma-0p5-natural-sim0-train9.csv").write_text("run,sigma\nx,0.5\n")
+    assert chapters_fingerprint(layout, conditions) != before
+    archived = layout.root / "data" / "records" / "some-run"
+    archived.mkdir(parents=True)
+    after_record = chapters_fingerprint(layout, conditions)
+    (archived / "bundle.json").write_text("{}")
+    assert chapters_fingerprint(layout, conditions) != after_record

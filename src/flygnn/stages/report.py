@@ -149,9 +149,16 @@ def chapters_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition])
     """The sha256 of every file the generated chapter parts are made from, and of the parts
     themselves (a part edited or deleted by hand is written again): the conditions,
     ``data/published.yaml``, ``_quarto.yml``, everything under ``chapters/``, each condition's
-    records and the files of its bundle the book reads (training history, loss figure)."""
-    files = [layout.conditions_file, layout.published, layout.quarto_config]
+    records and the files of its bundle the book reads (training history, loss figure), the
+    replicate records and their recipes (``#tbl-replicates``, the key findings) and the archived
+    training records (``#tbl-matched-budget``)."""
+    from flygnn.replicate_runs import REPLICATES_FOLDER, recipes_file
+    from flygnn.report.budget import RECORDS_FOLDER
+
+    files = [layout.conditions_file, layout.published, layout.quarto_config, recipes_file()]
     files += sorted(p for p in layout.chapters.rglob("*") if p.is_file())
+    for folder in (layout.root / REPLICATES_FOLDER, layout.root / RECORDS_FOLDER):
+        files += sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
     for condition in conditions:
         result = layout.result(condition.name)
         files += [result.manifest, result.metrics, result.per_type]
