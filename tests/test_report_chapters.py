@@ -52,13 +52,13 @@ def test_sigma_grid_known_answer(tmp_path):
 def test_sigma_grid_of_a_family_with_the_type_legend_shows_it_once(tmp_path):
     layout = ProjectLayout.at(tmp_path)
     family = FigureFamily("tau", "Time constants", "τ̂ against τ.", type_legend=True, stack_in_pdf=True)
-    # panels 2:1 and 3:1, the 2:1 one the taller: (7.6 in − 1.8 in legend) / 2 rows − 0.3 in
-    # sub-caption = 2.6 in high, so 5.2 in wide, 0.95 of the 5.5 in text width
+    # panels 2:1 and 3:1, the 2:1 one the taller: (8.0 in − 1.8 in legend) / 2 rows − 0.3 in
+    # sub-caption = 2.8 in high, so 5.6 in wide, 0.86 of the 6.5 in text width
     for name, (width, height) in (("sigma-0", (400, 200)), ("sigma-0p05", (600, 200))):
         write_png(layout.result_dir(name) / "figures" / "tau-panel.png", width, height)
     assert chapters.png_size(layout.result_dir("sigma-0") / "figures" / "tau-panel.png") == (400, 200)
     assert chapters.sigma_grid(family, THREE[:2], layout) == (
-        '::::: {.sigma-grid pdf-stacked-width="0.95"}\n'
+        '::::: {.sigma-grid pdf-stacked-width="0.86"}\n'
         "\n"
         "::: {#fig-tau}\n"
         "\n"
@@ -87,14 +87,14 @@ def test_a_wide_grid_is_stacked_in_the_pdf_only_as_wide_as_fits_a_page(tmp_path)
     assert "pdf-stacked-width" not in chapters.sigma_grid(family, THREE, layout)  # no panel to measure
     for condition in THREE:
         write_png(layout.result_dir(condition.name) / "figures" / "weights.png", 100, 100)
-    # square panels, three rows: 7.6 / 3 − 0.3 = 2.23 in high, so 2.23 of the 5.5 in text width
-    assert 'pdf-stacked-width="0.41"' in chapters.sigma_grid(family, THREE, layout)
+    # square panels, three rows: 8.0 / 3 − 0.3 = 2.37 in high, so 2.37 of the 6.5 in text width
+    assert 'pdf-stacked-width="0.36"' in chapters.sigma_grid(family, THREE, layout)
     assert "pdf-stacked-width" not in chapters.sigma_grid(
         dataclasses.replace(family, stack_in_pdf=False), THREE, layout
     )
     (layout.result_dir("sigma-0") / "figures" / "weights.png").write_bytes(b"not a png")
     assert chapters.png_size(layout.result_dir("sigma-0") / "figures" / "weights.png") is None
-    assert 'pdf-stacked-width="0.41"' in chapters.sigma_grid(family, THREE, layout)  # measured on the others
+    assert 'pdf-stacked-width="0.36"' in chapters.sigma_grid(family, THREE, layout)  # measured on the others
 
 
 def write_png(path: Path, width: int, height: int) -> None:
