@@ -75,8 +75,8 @@ def figure_id(family: FigureFamily, condition: Condition | None = None) -> str:
 # The Typst book's page (A4, measured on its render): the text block's width, and the height
 # a figure of stacked panels may take with its sub-captions (0.3 in each) and caption; the
 # type legend below a grid takes about 1.8 in.
-PDF_TEXT_WIDTH_IN = 5.5
-PDF_FIGURE_HEIGHT_IN = 7.6
+PDF_TEXT_WIDTH_IN = 6.5  # A4 less 2.2 cm margins (chapters/book-body.typ)
+PDF_FIGURE_HEIGHT_IN = 8.0
 PDF_SUBCAPTION_IN = 0.3
 PDF_TYPE_LEGEND_IN = 1.8
 
