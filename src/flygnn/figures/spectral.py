@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
-from flygnn.figures.limits import BEYOND_MARKERS, padded, pin_beyond, share_axes
+from flygnn.figures.limits import BEYOND_MARKERS, nice_bounds, padded, pin_beyond, share_axes
 from flygnn.figures.style import subplots
 from flygnn.metric_names import (
     JACOBIAN_RIGHTMOST_ERROR,
@@ -103,7 +103,10 @@ def eigenvalue_limits(true: np.ndarray) -> tuple[tuple[float, float], tuple[floa
     matrix come in conjugate pairs)."""
     true = np.asarray(true)
     imag = float(np.max(np.abs(true.imag))) if true.size else 1.0
-    return padded(float(true.real.min()), float(true.real.max()), 0.25), padded(-imag, imag, 0.25)
+    # rounded out to a coarse grid: the "true" spectrum is W's on the edges where W* is defined,
+    # which differ a little between noise levels, and the σ-grid's panels must still agree
+    real = nice_bounds(*padded(float(true.real.min()), float(true.real.max()), 0.25))
+    return real, nice_bounds(*padded(-imag, imag, 0.25))
 
 
 def spectral_figure(spectral, metrics: dict) -> Figure:
@@ -141,7 +144,8 @@ def spectral_figure(spectral, metrics: dict) -> Figure:
 
     ax = axes[1]
     s_true, s_corr = spectral.singular_values_true_, spectral.singular_values_corrected_
-    limits = padded(float(s_true.min()), float(s_true.max()), 0.15)  # W's own: the identity is the diagonal
+    # W's own (the identity is the diagonal), on the coarse grid shared by every noise level
+    limits = nice_bounds(*padded(float(s_true.min()), float(s_true.max()), 0.15))
     pinned = 0
     for p in range(shuffles):
         outside = pin_beyond(ax, s_true, null[p], limits, limits, s=10, color=NULL_COLOR, linewidths=0)
@@ -181,7 +185,7 @@ def spectral_figure(spectral, metrics: dict) -> Figure:
     ax = axes[2]
     ranks = np.arange(1, k_s + 1)
     positive = s_true[s_true > 0]
-    log_limits = (float(positive.min()) / 2, float(positive.max()) * 2) if positive.size else (0.1, 10.0)
+    log_limits = nice_bounds(float(positive.min()) / 2, float(positive.max()) * 2) if positive.size else (0.1, 10.0)
     pinned = 0
     if shuffles:
         ax.fill_between(
