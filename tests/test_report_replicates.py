@@ -50,3 +50,10 @@ def test_the_part_is_a_captioned_table_or_says_there_are_no_runs():
     )
     assert "beyond this recipe's run-to-run spread, the published W corrected R2 (0.98980) lies below" in text
     assert "No replicate runs are recorded yet" in replicates_part([], PUBLISHED, LABELS)
+
+
+def test_the_runs_sentence_counts_one_run_as_one():
+    text = replicates_part([record(1, 0.99, 0.999)], PUBLISHED, LABELS)
+    assert "σ = 0.5: 1 run, training seed 1, 1 simulated dataset, 61 min of training" in text
+    two = replicates_part([record(1, 0.99, 0.999), record(2, 0.98, 0.998)], PUBLISHED, LABELS)
+    assert "σ = 0.5: 2 runs, training seeds 1, 2, 1 simulated dataset, 61–62 min of training each" in two

@@ -115,10 +115,12 @@ def _runs_sentence(rows: Sequence[Mapping[str, Any]], recipe: str) -> str:
         seeds = sorted({int(r["train_seed"]) for r in runs})
         datasets = sorted({int(r["simulation_seed"]) for r in runs})
         minutes = [float(r["training_minutes"]) for r in runs]
+        low, high = f"{min(minutes):.0f}", f"{max(minutes):.0f}"
         parts.append(
-            f"σ = {sigma:g}: {len(runs)} runs, training seeds {', '.join(map(str, seeds))}, "
+            f"σ = {sigma:g}: {len(runs)} run{'s' if len(runs) > 1 else ''}, "
+            f"training seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, "
             f"{len(datasets)} simulated dataset{'s' if len(datasets) > 1 else ''}, "
-            f"{min(minutes):.0f}–{max(minutes):.0f} min of training each"
+            + (f"{low} min of training" if low == high else f"{low}–{high} min of training each")
         )
     return "; ".join(parts)
 
