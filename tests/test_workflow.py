@@ -376,3 +376,14 @@ def test_a_new_replicate_record_regenerates_the_chapters_that_read_it(tmp_path):
     after_record = chapters_fingerprint(layout, conditions)
     (archived / "bundle.json").write_text("{}")
     assert chapters_fingerprint(layout, conditions) != after_record
+
+
+def test_the_chapters_fingerprint_follows_the_code_that_writes_them(tmp_path, monkeypatch):
+    """A changed template or table writer regenerates the parts even at the same version number."""
+    from flygnn.stages import report as stage
+
+    layout = analysed_and_stamped(tmp_path, with_chapters=True)
+    conditions = load_conditions(layout.conditions_file)
+    before = stage.chapters_fingerprint(layout, conditions)
+    monkeypatch.setattr(stage, "_report_code_digest", lambda: "another version of the templates")
+    assert stage.chapters_fingerprint(layout, conditions) != before

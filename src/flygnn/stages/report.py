@@ -145,13 +145,26 @@ def _digest(layout: ProjectLayout, files: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+def _report_code_digest() -> str:
+    """The sha256 of the code that writes the chapters (flygnn.report: its modules and templates), so
+    that a changed template or table writer regenerates the parts even at the same version number."""
+    import flygnn.report
+
+    package = Path(flygnn.report.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".j2") and p.is_file()):
+        digest.update(f"{path.relative_to(package).as_posix()}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def chapters_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
     """The sha256 of every file the generated chapter parts are made from, and of the parts
     themselves (a part edited or deleted by hand is written again): the conditions,
     ``data/published.yaml``, ``_quarto.yml``, everything under ``chapters/``, each condition's
     records and the files of its bundle the book reads (training history, loss figure), the
-    replicate records and their recipes (``#tbl-replicates``, the key findings) and the archived
-    training records (``#tbl-matched-budget``)."""
+    replicate records and their recipes (``#tbl-replicates``, the key findings), the archived
+    training records (``#tbl-matched-budget``) and the code that writes the parts (flygnn.report)."""
     from flygnn.replicate_runs import REPLICATES_FOLDER, recipes_file
     from flygnn.report.budget import RECORDS_FOLDER
 
@@ -164,7 +177,7 @@ def chapters_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition])
         files += [result.manifest, result.metrics, result.per_type]
         bundle = layout.bundle_dir(condition.name)
         files += sorted(p for p in bundle.iterdir() if p.is_file()) if bundle.is_dir() else []
-    return _digest(layout, files)
+    return hashlib.sha256(f"{_digest(layout, files)} {_report_code_digest()}".encode()).hexdigest()
 
 
 def update_chapters(
