@@ -13,6 +13,7 @@ from typing import Any
 
 from flygnn import metric_names as names
 from flygnn.conditions import Condition
+from flygnn.report.findings import Reader
 from flygnn.report.markdown import escape_markdown, escape_message, keep_together
 from flygnn.report.summary import metric_cell
 from flygnn.report.template import render
@@ -36,12 +37,6 @@ FUNCTIONAL_ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _value(metrics: Mapping[str, Any] | None, name: str) -> float | None:
-    entry = (metrics or {}).get(name)
-    value = entry.get("value") if isinstance(entry, Mapping) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _rows(
     rows: Sequence[tuple[str, str]], conditions: Sequence[Condition], metrics: Mapping[str, Any], missing: dict
 ) -> list[dict[str, Any]]:
@@ -63,8 +58,8 @@ def _rollout_against_noise(conditions: Sequence[Condition], metrics: Mapping[str
     for condition in conditions:
         if condition.sigma == 0:  # no noise: the recording differs from the truth by float32 rounding only
             continue
-        learned = _value(metrics.get(condition.name), names.ROLLOUT_ERROR_MEAN)
-        noise = _value(metrics.get(condition.name), names.ROLLOUT_NOISE_ERROR_MEAN)
+        reader = Reader(metrics.get(condition.name), condition)
+        learned, noise = reader.value(names.ROLLOUT_ERROR_MEAN), reader.value(names.ROLLOUT_NOISE_ERROR_MEAN)
         if learned is None or noise is None or noise == 0:
             continue
         (closer if learned < noise else farther).append(keep_together(escape_markdown(condition.label)))
