@@ -90,7 +90,7 @@ def plot_sigma_sweep(
     ]
     fig.legend(
         handles,
-        ["one run", "spread (min–max, or mean ± 2 sd from 5 runs)", "published"],
+        ["one run", "range of the runs (tick: mean)", "published"],
         loc="outside lower center",
         ncol=3,
     )

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flygnn.analysis.replicates import MIN_RUNS_FOR_STD, Spread, is_replicate_of, summarize
+from flygnn.analysis.replicates import Spread, is_replicate_of, summarize
 from flygnn.metric_format import format_value
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.markdown import escape_prose
@@ -37,8 +37,7 @@ def _spread_text(spread: Spread) -> str:
         return "n/a"
     if spread.n == 1:
         return "one run"
-    low, high = _number(spread.low), _number(spread.high)
-    return f"{low}–{high}" if spread.by_range else f"{low}–{high} (±2 SD)"
+    return f"{_number(spread.low)}–{_number(spread.high)}"
 
 
 def where_published_lies(spread: Spread, published: float | None) -> str:
@@ -139,7 +138,6 @@ def replicates_part(
         recipe=recipe,
         recipe_description=recipe_description,
         runs_sentence=_runs_sentence(rows, recipe),
-        min_runs=MIN_RUNS_FOR_STD,
     )
 
 
