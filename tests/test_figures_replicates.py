@@ -36,3 +36,15 @@ def test_ablation_puts_the_default_stimulus_first():
     # natural left of mixed within the σ group
     assert [float(line.get_ydata()[0]) for line in sorted(runs, key=lambda line: line.get_xdata()[0])] == [0.8, 0.9]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["σ = 0.05"]
+
+
+def test_ablation_joins_the_runs_with_the_same_seeds():
+    def runs(values, keys):
+        return MetricPoints(values, spread(values), keys)
+
+    data = {
+        0.5: {"natural": {"tau_R2": runs([0.96, 0.999], ["1/0", "2/0"])}, "mixed": {"tau_R2": runs([0.98], ["1/0"])}}
+    }
+    fig = plot_stimulus_ablation(METRICS[:1], data, {})
+    joins = [line for line in fig.axes[0].lines if line.get_linestyle() == "-" and len(line.get_xdata()) == 2]
+    assert [list(line.get_ydata()) for line in joins] == [[0.96, 0.98]]

@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from flygnn.figures.style import subplots
+from flygnn.figures.style import subplots, typeset_symbols
 from flygnn.figures.training import fit_iteration_ticks, label_iterations, mark_rate_changes
 
 
@@ -196,6 +196,7 @@ def metrics_vs_sigma_figure(
     fig, axes = subplots(rows, columns, figsize=(2.9 * columns, 2.5 * rows + 0.5), squeeze=False)
     x = np.arange(len(labels), dtype=float)
     for ax, (metric, title) in zip(axes.flat, metrics.items(), strict=False):
+        title = typeset_symbols(title)
         mine = np.array([np.nan if v is None else float(v) for v in ours.get(metric, [None] * len(labels))])
         theirs = np.array([np.nan if v is None else float(v) for v in published.get(metric, [None] * len(labels))])
         ax.plot(x, mine, color="tab:blue", marker="o", linewidth=1.5, label="ours")

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from flygnn.analysis.replicates import Spread
-from flygnn.figures.style import subplots
+from flygnn.figures.style import subplots, typeset_symbols
 
 PUBLISHED_STYLE = {"marker": "*", "color": "black", "markersize": 9, "linestyle": "none", "zorder": 5}
 # where σ = 0 sits on the logarithmic σ axis: this factor below the smallest positive σ
@@ -24,10 +24,12 @@ ZERO_OFFSET = 10**0.8
 
 @dataclass(frozen=True)
 class MetricPoints:
-    """One metric's runs at one σ (or one stimulus): every run's value and their spread."""
+    """One metric's runs at one σ (or one stimulus): every run's value and their spread; ``keys``
+    (optional, one per value) pair runs across stimuli: the same key is the same seeds."""
 
     values: Sequence[float]
     spread: Spread
+    keys: Sequence[str] = ()
 
 
 def zero_position(sigmas: Sequence[float]) -> float:
@@ -79,7 +81,7 @@ def plot_sigma_sweep(
         if any(s > 0 for s in sigmas):
             # a break between σ = 0 and the positive σ: the log axis has no 0
             ax.axvline(x0 * ZERO_OFFSET**0.5, color="0.6", lw=0.8, ls=(0, (2, 2)))
-        ax.set_title(label)
+        ax.set_title(typeset_symbols(label))
         ax.set_xlabel("σ")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
@@ -103,7 +105,8 @@ def plot_stimulus_ablation(
     published: Mapping[str, Mapping[float, float]],
     colors: Mapping[str, str] | None = None,
 ) -> Figure:
-    """One panel per metric; per σ (groups along x) one column per stimulus.
+    """One panel per metric; per σ (groups along x) one column per stimulus, a thin grey line
+    joining the runs with the same seeds (:attr:`MetricPoints.keys`) on two stimuli.
 
     points: σ → stimulus → metric → runs.
     """
@@ -121,20 +124,28 @@ def plot_stimulus_ablation(
     width = 0.7 / max(len(stimuli), 1)
     for ax, (name, label) in zip(axes.flat, metrics, strict=False):
         for g, sigma in enumerate(sigmas):
+            placed: dict[str, list[tuple[float, float]]] = {}
             for k, stimulus in enumerate(stimuli):
                 runs = points[sigma].get(stimulus, {}).get(name)
                 if runs is not None:
                     x = g + (k - (len(stimuli) - 1) / 2) * width
                     _draw_spread(ax, x, runs, colors[stimulus])
+                    for key, value in zip(runs.keys, runs.values, strict=False):
+                        if math.isfinite(value):
+                            placed.setdefault(key, []).append((x, value))
+            for pair in placed.values():
+                if len(pair) > 1:
+                    ax.plot(*zip(*pair, strict=True), "-", color="0.6", lw=0.7, zorder=1)
             value = published.get(name, {}).get(sigma)
             if value is not None:
                 ax.plot([g], [value], **PUBLISHED_STYLE)
         ax.set_xticks(range(len(sigmas)), [f"σ = {s:g}" for s in sigmas])
         ax.set_xlim(-0.6, len(sigmas) - 0.4)
-        ax.set_title(label)
+        ax.set_title(typeset_symbols(label))
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles = [axes.flat[0].plot([], [], "o", color=colors[s])[0] for s in stimuli]
+    handles.append(axes.flat[0].plot([], [], "-", color="0.6", lw=0.7)[0])
     handles.append(axes.flat[0].plot([], [], **PUBLISHED_STYLE)[0])
-    fig.legend(handles, [*stimuli, "published"], loc="outside lower center", ncol=len(handles))
+    fig.legend(handles, [*stimuli, "same seeds", "published"], loc="outside lower center", ncol=len(handles))
     return fig

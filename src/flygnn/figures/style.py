@@ -40,6 +40,15 @@ RC = {
 }
 
 
+_SUBSCRIPTED = re.compile(r"\b([A-Za-z])_(rest|corrected)\b")
+
+
+def typeset_symbols(text: str) -> str:
+    """A metric's label for a figure: the symbols' subscripts as mathtext ("V_rest R²" →
+    "$V_\\mathrm{rest}$ R²"), the rest of the text unchanged."""
+    return _SUBSCRIPTED.sub(lambda m: f"${m.group(1)}_\\mathrm{{{m.group(2)}}}$", text)
+
+
 def apply_style() -> None:
     """Apply the report's matplotlib style. Called by whoever draws (the notebook context,
     the training and dataset figure writers), never as a side effect of an import."""

@@ -6,6 +6,7 @@
                       against training iterations and wall time per σ, from each bundle's
                       training history, the published values as dashed lines
 ``metrics-vs-sigma``  ``#fig-metrics-vs-sigma``: each summary metric against σ, ours and published
+``stimulus-ablation`` ``#fig-stimulus-ablation``: the replicate runs of one recipe on each stimulus
 
 and the Markdown that shows them, plus ``#fig-training-loss``, the σ-grid of the bundles'
 own ``training-loss.png``. A figure is redrawn only when what it shows changed (its
@@ -55,13 +56,14 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _draw_if_changed(directory: Path, stem: str, inputs: Any, draw: Callable[[], Any]) -> Path:
-    """Draw and save ``stem`` unless ``<stem>.key`` records the same inputs and drawing code."""
+def _draw_if_changed(directory: Path, stem: str, inputs: Any, draw: Callable[[], Any], code_module: Any = None) -> Path:
+    """Draw and save ``stem`` unless ``<stem>.key`` records the same inputs and drawing code
+    (``code_module``: the module that draws it, :mod:`flygnn.figures.book` by default)."""
     from flygnn.atomic import write_text
     from flygnn.figures import book
     from flygnn.figures.style import apply_style, save_figure
 
-    code = Path(book.__file__).read_bytes()
+    code = Path((code_module or book).__file__).read_bytes()
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode() + code).hexdigest()
     record = directory / f"{stem}.key"
     png, pdf = directory / f"{stem}.png", directory / f"{stem}.pdf"
@@ -224,3 +226,50 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
         "",
     ]
     return "\n".join(lines) + ("\n" + note if note else "")
+
+
+def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bool = True) -> str:
+    """Draw ``#fig-stimulus-ablation`` from the replicate records and return the Markdown of
+    "What the stimulus changes" (:func:`flygnn.report.replicates.stimulus_part`)."""
+    from flygnn.analysis.replicates import spread
+    from flygnn.figures import replicates as replicate_figures
+    from flygnn.metric_names import UPSTREAM_METRICS
+    from flygnn.replicate_runs import REPLICATES_FOLDER, read_replicates
+    from flygnn.report.markdown import escape_prose
+    from flygnn.report.replicates import STIMULUS_FIGURE, stimulus_part, stimulus_points
+
+    rows = read_replicates(layout.root / REPLICATES_FOLDER)
+    points = stimulus_points(rows)
+    labels = {row.metric: row.label for row in published.rows}
+    path: Path | None = None
+    if points:
+        metrics = [(m, labels[m]) for m in UPSTREAM_METRICS]
+        values = {row.metric: row.published for row in published.rows}
+        path = figure_dir(layout) / f"{STIMULUS_FIGURE}.png"
+        if draw:
+
+            def figure():
+                return replicate_figures.plot_stimulus_ablation(
+                    metrics,
+                    {
+                        sigma: {
+                            stimulus: {
+                                m: replicate_figures.MetricPoints(v, spread(v), keys)
+                                for m, (v, keys) in by_metric.items()
+                            }
+                            for stimulus, by_metric in by_stimulus.items()
+                        }
+                        for sigma, by_stimulus in points.items()
+                    },
+                    values,
+                )
+
+            path = _draw_if_changed(
+                figure_dir(layout),
+                STIMULUS_FIGURE,
+                [metrics, points, values],
+                figure,
+                code_module=replicate_figures,
+            )
+    escaped = {metric: escape_prose(label) for metric, label in labels.items()}
+    return stimulus_part(rows, escaped, None if path is None else _relative(path, layout))

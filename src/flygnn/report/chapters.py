@@ -298,6 +298,7 @@ def book_parts(
         out / "held-out.qmd": GENERATED_NOTE + validation.held_out_part(conditions, metrics),
         out / "validation-summary.qmd": GENERATED_NOTE + validation.validation_summary(conditions, metrics),
         out / "replicates.qmd": GENERATED_NOTE + replicates.project_replicates_part(layout, published),
+        out / "stimulus.qmd": GENERATED_NOTE + book_figures.stimulus_ablation(layout, published, draw),
         out / "key-findings.qmd": GENERATED_NOTE
         + key_findings.project_key_findings_part(layout, conditions, metrics, published),
         out / "matched-budget.qmd": GENERATED_NOTE + budget.project_matched_budget_part(layout, conditions, published),

@@ -12,9 +12,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flygnn.analysis.replicates import Spread, is_replicate_of, summarize
+from flygnn.analysis.replicates import Spread, is_replicate_of, spread, summarize
 from flygnn.metric_format import format_value
-from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.metric_names import UPSTREAM_METRICS, W_CORRECTED_R2
 from flygnn.report.markdown import escape_prose
 from flygnn.report.summary import value_at
 from flygnn.report.template import render
@@ -96,12 +96,52 @@ def replicate_table(
             {
                 "label": f"σ = {sigma:g}",
                 "n_runs": len(group["runs"]),
+                "apart": seeds_apart(group["runs"], W_CORRECTED_R2, labels[W_CORRECTED_R2]),
                 "rows": table_rows,
                 "beyond": beyond,
                 "within": within,
             }
         )
     return groups
+
+
+# a seed lies apart when its runs leave at least this factor more (or less) of the variance
+# unexplained (1 − R²) than every run of the other seeds, and the gap is wider than their range
+APART_FACTOR = 2.0
+
+
+def seeds_apart(runs: Sequence[Mapping[str, Any]], metric: str, label: str) -> list[str]:
+    """The training seeds whose runs lie apart from every run of the other seeds on the R²
+    ``metric`` — 1 − R² at least :data:`APART_FACTOR` times that of every other run (or at most
+    1/APART_FACTOR of it), by a gap wider than the others' own range — as sentences: a spread
+    that is two groups, not one bell (needs two runs of other seeds)."""
+    by_seed: dict[int, list[float]] = {}
+    for run in runs:
+        value = float(run[metric])
+        if math.isfinite(value):
+            by_seed.setdefault(int(run["train_seed"]), []).append(value)
+    sentences = []
+    for seed, values in sorted(by_seed.items()):
+        others = [v for s, vs in by_seed.items() if s != seed for v in vs]
+        if len(others) < 2:
+            continue
+        width = max(others) - min(others)
+        if min(others) - max(values) > width and 1 - max(values) >= APART_FACTOR * (1 - min(others)):
+            side = "below"
+        elif min(values) - max(others) > width and APART_FACTOR * (1 - min(values)) <= 1 - max(others):
+            side = "above"
+        else:
+            continue
+        runs_text = f"its {len(values)} runs" if len(values) > 1 else "its run"
+        sentences.append(
+            f"training seed {seed} lies {side} every other seed on {label}: {runs_text} "
+            f"{_range_text(values)} against {_range_text(others)} for the {len(others)} others"
+        )
+    return sentences
+
+
+def _range_text(values: Sequence[float]) -> str:
+    return _number(values[0]) if len(values) == 1 else f"{_number(min(values))}–{_number(max(values))}"
 
 
 def _runs_sentence(rows: Sequence[Mapping[str, Any]], recipe: str) -> str:
@@ -165,3 +205,133 @@ def _recipe_description(load_recipe, rows: Sequence[Mapping[str, Any]]) -> str:
             + (f", rates {steps}" if steps else "")
         )
     return "; ".join(parts)
+
+
+# --- what the stimulus changes: the same recipe on another stimulus beside the natural one ---
+
+DEFAULT_STIMULUS = "natural"
+STIMULUS_FIGURE = "stimulus-ablation"
+
+
+def _stimulus_runs(rows: Sequence[Mapping[str, Any]], recipe: str) -> dict[float, dict[str, list[Mapping[str, Any]]]]:
+    """σ → stimulus → the recipe's runs at σ's own configuration, only the σ that have runs on the
+    default stimulus and on at least one other."""
+    by_sigma: dict[float, dict[str, list[Mapping[str, Any]]]] = {}
+    for row in rows:
+        if row["recipe"] == recipe and is_replicate_of(row, recipe, str(row["stimulus"])):
+            by_sigma.setdefault(float(row["sigma"]), {}).setdefault(str(row["stimulus"]), []).append(row)
+    return {
+        sigma: dict(sorted(runs.items(), key=lambda item: (item[0] != DEFAULT_STIMULUS, item[0])))
+        for sigma, runs in sorted(by_sigma.items())
+        if DEFAULT_STIMULUS in runs and len(runs) > 1
+    }
+
+
+def _pairs(natural: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, Any]], metric: str) -> list[float]:
+    """other − natural for the runs with the same training and simulation seed, by training seed."""
+    key = ("train_seed", "simulation_seed")
+    base = {tuple(int(r[k]) for k in key): float(r[metric]) for r in natural}
+    return [
+        float(r[metric]) - base[seeds]
+        for r in sorted(other, key=lambda r: int(r["train_seed"]))
+        if (seeds := tuple(int(r[k]) for k in key)) in base
+    ]
+
+
+def _separation(natural: Spread, other: Spread) -> str:
+    """How the other stimulus' runs lie against the natural ones: "higher" / "lower" when the ranges
+    do not overlap (only with two runs or more on each), "overlap" when they do, "n/a" otherwise."""
+    if natural.n < 2 or other.n < 2:
+        return "n/a"
+    if other.low > natural.high:
+        return "higher"
+    if other.high < natural.low:
+        return "lower"
+    return "overlap"
+
+
+def stimulus_table(
+    rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], recipe: str = REPLICATE_RECIPE
+) -> list[dict[str, Any]]:
+    """The rows of ``#tbl-stimulus-ablation``: per σ and other stimulus, per metric, the spreads on
+    both stimuli, the paired differences (same seeds) and whether the ranges separate."""
+    groups = []
+    for sigma, by_stimulus in _stimulus_runs(rows, recipe).items():
+        natural = by_stimulus[DEFAULT_STIMULUS]
+        for stimulus, runs in by_stimulus.items():
+            if stimulus == DEFAULT_STIMULUS:
+                continue
+            table_rows = []
+            for metric in UPSTREAM_METRICS:
+                a = spread(float(r[metric]) for r in natural)
+                b = spread(float(r[metric]) for r in runs)
+                table_rows.append(
+                    {
+                        "metric": metric,
+                        "label": labels[metric],
+                        "natural": f"{_spread_text(a)} (n = {a.n})" if a.n > 1 else f"{_number(a.mean)} (n = 1)",
+                        "other": f"{_spread_text(b)} (n = {b.n})" if b.n > 1 else f"{_number(b.mean)} (n = 1)",
+                        "paired": ", ".join(f"{d:+.5f}" for d in _pairs(natural, runs, metric)) or "—",
+                        "verdict": _separation(a, b),
+                    }
+                )
+            groups.append(
+                {
+                    "sigma": sigma,
+                    "label": f"σ = {sigma:g}",
+                    "stimulus": stimulus,
+                    "rows": table_rows,
+                    "clauses": _stimulus_clauses(table_rows, stimulus, len(natural), len(runs)),
+                }
+            )
+    return groups
+
+
+def _stimulus_clauses(
+    table_rows: Sequence[Mapping[str, Any]], stimulus: str, n_natural: int, n_other: int
+) -> list[str]:
+    """What one σ's table rows say, as clauses: which metrics the stimulus moves beyond the
+    run-to-run spread, which it does not, and which have too few runs to tell."""
+    clauses = [
+        f"{row['label']} is {row['verdict']} on the {stimulus} stimulus than on every natural run"
+        for row in table_rows
+        if row["verdict"] in ("higher", "lower")
+    ]
+    overlap = [row["label"] for row in table_rows if row["verdict"] == "overlap"]
+    if overlap:
+        clauses.append(
+            f"the runs on the two stimuli overlap on {', '.join(overlap)}: no change beyond run-to-run spread"
+        )
+    unknown = [row["label"] for row in table_rows if row["verdict"] == "n/a"]
+    if unknown:
+        clauses.append(f"too few runs to tell for {', '.join(unknown)} ({n_natural} natural, {n_other} {stimulus})")
+    return clauses
+
+
+def stimulus_part(
+    rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], figure: str | None, recipe: str = REPLICATE_RECIPE
+) -> str:
+    """``chapters/_generated/stimulus.qmd``: ``#fig-stimulus-ablation`` (``figure``: its path, None
+    without one), the table and the sentences that answer "does the stimulus move it?"."""
+    groups = stimulus_table(rows, labels, recipe)
+    return render("stimulus.qmd.j2", groups=groups, figure=figure, recipe=recipe)
+
+
+def stimulus_points(
+    rows: Sequence[Mapping[str, Any]], recipe: str = REPLICATE_RECIPE
+) -> dict[float, dict[str, dict[str, tuple[list[float], list[str]]]]]:
+    """σ → stimulus → metric → (values, pairing keys) of the runs the stimulus figure draws; runs
+    with the same key (training and simulation seed) on two stimuli are a pair."""
+    return {
+        sigma: {
+            stimulus: {
+                metric: (
+                    [float(r[metric]) for r in runs],
+                    [f"{int(r['train_seed'])}/{int(r['simulation_seed'])}" for r in runs],
+                )
+                for metric in UPSTREAM_METRICS
+            }
+            for stimulus, runs in by_stimulus.items()
+        }
+        for sigma, by_stimulus in _stimulus_runs(rows, recipe).items()
+    }
