@@ -130,11 +130,11 @@ def test_the_part_words_the_verdicts_and_links_their_evidence():
     header = lines.index("| Metric | σ\u00a0=\u00a00.05 | σ\u00a0=\u00a00.5 | Evidence |")
     assert lines[header + 2] == (
         "| W corrected R² | 0.9786 vs 0.9852 — **short**, no replicates yet "
-        "| 0.9987 vs 0.9898 — **exceeds**, beyond run-to-run spread "
+        "| 0.9987 vs 0.9898 — **exceeds**, published below all 2 short runs "
         "| @fig-weights-corrected, @tbl-summary, @tbl-replicates |"
     )
     assert lines[header + 4] == (
-        "| τ R² | n/a — not published | 0.9997 vs 0.9997 — **matches**, beyond run-to-run spread "
+        "| τ R² | n/a — not published | 0.9997 vs 0.9997 — **matches**, published above all 2 short runs "
         "| @fig-tau, @tbl-summary, @tbl-replicates |"
     )
     assert "{#tbl-key-findings}" in text and "neither is better by\nmore than 0.005" in text
