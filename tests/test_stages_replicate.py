@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,9 @@ from flygnn.replicate_runs import (
     load_recipe,
     read_replicates,
     record_path,
+    unfinished_path,
 )
-from flygnn.stages.replicate import next_run, run_status
+from flygnn.stages.replicate import keep_unfinished, next_run, restore_unfinished, run_status
 from flygnn.train.config import load_training_config
 from flygnn.train.history import read_history
 from flygnn.train.state import META_FILE
@@ -155,3 +157,26 @@ def test_next_run_prefers_an_interrupted_run_and_skips_locked_and_done_ones(tmp_
             with exclusive_lock(layout.root / CACHE_FOLDER / f"{runs[2].name}.lock", runs[2].name):
                 pass
     assert next_run(layout, [runs[0]]) is None
+
+
+def test_a_stopped_runs_state_is_kept_for_a_commit_and_restored_on_a_fresh_machine(tmp_path):
+    layout = make_project(tmp_path, bundles=False)
+    run = ReplicateRun("fast", 0.05, train_seed=2)
+    state = layout.root / CACHE_FOLDER / run.name / "state"
+    state.mkdir(parents=True)
+    (state / META_FILE).write_text('{"iteration": 2350}')
+    (state / "state.safetensors").write_bytes(b"tensors")
+    kept = keep_unfinished(layout, run, state)
+    assert kept == unfinished_path(layout, run) and kept.parent.parent == layout.root / "data" / "replicates"
+    assert sorted(p.name for p in kept.iterdir()) == sorted([META_FILE, "state.safetensors"])
+    # a fresh machine: no cache; the committed state makes the run resumable and is copied in
+    shutil.rmtree(layout.root / CACHE_FOLDER)
+    assert run_status(layout, run) == "resumable"
+    assert restore_unfinished(layout, run, state) is True
+    assert (state / "state.safetensors").read_bytes() == b"tensors"
+    # a cache further along than the committed state is kept as it is
+    (state / META_FILE).write_text('{"iteration": 4000}')
+    assert restore_unfinished(layout, run, state) is False
+    assert '"iteration": 4000' in (state / META_FILE).read_text()
+    # nothing to keep without a state
+    assert keep_unfinished(layout, ReplicateRun("fast", 0.05, train_seed=3), tmp_path / "none") is None

@@ -49,6 +49,9 @@ RECORD_COLUMNS = (
 REPLICATES_FOLDER = "data/replicates"
 PLAN_FILE = "plan.yaml"
 HISTORIES_FOLDER = "histories"
+# the training state of a run stopped before its recipe's end, kept under REPLICATES_FOLDER so that a
+# commit carries it to the next machine: a run takes longer than a working session
+UNFINISHED_FOLDER = "unfinished"
 CACHE_FOLDER = "data/cache/replicates"
 PLAN_KEYS = ("recipe", "sigma", "train_seed", "simulation_seed", "stimulus", "configuration")
 
@@ -206,6 +209,10 @@ def record_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
 
 def history_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
     return project_root(layout) / REPLICATES_FOLDER / HISTORIES_FOLDER / f"{run.name}.csv"
+
+
+def unfinished_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
+    return project_root(layout) / REPLICATES_FOLDER / UNFINISHED_FOLDER / run.name
 
 
 def project_root(layout: ProjectLayout) -> Path:

@@ -9,9 +9,14 @@ command are the result.
 
     data/cache/replicates/datasets/<dataset>.zarr     the simulated datasets (not committed)
     data/cache/replicates/<run>/                      the run's bundle and training state
+    data/replicates/unfinished/<run>/                 the state of a stopped run (committed)
 
 Running the same command again resumes an interrupted run from its last state, and scores
-a finished one without training it again. A run holds a lock while it works
+a finished one without training it again. A run stopped before its end (SIGUSR1 or
+SIGTERM) also copies its state to ``data/replicates/unfinished/<run>/``: committed, it
+lets the run go on on another machine (a run takes longer than a working session; the
+dataset is simulated again from its seeds, the same bytes). The copy is removed once the
+run's record is written. A run holds a lock while it works
 (``data/cache/replicates/<run>.lock``), so that two processes working down the plan side
 by side (one per core) never take the same run.
 """
@@ -20,11 +25,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import shutil
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from flygnn.atomic import remove_tree
 from flygnn.bundle import META_FILE
 from flygnn.locks import LockHeld, exclusive_lock
 from flygnn.metric_names import UPSTREAM_METRICS
@@ -38,7 +46,10 @@ from flygnn.replicate_runs import (
     history_path,
     project_root,
     record_path,
+    unfinished_path,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def simulate_replicate_dataset(run: ReplicateRun, recipe: Recipe, layout: ProjectLayout, progress: bool = True) -> Path:
@@ -120,6 +131,7 @@ def _train_and_score(
     bundle, state = work / "bundle", work / "state"
     trained = peek_iteration(bundle / STATE_FOLDER) if (bundle / META_FILE).is_file() else None
     if trained is None or trained < recipe.iterations:
+        restore_unfinished(layout, run, state)
         resume = peek_iteration(state) is not None or trained is not None
         train_condition(
             run.condition,
@@ -142,6 +154,7 @@ def _train_and_score(
     meta = json.loads((bundle / META_FILE).read_text())
     training = meta["training"]
     if int(training["iterations"]) < recipe.iterations:
+        keep_unfinished(layout, run, state)
         return None
     ds = open_dataset(dataset)
     network = load_network(extent=int(ds.attrs["extent"]))
@@ -174,7 +187,43 @@ def _train_and_score(
     history = (bundle / HISTORY_FILE).read_text()
     write_text(history_path(layout, run), history)
     write_text(record_path(layout, run), buffer.getvalue())
+    unfinished = unfinished_path(layout, run)
+    if unfinished.exists():
+        remove_tree(unfinished)
     return record
+
+
+def restore_unfinished(layout: ProjectLayout, run: ReplicateRun, state: Path) -> bool:
+    """Copy a committed unfinished state into the run's cache when it is further along than
+    the cache's own (a fresh machine has none). Returns whether it was copied."""
+    from flygnn.atomic import atomic_directory
+    from flygnn.train.state import peek_iteration
+
+    kept = unfinished_path(layout, run)
+    committed = peek_iteration(kept)
+    if committed is None or committed <= (peek_iteration(state) or -1):
+        return False
+    with atomic_directory(state, overwrite=True) as tmp:
+        for file in kept.iterdir():
+            shutil.copy2(file, tmp / file.name)
+    logger.info("%s: resuming from the committed state at iteration %d (%s)", run.name, committed, kept)
+    return True
+
+
+def keep_unfinished(layout: ProjectLayout, run: ReplicateRun, state: Path) -> Path | None:
+    """Copy the state of a run stopped before its end to ``data/replicates/unfinished/<run>/``
+    (atomically; None when there is no state to keep)."""
+    from flygnn.atomic import atomic_directory
+    from flygnn.train.state import peek_iteration
+
+    if peek_iteration(state) is None:
+        return None
+    kept = unfinished_path(layout, run)
+    with atomic_directory(kept, overwrite=True) as tmp:
+        for file in state.iterdir():
+            if file.is_file():
+                shutil.copy2(file, tmp / file.name)
+    return kept
 
 
 def _parse_steps(text: str):
@@ -195,7 +244,11 @@ def run_status(layout: ProjectLayout, run: ReplicateRun) -> str:
             pass
     except LockHeld:
         return "running"
-    if peek_iteration(work / "state") is not None or (work / "bundle" / META_FILE).is_file():
+    if (
+        peek_iteration(work / "state") is not None
+        or (work / "bundle" / META_FILE).is_file()
+        or peek_iteration(unfinished_path(layout, run)) is not None
+    ):
         return "resumable"
     return "todo"
 

@@ -165,13 +165,15 @@ def chapters_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition])
     records and the files of its bundle the book reads (training history, loss figure), the
     replicate records and their recipes (``#tbl-replicates``, the key findings), the archived
     training records (``#tbl-matched-budget``) and the code that writes the parts (flygnn.report)."""
-    from flygnn.replicate_runs import REPLICATES_FOLDER, recipes_file
+    from flygnn.replicate_runs import REPLICATES_FOLDER, UNFINISHED_FOLDER, recipes_file
     from flygnn.report.budget import RECORDS_FOLDER
 
     files = [layout.conditions_file, layout.published, layout.quarto_config, recipes_file()]
     files += sorted(p for p in layout.chapters.rglob("*") if p.is_file())
+    unfinished = layout.root / REPLICATES_FOLDER / UNFINISHED_FOLDER  # training state: the book reads none of it
     for folder in (layout.root / REPLICATES_FOLDER, layout.root / RECORDS_FOLDER):
-        files += sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        if folder.is_dir():
+            files += sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_relative_to(unfinished))
     for condition in conditions:
         result = layout.result(condition.name)
         files += [result.manifest, result.metrics, result.per_type]
