@@ -7,6 +7,7 @@
                       training history, the published values as dashed lines
 ``metrics-vs-sigma``  ``#fig-metrics-vs-sigma``: each summary metric against σ, ours and published
 ``stimulus-ablation`` ``#fig-stimulus-ablation``: the replicate runs of one recipe on each stimulus
+``sigma-sweep``       ``#fig-sigma-sweep``: the noise sweep's runs, every metric against σ
 
 and the Markdown that shows them, plus ``#fig-training-loss``, the σ-grid of the bundles'
 own ``training-loss.png``. A figure is redrawn only when what it shows changed (its
@@ -273,3 +274,41 @@ def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bo
             )
     escaped = {metric: escape_prose(label) for metric, label in labels.items()}
     return stimulus_part(rows, escaped, None if path is None else _relative(path, layout))
+
+
+def sigma_sweep(layout: ProjectLayout, published: PublishedTable, draw: bool = True) -> str:
+    """Draw ``#fig-sigma-sweep`` from the sweep's replicate records and return its Markdown
+    (:func:`flygnn.report.sweep.sweep_part`; a sentence while no sweep run is recorded)."""
+    from flygnn.analysis.replicates import spread
+    from flygnn.figures import replicates as replicate_figures
+    from flygnn.metric_names import UPSTREAM_METRICS
+    from flygnn.replicate_runs import REPLICATES_FOLDER, load_plan, load_recipe, read_replicates
+    from flygnn.report.sweep import SWEEP_FIGURE, SWEEP_RECIPE, sweep_part, sweep_points
+
+    rows = read_replicates(layout.root / REPLICATES_FOLDER)
+    points = sweep_points(rows)
+    plan = layout.root / REPLICATES_FOLDER / "plan.yaml"
+    planned = sum(run.recipe == SWEEP_RECIPE for run in load_plan(plan)) if plan.is_file() else 0
+    labels = {row.metric: row.label for row in published.rows}
+    path: Path | None = None
+    if points:
+        metrics = [(m, labels[m]) for m in UPSTREAM_METRICS]
+        values = {row.metric: row.published for row in published.rows}
+        path = figure_dir(layout) / f"{SWEEP_FIGURE}.png"
+        if draw:
+            path = _draw_if_changed(
+                figure_dir(layout),
+                SWEEP_FIGURE,
+                [metrics, points, values],
+                lambda: replicate_figures.plot_sigma_sweep(
+                    metrics,
+                    {
+                        sigma: {m: replicate_figures.MetricPoints(v, spread(v)) for m, v in by_metric.items()}
+                        for sigma, by_metric in points.items()
+                    },
+                    values,
+                ),
+                code_module=replicate_figures,
+            )
+    configuration = f"{load_recipe(SWEEP_RECIPE, 0.05).configuration:g}"
+    return sweep_part(rows, None if path is None else _relative(path, layout), planned, configuration)

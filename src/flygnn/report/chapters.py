@@ -299,6 +299,7 @@ def book_parts(
         out / "validation-summary.qmd": GENERATED_NOTE + validation.validation_summary(conditions, metrics),
         out / "replicates.qmd": GENERATED_NOTE + replicates.project_replicates_part(layout, published),
         out / "stimulus.qmd": GENERATED_NOTE + book_figures.stimulus_ablation(layout, published, draw),
+        out / "sweep.qmd": GENERATED_NOTE + book_figures.sigma_sweep(layout, published, draw),
         out / "key-findings.qmd": GENERATED_NOTE
         + key_findings.project_key_findings_part(layout, conditions, metrics, published),
         out / "matched-budget.qmd": GENERATED_NOTE + budget.project_matched_budget_part(layout, conditions, published),
