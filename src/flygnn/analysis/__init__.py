@@ -27,13 +27,12 @@ from flygnn.analysis.metrics import (
     gauge_metrics,
     identity_r2,
     ols_fit,
-    recovery_metrics,
     spectral_metrics,
-    upstream_scores,
     weight_metrics,
     write_metrics,
 )
 from flygnn.analysis.oracle import OracleModel
+from flygnn.analysis.scoring import UpstreamScoring, recovery_metrics, upstream_scores
 from flygnn.analysis.spectral import (
     LinearisedDynamics,
     SpectralAnalysis,
@@ -53,6 +52,7 @@ __all__ = [
     "OracleModel",
     "SpectralAnalysis",
     "TypeClustering",
+    "UpstreamScoring",
     "biophysics_metrics",
     "clustering_control_metrics",
     "clustering_features",

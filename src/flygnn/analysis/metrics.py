@@ -34,7 +34,7 @@ import numpy as np
 
 from flygnn import metric_names as names
 from flygnn.atomic import write_json
-from flygnn.metric_names import DEFINITIONS, RECOVERY_METRICS, check_keys, lookup
+from flygnn.metric_names import DEFINITIONS, check_keys, lookup
 
 W_OUTLIER_THRESHOLD = 5.0  # upstream: edges with |W* − W| > 5 are left out of the W* score
 # The few edges with |W| ≥ 1 (about 1,900 of 434,112) span most of W's range and so
@@ -431,57 +431,6 @@ def dynamics_metrics(dynamics) -> dict[str, Metric]:
         names.JACOBIAN_EXCLUDED_NEURONS: counted(names.JACOBIAN_EXCLUDED_NEURONS, int(dynamics.excluded_neurons_)),
         names.JACOBIAN_DROPPED_EDGES: counted(names.JACOBIAN_DROPPED_EDGES, int(dynamics.dropped_edges_)),
     }
-
-
-def recovery_metrics(model, activity: dict[str, np.ndarray], ground_truth) -> dict[str, float]:
-    """The four upstream-named recovery numbers of a model (:data:`flygnn.metric_names.RECOVERY_METRICS`), as plain floats.
-
-    model: any message-passing model (``message``/``aggregate``/``update``, ``W``, ``a``).
-    activity: voltage_mean, voltage_std (N,), frames_voltage, frames_stimulus (K, N).
-    ground_truth: has ``W`` (E,), ``tau`` (N,), ``v_rest`` (N,).
-    The same code as the analysis' metrics.json (upstream's rules); NaN where undefined.
-    """
-    return _recovery(model, activity, ground_truth)[0]
-
-
-def upstream_scores(model, activity: dict[str, np.ndarray], ground_truth, network) -> dict[str, float]:
-    """All five upstream-named numbers (:data:`flygnn.metric_names.UPSTREAM_METRICS`) of a model, as plain floats:
-    :func:`recovery_metrics` plus upstream's ``clustering_accuracy`` (one GMM on the unscaled features),
-    the same code as the analysis' metrics.json. ``network`` gives ``source``, ``target`` (E,) and
-    ``neuron_type`` (N,)."""
-    from flygnn.analysis.clustering import TypeClustering, clustering_features
-
-    scores, gauge, bio = _recovery(model, activity, ground_truth)
-    embedding = model.a.detach().cpu().double().numpy()
-    features, _ = clustering_features(
-        embedding, bio.upstream_tau_, bio.upstream_v_rest_, gauge.upstream_corrected_W_, network.source, network.target
-    )
-    scores[names.CLUSTERING_ACCURACY] = TypeClustering.upstream().fit(features, network.neuron_type).accuracy_
-    return scores
-
-
-def _recovery(model, activity: dict[str, np.ndarray], ground_truth):
-    from flygnn.analysis.biophysics import BiophysicalParameters
-    from flygnn.analysis.gauge import GaugeCorrection, check_model
-
-    _check_ground_truth(ground_truth, *check_model(model))
-    gauge = GaugeCorrection().fit(model, activity)
-    bio = BiophysicalParameters().fit(gauge)
-    metrics = weight_metrics(ground_truth.W, gauge)
-    metrics.update(biophysics_metrics(ground_truth.tau, ground_truth.v_rest, bio, gauge.zero_range_))
-    scores = {name: (float("nan") if metrics[name].value is None else metrics[name].value) for name in RECOVERY_METRICS}
-    return scores, gauge, bio
-
-
-def _check_ground_truth(ground_truth, n: int, e: int) -> None:
-    from flygnn.errors import FlygnnError
-
-    shapes = {name: np.shape(getattr(ground_truth, name)) for name in ("W", "tau", "v_rest")}
-    if shapes != {"W": (e,), "tau": (n,), "v_rest": (n,)}:
-        raise FlygnnError(
-            f"ground truth shapes {shapes} do not match the model ({n} neurons, {e} edges); "
-            "the model and the ground truth belong to different networks."
-        )
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Metric], inputs: dict[str, str] | None = None) -> None:

@@ -18,7 +18,8 @@ behind ``tau_R2``, ``V_rest_R2`` and ``W_corrected_R2``):
   (upstream: s_g = 1).
 
 ``per_type_recovery`` is pure (arrays in, columns out); ``write_per_type`` writes the
-columns as ``per-type.csv`` for the report.
+columns as ``per-type.csv`` for the report. A replicate run's per-type record adds
+:data:`VOLTAGE_SD` (:func:`voltage_sd_per_type`), the voltage range the estimates were read on.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ PER_TYPE_COLUMNS = (
     "tau_residual_share",
     "V_rest_residual_share",
 )
+# beside them in a replicate run's per-type record: how far the type's voltage moved over the
+# sampled training frames, the range its τ̂ and V̂_rest were read on
+VOLTAGE_SD = "voltage_sd"
 
 
 def per_type_recovery(
@@ -136,6 +140,16 @@ def per_type_recovery(
     }
 
 
+def voltage_sd_per_type(frames_voltage: np.ndarray, neuron_type: np.ndarray, n_types: int) -> np.ndarray:
+    """(T,) the median over each type's neurons of the neuron's voltage standard deviation
+    (unbiased) over the sampled frames. frames_voltage: (K, N) voltages (a.u.); neuron_type: (N,)
+    type index of each neuron. NaN for a type without neurons, and everywhere when K < 2."""
+    frames_voltage = np.asarray(frames_voltage, dtype=np.float64)
+    if frames_voltage.shape[0] < 2:
+        return np.full(n_types, np.nan)
+    return per_type_median(frames_voltage.std(axis=0, ddof=1), np.asarray(neuron_type), n_types)
+
+
 def _cell(value) -> str:
     if isinstance(value, str):
         return value
@@ -145,17 +159,18 @@ def _cell(value) -> str:
     return "nan" if not math.isfinite(value) else f"{value:.8g}"
 
 
-def per_type_csv(columns: dict[str, np.ndarray]) -> str:
-    """The columns as CSV text (header :data:`PER_TYPE_COLUMNS`; NaN written as "nan")."""
+def per_type_csv(columns: dict[str, np.ndarray], names: Sequence[str] = PER_TYPE_COLUMNS) -> str:
+    """The columns ``names`` as CSV text (header ``names``, by default :data:`PER_TYPE_COLUMNS`;
+    NaN written as "nan")."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(PER_TYPE_COLUMNS)
-    for row in zip(*(columns[name] for name in PER_TYPE_COLUMNS), strict=False):
+    writer.writerow(names)
+    for row in zip(*(columns[name] for name in names), strict=False):
         writer.writerow([_cell(value) for value in row])
     return buffer.getvalue()
 
 
-def write_per_type(path: str | Path, columns: dict[str, np.ndarray]) -> Path:
-    """Write ``per_type_csv(columns)`` to ``path`` atomically."""
-    write_text(path, per_type_csv(columns))
+def write_per_type(path: str | Path, columns: dict[str, np.ndarray], names: Sequence[str] = PER_TYPE_COLUMNS) -> Path:
+    """Write ``per_type_csv(columns, names)`` to ``path`` atomically."""
+    write_text(path, per_type_csv(columns, names))
     return Path(path)
