@@ -24,6 +24,9 @@ from flygnn.replicate_runs import (
     history_path,
     load_plan,
     load_recipe,
+    per_type_path,
+    per_type_record_columns,
+    read_per_type_records,
     read_replicates,
     record_path,
     unfinished_path,
@@ -112,6 +115,9 @@ def test_replicate_writes_one_reproducible_row(tmp_path, monkeypatch, capsys):
     assert all(math.isfinite(float(row[name])) for name in UPSTREAM_METRICS)
     history = read_history(history_path(ProjectLayout.at(tmp_path), run))
     assert history[-1]["iteration"] == 60 and "W_corrected_R2" in history[-1]
+    # the per-type record beside it, from the same fit: one row per cell type
+    per_type = read_per_type_records(layout.root / "data" / "replicates" / "per-type")[run.name]
+    assert len(per_type) == 65 and all(math.isfinite(row["voltage_sd"]) for row in per_type)
     # the same command again scores the finished run without training it: the same scores
     assert main(argv) == 0
     (again,) = read_replicates(layout.root / "data" / "replicates")
@@ -180,3 +186,87 @@ def test_a_stopped_runs_state_is_kept_for_a_commit_and_restored_on_a_fresh_machi
     assert '"iteration": 4000' in (state / META_FILE).read_text()
     # nothing to keep without a state
     assert keep_unfinished(layout, ReplicateRun("fast", 0.05, train_seed=3), tmp_path / "none") is None
+
+
+def _cache_run(layout, run: ReplicateRun, dataset, frames, network, *, tampered=None, bundle=True):
+    """Put ``run`` into the project as if it had finished here: the dataset in the replicate cache,
+    an (untrained) bundle beside it and a record with the bundle's own scores (``tampered``: some
+    replaced)."""
+    import torch
+
+    from flygnn.analysis import recovery_metrics
+    from flygnn.bundle import save_bundle
+    from flygnn.model import FlyVisGNN
+    from flygnn.replicate_runs import format_score
+
+    root = layout.root / CACHE_FOLDER
+    dataset_path = root / "datasets" / f"{run.dataset_name(run.resolved_recipe().simulation)}.zarr"
+    if not dataset_path.exists():
+        shutil.copytree(dataset.path, dataset_path)
+    torch.manual_seed(run.train_seed)
+    model = FlyVisGNN.from_network(network, embedding_dim=2, hidden=16)
+    activity = frames.activity(16, seed=run.train_seed)
+    if bundle:
+        meta = {"condition": run.condition.name, "sigma": run.sigma, "training": {"iterations": 60}}
+        save_bundle(
+            root / run.name / "bundle", model, {**meta, "dataset": {"fingerprint": dataset.fingerprint()}}, activity
+        )
+    scores = recovery_metrics(model, activity, dataset.ground_truth()) | (tampered or {})
+    row = {name: "" for name in RECORD_COLUMNS}
+    row.update(run=run.name, sigma="0.05", train_seed=run.train_seed, simulation_seed=0, iterations=60)
+    row.update({name: format_score(value) for name, value in scores.items()})
+    row.update(dataset_fingerprint=dataset.fingerprint(), command=run.command(), configuration="0.05")
+    path = record_path(layout, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=RECORD_COLUMNS)
+        writer.writeheader()
+        writer.writerow(row)
+
+
+def test_per_type_adds_the_record_of_a_cached_run_and_says_why_it_cannot_for_the_others(
+    tmp_path, monkeypatch, capsys, dataset, frames, tiny_network
+):
+    from flygnn.analysis.per_type import VOLTAGE_SD
+
+    layout = make_project(tmp_path, bundles=False)
+    plan = layout.root / "data" / "replicates" / "plan.yaml"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text("runs:\n  - {recipe: smoke, sigma: 0.05, train_seed: [1, 2, 3, 4]}\n")
+    cached, elsewhere, unfinished, changed = load_plan(plan)
+    _cache_run(layout, cached, dataset, frames, tiny_network)
+    _cache_run(layout, elsewhere, dataset, frames, tiny_network, bundle=False)
+    _cache_run(layout, changed, dataset, frames, tiny_network, tampered={"tau_R2": 0.5})
+    monkeypatch.chdir(tmp_path)
+    assert main(["replicate", "--per-type"]) == 1  # finished runs are left without one
+    out = capsys.readouterr().out
+    assert f"wrote data/replicates/per-type/{cached.name}.csv" in out
+    assert (
+        f"{elsewhere.name}: no per-type record: no cached bundle (data/cache/replicates/{elsewhere.name}/bundle): "
+        "the run was trained on another machine" in out
+    )
+    assert f"{changed.name}: no per-type record: the cached bundle scores tau_R2 " in out
+    assert "where its record says 0.500000: not the model the record scored" in out
+    assert "per-type records: 1 written, 2 could not be written, 0 already there; 1 run of the plan not finished" in out
+    assert "Traceback" not in out
+    assert not per_type_path(layout, unfinished).exists() and not per_type_path(layout, changed).exists()
+    # the record: one row per cell type of the network, the per-type table's columns and voltage_sd
+    records = read_per_type_records(layout.root / "data" / "replicates" / "per-type")
+    assert list(records) == [cached.name]
+    rows = records[cached.name]
+    assert [row["type"] for row in rows] == list(tiny_network.type_names)
+    assert tuple(rows[0]) == per_type_record_columns()
+    assert sum(math.isfinite(row[VOLTAGE_SD]) and row[VOLTAGE_SD] >= 0 for row in rows) == len(rows)
+    # a second call finds it there and writes nothing
+    text = per_type_path(layout, cached).read_text()
+    main(["replicate", "--per-type"])
+    assert "0 written, 2 could not be written, 1 already there" in capsys.readouterr().out
+    assert per_type_path(layout, cached).read_text() == text
+
+
+def test_per_type_outside_a_plan_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    make_project(tmp_path, bundles=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["replicate", "--per-type", "--plan", "nowhere.yaml"]) != 0
+    err = capsys.readouterr().err
+    assert "nowhere.yaml" in err and "Traceback" not in err

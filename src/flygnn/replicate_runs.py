@@ -5,6 +5,7 @@ and the book (:mod:`flygnn.report.replicates`, which reads their records):
 
     data/replicates/<run>.csv                         one row per finished run (committed)
     data/replicates/histories/<run>.csv               its training history: losses, and scores every 1,000 iterations
+    data/replicates/per-type/<run>.csv                its per-type record: one row per cell type, from the fit its scores came from
     data/replicates/plan.yaml                         the runs wanted, in order
     src/flygnn/presets/recipes.yaml                   the recipes (data, not code)
 """
@@ -52,6 +53,7 @@ HISTORIES_FOLDER = "histories"
 # the training state of a run stopped before its recipe's end, kept under REPLICATES_FOLDER so that a
 # commit carries it to the next machine: a run takes longer than a working session
 UNFINISHED_FOLDER = "unfinished"
+PER_TYPE_FOLDER = "per-type"
 CACHE_FOLDER = "data/cache/replicates"
 PLAN_KEYS = ("recipe", "sigma", "train_seed", "simulation_seed", "stimulus", "configuration")
 
@@ -215,6 +217,18 @@ def unfinished_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
     return project_root(layout) / REPLICATES_FOLDER / UNFINISHED_FOLDER / run.name
 
 
+def per_type_path(layout: ProjectLayout, run: ReplicateRun) -> Path:
+    return project_root(layout) / REPLICATES_FOLDER / PER_TYPE_FOLDER / f"{run.name}.csv"
+
+
+def per_type_record_columns() -> tuple[str, ...]:
+    """The columns of a per-type record: the per-type table's
+    (:data:`flygnn.analysis.per_type.PER_TYPE_COLUMNS`) and ``voltage_sd``."""
+    from flygnn.analysis.per_type import PER_TYPE_COLUMNS, VOLTAGE_SD
+
+    return (*PER_TYPE_COLUMNS, VOLTAGE_SD)
+
+
 def project_root(layout: ProjectLayout) -> Path:
     if layout.root is None:
         raise FlygnnError("replicate runs write their records into a project: run `flygnn replicate` inside one.")
@@ -227,21 +241,49 @@ def format_score(value: float) -> str:
 
 def read_replicates(folder: str | Path) -> list[dict[str, Any]]:
     """Every record under ``folder`` (``data/replicates``), numbers as floats/ints; an unreadable file is an error naming it."""
+    return [row for path in sorted(Path(folder).glob("*.csv")) for row in read_record(path)]
+
+
+def read_record(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of one record file (one row per run), numbers as floats/ints; not a record: an error naming it."""
     rows = []
-    for path in sorted(Path(folder).glob("*.csv")):
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = set(RECORD_COLUMNS) - set(reader.fieldnames or [])
-            if missing:
-                raise FlygnnError(f"{path}: not a replicate record (missing column(s) {sorted(missing)}).")
-            for row in reader:
-                parsed: dict[str, Any] = dict(row)
-                for key in ("sigma", "configuration", "training_minutes", *UPSTREAM_METRICS):
-                    parsed[key] = float(row[key]) if row[key] not in ("", None) else math.nan
-                for key in ("train_seed", "simulation_seed", "iterations"):
-                    parsed[key] = int(row[key])
-                rows.append(parsed)
+    with Path(path).open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(RECORD_COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise FlygnnError(f"{path}: not a replicate record (missing column(s) {sorted(missing)}).")
+        for row in reader:
+            parsed: dict[str, Any] = dict(row)
+            for key in ("sigma", "configuration", "training_minutes", *UPSTREAM_METRICS):
+                parsed[key] = float(row[key]) if row[key] not in ("", None) else math.nan
+            for key in ("train_seed", "simulation_seed", "iterations"):
+                parsed[key] = int(row[key])
+            rows.append(parsed)
     return rows
+
+
+def read_per_type_records(folder: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Run name → the rows of its per-type record under ``folder`` (``data/replicates/per-type``),
+    one per cell type: "type" a name, the rest floats (NaN where the file says "nan"). No folder:
+    no records. An unreadable file is an error naming it."""
+    columns = per_type_record_columns()
+    records = {}
+    for path in sorted(Path(folder).glob("*.csv")):
+        try:
+            with path.open(newline="") as handle:
+                reader = csv.DictReader(handle)
+                missing = [c for c in columns if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise FlygnnError(
+                        f"{path}: not a per-type record (missing column(s) {missing}); "
+                        "`flygnn replicate --per-type` writes them."
+                    )
+                records[path.stem] = [
+                    {key: (row[key] if key == "type" else float(row[key])) for key in columns} for row in reader
+                ]
+        except (OSError, ValueError, csv.Error) as exc:
+            raise FlygnnError(f"{path}: unreadable per-type record ({exc.__class__.__name__}: {exc}).") from None
+    return records
 
 
 def load_plan(path: str | Path) -> list[ReplicateRun]:

@@ -10,6 +10,8 @@ from flygnn.metric_names import UPSTREAM_METRICS
 # exit statuses that end a shell loop over `--next`: nothing left to run, or stopped by SIGUSR1
 NOTHING_LEFT = 3
 STOPPED = 4
+# --per-type: a finished run is left without its per-type record
+INCOMPLETE = 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "by upstream's rules (the book's Table 1 code) and write one row to data/replicates/<run>.csv. "
             "Running the same command again resumes an interrupted run. Recipes: src/flygnn/presets/recipes.yaml. "
             "--next works down data/replicates/plan.yaml instead: run it once per core, in a loop "
-            "(`while flygnn replicate --next; do :; done`); --list shows where the plan stands."
+            "(`while flygnn replicate --next; do :; done`); --list shows where the plan stands. "
+            "Beside each row, data/replicates/per-type/<run>.csv holds the run's per-cell-type recovery; "
+            "--per-type writes it for the plan's finished runs that lack it, from their cached bundles, "
+            "without training."
         ),
     )
     which = parser.add_mutually_exclusive_group(required=True)
@@ -35,6 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     which.add_argument("--list", action="store_true", help="list the plan's runs and their status")
+    which.add_argument(
+        "--per-type",
+        action="store_true",
+        help=(
+            "write data/replicates/per-type/<run>.csv for every finished run of the plan that lacks it, from "
+            "the run's bundle in data/cache/replicates/ (no training; a run trained elsewhere cannot); "
+            f"exit 0 when every finished run has one, {INCOMPLETE} when some could not be written"
+        ),
+    )
     parser.add_argument("--plan", help="plan file (default: data/replicates/plan.yaml)")
     parser.add_argument("--recipe", default="fast", help="recipe name (default: fast)")
     parser.add_argument(
@@ -66,9 +80,11 @@ def run(args: argparse.Namespace) -> int:
     from flygnn.stimulus import KINDS
 
     layout = ProjectLayout.find()
-    if args.next or args.list:
+    if args.next or args.list or args.per_type:
         plan = Path(args.plan) if args.plan else layout.root / REPLICATES_FOLDER / PLAN_FILE
         runs = load_plan(plan)
+        if args.per_type:
+            return _per_type(layout, runs)
         if args.list:
             for planned in runs:
                 print(f"{run_status(layout, planned):9}  {planned.command()}")
@@ -100,3 +116,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"{replicate.name}: {record['iterations']} iterations in {record['training_minutes']} min · {scores}")
     print(f"wrote {layout.relative(record_path(layout, replicate))}")
     return 0
+
+
+def _per_type(layout, runs) -> int:
+    from flygnn.stages.replicate import add_per_type_records
+
+    outcomes = add_per_type_records(layout, runs)
+    for outcome in outcomes:
+        if outcome.state == "written":
+            print(f"wrote {layout.relative(outcome.path)}")
+        elif outcome.state == "failed":
+            print(f"{outcome.run.name}: no per-type record: {outcome.reason}")
+    counts = {
+        state: sum(o.state == state for o in outcomes) for state in ("written", "failed", "present", "unfinished")
+    }
+    unfinished = counts["unfinished"]
+    print(
+        f"per-type records: {counts['written']} written, {counts['failed']} could not be written, "
+        f"{counts['present']} already there; {unfinished} run{'' if unfinished == 1 else 's'} of the plan not "
+        "finished (a run writes its own when it finishes)"
+    )
+    return INCOMPLETE if counts["failed"] else 0

@@ -4,8 +4,10 @@ One committed bundle per σ is one training run, an anecdote. A replicate run si
 dataset (its own simulation seed and stimulus), trains the recipe on it (its own training
 seed), scores the model by upstream's rules (the same code as the book's Table 1) and
 writes one CSV row with the command that reproduces it (:mod:`flygnn.replicate_runs`
-defines the run, its record and the plan). No model is committed: the record and the
-command are the result.
+defines the run, its record and the plan), and beside it the run's per-type record, read
+from the same fit as the scores. No model is committed: the records and the command are
+the result. :func:`add_per_type_records` writes the per-type record of a run finished
+before it existed, from its cached bundle, without training.
 
     data/cache/replicates/datasets/<dataset>.zarr     the simulated datasets (not committed)
     data/cache/replicates/<run>/                      the run's bundle and training state
@@ -26,16 +28,19 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import shutil
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from flygnn.atomic import remove_tree
 from flygnn.bundle import META_FILE
+from flygnn.errors import FlygnnError
 from flygnn.locks import LockHeld, exclusive_lock
-from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.metric_names import RECOVERY_METRICS, UPSTREAM_METRICS
 from flygnn.project import ProjectLayout
 from flygnn.replicate_runs import (
     CACHE_FOLDER,
@@ -44,7 +49,10 @@ from flygnn.replicate_runs import (
     ReplicateRun,
     format_score,
     history_path,
+    per_type_path,
+    per_type_record_columns,
     project_root,
+    read_record,
     record_path,
     unfinished_path,
 )
@@ -119,7 +127,7 @@ def _train_and_score(
     import torch
 
     from flygnn import __version__
-    from flygnn.analysis import upstream_scores
+    from flygnn.analysis import UpstreamScoring
     from flygnn.atomic import write_text
     from flygnn.bundle import HISTORY_FILE, STATE_FOLDER, load_bundle
     from flygnn.connectome import load_network
@@ -159,7 +167,8 @@ def _train_and_score(
     ds = open_dataset(dataset)
     network = load_network(extent=int(ds.attrs["extent"]))
     loaded = load_bundle(bundle, network)
-    scores = upstream_scores(loaded.model, loaded.activity, ds.ground_truth(), network)
+    scoring = UpstreamScoring().fit(loaded.model, loaded.activity, ds.ground_truth(), network)
+    scores = scoring.scores_
     threads_used = sorted({leg.get("threads") for leg in training.get("legs", []) if leg.get("threads")})
     record = {
         "run": run.name,
@@ -183,9 +192,11 @@ def _train_and_score(
     writer = csv.DictWriter(buffer, fieldnames=RECORD_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerow(record)
-    # the history first: a record without its curve would be a row the book cannot draw
+    # the history and the per-type record first: the record makes the run "done", and a done
+    # run without its curve or its per-type rows would be one the book cannot draw or break down
     history = (bundle / HISTORY_FILE).read_text()
     write_text(history_path(layout, run), history)
+    _write_per_type(layout, run, scoring.per_type_)
     write_text(record_path(layout, run), buffer.getvalue())
     unfinished = unfinished_path(layout, run)
     if unfinished.exists():
@@ -224,6 +235,110 @@ def keep_unfinished(layout: ProjectLayout, run: ReplicateRun, state: Path) -> Pa
             if file.is_file():
                 shutil.copy2(file, tmp / file.name)
     return kept
+
+
+def _write_per_type(layout: ProjectLayout, run: ReplicateRun, columns) -> Path:
+    from flygnn.analysis.per_type import write_per_type
+
+    return write_per_type(per_type_path(layout, run), columns, per_type_record_columns())
+
+
+@dataclass(frozen=True)
+class PerTypeOutcome:
+    """What :func:`add_per_type_records` found for one run: ``state`` is "written" (``path``),
+    "failed" (``reason`` says why and what to do), "present" (it had one) or "unfinished" (no
+    record yet: its per-type record comes with its scores)."""
+
+    run: ReplicateRun
+    state: str
+    path: Path | None = None
+    reason: str = ""
+
+
+def add_per_type_records(
+    layout: ProjectLayout, runs: list[ReplicateRun], recipes: str | Path | None = None
+) -> list[PerTypeOutcome]:
+    """Write the per-type record of every run in ``runs`` that has a record but none, from its cached
+    bundle and dataset, without training. The bundle must be the model its record scored: the same
+    iterations and dataset, and the same four recovery scores (to the record's six decimals)."""
+    outcomes = []
+    for run in runs:
+        if not record_path(layout, run).is_file():
+            outcomes.append(PerTypeOutcome(run, "unfinished"))
+        elif per_type_path(layout, run).is_file():
+            outcomes.append(PerTypeOutcome(run, "present", per_type_path(layout, run)))
+        else:
+            try:
+                with exclusive_lock(_lock_path(layout, run), f"replicate run {run.name}"):
+                    outcomes.append(_per_type_from_cache(layout, run, recipes))
+            except LockHeld:
+                reason = "another flygnn works on this run right now; try again when it is done"
+                outcomes.append(PerTypeOutcome(run, "failed", reason=reason))
+            except FlygnnError as exc:
+                outcomes.append(PerTypeOutcome(run, "failed", reason=str(exc)))
+    return outcomes
+
+
+# a recomputed score may differ from its record by the record's rounding (six decimals)
+SCORE_TOLERANCE = 1e-5
+
+
+def _per_type_from_cache(layout: ProjectLayout, run: ReplicateRun, recipes: str | Path | None) -> PerTypeOutcome:
+    import json
+
+    from flygnn.analysis import UpstreamScoring
+    from flygnn.bundle import load_bundle
+    from flygnn.connectome import load_network
+    from flygnn.dataset import open_dataset
+
+    def failed(reason: str) -> PerTypeOutcome:
+        return PerTypeOutcome(run, "failed", reason=reason)
+
+    root = project_root(layout)
+    bundle = root / CACHE_FOLDER / run.name / "bundle"
+    if not (bundle / META_FILE).is_file():
+        return failed(
+            f"no cached bundle ({layout.relative(bundle)}): the run was trained on another machine, or its cache "
+            "was cleared; write its per-type record where its bundle is (`flygnn replicate --per-type` there), "
+            f"or retrain it here with `{run.command()}` (hours; the new scores replace its record's)"
+        )
+    recipe = run.resolved_recipe(recipes)
+    dataset = root / CACHE_FOLDER / "datasets" / f"{run.dataset_name(recipe.simulation)}.zarr"
+    if not dataset.exists():
+        return failed(
+            f"its dataset {layout.relative(dataset)} is gone; `{run.command()}` simulates it again and "
+            "scores the cached bundle without training it, writing both records"
+        )
+    (record,) = read_record(record_path(layout, run))
+    meta = json.loads((bundle / META_FILE).read_text())
+    iterations = int(meta.get("training", {}).get("iterations", -1))
+    fingerprint = meta.get("dataset", {}).get("fingerprint", "")
+    if iterations != record["iterations"] or fingerprint != record["dataset_fingerprint"]:
+        return failed(
+            f"the cached bundle ({iterations} iterations on dataset {fingerprint or '?'}) is not the model its "
+            f"record scored ({record['iterations']} iterations on dataset {record['dataset_fingerprint'] or '?'}); "
+            f"`{run.command()}` scores the cached bundle again (finishing its training first if need be) and "
+            "writes both records"
+        )
+    ds = open_dataset(dataset)
+    network = load_network(extent=int(ds.attrs["extent"]))
+    loaded = load_bundle(bundle, network)
+    scoring = UpstreamScoring(clustering=False).fit(loaded.model, loaded.activity, ds.ground_truth(), network)
+    differ = [name for name in RECOVERY_METRICS if not _same_score(scoring.scores_[name], record[name])]
+    if differ:
+        name = differ[0]
+        return failed(
+            f"the cached bundle scores {name} {format_score(scoring.scores_[name]) or 'n/a'} where its record "
+            f"says {format_score(record[name]) or 'n/a'}: not the model the record scored, or the scoring code "
+            f"changed since; `{run.command()}` scores the cached bundle again and writes both records"
+        )
+    return PerTypeOutcome(run, "written", _write_per_type(layout, run, scoring.per_type_))
+
+
+def _same_score(value: float, recorded: float) -> bool:
+    if not (math.isfinite(value) and math.isfinite(recorded)):
+        return math.isfinite(value) == math.isfinite(recorded)
+    return abs(value - recorded) <= SCORE_TOLERANCE
 
 
 def _parse_steps(text: str):
