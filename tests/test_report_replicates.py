@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.report.replicates import replicate_table, replicates_part, seeds_apart, stimulus_part, stimulus_table
+from flygnn.report.replicates import replicate_table, replicates_part, seeds_apart
 
 LABELS = {m: m.replace("_", " ") for m in UPSTREAM_METRICS}
 PUBLISHED = {"W_corrected_R2": {0.5: 0.9898}, "tau_R2": {0.5: 0.9997}, "V_rest_R2": {0.5: 0.7892}}
@@ -74,33 +74,3 @@ def test_a_seed_apart_from_the_others_is_named_and_a_top_run_is_not():
     ]
     assert "two groups of runs, not one bell" in replicates_part(rows, PUBLISHED, LABELS)
     assert seeds_apart(rows[:1] + rows[3:], "W_corrected_R2", "W R²") == []
-
-
-def test_the_stimulus_table_pairs_runs_with_the_same_seeds_and_tells_overlap_from_separation():
-    natural = [record(1, 0.96, 0.96), record(2, 0.999, 0.9995), record(3, 0.9993, 0.9992)]
-    mixed = [record(1, 0.978, 0.981, stimulus="mixed"), record(2, 0.9991, 0.9994, stimulus="mixed")]
-    lower = [record(s, 0.9, 0.9, stimulus="flashes", V_rest_R2=0.1) for s in (1, 2)]
-    (group,) = stimulus_table(natural + mixed, LABELS)
-    rows = {row["metric"]: row for row in group["rows"]}
-    assert group["stimulus"] == "mixed" and group["label"] == "σ = 0.5"
-    assert rows["W_corrected_R2"]["paired"] == "+0.01800, +0.00010"  # mixed − natural, seeds 1 and 2
-    assert (
-        rows["W_corrected_R2"]["natural"] == "0.96000–0.99930 (n = 3)"
-        and rows["W_corrected_R2"]["verdict"] == "overlap"
-    )
-    (flashes,) = stimulus_table(natural + lower, LABELS)
-    assert {row["metric"]: row["verdict"] for row in flashes["rows"]}["V_rest_R2"] == "lower"
-    assert "V rest R2 is lower on the flashes stimulus than on every natural run" in flashes["clauses"]
-    # one run on a stimulus: no verdict, and the part says why
-    (single,) = stimulus_table(natural + mixed[:1], LABELS)
-    assert {row["verdict"] for row in single["rows"]} == {"n/a"}
-    assert "too few runs to tell" in " ".join(single["clauses"])
-
-
-def test_the_stimulus_part_shows_its_figure_or_says_no_second_stimulus_ran():
-    natural = [record(1, 0.96, 0.96), record(2, 0.999, 0.9995)]
-    mixed = [record(1, 0.978, 0.981, stimulus="mixed"), record(2, 0.9991, 0.9994, stimulus="mixed")]
-    text = stimulus_part(natural + mixed, LABELS, "../results/book-figures/stimulus-ablation.png")
-    assert "{#fig-stimulus-ablation}" in text and "{#tbl-stimulus-ablation}" in text
-    assert "- **σ = 0.5**: the runs on the two stimuli overlap on" in text
-    assert "No run of the `fast` recipe on a second stimulus" in stimulus_part(natural, LABELS, None)

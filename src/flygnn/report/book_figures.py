@@ -231,15 +231,17 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
 
 def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bool = True) -> str:
     """Draw ``#fig-stimulus-ablation`` from the replicate records and return the Markdown of
-    "What the stimulus changes" (:func:`flygnn.report.replicates.stimulus_part`)."""
+    "What the stimulus changes" (:func:`flygnn.report.stimulus.stimulus_part`), with the runs'
+    per-type records where they have them."""
     from flygnn.analysis.replicates import spread
     from flygnn.figures import replicates as replicate_figures
     from flygnn.metric_names import UPSTREAM_METRICS
-    from flygnn.replicate_runs import REPLICATES_FOLDER, read_replicates
+    from flygnn.replicate_runs import PER_TYPE_FOLDER, REPLICATES_FOLDER, read_per_type_records, read_replicates
     from flygnn.report.markdown import escape_prose
-    from flygnn.report.replicates import STIMULUS_FIGURE, stimulus_part, stimulus_points
+    from flygnn.report.stimulus import STIMULUS_FIGURE, stimulus_part, stimulus_points
 
     rows = read_replicates(layout.root / REPLICATES_FOLDER)
+    per_type = read_per_type_records(layout.root / REPLICATES_FOLDER / PER_TYPE_FOLDER)
     points = stimulus_points(rows)
     labels = {row.metric: row.label for row in published.rows}
     path: Path | None = None
@@ -273,7 +275,7 @@ def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bo
                 code_module=replicate_figures,
             )
     escaped = {metric: escape_prose(label) for metric, label in labels.items()}
-    return stimulus_part(rows, escaped, None if path is None else _relative(path, layout))
+    return stimulus_part(rows, escaped, None if path is None else _relative(path, layout), per_type=per_type)
 
 
 def sigma_sweep(layout: ProjectLayout, published: PublishedTable, draw: bool = True) -> str:

@@ -3,7 +3,8 @@ differences from the study exceed it.
 
 Numbers come from the committed replicate records (``data/replicates/*.csv``, written by
 ``flygnn replicate``) through :mod:`flygnn.analysis.replicates`; the words come from the
-template ``templates/replicates.qmd.j2``. Python computes, the template words it.
+template ``templates/replicates.qmd.j2``. Python computes, the template words it. What the
+stimulus changes, read from the same records, is :mod:`flygnn.report.stimulus`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flygnn.analysis.replicates import Spread, is_replicate_of, spread, summarize
+from flygnn.analysis.replicates import Spread, is_replicate_of, summarize
 from flygnn.metric_format import format_value
 from flygnn.metric_names import UPSTREAM_METRICS, W_CORRECTED_R2
 from flygnn.report.markdown import escape_prose
@@ -23,7 +24,7 @@ REPLICATE_RECIPE = "fast"
 NOT_PUBLISHED = "—"
 
 
-def _number(value: float | None) -> str:
+def score_text(value: float | None) -> str:
     """Five decimals: the runs of one recipe differ in the fourth (τ R² 0.99963 against 0.99970)."""
     return format_value(value) if value is None or not math.isfinite(value) else f"{value:.5f}"
 
@@ -32,12 +33,12 @@ def _deviation(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.2g}"
 
 
-def _spread_text(spread: Spread) -> str:
+def spread_text(spread: Spread) -> str:
     if spread.n == 0:
         return "n/a"
     if spread.n == 1:
         return "one run"
-    return f"{_number(spread.low)}–{_number(spread.high)}"
+    return f"{score_text(spread.low)}–{score_text(spread.high)}"
 
 
 def where_published_lies(spread: Spread, published: float | None) -> str:
@@ -81,15 +82,15 @@ def replicate_table(
                 {
                     "label": labels[metric],
                     "n": spread.n,
-                    "mean": _number(spread.mean),
+                    "mean": score_text(spread.mean),
                     "std": _deviation(spread.std),
-                    "spread": _spread_text(spread),
-                    "published": NOT_PUBLISHED if value is None else _number(value),
+                    "spread": spread_text(spread),
+                    "published": NOT_PUBLISHED if value is None else score_text(value),
                     "verdict": verdict,
                 }
             )
             if verdict in ("above", "below"):
-                beyond.append(f"{labels[metric]} ({_number(value)}) lies {verdict} the spread {_spread_text(spread)}")
+                beyond.append(f"{labels[metric]} ({score_text(value)}) lies {verdict} the spread {spread_text(spread)}")
             elif verdict == "within":
                 within.append(labels[metric])
         groups.append(
@@ -141,7 +142,7 @@ def seeds_apart(runs: Sequence[Mapping[str, Any]], metric: str, label: str) -> l
 
 
 def _range_text(values: Sequence[float]) -> str:
-    return _number(values[0]) if len(values) == 1 else f"{_number(min(values))}–{_number(max(values))}"
+    return score_text(values[0]) if len(values) == 1 else f"{score_text(min(values))}–{score_text(max(values))}"
 
 
 def _runs_sentence(rows: Sequence[Mapping[str, Any]], recipe: str) -> str:
@@ -205,133 +206,3 @@ def _recipe_description(load_recipe, rows: Sequence[Mapping[str, Any]]) -> str:
             + (f", rates {steps}" if steps else "")
         )
     return "; ".join(parts)
-
-
-# --- what the stimulus changes: the same recipe on another stimulus beside the natural one ---
-
-DEFAULT_STIMULUS = "natural"
-STIMULUS_FIGURE = "stimulus-ablation"
-
-
-def _stimulus_runs(rows: Sequence[Mapping[str, Any]], recipe: str) -> dict[float, dict[str, list[Mapping[str, Any]]]]:
-    """σ → stimulus → the recipe's runs at σ's own configuration, only the σ that have runs on the
-    default stimulus and on at least one other."""
-    by_sigma: dict[float, dict[str, list[Mapping[str, Any]]]] = {}
-    for row in rows:
-        if row["recipe"] == recipe and is_replicate_of(row, recipe, str(row["stimulus"])):
-            by_sigma.setdefault(float(row["sigma"]), {}).setdefault(str(row["stimulus"]), []).append(row)
-    return {
-        sigma: dict(sorted(runs.items(), key=lambda item: (item[0] != DEFAULT_STIMULUS, item[0])))
-        for sigma, runs in sorted(by_sigma.items())
-        if DEFAULT_STIMULUS in runs and len(runs) > 1
-    }
-
-
-def _pairs(natural: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, Any]], metric: str) -> list[float]:
-    """other − natural for the runs with the same training and simulation seed, by training seed."""
-    key = ("train_seed", "simulation_seed")
-    base = {tuple(int(r[k]) for k in key): float(r[metric]) for r in natural}
-    return [
-        float(r[metric]) - base[seeds]
-        for r in sorted(other, key=lambda r: int(r["train_seed"]))
-        if (seeds := tuple(int(r[k]) for k in key)) in base
-    ]
-
-
-def _separation(natural: Spread, other: Spread) -> str:
-    """How the other stimulus' runs lie against the natural ones: "higher" / "lower" when the ranges
-    do not overlap (only with two runs or more on each), "overlap" when they do, "n/a" otherwise."""
-    if natural.n < 2 or other.n < 2:
-        return "n/a"
-    if other.low > natural.high:
-        return "higher"
-    if other.high < natural.low:
-        return "lower"
-    return "overlap"
-
-
-def stimulus_table(
-    rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], recipe: str = REPLICATE_RECIPE
-) -> list[dict[str, Any]]:
-    """The rows of ``#tbl-stimulus-ablation``: per σ and other stimulus, per metric, the spreads on
-    both stimuli, the paired differences (same seeds) and whether the ranges separate."""
-    groups = []
-    for sigma, by_stimulus in _stimulus_runs(rows, recipe).items():
-        natural = by_stimulus[DEFAULT_STIMULUS]
-        for stimulus, runs in by_stimulus.items():
-            if stimulus == DEFAULT_STIMULUS:
-                continue
-            table_rows = []
-            for metric in UPSTREAM_METRICS:
-                a = spread(float(r[metric]) for r in natural)
-                b = spread(float(r[metric]) for r in runs)
-                table_rows.append(
-                    {
-                        "metric": metric,
-                        "label": labels[metric],
-                        "natural": f"{_spread_text(a)} (n = {a.n})" if a.n > 1 else f"{_number(a.mean)} (n = 1)",
-                        "other": f"{_spread_text(b)} (n = {b.n})" if b.n > 1 else f"{_number(b.mean)} (n = 1)",
-                        "paired": ", ".join(f"{d:+.5f}" for d in _pairs(natural, runs, metric)) or "—",
-                        "verdict": _separation(a, b),
-                    }
-                )
-            groups.append(
-                {
-                    "sigma": sigma,
-                    "label": f"σ = {sigma:g}",
-                    "stimulus": stimulus,
-                    "rows": table_rows,
-                    "clauses": _stimulus_clauses(table_rows, stimulus, len(natural), len(runs)),
-                }
-            )
-    return groups
-
-
-def _stimulus_clauses(
-    table_rows: Sequence[Mapping[str, Any]], stimulus: str, n_natural: int, n_other: int
-) -> list[str]:
-    """What one σ's table rows say, as clauses: which metrics the stimulus moves beyond the
-    run-to-run spread, which it does not, and which have too few runs to tell."""
-    clauses = [
-        f"{row['label']} is {row['verdict']} on the {stimulus} stimulus than on every natural run"
-        for row in table_rows
-        if row["verdict"] in ("higher", "lower")
-    ]
-    overlap = [row["label"] for row in table_rows if row["verdict"] == "overlap"]
-    if overlap:
-        clauses.append(
-            f"the runs on the two stimuli overlap on {', '.join(overlap)}: no change beyond run-to-run spread"
-        )
-    unknown = [row["label"] for row in table_rows if row["verdict"] == "n/a"]
-    if unknown:
-        clauses.append(f"too few runs to tell for {', '.join(unknown)} ({n_natural} natural, {n_other} {stimulus})")
-    return clauses
-
-
-def stimulus_part(
-    rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], figure: str | None, recipe: str = REPLICATE_RECIPE
-) -> str:
-    """``chapters/_generated/stimulus.qmd``: ``#fig-stimulus-ablation`` (``figure``: its path, None
-    without one), the table and the sentences that answer "does the stimulus move it?"."""
-    groups = stimulus_table(rows, labels, recipe)
-    return render("stimulus.qmd.j2", groups=groups, figure=figure, recipe=recipe)
-
-
-def stimulus_points(
-    rows: Sequence[Mapping[str, Any]], recipe: str = REPLICATE_RECIPE
-) -> dict[float, dict[str, dict[str, tuple[list[float], list[str]]]]]:
-    """σ → stimulus → metric → (values, pairing keys) of the runs the stimulus figure draws; runs
-    with the same key (training and simulation seed) on two stimuli are a pair."""
-    return {
-        sigma: {
-            stimulus: {
-                metric: (
-                    [float(r[metric]) for r in runs],
-                    [f"{int(r['train_seed'])}/{int(r['simulation_seed'])}" for r in runs],
-                )
-                for metric in UPSTREAM_METRICS
-            }
-            for stimulus, runs in by_stimulus.items()
-        }
-        for sigma, by_stimulus in _stimulus_runs(rows, recipe).items()
-    }
