@@ -242,8 +242,8 @@ def test_per_type_adds_the_record_of_a_cached_run_and_says_why_it_cannot_for_the
     out = capsys.readouterr().out
     assert f"wrote data/replicates/per-type/{cached.name}.csv" in out
     assert (
-        f"{elsewhere.name}: no per-type record: no cached bundle (data/cache/replicates/{elsewhere.name}/bundle): "
-        "the run was trained on another machine" in out
+        f"{elsewhere.name}: no per-type record: no cached bundle here (data/cache/replicates/{elsewhere.name}/bundle): "
+        "trained on another machine" in out
     )
     assert f"{changed.name}: no per-type record: the cached bundle scores tau_R2 " in out
     assert "where its record says 0.500000: not the model the record scored" in out

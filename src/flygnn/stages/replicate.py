@@ -298,9 +298,9 @@ def _per_type_from_cache(layout: ProjectLayout, run: ReplicateRun, recipes: str 
     bundle = root / CACHE_FOLDER / run.name / "bundle"
     if not (bundle / META_FILE).is_file():
         return failed(
-            f"no cached bundle ({layout.relative(bundle)}): the run was trained on another machine, or its cache "
-            "was cleared; write its per-type record where its bundle is (`flygnn replicate --per-type` there), "
-            f"or retrain it here with `{run.command()}` (hours; the new scores replace its record's)"
+            f"no cached bundle here ({layout.relative(bundle)}): trained on another machine, or its cache "
+            "was cleared; run `flygnn replicate --per-type` where its bundle is, or retrain it with the command "
+            "in its record (hours; the new scores replace the record's)"
         )
     recipe = run.resolved_recipe(recipes)
     dataset = root / CACHE_FOLDER / "datasets" / f"{run.dataset_name(recipe.simulation)}.zarr"
