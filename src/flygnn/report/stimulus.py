@@ -191,7 +191,9 @@ def _over_runs(records: Sequence[Mapping[str, Mapping[str, Any]]], name: str) ->
         "share": _mean(row[TAU_SHARE] for row in rows),
         "tau": _mean(row["tau_recovered"] for row in rows),
         "sd": _mean(row[VOLTAGE_SD] for row in rows),
-        "error": _mean(abs(row["tau_recovered"] - row["tau_true"]) / row["tau_true"] for row in rows),
+        "error": _mean(
+            abs(row["tau_recovered"] - row["tau_true"]) / row["tau_true"] for row in rows if row["tau_true"] > 0
+        ),
     }
 
 
