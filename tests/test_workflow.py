@@ -20,7 +20,7 @@ from flygnn.conditions import load_conditions
 from flygnn.project import ProjectLayout
 from flygnn.report.chapters import build_chapters
 from flygnn.sections import SECTIONS
-from flygnn.stages.report import ReportUpdate, book_fingerprint, format_duration
+from flygnn.stages.report import ReportUpdate, book_fingerprint, chapters_fingerprint, format_duration
 
 CONDITIONS = ("sigma-0", "sigma-0p5")
 
@@ -69,6 +69,19 @@ def test_unchanged_rebuild_runs_no_notebook_and_a_changed_bundle_only_its_condit
     assert runs_of(layout) == before
     assert generated_state(layout) == generated, "unchanged chapters are not rewritten"
     assert "connectivity: ok" not in capfd.readouterr().out
+
+    # a generated part deleted by a build of older code (which recorded the fingerprint of the
+    # chapters without it) is written again: the record alone would say "unchanged"
+    (layout.generated / "stimulus.qmd").unlink()
+    record = json.loads(layout.book_record.read_text())
+    conditions = load_conditions(layout.conditions_file)
+    layout.book_record.write_text(json.dumps({**record, "inputs": chapters_fingerprint(layout, conditions)}))
+    assert report(layout, monkeypatch) == 0
+    now = generated_state(layout)
+    assert "stimulus.qmd" in now, "the deleted part is written again"
+    assert {k: v for k, v in now.items() if k != "stimulus.qmd"} == {
+        k: v for k, v in generated.items() if k != "stimulus.qmd"
+    }, "the other parts are not rewritten"
 
     bundle = layout.bundle_dir("sigma-0p5") / "bundle.json"
     meta = json.loads(bundle.read_text())

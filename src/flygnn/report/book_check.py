@@ -112,6 +112,19 @@ def expand_includes(path: Path, seen: tuple[Path, ...] = ()) -> str:
     return INCLUDE.sub(replace, text)
 
 
+def missing_includes(layout: ProjectLayout) -> list[str]:
+    """The ``{{< include >}}`` targets of the book's chapter files that do not exist (as written,
+    relative to the project): a generated part deleted since the chapters were last written."""
+    config = load_quarto_config(layout)
+    missing = []
+    for chapter in chapter_files(layout, config):
+        for match in INCLUDE.finditer(chapter.read_text()):
+            target = (chapter.parent / match.group(1)).resolve()
+            if not target.is_file():
+                missing.append(layout.relative(target))
+    return missing
+
+
 def _without_code(text: str) -> str:
     return FENCED_CODE.sub("", HTML_COMMENT.sub("", text))
 

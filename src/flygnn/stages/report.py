@@ -187,10 +187,13 @@ def update_chapters(
 ) -> list[str]:
     """Write ``chapters/_generated/`` from the results (only parts whose text changed) and
     ``results/book.json``, unless that records the present fingerprint; returns the changed parts."""
+    from flygnn.report.book_check import missing_includes
     from flygnn.report.chapters import build_chapters, write_book_record
 
     record = read_record(layout.book_record) or {}
-    if not force and record.get("inputs") == chapters_fingerprint(layout, conditions):
+    current = record.get("inputs") == chapters_fingerprint(layout, conditions)
+    # a part deleted by hand (or by a build of older code) is written again, whatever the record says
+    if not force and current and not missing_includes(layout):
         return []
     changed = build_chapters(layout, conditions, log)
     write_book_record(layout, conditions, changed)
