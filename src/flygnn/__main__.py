@@ -1,5 +1,3 @@
-import sys
+from flygnn.cli import entry
 
-from flygnn.cli import main
-
-sys.exit(main())
+entry()

@@ -15,6 +15,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -181,14 +182,24 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
         else:
             os.replace(tmp, path)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         explained = _explained(path, exc)
         if explained is not None:
             raise explained from exc
         raise
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path, attempts: int = 10) -> None:
+    """Remove a staging folder that a thread may still be writing into (an interrupted notebook's
+    papermill thread saves its output a moment after the kernel is gone): try again while it exists."""
+    for attempt in range(attempts):
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not tmp.exists():
+            return
+        time.sleep(0.2 * (attempt + 1))
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the exit status of an interrupted command (128 + SIGINT, as a shell reports Ctrl-C)
+INTERRUPTED = 130
+
+
 def _terminate(signum, frame):  # noqa: ARG001
     # Turn SIGTERM (kill, a cluster scheduler's time limit) into an exception so the
     # atomic writers discard their temporary files instead of leaving them behind.
@@ -80,12 +84,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished outputs are kept, partial ones were discarded", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # the reader went away (`flygnn replicate --list | head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 
+def entry() -> None:
+    """The ``flygnn`` command: :func:`main`, and after an interrupt an exit that waits for nothing.
+
+    By then every output was discarded or kept and every lock released (on the way up to
+    :func:`main`); a thread a library left running (papermill's, whose kernel was killed) must
+    not hold the process: a cluster scheduler's SIGTERM would otherwise be followed by SIGKILL.
+    """
+    code = main()
+    if code == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -21,6 +21,12 @@ import psutil
 
 # what a stopped process gets to end cleanly before it is killed
 STOP_GRACE_S = 5.0
+# how long an interrupted run waits for papermill's thread to notice that its kernel is gone
+# before it discards the staging folder anyway (nbclient notices within seconds, more under load)
+NOTEBOOK_THREAD_JOIN_S = 10.0
+# what a worker process needs, at most, to stop its kernels, wait for papermill's thread and
+# discard its staging folder: its parent waits this long before it kills the worker
+WORKER_STOP_S = 2 * STOP_GRACE_S + NOTEBOOK_THREAD_JOIN_S + 5.0
 
 
 def stop_child_processes(grace_s: float = STOP_GRACE_S, kill: bool = False) -> list[int]:
@@ -66,7 +72,7 @@ def execute_notebook(template: Path, output: Path, cwd: Path, **papermill_option
         for name in ("tornado", "asyncio"):
             logging.getLogger(name).disabled = True
         stop_child_processes(kill=True)
-        worker.join(30)
+        worker.join(NOTEBOOK_THREAD_JOIN_S)
         raise
     if failure:
         raise failure[0]

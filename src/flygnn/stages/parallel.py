@@ -13,10 +13,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from flygnn.stages.notebook_run import STOP_GRACE_S, stop_child_processes
+from flygnn.stages.notebook_run import WORKER_STOP_S, stop_child_processes
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -80,8 +81,11 @@ def run_in_workers(
     except BaseException:
         for process in running.values():
             process.terminate()
+        # a worker discards its staging folder on the way out: killed before that (the grace of
+        # stop_child_processes), it would leave the folder behind
+        deadline = time.monotonic() + WORKER_STOP_S
         for process in running.values():
-            process.join(3 * STOP_GRACE_S)
+            process.join(max(0.0, deadline - time.monotonic()))
         stop_child_processes()
         raise
     return [results[index] for index in range(len(jobs))]
