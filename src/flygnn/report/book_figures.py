@@ -74,11 +74,12 @@ def _draw_if_changed(directory: Path, stem: str, inputs: Any, draw: Callable[[],
     return png
 
 
-def _series_inputs(record: TrainingRecord) -> dict[str, list[float]] | None:
+def _series_inputs(record: TrainingRecord) -> dict[str, list[Any]] | None:
+    """The columns of the scored rows (floats) and ``rate_changes``, [iteration, factor] pairs."""
     rows = record.scored
     if not rows:
         return None
-    columns = {
+    columns: dict[str, list[Any]] = {
         "iteration": [float(r["iteration"]) for r in rows],
         "wall_time_s": [float(r.get("wall_time_s", math.nan)) for r in rows],
     }
@@ -202,16 +203,16 @@ def metrics_vs_sigma(
 
 def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord]) -> str:
     """``#fig-training-loss``: each bundle's own training-loss.png side by side (those that have one)."""
-    shown = [r for r in records if r.loss_figure is not None]
+    shown = [(r, r.loss_figure) for r in records if r.loss_figure is not None]
     absent = [escape_markdown(r.condition.label) for r in records if r.loss_figure is None]
     note = f"Not available for {', '.join(absent)}: the bundle has no {LOSS_FIGURE}.\n" if absent else ""
     if not shown:
         return f"No bundle has a training-loss figure ({LOSS_FIGURE}).\n"
     # one above the other: each is a wide two-panel figure, unreadable three abreast
     lines = [f"::: {{#fig-{TRAINING_LOSS} layout-ncol=1}}", ""]
-    for record in shown:
+    for record, figure in shown:
         lines += [
-            f"![{escape_markdown(record.condition.label)}]({_relative(record.loss_figure, layout)})"
+            f"![{escape_markdown(record.condition.label)}]({_relative(figure, layout)})"
             f'{{#fig-{TRAINING_LOSS}-{record.condition.name} group="{TRAINING_LOSS}"}}',
             "",
         ]
