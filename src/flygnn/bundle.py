@@ -247,7 +247,7 @@ def check_activity(
         raise FlygnnError(f"{where}: activity is missing {missing}; expected {list(ACTIVITY_KEYS)}.")
     checked = {}
     for key in ACTIVITY_KEYS:
-        array = np.asarray(activity[key], dtype=dtype)
+        array: np.ndarray = np.asarray(activity[key], dtype=dtype)
         expected = "(N,)" if key.startswith("voltage") else "(K, N)"
         ok = (
             array.shape == (n_neurons,)

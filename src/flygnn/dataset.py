@@ -20,6 +20,7 @@ import hashlib
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import zarr
@@ -37,6 +38,16 @@ CHUNK_FRAMES = 128
 COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")
 
 
+def _array(root: zarr.Group, key: str, path: str | Path) -> zarr.Array:
+    """The array at ``key`` of the dataset at ``path`` (a zarr group's member may also be a group)."""
+    node = root[key]
+    if not isinstance(node, zarr.Array):
+        raise FlygnnError(
+            f"dataset {path}: {key} is a group, not an array; it is corrupt — re-run `flygnn simulate --overwrite`."
+        )
+    return node
+
+
 class DatasetWriter:
     """Writes a dataset group into ``directory`` (normally a temporary one).
 
@@ -48,6 +59,7 @@ class DatasetWriter:
     def __init__(
         self, directory: Path, network: Network, ground_truth: GroundTruth, frames: dict[str, int], attrs: dict
     ):
+        self.directory = directory
         self.root = zarr.open_group(str(directory), mode="w", zarr_format=3)
         self.network = network
         self.frames = frames
@@ -100,11 +112,11 @@ class DatasetWriter:
             self._sum_sq += (voltage * voltage).sum(axis=0)
         self._wait()
         stop = start + chunk.voltage.shape[0]
-        group = self.root[split]
+        arrays = {name: _array(self.root, f"{split}/{name}", self.directory) for name in FRAME_ARRAYS}
 
         def store() -> None:
             for name in FRAME_ARRAYS:
-                group[name][start:stop] = getattr(chunk, name)
+                arrays[name][start:stop] = getattr(chunk, name)
 
         self._pending = self._executor.submit(store)
 
@@ -154,15 +166,22 @@ class Dataset:
 
     @property
     def n_neurons(self) -> int:
-        return int(self.root["neurons/type"].shape[0])
+        return int(self._array("neurons/type").shape[0])
 
     @property
     def n_edges(self) -> int:
-        return int(self.root["edges/source"].shape[0])
+        return int(self._array("edges/source").shape[0])
 
     def frames(self, split: str) -> int:
         self._check_split(split)
-        return int(self.root[f"{split}/voltage"].shape[0])
+        return int(self._array(f"{split}/voltage").shape[0])
+
+    def _array(self, key: str) -> zarr.Array:
+        return _array(self.root, key, self.path)
+
+    def values(self, key: str) -> np.ndarray:
+        """The whole array at ``key`` in memory."""
+        return np.asarray(self._array(key)[:])
 
     def _check_split(self, split: str) -> None:
         if split not in SPLITS:
@@ -173,12 +192,12 @@ class Dataset:
         self._check_split(split)
         if name not in FRAME_ARRAYS:
             raise FlygnnError(f"unknown array {name!r}; frame arrays are {FRAME_ARRAYS}.")
-        array = self.root[f"{split}/{name}"]
+        array = self._array(f"{split}/{name}")
         if frames is None:
-            return array[:]
+            return np.asarray(array[:])
         if isinstance(frames, slice):
-            return array[frames]
-        return array.get_orthogonal_selection((np.asarray(frames), slice(None)))
+            return np.asarray(array[frames])
+        return np.asarray(array.get_orthogonal_selection((np.asarray(frames), slice(None))))
 
     def load_split(self, split: str) -> dict[str, np.ndarray]:
         """voltage, stimulus and target of ``split`` fully in memory."""
@@ -186,22 +205,22 @@ class Dataset:
 
     @property
     def neuron_type(self) -> np.ndarray:
-        return self.root["neurons/type"][:]
+        return self.values("neurons/type")
 
     @property
     def voltage_mean(self) -> np.ndarray:
-        return self.root["statistics/voltage_mean"][:]
+        return self.values("statistics/voltage_mean")
 
     @property
     def voltage_std(self) -> np.ndarray:
-        return self.root["statistics/voltage_std"][:]
+        return self.values("statistics/voltage_std")
 
     def ground_truth(self) -> GroundTruth:
         info = self.attrs["groundtruth"]
         return GroundTruth(
-            tau=self.root["groundtruth/tau"][:],
-            v_rest=self.root["groundtruth/v_rest"][:],
-            W=self.root["groundtruth/W"][:],
+            tau=self.values("groundtruth/tau"),
+            v_rest=self.values("groundtruth/v_rest"),
+            W=self.values("groundtruth/W"),
             source=info["source"],
             synthetic=bool(info["synthetic"]),
         )
@@ -250,7 +269,7 @@ def open_dataset(path: str | Path) -> Dataset:
         root = zarr.open_group(str(path), mode="r")
     except Exception as exc:  # zarr raises several types for a broken store
         raise FlygnnError(f"{path} is not a readable zarr dataset ({type(exc).__name__}: {exc}).") from exc
-    attrs = dict(root.attrs)
+    attrs: dict[str, Any] = dict(root.attrs)
     if attrs.get("format") != FORMAT:
         raise FlygnnError(f"{path} is not a flygnn dataset (format {attrs.get('format')!r}, expected {FORMAT!r}).")
     if not attrs.get("complete"):
@@ -266,7 +285,7 @@ def open_dataset(path: str | Path) -> Dataset:
                 raise FlygnnError(
                     f"dataset {path} lacks the array {key}; it is truncated — re-run `flygnn simulate --overwrite`."
                 )
-            shape = root[key].shape
+            shape = dataset._array(key).shape
             if shape != (expected, dataset.n_neurons):
                 raise FlygnnError(
                     f"dataset {path}: {key} has shape {shape}, expected ({expected}, {dataset.n_neurons}); "

@@ -106,7 +106,10 @@ def _flyvis_results_dir() -> Path | None:
 
 def shipped_model_dir() -> Path:
     """The copy of ``flow/0000/000`` shipped inside the package (a flyvis network directory)."""
-    return Path(str(resources.files("flygnn").joinpath(*SHIPPED_MODEL)))
+    shipped = resources.files("flygnn")
+    for part in SHIPPED_MODEL:  # one at a time: Python 3.10's Traversable.joinpath takes a single name
+        shipped = shipped.joinpath(part)
+    return Path(str(shipped))
 
 
 def describe_model_dir(model_dir: str | os.PathLike) -> str:
@@ -128,7 +131,9 @@ def describe_model_dir(model_dir: str | os.PathLike) -> str:
             return f"flyvis {inside} (flyvis download-pretrained)"
     project = enclosing_project_root(model_dir)
     if project is not None:
-        return relative_to(model_dir, project)
+        inside = relative_to(model_dir, project)
+        if inside is not None:
+            return inside
     return "flyvis network …/" + "/".join(model_dir.parts[-3:])
 
 
@@ -322,7 +327,8 @@ def synthetic_ground_truth(network: Network, seed: int = 0) -> GroundTruth:
     log-uniform in [0.002, 0.05]. Every output made from it is labelled synthetic.
     """
     rng = np.random.default_rng(seed)
-    tau_type = np.exp(rng.uniform(*np.log(SYNTHETIC_TAU_RANGE), size=network.n_types))
+    tau_low, tau_high = np.log(SYNTHETIC_TAU_RANGE)
+    tau_type = np.exp(rng.uniform(tau_low, tau_high, size=network.n_types))
     v_rest_type = rng.uniform(*SYNTHETIC_V_REST_RANGE, size=network.n_types)
     pair_id = network.neuron_type[network.source] * network.n_types + network.neuron_type[network.target]
     strength_pair = np.exp(rng.uniform(np.log(0.002), np.log(0.05), size=network.n_types**2))

@@ -45,8 +45,9 @@ class MLP(nn.Module):
         if layers < 2:
             raise ValueError(f"an MLP needs at least 2 layers, got {layers}")
         sizes = [in_features] + [hidden] * (layers - 1) + [out_features]
-        self.layers = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
-        for layer in list(self.layers)[1:]:
+        linears = [nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False)]
+        self.layers = nn.ModuleList(linears)
+        for layer in linears[1:]:
             nn.init.normal_(layer.weight, std=0.1)
             nn.init.zeros_(layer.bias)
 
@@ -66,13 +67,13 @@ class _WeightedAggregate(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, m: torch.Tensor, W: torch.Tensor, graph: _EdgeIndex) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, m: torch.Tensor, W: torch.Tensor, graph: _EdgeIndex) -> torch.Tensor:
         ctx.save_for_backward(m, W)
         ctx.graph = graph
         return graph.by_target(W) @ m
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad_out: torch.Tensor):
         m, W = ctx.saved_tensors
         graph: _EdgeIndex = ctx.graph
         grad_m = grad_W = None
@@ -138,6 +139,10 @@ class FlyVisGNN(nn.Module):
     ``source``/``target`` are non-persistent buffers, so the state dict holds exactly
     the upstream parameter names.
     """
+
+    # buffers (register_buffer); declared so that they are typed as tensors, not modules
+    source: torch.Tensor
+    target: torch.Tensor
 
     def __init__(
         self,

@@ -199,6 +199,13 @@ class ProjectLayout:
             raise _no_project(start)
         return cls.at(root, searched_from=start, **chosen)
 
+    @property
+    def project_root(self) -> Path:
+        """``root``, for what only a project has: the no-project error outside one."""
+        if self.root is None:
+            raise _no_project(self.searched_from or Path.cwd())
+        return self.root
+
     def _default(self, relative: str) -> Path:
         if self.root is None:
             raise _no_project(self.searched_from or Path.cwd(), relative)

@@ -96,7 +96,7 @@ class Simulator:
 
     def steady_state(self, steps: int = WARMUP_STEPS) -> np.ndarray:
         """The noise-free state after ``steps`` of grey input, starting at V_rest."""
-        v = self.v_rest.copy()
+        v: np.ndarray = self.v_rest.copy()
         grey = self.current(np.full(self.network.n_columns, GREY, dtype=np.float32))
         for _ in range(steps):
             v = v + self.dt * self.derivative(v, grey)
@@ -108,7 +108,7 @@ class Simulator:
         ``luminance_chunks`` yields (n, n_columns) column luminances; the state is
         carried across chunks (one continuous trajectory).
         """
-        v = v0.astype(np.float32).copy()
+        v: np.ndarray = v0.astype(np.float32).copy()
         n_neurons = self.network.n_neurons
         for luminance in luminance_chunks:
             steps = luminance.shape[0]

@@ -409,11 +409,15 @@ def import_upstream(
         ds = open_dataset(dataset)
         ds.check_network(network)
         graph = None
-        edge_index = np.stack([ds.root["edges/source"][:], ds.root["edges/target"][:]])
+        edge_index = np.stack([ds.values("edges/source"), ds.values("edges/target")])
         edges_from = str(dataset)
         n_frames = ds.frames("train")
         read = lambda name, frames: np.asarray(ds.read("train", name, frames), dtype=np.float32)  # noqa: E731
-        dataset_meta = {"path": portable_path(dataset), "fingerprint": ds.fingerprint(), "kind": "flygnn"}
+        dataset_meta: dict[str, str | None] = {
+            "path": portable_path(dataset),
+            "fingerprint": ds.fingerprint(),
+            "kind": "flygnn",
+        }
         n_neurons_data = ds.n_neurons
     else:
         graph = read_upstream_graph(dataset)

@@ -35,6 +35,14 @@ class OracleModel(torch.nn.Module):
         dtype: float64 by default so known-answer tests are exact to ~1e-12.
     """
 
+    # buffers (register_buffer); declared so that they are typed as tensors, not modules
+    source: torch.Tensor
+    target: torch.Tensor
+    tau: torch.Tensor
+    v_rest: torch.Tensor
+    message_gain: torch.Tensor
+    update_gain: torch.Tensor
+
     def __init__(
         self,
         source: np.ndarray,

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     layout = ProjectLayout.find()
     if args.next or args.list or args.per_type:
-        plan = Path(args.plan) if args.plan else layout.root / REPLICATES_FOLDER / PLAN_FILE
+        plan = Path(args.plan) if args.plan else layout.project_root / REPLICATES_FOLDER / PLAN_FILE
         runs = load_plan(plan)
         if args.per_type:
             return _per_type(layout, runs)

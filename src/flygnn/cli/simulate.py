@@ -60,6 +60,8 @@ def simulate_command(args) -> int:
         name, path = s.condition.name, layout.relative(s.path)
         if s.kept:
             print(f"{name}: {path} exists, kept (pass --overwrite to simulate it again)")
+        elif s.figures is None:  # simulate_conditions draws the figures of every dataset it simulates
+            raise RuntimeError(f"{name}: simulated without its figures")
         else:
             print(
                 f"{name}: wrote {path} ({s.train_frames} train + {s.test_frames} test frames, "

@@ -38,7 +38,7 @@ def plot_stimulus_frames(
     frames: np.ndarray,
     columns_u: np.ndarray,
     columns_v: np.ndarray,
-    frame_indices: Sequence[int] | None = None,
+    frame_indices: Sequence[int] | np.ndarray | None = None,
     title: str | None = None,
     dt: float | None = None,
 ) -> Figure:
@@ -67,7 +67,8 @@ def plot_stimulus_frames(
     axes = axes[0]
     for ax, index in zip(axes, frame_indices, strict=False):
         # a faint bluish outline keeps white (ON) columns visible against the white page
-        collection = PolyCollection(polygons, array=frames[index], cmap="gray", edgecolors=OUTLINE, linewidths=0.2)
+        # matplotlib's stubs want a sequence of polygons; an (n, 6, 2) array is one (and its fast path)
+        collection = PolyCollection(polygons, array=frames[index], cmap="gray", edgecolors=OUTLINE, linewidths=0.2)  # type: ignore[arg-type]
         collection.set_clim(0.0, 1.0)  # the stimulus contract: luminance in [0, 1]
         ax.add_collection(collection)
         ax.set_xlim(low[0], high[0])
@@ -82,7 +83,7 @@ def plot_stimulus_frames(
 
 
 def _central_neuron(
-    indices: np.ndarray, neuron_u: np.ndarray | None, neuron_v: np.ndarray | None, column: tuple[int, int]
+    indices: np.ndarray, neuron_u: np.ndarray | None, neuron_v: np.ndarray | None, column: tuple[int, ...]
 ) -> int | None:
     if neuron_u is None or neuron_v is None:
         # columns are u-major over a full hexagon, so the middle one is the central column
@@ -122,7 +123,7 @@ def plot_activity_traces(
         raise FlygnnError(f"unknown cell type(s) {unknown} to plot; known: {', '.join(type_names)}.")
     if column is not None and (neuron_u is None or neuron_v is None):
         raise FlygnnError("choosing a column needs neuron_u and neuron_v (the network's hex coordinates).")
-    column = (0, 0) if column is None else tuple(column)
+    centre = (0, 0) if column is None else tuple(column)
 
     colors = type_colors(len(type_names))
     time = np.arange(voltage.shape[0]) * dt
@@ -138,15 +139,15 @@ def plot_activity_traces(
         axes = axes[1:]
     for ax, name in zip(axes, types, strict=False):
         k = type_names.index(name)
-        neuron = _central_neuron(np.flatnonzero(neuron_type == k), neuron_u, neuron_v, column)
+        neuron = _central_neuron(np.flatnonzero(neuron_type == k), neuron_u, neuron_v, centre)
         if neuron is None:
-            raise FlygnnError(f"cell type {name} has no neuron in column {column}.")
+            raise FlygnnError(f"cell type {name} has no neuron in column {centre}.")
         ax.plot(time, voltage[:, neuron], color=colors[k], lw=0.9)
         ax.set_ylabel(name, rotation=0, ha="right", va="center", color=colors[k])
         ax.margins(x=0)
     axes[-1].set_xlabel("time (s)")
     fig.supylabel("voltage (a.u.)", fontsize=9)
-    fig.suptitle(f"activity in column (u, v) = {column}", fontsize=10)
+    fig.suptitle(f"activity in column (u, v) = {centre}", fontsize=10)
     return fig
 
 

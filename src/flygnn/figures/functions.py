@@ -54,7 +54,8 @@ def _curves(
     low, high = ylim
     segments = np.stack([x, np.clip(y, low, high)], axis=-1)
     colors = np.array(type_colors(n_types))[neuron_type[columns]]
-    ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.5, alpha=0.35, rasterized=True))
+    # matplotlib's stubs want a sequence of lines; an (n, T, 2) array is one (and its fast path)
+    ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.5, alpha=0.35, rasterized=True))  # type: ignore[arg-type]
     leaving = np.zeros(columns.size, bool)
     for side, excess, edge in (("above", y - high, high), ("below", low - y, low)):
         out = (excess > 0).any(axis=1)

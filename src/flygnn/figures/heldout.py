@@ -94,7 +94,7 @@ def plot_rollout(
         ax.plot(time, result.traces_true_[:, k], color="black", lw=1.0, label="true, noise-free")
         learned = result.traces_learned_[:, k]
         limits = voltage_limits
-        if limits == "truth":
+        if isinstance(limits, str):  # "truth", the only string allowed (checked above)
             true = result.traces_true_[:, k]
             limits = padded(np.nanmin(true), np.nanmax(true), TRUTH_PADDING)
         if limits is None:

@@ -136,9 +136,9 @@ def plot_stimulus_ablation(
             for pair in placed.values():
                 if len(pair) > 1:
                     ax.plot(*zip(*pair, strict=True), "-", color="0.6", lw=0.7, zorder=1)
-            value = published.get(name, {}).get(sigma)
-            if value is not None:
-                ax.plot([g], [value], **PUBLISHED_STYLE)
+            mark = published.get(name, {}).get(sigma)
+            if mark is not None:
+                ax.plot([g], [mark], **PUBLISHED_STYLE)
         ax.set_xticks(range(len(sigmas)), [f"σ = {s:g}" for s in sigmas])
         ax.set_xlim(-0.6, len(sigmas) - 0.4)
         ax.set_title(typeset_symbols(label))

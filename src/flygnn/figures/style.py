@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import colorcet
 import matplotlib
@@ -27,7 +28,10 @@ from matplotlib.legend import Legend
 
 from flygnn.atomic import atomic_path
 
-RC = {
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+RC: dict[RcKeyType, Any] = {
     "figure.dpi": 110,
     "savefig.dpi": 200,
     "font.size": 9,
@@ -57,7 +61,13 @@ def apply_style() -> None:
     logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], layout: str | None = None, **kwargs):
+# the layout engines a Figure takes by name
+LayoutName = Literal["constrained", "compressed", "tight"]
+
+
+def subplots(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], layout: LayoutName | None = None, **kwargs
+):
     """``(fig, axes)`` like ``pyplot.subplots`` on a bare :class:`Figure`.
 
     Figures here are files: a bare Figure needs no backend, opens no window, is not kept
@@ -105,7 +115,7 @@ def type_order(type_names: Sequence[str]) -> list[int]:
     return [index for _, members in family_blocks(type_names) for index in members]
 
 
-LegendEntry = tuple[str, object]  # ("family", name) or ("type", index)
+LegendEntry = tuple[str, Any]  # ("family", name) or ("type", index)
 
 
 def _pack(blocks: list[tuple[str, list[int]]], rows: int) -> list[list[LegendEntry]]:
@@ -160,7 +170,7 @@ def add_type_legend(fig: Figure, type_names: Sequence[str], ncol: int = 7, **kwa
         for kind, value in entries
     ]
     labels = [type_names[value] if kind == "type" else str(value) for kind, value in entries]
-    options = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "frameon": False, "fontsize": 6.5}
+    options: dict[str, Any] = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "frameon": False, "fontsize": 6.5}
     options.update(kwargs)
     legend = fig.legend(handles, labels, ncol=len(columns), columnspacing=1.0, handletextpad=0.2, **options)
     legend.set_gid(TYPE_LEGEND_GID)

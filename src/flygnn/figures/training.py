@@ -141,7 +141,8 @@ def _labels_crowd(ax: Axes, renderer) -> bool:
 
 def fit_iteration_ticks(ax: Axes) -> None:
     """Fewer ticks on ``ax``'s x axis until neighbouring labels keep a gap (at the drawn size)."""
-    renderer = ax.figure.canvas.get_renderer()
+    # an Agg canvas (figures here are drawn on one, see figures.style.subplots); the base class has no renderer
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
     for bins in range(MAX_ITERATION_TICKS, 0, -1):
         ax.xaxis.set_major_locator(_iteration_locator(bins))
         if not _labels_crowd(ax, renderer):

@@ -36,8 +36,8 @@ def _flatten_chapters(entries: Any, where: str) -> list[str]:
             files.append(entry)
         elif isinstance(entry, dict) and "chapters" in entry:
             files += _flatten_chapters(entry["chapters"], where)
-        elif isinstance(entry, dict) and isinstance(entry.get("href") or entry.get("file"), str):
-            files.append(entry.get("href") or entry.get("file"))
+        elif isinstance(entry, dict) and isinstance(name := entry.get("href") or entry.get("file"), str):
+            files.append(name)
         else:
             raise FlygnnError(f"{where}: cannot read the chapter entry {entry!r} (expected a file name or a part).")
     return files
@@ -80,7 +80,7 @@ def chapter_files(layout: ProjectLayout, config: dict[str, Any]) -> list[Path]:
     book = config["book"]
     names = _flatten_chapters(book.get("chapters"), f"{layout.quarto_config} book.chapters")
     names += _flatten_chapters(book.get("appendices"), f"{layout.quarto_config} book.appendices")
-    files = [layout.root / name for name in names]
+    files = [layout.project_root / name for name in names]
     missing = [name for name, f in zip(names, files, strict=False) if not f.is_file()]
     if missing:
         raise FlygnnError(f"{layout.quarto_config}: chapter file(s) {missing} listed in book.chapters do not exist.")

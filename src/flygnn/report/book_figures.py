@@ -18,6 +18,7 @@ draws nothing. A condition without data is named in the caption, never a failure
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -64,7 +65,7 @@ def _draw_if_changed(directory: Path, stem: str, inputs: Any, draw: Callable[[],
     from flygnn.figures import book
     from flygnn.figures.style import apply_style, save_figure
 
-    code = Path((code_module or book).__file__).read_bytes()
+    code = Path(inspect.getfile(code_module or book)).read_bytes()
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode() + code).hexdigest()
     record = directory / f"{stem}.key"
     png, pdf = directory / f"{stem}.png", directory / f"{stem}.pdf"
@@ -77,11 +78,12 @@ def _draw_if_changed(directory: Path, stem: str, inputs: Any, draw: Callable[[],
     return png
 
 
-def _series_inputs(record: TrainingRecord) -> dict[str, list[float]] | None:
+def _series_inputs(record: TrainingRecord) -> dict[str, list[Any]] | None:
+    """The columns of the scored rows (floats) and ``rate_changes``, [iteration, factor] pairs."""
     rows = record.scored
     if not rows:
         return None
-    columns = {
+    columns: dict[str, list[Any]] = {
         "iteration": [float(r["iteration"]) for r in rows],
         "wall_time_s": [float(r.get("wall_time_s", math.nan)) for r in rows],
     }
@@ -205,16 +207,16 @@ def metrics_vs_sigma(
 
 def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord]) -> str:
     """``#fig-training-loss``: each bundle's own training-loss.png side by side (those that have one)."""
-    shown = [r for r in records if r.loss_figure is not None]
+    shown = [(r, r.loss_figure) for r in records if r.loss_figure is not None]
     absent = [escape_markdown(r.condition.label) for r in records if r.loss_figure is None]
     note = f"Not available for {', '.join(absent)}: the bundle has no {LOSS_FIGURE}.\n" if absent else ""
     if not shown:
         return f"No bundle has a training-loss figure ({LOSS_FIGURE}).\n"
     # one above the other: each is a wide two-panel figure, unreadable three abreast
     lines = [f"::: {{#fig-{TRAINING_LOSS} layout-ncol=1}}", ""]
-    for record in shown:
+    for record, figure in shown:
         lines += [
-            f"![{escape_markdown(record.condition.label)}]({_relative(record.loss_figure, layout)})"
+            f"![{escape_markdown(record.condition.label)}]({_relative(figure, layout)})"
             f'{{#fig-{TRAINING_LOSS}-{record.condition.name} group="{TRAINING_LOSS}"}}',
             "",
         ]
@@ -240,8 +242,8 @@ def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bo
     from flygnn.report.markdown import escape_prose
     from flygnn.report.stimulus import STIMULUS_FIGURE, stimulus_part, stimulus_points
 
-    rows = read_replicates(layout.root / REPLICATES_FOLDER)
-    per_type = read_per_type_records(layout.root / REPLICATES_FOLDER / PER_TYPE_FOLDER)
+    rows = read_replicates(layout.project_root / REPLICATES_FOLDER)
+    per_type = read_per_type_records(layout.project_root / REPLICATES_FOLDER / PER_TYPE_FOLDER)
     points = stimulus_points(rows)
     labels = {row.metric: row.label for row in published.rows}
     path: Path | None = None
@@ -287,9 +289,9 @@ def sigma_sweep(layout: ProjectLayout, published: PublishedTable, draw: bool = T
     from flygnn.replicate_runs import REPLICATES_FOLDER, load_plan, load_recipe, read_replicates
     from flygnn.report.sweep import SWEEP_FIGURE, SWEEP_RECIPE, sweep_part, sweep_points
 
-    rows = read_replicates(layout.root / REPLICATES_FOLDER)
+    rows = read_replicates(layout.project_root / REPLICATES_FOLDER)
     points = sweep_points(rows)
-    plan = layout.root / REPLICATES_FOLDER / "plan.yaml"
+    plan = layout.project_root / REPLICATES_FOLDER / "plan.yaml"
     planned = sum(run.recipe == SWEEP_RECIPE for run in load_plan(plan)) if plan.is_file() else 0
     labels = {row.metric: row.label for row in published.rows}
     path: Path | None = None

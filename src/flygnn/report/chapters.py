@@ -40,7 +40,7 @@ figures/<family>.png``), which Quarto copies into the site and embeds in the PDF
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,7 +226,7 @@ def generate_parts(
     """
     published = load_published(layout.published)
     if results is None:
-        metrics: dict[str, dict[str, Any] | None] = {c.name: None for c in conditions}  # "not analysed yet"
+        metrics: Mapping[str, Mapping[str, Any] | None] = {c.name: None for c in conditions}  # "not analysed yet"
         results = [ConditionResults(c, {}) for c in conditions]
     else:
         metrics = load_metrics(layout.results, conditions)
@@ -251,7 +251,7 @@ def generate_parts(
 def book_parts(
     layout: ProjectLayout,
     conditions: Sequence[Condition],
-    metrics: dict[str, dict[str, Any] | None],
+    metrics: Mapping[str, Mapping[str, Any] | None],
     published: Any,
     draw: bool,
 ) -> dict[Path, str]:

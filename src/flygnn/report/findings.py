@@ -152,8 +152,9 @@ class Trend:
 def trend(what: str, name: str, readers: Sequence[Reader]) -> Trend | None:
     """The course of metric ``name`` over σ; None unless every condition has a value and there are two."""
     ordered = sorted(readers, key=lambda m: m.condition.sigma)
-    values = [m.value(name) for m in ordered]
-    if len(ordered) < 2 or any(v is None for v in values):
+    maybe = [m.value(name) for m in ordered]
+    values = [v for v in maybe if v is not None]
+    if len(ordered) < 2 or len(values) < len(maybe):
         return None
     texts = [m.shown(name).text for m in ordered]  # differences the table does not show are none
     steps = [(a < b, a > b, ta == tb) for a, b, ta, tb in zip(values, values[1:], texts, texts[1:], strict=False)]
@@ -402,8 +403,8 @@ def _reasons(rows: Sequence[dict[str, Any]], readers: Sequence[Reader], missing:
     for column, m in enumerate(readers):
         by_reason: dict[str, list[str]] = {}
         for row, reasons in zip(rows, missing, strict=True):
-            if reasons[column]:
-                by_reason.setdefault(reasons[column], []).append(row["label"])
+            if reason := reasons[column]:
+                by_reason.setdefault(reason, []).append(row["label"])
         for reason, labels in by_reason.items():
             which = "every row" if len(labels) == len(rows) else "; ".join(labels)
             lines.append(f"Not available for {_label(m)} ({escape_message(reason)}): {which}.")
@@ -421,7 +422,8 @@ def findings(section: str, conditions: Sequence[Condition], metrics: Metrics) ->
         return ""
     readers = [Reader(metrics.get(c.name), c) for c in conditions]
     part = part_of(readers)
-    rows, missing = [], []
+    rows: list[dict[str, Any]] = []
+    missing: list[list[str | None]] = []
     for row in part.rows:
         shown = [row.cell(m) for m in readers]
         rows.append({"label": row.label, "cells": [s.text for s in shown]})

@@ -235,4 +235,4 @@ def project_key_findings_part(
     """:func:`key_findings_part` for a project: its replicate records (``data/replicates``)."""
     from flygnn.replicate_runs import REPLICATES_FOLDER, read_replicates
 
-    return key_findings_part(conditions, metrics, published, read_replicates(layout.root / REPLICATES_FOLDER))
+    return key_findings_part(conditions, metrics, published, read_replicates(layout.project_root / REPLICATES_FOLDER))

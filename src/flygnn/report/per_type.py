@@ -25,7 +25,16 @@ import numpy as np
 from flygnn.conditions import Condition, same_sigma
 from flygnn.metric_names import TAU_R2, V_REST_R2, W_CORRECTED_R2
 from flygnn.project import ProjectLayout
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, keep_together, pipe_table, table
+from flygnn.report.markdown import (
+    Cell,
+    GridTable,
+    Row,
+    escape_markdown,
+    escape_message,
+    keep_together,
+    pipe_table,
+    table,
+)
 from flygnn.report.summary import NOT_AVAILABLE
 
 TABLE_ID = "tbl-per-type-recovery"
@@ -47,6 +56,13 @@ class PerTypeResults:
     @property
     def types(self) -> list[str]:
         return [str(row["type"]) for row in self.rows or []]
+
+    @property
+    def unavailable_reason(self) -> str:
+        """Why there are no rows: results without rows are made with their reason (:func:`_read`)."""
+        if self.reason is None:
+            raise ValueError(f"the per-type results of {self.condition.name} have no rows and no reason")
+        return self.reason
 
 
 def _read(path, condition: Condition, layout: ProjectLayout) -> PerTypeResults:
@@ -92,7 +108,7 @@ def _fixed(value: float, digits: int) -> str:
 def _unavailable(results: Sequence[PerTypeResults]) -> list[str]:
     """One bullet per condition without per-type rows, with the reason (below a table)."""
     return [
-        f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_message(r.reason)}."
+        f"- Not available for {keep_together(escape_markdown(r.condition.label))}: {escape_message(r.unavailable_reason)}."
         for r in results
         if not r.rows
     ]
@@ -104,19 +120,19 @@ def per_type_table(results: Sequence[PerTypeResults]) -> str:
     reasons = _unavailable(results)
     reference = available[0] if available else None
     for r in available[1:]:
-        if r.types != reference.types:
+        if r.types != available[0].types:
             reasons.append(
                 f"- {keep_together(escape_markdown(r.condition.label))}: its cell types differ from "
-                f"{escape_markdown(reference.condition.label)}'s; its rows are matched by type name."
+                f"{escape_markdown(available[0].condition.label)}'s; its rows are matched by type name."
             )
     types = reference.types if reference else []
-    header = [
+    header: list[Row] = [
         ["Type", "Neurons", "τ (s)", "V~rest~"]
         + [Cell(keep_together(escape_markdown(r.condition.label)), span=3) for r in results],
         ["", "", "true", "true"] + ["τ̂", "V̂~rest~", "W R²"] * len(results),
     ]
     by_type = [{str(row["type"]): row for row in (r.rows or [])} for r in results]
-    body = []
+    body: list[Row] = []
     undefined: dict[str, list[str]] = {}
     for name in types:
         truth = by_type[results.index(reference)][name]
@@ -187,7 +203,7 @@ def copy_datatables(layout: ProjectLayout) -> list[str]:
     source = Path(itables.__file__).parent / "html"
     target = layout.results / ASSETS
     target.mkdir(parents=True, exist_ok=True)
-    copied = []
+    copied: list[str] = []
     for name in DATATABLES_FILES:
         if not (source / name).is_file():
             return copied
@@ -330,7 +346,7 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
     r = zero_sigma[0]
     label = keep_together(escape_markdown(r.condition.label))
     if not r.rows:
-        return f"The per-type counts of {label} are not available: {escape_message(r.reason)}.\n"
+        return f"The per-type counts of {label} are not available: {escape_message(r.unavailable_reason)}.\n"
     names = r.types
     neurons = r.column("neurons").astype(int)
     parts = []
@@ -346,7 +362,7 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
         )
     unidentifiable = r.column("unidentifiable_neurons").astype(int)
     if unidentifiable.sum():
-        groups = {"all of": [], "most of": [], "some of": []}
+        groups: dict[str, list[str]] = {"all of": [], "most of": [], "some of": []}
         for name, u, n in zip(names, unidentifiable, neurons, strict=False):
             if u == 0:
                 continue

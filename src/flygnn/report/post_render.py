@@ -39,7 +39,7 @@ def main() -> int:
         layout = ProjectLayout.at(find_project_root())
         config = load_quarto_config(layout)
         output = os.environ.get("QUARTO_PROJECT_OUTPUT_DIR") or str(config["project"].get("output-dir") or "_book")
-        book = Path(output) if Path(output).is_absolute() else layout.root / output
+        book = Path(output) if Path(output).is_absolute() else layout.project_root / output
         quarto = find_quarto()
         if quarto is None:
             raise FlygnnError("no `quarto` on PATH for the notebook pages.")

@@ -126,7 +126,7 @@ def shown_path(value: Any, layout: ProjectLayout) -> str:
         return text
     path = Path(text)
     try:
-        return path.relative_to(layout.root).as_posix()
+        return path.relative_to(layout.project_root).as_posix()
     except ValueError:
         parts = [p for p in re.split(r"[\\/]+", text) if p and not re.fullmatch(r"[A-Za-z]:|~", p)]
         return "…/" + "/".join(parts[-3:])

@@ -85,10 +85,10 @@ class _PageScan(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        if values.get("id"):
-            self.ids.add(values["id"])
-        if tag == "img" and values.get("src"):
-            self.images.append(values["src"])
+        if ident := values.get("id"):
+            self.ids.add(ident)
+        if tag == "img" and (source := values.get("src")):
+            self.images.append(source)
         if "quarto-unresolved-ref" in (values.get("class") or ""):
             self.unresolved = True
 
@@ -174,7 +174,7 @@ def render_book(
             f"warning: Quarto {'.'.join(map(str, version))} is older than "
             f"{'.'.join(map(str, MINIMUM_VERSION))}; its Typst output may not support books"
         )
-    target = layout.root / str(config["project"].get("output-dir") or "_book")
+    target = layout.project_root / str(config["project"].get("output-dir") or "_book")
     staging = layout.results / ".book-render"
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)

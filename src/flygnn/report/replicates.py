@@ -45,7 +45,7 @@ def where_published_lies(spread: Spread, published: float | None) -> str:
     """Where a published value lies against a spread: "within", "above" or "below"; "n/a" when the
     spread has fewer than two runs, "" when nothing was published."""
     inside = spread.contains(published)
-    if inside is None or spread.n < 2:
+    if inside is None or published is None or spread.n < 2:  # (``inside`` is None without a published value)
         return "" if published is None else "n/a"
     if inside:
         return "within"

@@ -246,7 +246,8 @@ def stimulus_type_table(
             ranked = sorted(
                 (n for n in names if math.isfinite(on_natural[n]["share"])), key=lambda n: -on_natural[n]["share"]
             )
-            table_rows, verdicts = [], {"agrees": [], "disagrees": [], "undecided": []}
+            table_rows: list[dict[str, Any]] = []
+            verdicts: dict[str, list[str]] = {"agrees": [], "disagrees": [], "undecided": []}
             for name in ranked[:top]:
                 here, there = on_natural[name], _over_runs(other, name)
                 shown = escape_markdown(name)

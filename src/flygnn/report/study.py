@@ -27,7 +27,7 @@ from flygnn.metric_format import format_value
 from flygnn.metric_names import R2, lookup
 from flygnn.project import ProjectLayout
 from flygnn.report.deviations import STUDY_PRESET, deviations_part
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, escape_prose, keep_together
+from flygnn.report.markdown import Cell, GridTable, Row, escape_markdown, escape_message, escape_prose, keep_together
 from flygnn.report.summary import NOT_PUBLISHED, PublishedTable, metric_cell
 from flygnn.report.training import RECOVERY_WINDOW, TREND_FRACTION, TrainingRecord
 
@@ -128,12 +128,13 @@ def schedule_sentence(records: Sequence[TrainingRecord]) -> str:
 
 def differences(records: Sequence[TrainingRecord], published: PublishedTable, loss_figure: bool) -> str:
     """The "Differences from the study" box."""
-    header = [
+    header: list[Row] = [
         [""] + [Cell(keep_together(escape_markdown(r.condition.label)), span=2) for r in records],
         [""] + ["ours", "study"] * len(records),
     ]
     schedules = [study_schedule(r.condition.sigma) for r in records]
-    rows, unrecorded = [], {}
+    rows: list[list[str]] = []
+    unrecorded: dict[str, list[str]] = {}
     for label, key in (
         ("Training preset", "preset"),
         ("Training frames", "training_frames"),

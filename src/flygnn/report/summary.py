@@ -23,7 +23,16 @@ from flygnn.errors import FlygnnError
 from flygnn.metric_format import NOT_AVAILABLE, format_value
 from flygnn.metric_names import COUNT, METRICS, UPSTREAM_METRICS, check_keys, lookup
 from flygnn.project import ResultFolder
-from flygnn.report.markdown import Cell, GridTable, escape_markdown, escape_message, escape_prose, keep_together, table
+from flygnn.report.markdown import (
+    Cell,
+    GridTable,
+    Row,
+    escape_markdown,
+    escape_message,
+    escape_prose,
+    keep_together,
+    table,
+)
 from flygnn.schema import Number, Strict, read_yaml, validated
 from flygnn.sections import SECTIONS
 
@@ -211,7 +220,8 @@ def summary_table(
     conditions: Sequence[Condition], metrics: Mapping[str, Mapping[str, Any] | None], published: PublishedTable
 ) -> str:
     """The upstream summary table (``#tbl-summary``): per σ, our value beside the published one."""
-    rows, missing = [], {}
+    rows: list[list[str]] = []
+    missing: dict[tuple[str, str], list[str]] = {}
     for row in published.rows:
         label = escape_prose(row.label)
         cells = [label]
@@ -222,7 +232,7 @@ def summary_table(
             theirs = row.published_at(condition.sigma)
             cells += [ours.text, NOT_PUBLISHED if theirs is None else format_value(theirs)]
         rows.append(cells)
-    header = [
+    header: list[Row] = [
         [""] + [Cell(keep_together(escape_markdown(c.label)), span=2) for c in conditions],
         ["Metric"] + ["ours", "published"] * len(conditions),
     ]
@@ -272,7 +282,11 @@ def additional_metrics_table(
                 continue
             section = str(entry.get("section", "")) if isinstance(entry, Mapping) else ""
             names[name] = (order.get(section, len(order)), position, section)
-    rows, missing, current, repeated = [], {}, None, []
+    rows: list[Row] = []  # a section's heading (one cell across the table) and its metrics' rows
+    metric_rows: list[list[str]] = []
+    missing: dict[tuple[str, str], list[str]] = {}
+    current: str | None = None
+    repeated: list[str] = []
     width = 2 + len(conditions)
     for name, (_, _, section) in sorted(names.items(), key=lambda item: item[1][:2]):
         if section != current:
@@ -296,11 +310,12 @@ def additional_metrics_table(
                 missing.setdefault((escape_markdown(condition.label), shown.reason), []).append(label)
             cells.append(shown.text)
         rows.append(cells)
+        metric_rows.append(cells)
     if not rows:
         rows = [[Cell("(none recorded)", span=width)]]
     header = [["Metric", "Definition"] + [keep_together(escape_markdown(c.label)) for c in conditions]]
-    values = [cell for r in rows if len(r) == width for cell in r[2:]]
-    longest_name = max((len(r[0]) for r in rows if len(r) == width), default=10)
+    values = [cell for r in metric_rows for cell in r[2:]]
+    longest_name = max((len(r[0]) for r in metric_rows), default=10)
     widths = [longest_name, 32] + [_value_width(values or ["0"], *header[0][2:])] * len(conditions)
     grid = GridTable(header, rows, ["left", "left"] + ["right"] * len(conditions), widths)
     caption = (

@@ -170,7 +170,8 @@ def load_training(layout: ProjectLayout, conditions: Sequence[Condition]) -> lis
     records = []
     for condition in conditions:
         folder = layout.bundle_dir(condition.name)
-        training, problem = {}, None
+        training: dict[str, Any] = {}
+        problem: str | None = None
         try:
             document = json.loads((folder / META_FILE).read_text())
             training = document.get("training") or {}

@@ -54,7 +54,8 @@ def _rows(
 
 def _rollout_against_noise(conditions: Sequence[Condition], metrics: Mapping[str, Any]) -> dict[str, list[str]]:
     """The σ (labels) where the learned rollout stays closer to the truth than the noise takes the recording."""
-    closer, farther = [], []
+    closer: list[str] = []
+    farther: list[str] = []
     for condition in conditions:
         if condition.sigma == 0:  # no noise: the recording differs from the truth by float32 rounding only
             continue

@@ -332,7 +332,7 @@ class AnalysisRunner:
         running = staging.notebooks / f".{section.name}.running.ipynb"
         started, t0 = _now(), time.perf_counter()
         final = staging.notebook(section.name)
-        record = {
+        record: dict[str, Any] = {
             "section": section.name,
             "notebook": final.relative_to(staging.path).as_posix(),
             "started": started,

@@ -54,7 +54,9 @@ def run_in_workers(
         while waiting or running:
             while waiting and len(running) < workers:
                 index, job = waiting.pop(0)
-                process = context.Process(target=_work, args=(run, job, channel, index), daemon=True)
+                process: multiprocessing.process.BaseProcess = context.Process(
+                    target=_work, args=(run, job, channel, index), daemon=True
+                )
                 process.start()
                 running[index] = process
             try:

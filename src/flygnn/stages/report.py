@@ -170,8 +170,10 @@ def chapters_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition])
 
     files = [layout.conditions_file, layout.published, layout.quarto_config, recipes_file()]
     files += sorted(p for p in layout.chapters.rglob("*") if p.is_file())
-    unfinished = layout.root / REPLICATES_FOLDER / UNFINISHED_FOLDER  # training state: the book reads none of it
-    for folder in (layout.root / REPLICATES_FOLDER, layout.root / RECORDS_FOLDER):
+    unfinished = (
+        layout.project_root / REPLICATES_FOLDER / UNFINISHED_FOLDER
+    )  # training state: the book reads none of it
+    for folder in (layout.project_root / REPLICATES_FOLDER, layout.project_root / RECORDS_FOLDER):
         if folder.is_dir():
             files += sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_relative_to(unfinished))
     for condition in conditions:
@@ -257,7 +259,7 @@ def book_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition]) -> 
     from flygnn.report.per_type import ASSETS
     from flygnn.report.study import DOWNLOADS
 
-    files = [layout.quarto_config, layout.root / "index.qmd"]
+    files = [layout.quarto_config, layout.project_root / "index.qmd"]
     files += sorted(p for p in layout.chapters.rglob("*") if p.is_file())
     for condition in conditions:
         result = layout.result(condition.name)
@@ -276,7 +278,7 @@ def render_report(
 
     fingerprint = book_fingerprint(layout, conditions)
     record = read_record(layout.render_record) or {}
-    output = layout.root / str(load_quarto_config(layout)["project"].get("output-dir") or "_book")
+    output = layout.project_root / str(load_quarto_config(layout)["project"].get("output-dir") or "_book")
     if not force and record.get("inputs") == fingerprint and output.is_dir():
         log(f"book unchanged since its last render: {layout.relative(output)}/")
         return False

@@ -66,8 +66,7 @@ def write_training_record(
 
 def _choose_state(candidates: list[Path]) -> Path | None:
     """The candidate state folder with the highest iteration (None when there is none)."""
-    found = [(peek_iteration(path), path) for path in candidates]
-    found = [(iteration, path) for iteration, path in found if iteration is not None]
+    found = [(iteration, path) for path in candidates if (iteration := peek_iteration(path)) is not None]
     return max(found, key=lambda item: item[0])[1] if found else None
 
 

@@ -98,7 +98,7 @@ def _box_means(sat: _PaddedImage, rows: np.ndarray, cols: np.ndarray, half: floa
     flat = sat.flat
     y_corners = [_corner_weights(sat, rows + (sat.pad + sign * half), 0) for sign in (1, -1)]
     x_corners = [_corner_weights(sat, cols + (sat.pad + sign * half), 1) for sign in (1, -1)]
-    total = 0.0
+    total: np.ndarray | float = 0.0  # an array from the first corner on
     for y_index, (y_cell, fy) in enumerate(y_corners):
         base = y_cell * width
         for x_index, (x_cell, fx) in enumerate(x_corners):
@@ -107,7 +107,7 @@ def _box_means(sat: _PaddedImage, rows: np.ndarray, cols: np.ndarray, half: floa
             bottom = flat[i + width] + fx * (flat[i + width + 1] - flat[i + width])
             integral = top + fy * (bottom - top)
             total = total + integral if y_index == x_index else total - integral
-    return total / (2 * half) ** 2
+    return np.asarray(total / (2 * half) ** 2)
 
 
 def sample_hex_image(

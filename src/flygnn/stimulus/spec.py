@@ -94,11 +94,11 @@ class StimulusSpec:
             raise FlygnnError(f"variants must be a non-empty list of integers 0..7, got {self.variants!r}.")
         if (self.train_images is None) != (self.test_images is None):
             raise FlygnnError("give both train_images and test_images, or neither (then split_images(seed) decides).")
-        if self.train_images is not None:
-            overlap = set(self.train_images) & set(self.test_images)  # type: ignore[arg-type]
+        if self.train_images is not None and self.test_images is not None:  # both or neither (checked above)
+            overlap = set(self.train_images) & set(self.test_images)
             if overlap:
                 raise FlygnnError(f"train and test images must be disjoint; both contain {sorted(overlap)}.")
-            unknown = sorted((set(self.train_images) | set(self.test_images)) - set(NATURAL_IMAGE_FILES))  # type: ignore[arg-type]
+            unknown = sorted((set(self.train_images) | set(self.test_images)) - set(NATURAL_IMAGE_FILES))
             if unknown:
                 raise FlygnnError(f"unknown natural image(s) {unknown}; known: {', '.join(NATURAL_IMAGE_FILES)}.")
 
@@ -137,18 +137,20 @@ class StimulusSpec:
         _check_split(split)
         spec = self.resolved()
         names = spec.train_images if split == "train" else spec.test_images
+        if names is None:  # resolved() fills both in for the natural stimulus, the only one with images
+            raise FlygnnError(f"the {spec.kind} stimulus has no images.")
         available = natural_image_sources()
-        missing = [name for name in names if name not in available]  # type: ignore[union-attr]
+        missing = [name for name in names if name not in available]
         if missing:
             raise FlygnnError(
                 f"natural image(s) {missing} of the {split} split are not installed here "
                 f"(available: {', '.join(available)}); install the package that bundles them or choose other images."
             )
-        if split == "train" and len(names) < 2 or split == "test" and len(names) < 1:  # type: ignore[arg-type]
+        if split == "train" and len(names) < 2 or split == "test" and len(names) < 1:
             raise FlygnnError(
                 f"the natural stimulus needs at least 2 train and 1 test image; {split} has {list(names)}."
-            )  # type: ignore[arg-type]
-        return names  # type: ignore[return-value]
+            )
+        return names
 
 
 def _check_split(split: str) -> None:

@@ -317,8 +317,8 @@ def load_training_config(
         None if configuration_sigma is None or same_sigma(configuration_sigma, sigma) else float(configuration_sigma)
     )
     if published is None and configuration_sigma is not None:
-        known = ", ".join(f"{float(e['sigma']):g}" for e in entries)
-        raise FlygnnError(f"no published configuration for σ = {configuration_sigma:g} in {path}; known: {known}.")
+        sigmas = ", ".join(f"{float(e['sigma']):g}" for e in entries)
+        raise FlygnnError(f"no published configuration for σ = {configuration_sigma:g} in {path}; known: {sigmas}.")
     if published is None:
         published = min(entries, key=lambda e: (abs(float(e["sigma"]) - sigma), float(e["sigma"])))
         derived_from = float(published["sigma"])

@@ -17,6 +17,7 @@ message naming what differs.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ class TrainingState:
     parameters: dict[str, torch.Tensor]
     moments: dict[str, tuple[torch.Tensor, torch.Tensor]]
     steps: dict[str, float]
-    rng_state: dict[str, Any]
+    rng_state: Mapping[str, Any]
     xnorm: float
     wall_time_s: float
     config: dict[str, Any]
@@ -228,7 +229,7 @@ def peek_preset(folder: str | Path) -> str | None:
     return preset if isinstance(preset, str) else None
 
 
-def _rng_to_json(state: dict[str, Any]) -> dict[str, Any]:
+def _rng_to_json(state: Mapping[str, Any]) -> dict[str, Any]:
     # PCG64's 128-bit integers are exact in Python's JSON; strings keep other readers honest
     inner = state["state"]
     return {**state, "state": {"state": str(inner["state"]), "inc": str(inner["inc"])}}

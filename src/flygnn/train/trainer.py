@@ -114,6 +114,10 @@ class Trainer:
     (the last state handed out), ``stopped_early_``.
     """
 
+    # the running leg's record and its start (training seconds); set by ``fit``
+    _leg: dict[str, Any]
+    _leg_started_wall: float
+
     def __init__(
         self,
         config: TrainingConfig,
