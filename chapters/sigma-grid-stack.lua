@@ -7,6 +7,8 @@
 -- The `.sigma-grid` div itself is dropped in the PDF: Typst would wrap the figure in a block,
 -- and a figure inside a block cannot float (chapters/book-body.typ lets figures float to
 -- where they fit, so a heading is not left alone above half a page of white).
+-- In the PDF the cell-type key under each σ-grid is left out: the preface prints it once
+-- (#fig-type-colours, PDF only), which saves its 1.8 inches under six figures.
 -- Runs before Quarto reads the figures (`at: pre-ast` in _quarto.yml): afterwards a
 -- figure's layout is no longer a div attribute.
 function Div(div)
@@ -14,6 +16,15 @@ function Div(div)
     return nil
   end
   local html = quarto.doc.is_format("html")
+  if not html then
+    div = div:walk({
+      Para = function(para)
+        if #para.content == 1 and para.content[1].t == "Image" and para.content[1].classes:includes("type-legend") then
+          return {}
+        end
+      end,
+    })
+  end
   local width = div.attributes["pdf-stacked-width"]
   if width == nil then
     if html then return nil end

@@ -111,6 +111,7 @@ def _analyse_in_subprocess(out: Path, threads: int) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_metrics_bytes_do_not_depend_on_the_thread_count(tmp_path):
     """What Snakemake (one thread) and a standalone `flygnn analyze` (every core) write is the same."""
     _analyse_in_subprocess(tmp_path / "one", 1)

@@ -78,6 +78,7 @@ def test_a_bad_conditions_file_gets_one_line_and_leaves_no_folder(capsys, tmp_pa
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_smoke_simulation_of_all_conditions(capsys, monkeypatch, tmp_path, flyvis_model_dir):
     make_project(tmp_path, conditions=[("sigma-0", 0.0), ("sigma-0p05", 0.05), ("sigma-0p5", 0.5)], bundles=False)
     monkeypatch.chdir(tmp_path)
@@ -135,6 +136,7 @@ def test_simulate_outside_a_project_needs_explicit_paths(capsys, monkeypatch, tm
     assert status == 0 and "exists, kept" in out, err
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_a_listing_quietly(tmp_path):
     """`flygnn replicate --list | head -1`: no BrokenPipeError traceback when the reader stops."""
     import subprocess

@@ -145,6 +145,7 @@ def test_type_legend_is_laid_out_by_family(ncol):
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_weight_figures_show_counts_and_all_points(fitted, tmp_path):
     import copy
 
@@ -202,6 +203,7 @@ def test_embedding_figure_has_the_same_layout_for_every_dimension(fitted, d):
     plt.close("all")
 
 
+@pytest.mark.slow
 def test_embedding_figures_use_all_dimensions_and_65_colours(fitted, tmp_path):
     embedding = fitted["model"].a.numpy()
     fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES)
@@ -256,6 +258,7 @@ def test_cluster_confusion_puts_the_hungarian_matches_on_the_diagonal(tmp_path):
     saved(fig, tmp_path, "umap-clusters")
 
 
+@pytest.mark.slow
 def test_function_figures(fitted, tmp_path):
     curves, gauge = fitted["curves"], fitted["gauge"]
     fig = update_function_figure(curves.voltages_, curves.update_, curves.true_update_, fitted["type"], TYPE_NAMES)
@@ -274,6 +277,7 @@ def test_function_figures(fitted, tmp_path):
     saved(fig, tmp_path, "g-phi")
 
 
+@pytest.mark.slow
 def test_parameter_figure_pins_far_points_to_the_border(fitted, tmp_path):
     bio, gauge = fitted["bio"], fitted["gauge"]
     metrics = biophysics_metrics(fitted["tau"], fitted["v_rest"], bio, gauge.zero_range_, fitted["type"])
@@ -336,6 +340,7 @@ def test_parameter_figure_shows_the_numbers_of_the_metrics(fitted):
     plt.close("all")
 
 
+@pytest.mark.slow
 def test_spectral_figures_are_two_rows_of_three(fitted, tmp_path):
     spectral = SpectralAnalysis(n_eigenvalues=30, n_singular=20, n_permutations=2).fit(
         fitted["W"], fitted["gauge"].corrected_W_, fitted["source"], fitted["target"], fitted["n"]
@@ -392,6 +397,7 @@ def test_dynamics_figure(fitted, tmp_path):
     saved(fig, tmp_path, "spectral-dynamics")
 
 
+@pytest.mark.slow
 def test_a_figure_can_lose_its_type_legend_and_the_legend_stands_alone(tmp_path):
     """The book's σ-grid shows the panels without their legends above one legend (remove_type_legend,
     type_legend_figure); other legends stay."""

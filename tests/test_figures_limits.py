@@ -145,6 +145,7 @@ def draw_shared_families(fitted, learned: dict) -> dict:  # noqa: F811
     }
 
 
+@pytest.mark.slow
 def test_every_shared_family_has_the_same_limits_for_two_conditions(fitted, tmp_path):  # noqa: F811
     first, second = _condition(fitted, 0), _condition(fitted, 1)
     assert not np.allclose(first["gauge"].upstream_corrected_W_, second["gauge"].upstream_corrected_W_)

@@ -26,6 +26,9 @@ from flygnn.cli import main
 from flygnn.project import ProjectLayout
 from flygnn.sections import SECTIONS
 
+# end-to-end: papermill, subprocesses or training (README: the quick loop skips them)
+pytestmark = pytest.mark.slow
+
 
 def hold_in(layout: ProjectLayout, condition: str, section: str) -> Path:
     """Make ``condition``'s ``section`` notebook wait while the returned file exists (≤ 60 s)."""

@@ -29,6 +29,9 @@ from flygnn.notebook.context import load_context
 from flygnn.notebook.parameters import NotebookParameters
 from flygnn.sections import SECTIONS, FigureFamily, Section
 
+# end-to-end: papermill, subprocesses or training (README: the quick loop skips them)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSIS = ROOT / "analysis"
 CONDITION, SIGMA = "sigma-0p5", 0.5

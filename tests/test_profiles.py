@@ -41,6 +41,9 @@ STAND_IN = r'''
 import fnmatch, json, os, signal, subprocess, sys, time
 from pathlib import Path
 
+# end-to-end: papermill, subprocesses or training (README: the quick loop skips them)
+pytestmark = pytest.mark.slow
+
 STATE = Path(os.environ["FAKE_SCHEDULER_DIR"])
 JOBS = STATE / "jobs"
 # generic state -> what each scheduler calls it

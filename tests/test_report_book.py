@@ -35,6 +35,7 @@ def generated(layout, name):
     return (layout.generated / name).read_text()
 
 
+@pytest.mark.slow
 def test_the_new_ids_are_defined_once_and_referenced_from_the_summary_chapter(project):
     layout, conditions = project
     write_fake_history(layout.bundle_dir("sigma-0p5"))
@@ -59,6 +60,7 @@ def test_the_new_ids_are_defined_once_and_referenced_from_the_summary_chapter(pr
             assert path.is_file() and path.stat().st_size > 1000, path
 
 
+@pytest.mark.slow
 def test_a_condition_without_history_is_named_in_the_caption(project):
     layout, conditions = project
     write_fake_history(layout.bundle_dir("sigma-0p5"))
@@ -76,6 +78,7 @@ def test_a_condition_without_history_is_named_in_the_caption(project):
     assert (layout.results / book_figures.FOLDER / "recovery-curves.png").is_file(), "still a figure, never a crash"
 
 
+@pytest.mark.slow
 def test_unchanged_figures_are_not_redrawn(project):
     layout, conditions = project
     write_fake_history(layout.bundle_dir("sigma-0p5"))

@@ -52,13 +52,14 @@ def test_sigma_grid_known_answer(tmp_path):
 def test_sigma_grid_of_a_family_with_the_type_legend_shows_it_once(tmp_path):
     layout = ProjectLayout.at(tmp_path)
     family = FigureFamily("tau", "Time constants", "τ̂ against τ.", type_legend=True, stack_in_pdf=True)
-    # panels 2:1 and 3:1, the 2:1 one the taller: (8.0 in − 1.8 in legend) / 2 rows − 0.3 in
-    # sub-caption = 2.8 in high, so 5.6 in wide, 0.86 of the 6.5 in text width
+    # panels 2:1 and 3:1, the 2:1 one the taller: 6.8 in / 2 rows − 0.3 in sub-caption = 3.1 in
+    # high (the PDF prints the legend once, not under the grid), so 6.2 in wide, 0.92 of the 6.77 in
+    # text width
     for name, (width, height) in (("sigma-0", (400, 200)), ("sigma-0p05", (600, 200))):
         write_png(layout.result_dir(name) / "figures" / "tau-panel.png", width, height)
     assert chapters.png_size(layout.result_dir("sigma-0") / "figures" / "tau-panel.png") == (400, 200)
     assert chapters.sigma_grid(family, THREE[:2], layout) == (
-        '::::: {.sigma-grid pdf-stacked-width="0.86"}\n'
+        '::::: {.sigma-grid pdf-stacked-width="0.92"}\n'
         "\n"
         "::: {#fig-tau}\n"
         "\n"
@@ -87,14 +88,14 @@ def test_a_wide_grid_is_stacked_in_the_pdf_only_as_wide_as_fits_a_page(tmp_path)
     assert "pdf-stacked-width" not in chapters.sigma_grid(family, THREE, layout)  # no panel to measure
     for condition in THREE:
         write_png(layout.result_dir(condition.name) / "figures" / "weights.png", 100, 100)
-    # square panels, three rows: 8.0 / 3 − 0.3 = 2.37 in high, so 2.37 of the 6.5 in text width
-    assert 'pdf-stacked-width="0.36"' in chapters.sigma_grid(family, THREE, layout)
+    # square panels, three rows: 6.8 / 3 − 0.3 = 1.97 in high, so 1.97 of the 6.77 in text width
+    assert 'pdf-stacked-width="0.29"' in chapters.sigma_grid(family, THREE, layout)
     assert "pdf-stacked-width" not in chapters.sigma_grid(
         dataclasses.replace(family, stack_in_pdf=False), THREE, layout
     )
     (layout.result_dir("sigma-0") / "figures" / "weights.png").write_bytes(b"not a png")
     assert chapters.png_size(layout.result_dir("sigma-0") / "figures" / "weights.png") is None
-    assert 'pdf-stacked-width="0.36"' in chapters.sigma_grid(family, THREE, layout)  # measured on the others
+    assert 'pdf-stacked-width="0.29"' in chapters.sigma_grid(family, THREE, layout)  # measured on the others
 
 
 def write_png(path: Path, width: int, height: int) -> None:
@@ -121,10 +122,11 @@ def test_generated_book_references_only_existing_figures_and_defined_ids(tmp_pat
     assert check.definitions["tbl-key-findings"] == check.definitions["sec-key-findings"] == ["index.qmd"]
     # every image shown exists: one per family and condition (without its type legend where it has
     # one, then that legend once per grid and once per panel as its lightbox description), and the
-    # two figures across conditions (the stand-in bundles have no training-loss.png)
+    # two figures across conditions (the stand-in bundles have no training-loss.png), and the PDF's
+    # single key of the type colours (#fig-type-colours)
     images = [image for page_images in check.images.values() for image in page_images]
     with_legend = [family for family in figure_families() if family.type_legend]
-    legends = len(with_legend) * (1 + len(conditions))
+    legends = len(with_legend) * (1 + len(conditions)) + 1
     assert len(images) == len(figure_families()) * len(conditions) + legends + 2
     assert {i.name for i in images if i.name.endswith("-panel.png")} == {f"{f.name}-panel.png" for f in with_legend}
     assert sum(i.name == "type-legend.png" for i in images) == legends

@@ -149,6 +149,7 @@ def test_unchanged_condition_is_skipped_and_force_is_not(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_forced_run_does_not_copy_a_truncated_cache(tmp_path, caplog):
     from flygnn.notebook.cache import cached_arrays
 
@@ -167,6 +168,7 @@ def test_forced_run_does_not_copy_a_truncated_cache(tmp_path, caplog):
     assert any("spectral-k.npz" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_results_missing_a_figure_the_book_shows_are_not_current(tmp_path):
     """Results of an older flygnn (without a figure the book now shows) are analysed again."""
     layout = analysed_copy(tmp_path)
@@ -209,6 +211,7 @@ def test_notebook_that_saves_no_figure_fails_its_condition(tmp_path):
     assert not (layout.result_dir("sigma-0") / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_condition_without_bundle_is_reported_and_the_others_still_run(tmp_path):
     layout = analysed_copy(tmp_path)
     for path in layout.bundle_dir("sigma-0").iterdir():
@@ -324,6 +327,7 @@ def test_synthetic_groundtruth_follows_the_bundle(tmp_path):
     assert forced.parameters(condition, meta, layout.result_dir("sigma-0"))["synthetic_groundtruth"] is True
 
 
+@pytest.mark.slow
 def test_a_later_success_removes_the_failure_record(tmp_path):
     layout = analysed_copy(tmp_path)
     good = (layout.bundle_dir("sigma-0") / "bundle.json").read_text()

@@ -17,6 +17,9 @@ from flygnn.metric_names import RECOVERY_METRICS
 from flygnn.stages.train import train_condition
 from flygnn.train import read_history
 
+# end-to-end: papermill, subprocesses or training (README: the quick loop skips them)
+pytestmark = pytest.mark.slow
+
 
 def train(dataset, out, checkpoint_dir, iterations, **kwargs):
     overrides = {"iterations": iterations, "activity_frames": 16, "log_every": 10, "score_every": 20}

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from project_fixtures import analysed_copy, make_project
 
 from flygnn.cli import main
@@ -21,6 +22,9 @@ from flygnn.project import ProjectLayout
 from flygnn.report.chapters import build_chapters
 from flygnn.sections import SECTIONS
 from flygnn.stages.report import ReportUpdate, book_fingerprint, chapters_fingerprint, format_duration
+
+# end-to-end: papermill, subprocesses or training (README: the quick loop skips them)
+pytestmark = pytest.mark.slow
 
 CONDITIONS = ("sigma-0", "sigma-0p5")
 

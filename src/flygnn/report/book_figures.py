@@ -212,8 +212,9 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
     note = f"Not available for {', '.join(absent)}: the bundle has no {LOSS_FIGURE}.\n" if absent else ""
     if not shown:
         return f"No bundle has a training-loss figure ({LOSS_FIGURE}).\n"
-    # one above the other: each is a wide two-panel figure, unreadable three abreast
-    lines = [f"::: {{#fig-{TRAINING_LOSS} layout-ncol=1}}", ""]
+    # one above the other: each is a wide two-panel figure, unreadable three abreast; in the PDF at
+    # four fifths of the text width, so that three leave room on their page (sigma-grid-stack.lua)
+    lines = ['::::: {.sigma-grid pdf-stacked-width="0.80"}', "", f"::: {{#fig-{TRAINING_LOSS} layout-ncol=1}}", ""]
     for record, figure in shown:
         lines += [
             f"![{escape_markdown(record.condition.label)}]({_relative(figure, layout)})"
@@ -226,6 +227,8 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
         'factor ("lr ×0.3": 0.3 times the preset\'s rates from there on). Drawn by `flygnn train` '
         "from the bundle's history.",
         ":::",
+        "",
+        ":::::",
         "",
     ]
     return "\n".join(lines) + ("\n" + note if note else "")

@@ -73,12 +73,12 @@ def figure_id(family: FigureFamily, condition: Condition | None = None) -> str:
 
 
 # The Typst book's page (A4, measured on its render): the text block's width, and the height
-# a figure of stacked panels may take with its sub-captions (0.3 in each) and caption; the
-# type legend below a grid takes about 1.8 in.
-PDF_TEXT_WIDTH_IN = 6.5  # A4 less 2.2 cm margins (chapters/book-body.typ)
-PDF_FIGURE_HEIGHT_IN = 8.0
+# a figure of stacked panels may take with its sub-captions (0.3 in each) and caption, so that a
+# few lines of text fit on its page. The type legend below a grid is left out of the PDF, which
+# prints it once (#fig-type-colours, chapters/sigma-grid-stack.lua).
+PDF_TEXT_WIDTH_IN = 6.77  # A4 less 1.9 cm margins (chapters/book-body.typ)
+PDF_FIGURE_HEIGHT_IN = 6.8
 PDF_SUBCAPTION_IN = 0.3
-PDF_TYPE_LEGEND_IN = 1.8
 
 
 def png_size(path: Path) -> tuple[int, int] | None:
@@ -100,8 +100,8 @@ def _pdf_stacked_width(family: FigureFamily, panels: Sequence[Path]) -> float | 
     sizes = [size for size in map(png_size, panels) if size is not None and size[1] > 0]
     if not family.stack_in_pdf or not sizes:
         return None
-    height = PDF_FIGURE_HEIGHT_IN - (PDF_TYPE_LEGEND_IN if family.type_legend else 0.0)
-    per_panel = height / len(panels) - PDF_SUBCAPTION_IN
+    # the PDF prints the type legend once (#fig-type-colours), not under the grid
+    per_panel = PDF_FIGURE_HEIGHT_IN / len(panels) - PDF_SUBCAPTION_IN
     aspect = min(width / tall for width, tall in sizes)
     return max(0.1, min(1.0, per_panel * aspect / PDF_TEXT_WIDTH_IN))
 
@@ -146,6 +146,18 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
         lines = [grid, "", f"::: {{#{figure_id(family)} layout-ncol={n}}}", "", *panels]
     lines += [f"**{escape_prose(family.title)}.** {escape_prose(family.caption)}", ":::", "", ":::::", ""]
     return "\n".join(lines)
+
+
+def type_colours(conditions: Sequence[Condition], layout: ProjectLayout) -> str:
+    """``#fig-type-colours``, PDF only: the cell-type key printed once, in the preface, instead of
+    under each σ-grid (chapters/sigma-grid-stack.lua leaves it out there; the HTML keeps it)."""
+    legend = posix_relpath(layout.result(conditions[0].name).figure(TYPE_LEGEND_FIGURE), layout.chapters)
+    return (
+        '::: {.content-visible unless-format="html"}\n'
+        f"![**Cell-type colours.** The colours of the 65 cell types, grouped by family, in every figure of "
+        f"this report that colours neurons by type.]({legend}){{#fig-type-colours}}\n"
+        ":::\n"
+    )
 
 
 def notebook_links(section: Section, conditions: Sequence[Condition]) -> str:
@@ -240,6 +252,7 @@ def generate_parts(
     parts.files[out / "additional-metrics.qmd"] = GENERATED_NOTE + additional_metrics_table(
         conditions, metrics, published
     )
+    parts.files[out / "type-colours.qmd"] = GENERATED_NOTE + type_colours(conditions, layout)
     parts.files[out / "conditions.qmd"] = conditions_sentence(conditions)
     parts.files[out / "ground-truth-notice.qmd"] = ground_truth_notice(results, layout)
     parts.files[out / "provenance.qmd"] = provenance(results, layout)
