@@ -234,13 +234,41 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
     return "\n".join(lines) + ("\n" + note if note else "")
 
 
+def _replicate_figure(
+    layout: ProjectLayout,
+    published: PublishedTable,
+    stem: str,
+    points: Mapping[float, Any],
+    plot: Callable[[list[tuple[str, str]], dict[str, dict[float, float]]], Any],
+    draw: bool,
+) -> Path | None:
+    """A figure of replicate runs (None without runs): ``plot(metrics, published values)`` draws it,
+    ``metrics`` the study's rows as (name, label); redrawn only when its inputs changed."""
+    from flygnn.figures import replicates as replicate_figures
+    from flygnn.metric_names import UPSTREAM_METRICS
+
+    if not points:
+        return None
+    labels = {row.metric: row.label for row in published.rows}
+    metrics = [(m, labels[m]) for m in UPSTREAM_METRICS]
+    values = {row.metric: row.published for row in published.rows}
+    if not draw:
+        return figure_dir(layout) / f"{stem}.png"
+    return _draw_if_changed(
+        figure_dir(layout),
+        stem,
+        [metrics, points, values],
+        lambda: plot(metrics, values),
+        code_module=replicate_figures,
+    )
+
+
 def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bool = True) -> str:
     """Draw ``#fig-stimulus-ablation`` from the replicate records and return the Markdown of
     "What the stimulus changes" (:func:`flygnn.report.stimulus.stimulus_part`), with the runs'
     per-type records where they have them."""
     from flygnn.analysis.replicates import spread
-    from flygnn.figures import replicates as replicate_figures
-    from flygnn.metric_names import UPSTREAM_METRICS
+    from flygnn.figures.replicates import MetricPoints, plot_stimulus_ablation
     from flygnn.replicate_runs import PER_TYPE_FOLDER, REPLICATES_FOLDER, read_per_type_records, read_replicates
     from flygnn.report.markdown import escape_prose
     from flygnn.report.stimulus import STIMULUS_FIGURE, stimulus_part, stimulus_points
@@ -248,38 +276,17 @@ def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bo
     rows = read_replicates(layout.project_root / REPLICATES_FOLDER)
     per_type = read_per_type_records(layout.project_root / REPLICATES_FOLDER / PER_TYPE_FOLDER)
     points = stimulus_points(rows)
-    labels = {row.metric: row.label for row in published.rows}
-    path: Path | None = None
-    if points:
-        metrics = [(m, labels[m]) for m in UPSTREAM_METRICS]
-        values = {row.metric: row.published for row in published.rows}
-        path = figure_dir(layout) / f"{STIMULUS_FIGURE}.png"
-        if draw:
-
-            def figure():
-                return replicate_figures.plot_stimulus_ablation(
-                    metrics,
-                    {
-                        sigma: {
-                            stimulus: {
-                                m: replicate_figures.MetricPoints(v, spread(v), keys)
-                                for m, (v, keys) in by_metric.items()
-                            }
-                            for stimulus, by_metric in by_stimulus.items()
-                        }
-                        for sigma, by_stimulus in points.items()
-                    },
-                    values,
-                )
-
-            path = _draw_if_changed(
-                figure_dir(layout),
-                STIMULUS_FIGURE,
-                [metrics, points, values],
-                figure,
-                code_module=replicate_figures,
-            )
-    escaped = {metric: escape_prose(label) for metric, label in labels.items()}
+    runs = {
+        sigma: {
+            stimulus: {m: MetricPoints(v, spread(v), keys) for m, (v, keys) in by_metric.items()}
+            for stimulus, by_metric in by_stimulus.items()
+        }
+        for sigma, by_stimulus in points.items()
+    }
+    path = _replicate_figure(
+        layout, published, STIMULUS_FIGURE, points, lambda m, v: plot_stimulus_ablation(m, runs, v), draw
+    )
+    escaped = {row.metric: escape_prose(row.label) for row in published.rows}
     return stimulus_part(rows, escaped, None if path is None else _relative(path, layout), per_type=per_type)
 
 
@@ -287,8 +294,7 @@ def sigma_sweep(layout: ProjectLayout, published: PublishedTable, draw: bool = T
     """Draw ``#fig-sigma-sweep`` from the sweep's replicate records and return its Markdown
     (:func:`flygnn.report.sweep.sweep_part`; a sentence while no sweep run is recorded)."""
     from flygnn.analysis.replicates import spread
-    from flygnn.figures import replicates as replicate_figures
-    from flygnn.metric_names import UPSTREAM_METRICS
+    from flygnn.figures.replicates import MetricPoints, plot_sigma_sweep
     from flygnn.replicate_runs import REPLICATES_FOLDER, load_plan, load_recipe, read_replicates
     from flygnn.report.sweep import SWEEP_FIGURE, SWEEP_RECIPE, sweep_part, sweep_points
 
@@ -296,26 +302,7 @@ def sigma_sweep(layout: ProjectLayout, published: PublishedTable, draw: bool = T
     points = sweep_points(rows)
     plan = layout.project_root / REPLICATES_FOLDER / "plan.yaml"
     planned = sum(run.recipe == SWEEP_RECIPE for run in load_plan(plan)) if plan.is_file() else 0
-    labels = {row.metric: row.label for row in published.rows}
-    path: Path | None = None
-    if points:
-        metrics = [(m, labels[m]) for m in UPSTREAM_METRICS]
-        values = {row.metric: row.published for row in published.rows}
-        path = figure_dir(layout) / f"{SWEEP_FIGURE}.png"
-        if draw:
-            path = _draw_if_changed(
-                figure_dir(layout),
-                SWEEP_FIGURE,
-                [metrics, points, values],
-                lambda: replicate_figures.plot_sigma_sweep(
-                    metrics,
-                    {
-                        sigma: {m: replicate_figures.MetricPoints(v, spread(v)) for m, v in by_metric.items()}
-                        for sigma, by_metric in points.items()
-                    },
-                    values,
-                ),
-                code_module=replicate_figures,
-            )
+    runs = {sigma: {m: MetricPoints(v, spread(v)) for m, v in by_metric.items()} for sigma, by_metric in points.items()}
+    path = _replicate_figure(layout, published, SWEEP_FIGURE, points, lambda m, v: plot_sigma_sweep(m, runs, v), draw)
     configuration = f"{load_recipe(SWEEP_RECIPE, 0.05).configuration:g}"
     return sweep_part(rows, None if path is None else _relative(path, layout), planned, configuration)
