@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
+from replicate_records import record
+
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.replicates import replicate_table, replicates_part, seeds_apart
 
 LABELS = {m: m.replace("_", " ") for m in UPSTREAM_METRICS}
 PUBLISHED = {"W_corrected_R2": {0.5: 0.9898}, "tau_R2": {0.5: 0.9997}, "V_rest_R2": {0.5: 0.7892}}
-
-
-def record(seed: int, w: float, tau: float, **extra) -> dict:
-    row = {
-        "sigma": 0.5, "recipe": "fast", "stimulus": "natural", "configuration": 0.5, "train_seed": seed,
-        "simulation_seed": 0, "training_minutes": 60.0 + seed,
-        "W_corrected_R2": w, "W_corrected_slope": 0.99, "tau_R2": tau, "V_rest_R2": 0.9, "clustering_accuracy": 0.88,
-    }  # fmt: skip
-    row.update(extra)
-    return row
 
 
 def test_published_value_is_placed_against_the_range_of_the_runs():

@@ -3,20 +3,12 @@
 
 from __future__ import annotations
 
+from replicate_records import record
+
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.stimulus import stimulus_part, stimulus_table, stimulus_type_table
 
 LABELS = {m: m.replace("_", " ") for m in UPSTREAM_METRICS}
-
-
-def record(seed: int, w: float, tau: float, stimulus: str = "natural", sigma: float = 0.5, **extra) -> dict:
-    row = {
-        "run": f"fast-{sigma:g}-{stimulus}-train{seed}", "sigma": sigma, "recipe": "fast", "stimulus": stimulus,
-        "configuration": sigma, "train_seed": seed, "simulation_seed": 0, "training_minutes": 60.0 + seed,
-        "W_corrected_R2": w, "W_corrected_slope": 0.99, "tau_R2": tau, "V_rest_R2": 0.9, "clustering_accuracy": 0.88,
-    }  # fmt: skip
-    row.update(extra)
-    return row
 
 
 def test_the_stimulus_table_pairs_runs_with_the_same_seeds_and_tells_overlap_from_separation():
