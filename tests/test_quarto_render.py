@@ -432,3 +432,20 @@ def test_pdf_tables_continue_on_the_next_page_and_read_well(rendered_book):
     assert "/home/" not in text and str(layout.root) not in text, "no absolute path of any machine"
     assert "Not available for" in text
     assert "ITable" not in text and "dt_bundle" not in text, "the table's script stays out of the PDF"
+
+
+@needs_quarto
+@needs_pdftotext
+def test_pdf_prints_the_type_key_once_and_opens_with_the_key_findings(rendered_book):
+    _, _, book, _ = rendered_book
+    pdf = book / "flygnn-report.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    pages = text.split("\f")
+    # the key findings follow the title; the contents follow them, before the preface
+    assert pages[1].lstrip().startswith("Key findings")
+    assert text.index("Key findings") < text.index("Contents") < text.index("Preface")
+    assert text.count("Cell-type colours.") == 1, "the PDF's single key of the type colours (#fig-type-colours)"
+    # the HTML keeps the key under every σ-grid coloured by type (the PDF's filter leaves it out there)
+    html = "".join(p.read_text() for p in (book / "chapters").glob("*.html"))
+    with_legend = [family for family in figure_families() if family.type_legend]
+    assert html.count('class="type-legend') >= len(with_legend)
