@@ -37,12 +37,12 @@ from project_fixtures import ROOT, make_project
 from flygnn.project import ProjectLayout
 from flygnn.sections import SECTIONS
 
+# end-to-end: papermill, subprocesses or training (README: the quick loop skips them)
+pytestmark = pytest.mark.slow
+
 STAND_IN = r'''
 import fnmatch, json, os, signal, subprocess, sys, time
 from pathlib import Path
-
-# end-to-end: papermill, subprocesses or training (README: the quick loop skips them)
-pytestmark = pytest.mark.slow
 
 STATE = Path(os.environ["FAKE_SCHEDULER_DIR"])
 JOBS = STATE / "jobs"
