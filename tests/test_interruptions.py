@@ -46,6 +46,9 @@ def flygnn(layout: ProjectLayout, *args: str) -> subprocess.Popen:
         [sys.executable, "-m", "flygnn", *args],
         cwd=layout.root,
         env=env,
+        # started with SIGINT ignored, as a script's background job is (and as this test process may
+        # be after a library ignored it): `kill -INT` must stop flygnn all the same
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -71,6 +71,10 @@ def _show_warnings() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
+    # SIGINT stops a run whoever started it: a process started with SIGINT ignored (a background
+    # job of a script, a parent that ignored it: ignored signals survive exec) would otherwise
+    # shrug off `kill -INT` and run on
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _show_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
