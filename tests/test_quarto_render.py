@@ -112,6 +112,7 @@ def book_project(root: Path) -> ProjectLayout:
     return layout
 
 
+@pytest.mark.slow
 def test_complete_render_replaces_the_book(tmp_path, fake_quarto, monkeypatch):
     layout = book_project(tmp_path / "project")
     monkeypatch.setenv("FAKE_QUARTO_MODE", "ok")
