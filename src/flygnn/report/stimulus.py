@@ -31,7 +31,7 @@ def _stimulus_runs(rows: Sequence[Mapping[str, Any]], recipe: str) -> dict[float
     default stimulus and on at least one other."""
     by_sigma: dict[float, dict[str, list[Mapping[str, Any]]]] = {}
     for row in rows:
-        if row["recipe"] == recipe and is_replicate_of(row, recipe, str(row["stimulus"])):
+        if is_replicate_of(row, recipe, str(row["stimulus"])):
             by_sigma.setdefault(float(row["sigma"]), {}).setdefault(str(row["stimulus"]), []).append(row)
     return {
         sigma: dict(sorted(runs.items(), key=lambda item: (item[0] != DEFAULT_STIMULUS, item[0])))
@@ -49,6 +49,11 @@ def _pairs(natural: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, An
         for r in sorted(other, key=lambda r: int(r["train_seed"]))
         if (seeds := tuple(int(r[k]) for k in key)) in base
     ]
+
+
+def _runs_text(runs: Spread) -> str:
+    """The range of the runs and their number; the one value when there is one run."""
+    return f"{spread_text(runs)} (n = {runs.n})" if runs.n > 1 else f"{score_text(runs.mean)} (n = 1)"
 
 
 def _separation(natural: Spread, other: Spread) -> str:
@@ -82,8 +87,8 @@ def stimulus_table(
                     {
                         "metric": metric,
                         "label": labels[metric],
-                        "natural": f"{spread_text(a)} (n = {a.n})" if a.n > 1 else f"{score_text(a.mean)} (n = 1)",
-                        "other": f"{spread_text(b)} (n = {b.n})" if b.n > 1 else f"{score_text(b.mean)} (n = 1)",
+                        "natural": _runs_text(a),
+                        "other": _runs_text(b),
                         "paired": ", ".join(f"{d:+.5f}" for d in _pairs(natural, runs, metric)) or "—",
                         "verdict": _separation(a, b),
                     }
