@@ -280,6 +280,8 @@ def test_every_notebook_runs_under_papermill(smoke_run, tmp_path):
             assert panel.is_file() == family.type_legend, family.name
             if family.type_legend:
                 assert _png_height(panel) < _png_height(output_dir / "figures" / f"{family.name}.png"), family.name
+            printed = _printed_text_pt(family, output_dir / "figures" / f"{family.panel}.png")
+            assert printed >= LEGIBLE_PT, f"{family.name}: its text prints at {printed:.1f} pt in the PDF's σ-grid"
             # the limits of a σ-grid's shared axes, so that the conditions' figures can be checked to agree
             limits = output_dir / "figures" / f"{family.name}.limits.json"
             assert limits.is_file() == family.shared_axes, family.name
@@ -369,6 +371,24 @@ def test_ground_truth_without_dataset_is_cached_and_checked(smoke_run, tmp_path,
         load_context(
             NotebookParameters(CONDITION, SIGMA, str(bundle), str(tmp_path / "other"), synthetic_groundtruth=True)
         )
+
+
+# The smallest size at which a panel's body text (the style's font size; legends are drawn at 7 of
+# its 9 pt, so they print at 5 pt or more, journals' minimum) may print in the PDF's σ-grid of the
+# three published conditions.
+LEGIBLE_PT = 6.5
+
+
+def _printed_text_pt(family: FigureFamily, panel: Path) -> float:
+    """The size at which the PDF prints a panel's body text in a σ-grid of three such panels."""
+    from PIL import Image
+
+    from flygnn.figures.style import RC
+    from flygnn.report.chapters import pdf_panel_width_in
+
+    with Image.open(panel) as image:
+        drawn_in = image.size[0] / RC["savefig.dpi"]
+    return RC["font.size"] * pdf_panel_width_in(family, [panel] * 3) / drawn_in
 
 
 def _png_height(path) -> int:

@@ -107,7 +107,7 @@ def parameter_figure(
     palette = np.array(type_colors(n_types))
     unit_text = f" ({unit})" if unit else ""
     n_panels = 3 if extra is not None else 2
-    fig, axes = subplots(1, n_panels, figsize=(2.9 * n_panels, 3.0))
+    fig, axes = subplots(1, n_panels, figsize=(2.7 * n_panels, 2.6))
     limits = parameter_limits(true, floor)
 
     shown, pinned, n_filled = _panel(axes[0], true, scored, palette[neuron_type], limits, size=3, filled=filled)

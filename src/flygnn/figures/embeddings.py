@@ -19,6 +19,10 @@ from matplotlib.figure import Figure
 from flygnn.figures.style import add_type_legend, subplots, type_colors
 from flygnn.metric_format import format_value
 
+# One embedding panel: the book prints three side by side, each about 2.1 in wide, so it is drawn
+# little wider than that (its 9 pt text prints at 6.5 pt or more; tests/test_notebooks.py checks it).
+EMBEDDING_FIGSIZE = (2.9, 2.7)
+
 
 def scatter_by_type(
     ax, x: np.ndarray, y: np.ndarray, neuron_type: np.ndarray, n_types: int, size: float = 2.0, alpha: float = 0.7
@@ -40,7 +44,7 @@ def embeddings_figure(
     explained variance ratios (2,), from :func:`flygnn.analysis.principal_components`), coloured
     by type. One panel for every d; for d = 1 the single component against the type."""
     n = len(components)
-    fig, ax = subplots(figsize=(5.6, 5.0))
+    fig, ax = subplots(figsize=EMBEDDING_FIGSIZE)
     if components.shape[1] == 1:
         scatter_by_type(ax, components[:, 0], neuron_type.astype(float), neuron_type, len(type_names))
         ax.set_xlabel("$a_0$ − mean (a.u.)")
@@ -49,7 +53,7 @@ def embeddings_figure(
         scatter_by_type(ax, components[:, 0], components[:, 1], neuron_type, len(type_names))
         ax.set_xlabel(f"PC 1 of a (a.u.; {explained[0]:.0%} of variance)")
         ax.set_ylabel(f"PC 2 of a (a.u.; {explained[1]:.0%} of variance)")
-    ax.set_title(f"embeddings a (d = {embedding_dim}, {n:,} neurons)")
+    ax.set_title(f"embedding a (d = {embedding_dim}, {n:,} neurons)", fontsize=8)
     fig.tight_layout()
     add_type_legend(fig, type_names, ncol=7)
     return fig
@@ -61,7 +65,7 @@ def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type
     pairs = list(itertools.combinations(range(d), 2)) if d > 1 else [(0, None)]
     ncols = min(len(pairs), 3)
     nrows = int(np.ceil(len(pairs) / ncols))
-    size = (5.6, 5.0) if len(pairs) == 1 else (3.2 * ncols, 3.0 * nrows + 0.4)
+    size = EMBEDDING_FIGSIZE if len(pairs) == 1 else (2.4 * ncols, 2.2 * nrows + 0.4)
     fig, axes = subplots(nrows, ncols, figsize=size, squeeze=False)
     for ax, (i, j) in zip(axes.flat, pairs, strict=False):
         if j is None:  # one dimension: a strip per type
@@ -74,7 +78,11 @@ def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type
             ax.set_ylabel(f"$a_{j}$ (a.u.)")
     for ax in list(axes.flat)[len(pairs) :]:
         ax.set_visible(False)
-    fig.suptitle(f"embedding dimensions by pairs (d = {d}, {n:,} neurons)")
+    title = f"embedding a by pairs of dimensions (d = {d}, {n:,} neurons)"
+    if len(pairs) == 1:  # one panel, printed about 2 in wide: its title on two lines
+        axes[0, 0].set_title(title.replace(" (", "\n("), fontsize=8)
+    else:
+        fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     add_type_legend(fig, type_names, ncol=7 if len(pairs) == 1 else 9)
     return fig
@@ -90,7 +98,7 @@ def umap_types_figure(xy: np.ndarray, neuron_type: np.ndarray, type_names: Seque
     """
     n_types = len(type_names)
     colors = type_colors(n_types)
-    fig, ax = subplots(figsize=(6.4, 4.6))
+    fig, ax = subplots(figsize=(3.9, 2.6))
     ax.scatter(xy[:, 0], xy[:, 1], s=1.0, color="0.85", linewidths=0, rasterized=True, zorder=1)
     for t in range(n_types):
         members = xy[neuron_type == t]
@@ -143,7 +151,8 @@ def cluster_confusion_figure(
     columns = max(n_clusters, table.shape[1])
     matrix = np.full((n_types, columns), np.nan)
     matrix[:, : table.shape[1]] = np.nan_to_num(share)
-    fig, ax = subplots(figsize=(6.4, 4.6))
+    # the scores in a column of their own, right of the colour bar: on the matrix they would hide cells
+    fig, (ax, notes) = subplots(1, 2, figsize=(6.6, 2.6), gridspec_kw={"width_ratios": [3.2, 1.0]})
     image = ax.imshow(
         matrix,
         cmap="magma_r",
@@ -152,7 +161,7 @@ def cluster_confusion_figure(
         interpolation="nearest",
         extent=(0.5, columns + 0.5, n_types + 0.5, 0.5),
     )
-    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="share of the type's neurons (dimensionless)")
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="share of the type's neurons\n(dimensionless)")
     # one tick per family, at the middle of its block of rows, and a line between blocks
     position = {t: k + 1 for k, t in enumerate(rows)}
     ticks, names = [], []
@@ -164,13 +173,14 @@ def cluster_confusion_figure(
     ax.set_yticks(ticks, names, fontsize=6.5)
     ax.tick_params(axis="y", length=0)
     ax.axvline(min(n_types, table.shape[1]) + 0.5, color="0.4", lw=0.6, ls="--")
-    ax.set_xlabel("GMM cluster (rank: matched to the row's type, then unmatched)")
+    ax.set_xlabel("GMM cluster (matched to the row's type, then unmatched)")
     ax.set_ylabel("true cell type (by family)")
     ax.set_title(f"GMM clusters against cell types ({table.shape[1]} non-empty of {n_clusters})", fontsize=8)
-    text = "Hungarian accuracy against the true types:\n" + "\n".join(
-        f"  {name}: {format_value(value)}" for name, value in scores.items()
+    text = "Hungarian accuracy\nagainst the true types:\n" + "\n".join(
+        f"{name}:\n  {format_value(value)}" for name, value in scores.items()
     )
-    ax.text(1.0, -0.13, text, transform=ax.transAxes, va="top", ha="right", fontsize=6.5)
+    notes.set_axis_off()
+    notes.text(0.0, 1.0, text, transform=notes.transAxes, va="top", ha="left", fontsize=7)
     share_axes(ax, "confusion")
     fig.tight_layout()
     return fig

@@ -87,7 +87,7 @@ def _pair_figure(
     true_label: str,
     left_out: str = "with non-finite values",
 ) -> Figure:
-    fig, axes = subplots(1, 2, figsize=(6.6, 3.0), squeeze=False)
+    fig, axes = subplots(1, 2, figsize=(6.2, 2.6), squeeze=False)
     xlim = voltage_window(voltages)
     drawn, leaving = _curves(axes[0, 0], voltages, learned, neuron_type, len(type_names), ylim)
     total = voltages.shape[1]

@@ -56,7 +56,7 @@ def plot_rollout(
     types: Sequence[str] | None = None,
     error_limits: tuple[float, float] | None = None,
     voltage_limits: tuple[float, float] | str | None = None,
-    ncols: int = 3,
+    ncols: int | None = None,
 ) -> Figure:
     """Voltage traces of the central-column neuron of a few types (learned, true noise-free,
     recorded) and the normalised rollout error against time.
@@ -65,7 +65,9 @@ def plot_rollout(
     error panel's (low, high) (default from this result); voltage_limits: one (low, high)
     for every trace panel, "truth" (each panel the range of its true noise-free trace, widened
     by :data:`TRUTH_PADDING`) or None (each panel autoscaled to everything it draws). Panels with
-    given limits are marked as shared (:func:`flygnn.figures.limits.share_axes`).
+    given limits are marked as shared (:func:`flygnn.figures.limits.share_axes`). ``ncols``: trace
+    panels per row (default all in one row, so that the figure is wide and low: the book prints
+    three of them stacked on a page).
     """
     if isinstance(voltage_limits, str) and voltage_limits != "truth":
         raise ValueError(f'voltage_limits must be (low, high), "truth" or None; got {voltage_limits!r}')
@@ -76,11 +78,12 @@ def plot_rollout(
         raise ValueError(f"unknown cell type(s) {unknown}; known: {', '.join(names)}")
     colors = type_colors(len(names))
     time = result.time_
+    ncols = len(types) if ncols is None else ncols
     rows = -(-len(types) // ncols)
     fig, axes = subplots(
         rows + 1,
         ncols,
-        figsize=(7.0, 1.45 * rows + 2.0),
+        figsize=(1.5 * ncols, 1.1 * rows + 1.5),
         layout="constrained",
         gridspec_kw={"height_ratios": [1.0] * rows + [1.3]},
         squeeze=False,

@@ -98,7 +98,7 @@ def _density_figure(
     """Two panels: every edge shown, and the core |W| < 0.5 enlarged; returns (fig, axes, edges beyond
     the axes per panel). ``truth_range``: (min, max) of the true W over all edges, the limits of the first
     panel."""
-    fig, axes = subplots(1, 2, figsize=(7.6, 3.3))
+    fig, axes = subplots(1, 2, figsize=(7.2, 2.6))
     fit = None
     if slope is not None and np.isfinite(slope) and true.size:
         # the least-squares line passes through the means of the points it was fitted to (all shown)
@@ -185,22 +185,22 @@ def corrected_weights_figure(true_W: np.ndarray, corrected_W: np.ndarray, metric
         _truth_range(true_W),
         metrics[W_CORRECTED_SLOPE].value,
         True,
-        "corrected W* (upstream rules, dimensionless)",
+        "corrected W* (dimensionless)",
         "gauge-corrected weights",
     )
     small = metrics[W_CORRECTED_R2_SMALL_WEIGHTS]
     lines = [
         f"R² = {_value(metrics, W_CORRECTED_R2)} (fit), {_value(metrics, W_CORRECTED_R2_IDENTITY)} (identity)",
         f"slope = {_value(metrics, W_CORRECTED_SLOPE)}",
-        f"edges shown: {kept.sum():,} of {true_W.size:,}",
-        f"left out: {metrics[W_CORRECTED_OUTLIER_EDGES].value:,}, |W* − W| > {W_OUTLIER_THRESHOLD:g}",
+        f"edges shown: {kept.sum():,} of {true_W.size:,}; left out: "
+        f"{metrics[W_CORRECTED_OUTLIER_EDGES].value:,} (|W* − W| > {W_OUTLIER_THRESHOLD:g})",
         f"upstream's fill: {metrics[W_CORRECTED_UNDEFINED_EDGES].value:,} undefined W*",
         f"identifiable only: R² = {_value(metrics, W_CORRECTED_R2_IDENTIFIABLE)}",
         f"without {small.details['large_weight_edges_left_out']:,} with |W| ≥ {small.details['limit']:g}: "
         f"R² = {_value(metrics, W_CORRECTED_R2_SMALL_WEIGHTS)}",
     ]
     if outside[0]:
-        lines.insert(3, f"{outside[0]:,} beyond the axes (▲▼◀▶)")
+        lines.insert(2, f"{outside[0]:,} beyond the axes (▲▼◀▶)")
     _stats_text(axes[0], lines)
     fig.tight_layout()
     return fig

@@ -79,6 +79,8 @@ def figure_id(family: FigureFamily, condition: Condition | None = None) -> str:
 PDF_TEXT_WIDTH_IN = 6.77  # A4 less 1.9 cm margins (chapters/book-body.typ)
 PDF_FIGURE_HEIGHT_IN = 6.8
 PDF_SUBCAPTION_IN = 0.3
+# between panels side by side (Typst's grid gutter in Quarto's figure layout)
+PDF_COLUMN_GAP_IN = 0.15
 
 
 def png_size(path: Path) -> tuple[int, int] | None:
@@ -104,6 +106,18 @@ def _pdf_stacked_width(family: FigureFamily, panels: Sequence[Path]) -> float | 
     per_panel = PDF_FIGURE_HEIGHT_IN / len(panels) - PDF_SUBCAPTION_IN
     aspect = min(width / tall for width, tall in sizes)
     return max(0.1, min(1.0, per_panel * aspect / PDF_TEXT_WIDTH_IN))
+
+
+def pdf_panel_width_in(family: FigureFamily, panels: Sequence[Path]) -> float:
+    """The width in inches at which the PDF prints each panel of a σ-grid of these panels: a
+    stacked grid's share of the text width, or an equal share of it for panels side by side. A
+    panel's text prints at its drawn size times this width over the panel's own (its pixels over
+    the figures' savefig dpi); tests/test_notebooks.py holds that to a legible size."""
+    stacked = _pdf_stacked_width(family, panels)
+    if stacked is not None:
+        return stacked * PDF_TEXT_WIDTH_IN
+    n = max(1, len(panels))
+    return (PDF_TEXT_WIDTH_IN - (n - 1) * PDF_COLUMN_GAP_IN) / n
 
 
 def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: ProjectLayout) -> str:
