@@ -34,13 +34,17 @@ def test_sigma_grid_known_answer(tmp_path):
     assert chapters.sigma_grid(family, THREE, layout) == (
         "::::: {.sigma-grid}\n"
         "\n"
-        "::: {#fig-weights-corrected layout-ncol=3}\n"
+        "::: {#fig-weights-corrected}\n"
+        "\n"
+        ":::: {layout-ncol=3}\n"
         "\n"
         '![σ = 0](../results/sigma-0/figures/weights-corrected.png){#fig-weights-corrected-sigma-0 group="weights-corrected"}\n'
         "\n"
         '![σ = 0.05](../results/sigma-0p05/figures/weights-corrected.png){#fig-weights-corrected-sigma-0p05 group="weights-corrected"}\n'
         "\n"
         '![σ = 0.5](../results/sigma-0p5/figures/weights-corrected.png){#fig-weights-corrected-sigma-0p5 group="weights-corrected"}\n'
+        "\n"
+        "::::\n"
         "\n"
         "**Gauge-corrected weights.** Corrected weights W\\* against W.\n"
         ":::\n"
@@ -203,7 +207,7 @@ def test_new_figure_family_appears_without_editing_the_chapter(tmp_path, monkeyp
         (layout.result_dir(name) / "figures" / "spectral-gap.png").write_bytes(b"png")
     chapters.build_chapters(layout, load_conditions(layout.conditions_file), log=lambda m: None)
     more = (layout.generated / "spectral-more.qmd").read_text()
-    assert "::: {#fig-spectral-gap layout-ncol=2}" in more and "## Spectral gap" in more
+    assert "::: {#fig-spectral-gap}\n\n:::: {layout-ncol=2}" in more and "## Spectral gap" in more
     assert "fig-spectral " not in more, "families placed by the chapter are not repeated"
     assert book_check.check_book(layout).problems == []
 

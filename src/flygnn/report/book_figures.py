@@ -214,7 +214,16 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
         return f"No bundle has a training-loss figure ({LOSS_FIGURE}).\n"
     # one above the other: each is a wide two-panel figure, unreadable three abreast; in the PDF at
     # four fifths of the text width, so that three leave room on their page (sigma-grid-stack.lua)
-    lines = ['::::: {.sigma-grid pdf-stacked-width="0.80"}', "", f"::: {{#fig-{TRAINING_LOSS} layout-ncol=1}}", ""]
+    # (the panels in a row div inside the figure, as chapters.sigma_grid writes them: straight in a
+    # `layout-ncol` figure, Quarto's Typst layout would apply the width twice)
+    lines = [
+        '::::: {.sigma-grid pdf-stacked-width="0.80"}',
+        "",
+        f"::: {{#fig-{TRAINING_LOSS}}}",
+        "",
+        ":::: {layout-ncol=1}",
+        "",
+    ]
     for record, figure in shown:
         lines += [
             f"![{escape_markdown(record.condition.label)}]({_relative(figure, layout)})"
@@ -222,6 +231,8 @@ def training_loss_grid(layout: ProjectLayout, records: Sequence[TrainingRecord])
             "",
         ]
     lines += [
+        "::::",
+        "",
         "**Training loss.** Each bundle's loss terms (mean per logged window, log scale) against training "
         "iterations, and the training speed; dotted lines: where a training leg changed the learning-rate "
         'factor ("lr ×0.3": 0.3 times the preset\'s rates from there on). Drawn by `flygnn train` '

@@ -145,19 +145,13 @@ def sigma_grid(family: FigureFamily, conditions: Sequence[Condition], layout: Pr
     width = _pdf_stacked_width(family, images)
     if width is not None:
         grid = f'::::: {{.sigma-grid pdf-stacked-width="{width:.2f}"}}'
+    # the panels in a row div inside the figure (a `layout` of rows is laid out as one column in
+    # Typst; a nested row div works in both formats), the type legend below them all. With the
+    # panels straight in a `layout-ncol` figure, Quarto's Typst layout takes a panel's width (the
+    # stacked share, chapters/sigma-grid-stack.lua) for its cell's and applies it again inside.
+    lines = [grid, "", f"::: {{#{figure_id(family)}}}", "", f":::: {{layout-ncol={n}}}", "", *panels, "::::", ""]
     if family.type_legend:
-        # the panels without their legends in a row, one legend below them all (a `layout`
-        # of rows is laid out as one column in Typst; a nested row div works in both formats)
-        lines = [grid, "", f"::: {{#{figure_id(family)}}}", "", f":::: {{layout-ncol={n}}}", ""]
-        lines += [
-            *panels,
-            "::::",
-            "",
-            f'![]({legend_path}){{.type-legend fig-alt="Cell-type colours, grouped by family"}}',
-            "",
-        ]
-    else:
-        lines = [grid, "", f"::: {{#{figure_id(family)} layout-ncol={n}}}", "", *panels]
+        lines += [f'![]({legend_path}){{.type-legend fig-alt="Cell-type colours, grouped by family"}}', ""]
     lines += [f"**{escape_prose(family.title)}.** {escape_prose(family.caption)}", ":::", "", ":::::", ""]
     return "\n".join(lines)
 
