@@ -102,6 +102,18 @@ def test_a_wide_grid_is_stacked_in_the_pdf_only_as_wide_as_fits_a_page(tmp_path)
     assert 'pdf-stacked-width="0.29"' in chapters.sigma_grid(family, THREE, layout)  # measured on the others
 
 
+def test_the_printed_width_of_a_panel_stacked_or_side_by_side(tmp_path):
+    panels = [tmp_path / f"{name}.png" for name in "abc"]
+    for panel in panels:
+        write_png(panel, 400, 100)  # 4:1
+    stacked = FigureFamily("spectral", "Spectra", "σ of W.", stack_in_pdf=True)
+    # three rows of 1.97 in: a 4:1 panel would be 7.9 in wide, more than the 6.77 in text width
+    assert chapters.pdf_panel_width_in(stacked, panels) == pytest.approx(chapters.PDF_TEXT_WIDTH_IN)
+    # side by side: a third of the text width less the two gaps between the panels
+    abreast = dataclasses.replace(stacked, stack_in_pdf=False)
+    assert chapters.pdf_panel_width_in(abreast, panels) == pytest.approx((6.77 - 2 * 0.15) / 3)
+
+
 def write_png(path: Path, width: int, height: int) -> None:
     from PIL import Image
 
