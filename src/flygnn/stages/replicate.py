@@ -108,7 +108,8 @@ def run_replicate(
     recipe = run.resolved_recipe(recipes)
     with exclusive_lock(_lock_path(layout, run), f"replicate run {run.name}"):
         dataset_lock = project_root(layout) / CACHE_FOLDER / "datasets" / f"{run.dataset_name(recipe.simulation)}.lock"
-        with exclusive_lock(dataset_lock, f"the simulation of {dataset_lock.stem}"):
+        # two runs on one dataset: the second waits for the first's simulation and then shares it
+        with exclusive_lock(dataset_lock, f"the simulation of {dataset_lock.stem}", wait=True):
             dataset = simulate_replicate_dataset(run, recipe, layout, progress)
         return _train_and_score(run, recipe, dataset, layout, threads, progress, stop)
 
