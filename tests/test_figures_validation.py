@@ -48,8 +48,11 @@ def test_rollout_figure_draws_each_type_and_the_error(heldout, tmp_path):
     titles = [ax.get_title() for ax in fig.axes]
     assert [t for t in titles if t] == list(heldout.trace_types)
     error_ax = fig.axes[-1]
-    assert error_ax.get_ylabel() == "error / std of true trace"
+    assert error_ax.get_ylabel() == "error\n÷ std(true)"
     assert error_ax.get_yscale() == "log"
+    fig.canvas.draw()  # the legend sits above the error curves, not on them
+    legend = error_ax.get_legend().get_window_extent()
+    assert legend.y0 >= error_ax.get_window_extent().y1 - 1
     assert error_ax.get_ylim() == pytest.approx(rollout_error_limits([heldout]))
     paths = save_figure(fig, tmp_path, "rollout")
     assert all(path.stat().st_size > 0 for path in paths)

@@ -115,7 +115,8 @@ def plot_rollout(
         axes[position // ncols, position % ncols].set_axis_off()
     # above the panels: inside one it hides the traces it explains
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=3, fontsize=7, frameon=False)
-    axes[rows // 2, 0].set_ylabel("voltage (a.u.)")
+    # two short lines each: one long label per row would run into the other row's
+    axes[rows // 2, 0].set_ylabel("voltage\n(a.u.)", fontsize=8)
 
     ax = fig.add_subplot(axes[-1, 0].get_gridspec()[-1, :])
     axes[-1, 0].remove()
@@ -138,9 +139,11 @@ def plot_rollout(
     if error_limits is not None:
         share_axes(ax, "error")
     ax.set_xlim(time[0], time[-1])
-    ax.set_xlabel("time from the test split's first frame (s)")
-    ax.set_ylabel("error / std of true trace")
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.set_xlabel("time from the test split's first frame (s)", fontsize=8)
+    ax.set_ylabel("error\n÷ std(true)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    # in a row above the panel: inside it the legend covers the curves it names
+    ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, borderaxespad=0.2)
     if result.diverged_at_ is not None:
         ax.axvline(time[result.diverged_at_], color="crimson", lw=0.8)
         ax.text(time[result.diverged_at_], high, " diverged", color="crimson", fontsize=7, va="top")
