@@ -27,6 +27,7 @@ from flygnn.analysis import (
 )
 from flygnn.figures.biophysics import parameter_figure
 from flygnn.figures.embeddings import (
+    EMBEDDING_FIGSIZE,
     cluster_confusion_figure,
     embeddings_figure,
     embeddings_pairs_figure,
@@ -200,6 +201,8 @@ def test_embedding_figure_has_the_same_layout_for_every_dimension(fitted, d):
     assert_units_on_every_axis(fig)
     fig = embeddings_pairs_figure(embedding, fitted["type"], TYPE_NAMES)
     assert len(visible_axes(fig)) == d * (d - 1) // 2  # every pair of dimensions
+    # as wide as one embedding panel whatever d: the book prints the σ = 0 (d = 4) figure beside d = 2's
+    assert fig.get_size_inches()[0] == pytest.approx(EMBEDDING_FIGSIZE[0])
     plt.close("all")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from flygnn.figures.style import add_type_legend, subplots, type_colors
 from flygnn.metric_format import format_value
@@ -60,12 +61,16 @@ def embeddings_figure(
 
 
 def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type_names: Sequence[str]) -> Figure:
-    """Every dimension of the learned embedding a (N, d): all pairs of dimensions, coloured by type."""
+    """Every dimension of the learned embedding a (N, d): all pairs of dimensions, coloured by type.
+
+    As wide as one embedding panel whatever d (the book prints the conditions' figures side
+    by side): the pairs of d > 2 go two to a row, so the figure grows downwards.
+    """
     n, d = embedding.shape
     pairs = list(itertools.combinations(range(d), 2)) if d > 1 else [(0, None)]
-    ncols = min(len(pairs), 3)
+    ncols = min(len(pairs), 2)
     nrows = int(np.ceil(len(pairs) / ncols))
-    size = EMBEDDING_FIGSIZE if len(pairs) == 1 else (2.4 * ncols, 2.2 * nrows + 0.4)
+    size = EMBEDDING_FIGSIZE if len(pairs) == 1 else (EMBEDDING_FIGSIZE[0], 1.3 * nrows + 0.5)
     fig, axes = subplots(nrows, ncols, figsize=size, squeeze=False)
     for ax, (i, j) in zip(axes.flat, pairs, strict=False):
         if j is None:  # one dimension: a strip per type
@@ -74,17 +79,22 @@ def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type
             ax.set_ylabel("type index")
         else:
             scatter_by_type(ax, embedding[:, i], embedding[:, j], neuron_type, len(type_names))
-            ax.set_xlabel(f"$a_{i}$ (a.u.)")
-            ax.set_ylabel(f"$a_{j}$ (a.u.)")
+            ax.set_xlabel(f"$a_{i}$ (a.u.)", labelpad=1)
+            ax.set_ylabel(f"$a_{j}$ (a.u.)", labelpad=1)
+        if len(pairs) > 1:  # small panels: few, smaller tick labels that do not run together
+            ax.xaxis.set_major_locator(MaxNLocator(3))
+            ax.yaxis.set_major_locator(MaxNLocator(3))
+            ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(pairs) :]:
         ax.set_visible(False)
-    title = f"embedding a by pairs of dimensions (d = {d}, {n:,} neurons)"
-    if len(pairs) == 1:  # one panel, printed about 2 in wide: its title on two lines
-        axes[0, 0].set_title(title.replace(" (", "\n("), fontsize=8)
+    # printed about 2 in wide: the title on two lines
+    title = f"embedding a by pairs of dimensions (d = {d}, {n:,} neurons)".replace(" (", "\n(")
+    if len(pairs) == 1:
+        axes[0, 0].set_title(title, fontsize=8)
     else:
         fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    add_type_legend(fig, type_names, ncol=7 if len(pairs) == 1 else 9)
+    fig.tight_layout(pad=0.4, h_pad=0.3, w_pad=0.3)
+    add_type_legend(fig, type_names, ncol=7)
     return fig
 
 
