@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from flygnn.analysis.per_type import VOLTAGE_SD
-from flygnn.analysis.replicates import Spread, is_replicate_of, spread
+from flygnn.analysis.replicates import is_replicate_of, spread
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.markdown import escape_markdown
-from flygnn.report.replicates import REPLICATE_RECIPE, score_text, spread_text
+from flygnn.report.replicates import REPLICATE_RECIPE, runs_text, separation
 from flygnn.report.template import render
 
 DEFAULT_STIMULUS = "natural"
@@ -51,23 +51,6 @@ def _pairs(natural: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, An
     ]
 
 
-def _runs_text(runs: Spread) -> str:
-    """The range of the runs and their number; the one value when there is one run."""
-    return f"{spread_text(runs)} (n = {runs.n})" if runs.n > 1 else f"{score_text(runs.mean)} (n = 1)"
-
-
-def _separation(natural: Spread, other: Spread) -> str:
-    """How the other stimulus' runs lie against the natural ones: "higher" / "lower" when the ranges
-    do not overlap (only with two runs or more on each), "overlap" when they do, "n/a" otherwise."""
-    if natural.n < 2 or other.n < 2:
-        return "n/a"
-    if other.low > natural.high:
-        return "higher"
-    if other.high < natural.low:
-        return "lower"
-    return "overlap"
-
-
 def stimulus_table(
     rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], recipe: str = REPLICATE_RECIPE
 ) -> list[dict[str, Any]]:
@@ -87,10 +70,10 @@ def stimulus_table(
                     {
                         "metric": metric,
                         "label": labels[metric],
-                        "natural": _runs_text(a),
-                        "other": _runs_text(b),
+                        "natural": runs_text(a),
+                        "other": runs_text(b),
                         "paired": ", ".join(f"{d:+.5f}" for d in _pairs(natural, runs, metric)) or "—",
-                        "verdict": _separation(a, b),
+                        "verdict": separation(a, b),
                     }
                 )
             groups.append(
