@@ -193,12 +193,23 @@ def _fixed(value: float, digits: int) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+# below these a difference is a tie: voltage SDs within 5 % of each other (0.143 against 0.142 is
+# no larger range), τ̂ errors within one percentage point (the resolution the sentence prints)
+SAME_SD = 0.05
+SAME_ERROR = 0.01
+
+
 def _judged(name: str, natural: Mapping[str, float], other: Mapping[str, float], stimulus: str) -> tuple[str, str]:
     """(verdict, clause) for one type: "agrees" when the stimulus with the larger voltage SD also
-    has the smaller τ̂ error, "disagrees" when it has the larger one, "undecided" on a tie or a gap."""
+    has the smaller τ̂ error, "disagrees" when it has the larger one, "undecided" on a tie (voltage
+    SDs within :data:`SAME_SD` of each other, errors within :data:`SAME_ERROR`) or a gap."""
     on = {DEFAULT_STIMULUS: natural, stimulus: other}
     values = [natural["sd"], other["sd"], natural["error"], other["error"]]
-    if not all(math.isfinite(v) for v in values) or natural["sd"] == other["sd"] or natural["error"] == other["error"]:
+    if (
+        not all(math.isfinite(v) for v in values)
+        or abs(natural["sd"] - other["sd"]) <= SAME_SD * max(natural["sd"], other["sd"])
+        or abs(natural["error"] - other["error"]) < SAME_ERROR
+    ):
         return "undecided", name
     larger = stimulus if other["sd"] > natural["sd"] else DEFAULT_STIMULUS
     smaller = DEFAULT_STIMULUS if larger == stimulus else stimulus
