@@ -93,7 +93,7 @@ def test_the_type_table_shows_the_types_the_natural_runs_miss_most_and_whether_t
         "T0, T1, T2, T3, T4 carry 93 % of what τ R² misses on the natural runs; the stimulus that moves a "
         "type's voltage more recovers its τ better for 3 of them" in text
     )
-    assert "but not for T3 (voltage SD 0.200 on mixed" in text and "leaves T4 undecided." in text
+    assert "but not for T3 (voltage SD 0.200 on mixed" in text and "leave T4 undecided." in text
 
 
 def test_the_sentence_says_yes_when_every_type_agrees_and_no_when_none_does():
@@ -120,3 +120,12 @@ def test_without_per_type_records_on_both_stimuli_the_part_says_so_in_one_senten
     assert (
         "{#tbl-stimulus-types}" in text and "No per-type record of runs on both stimuli exists yet at σ = 0.5." in text
     )
+
+
+def test_nearly_the_same_range_or_error_is_a_tie():
+    # nearly the same range (within 5 %) or nearly the same error (within a point) is a tie too
+    near_rows, near_per_type = runs_with_per_type(
+        [0.1, 0.495, 0.1, 0.8, 0.1, 0.5, 0.5], [0.0524, 0.2, 0.2, 0.2, 0.05, 0.05, 0.05]
+    )
+    (close,) = stimulus_type_table(near_rows, near_per_type)
+    assert close["undecided"] == ["T0", "T1", "T4"]

@@ -280,7 +280,17 @@ def book_parts(
     them and write the downloads; False for placeholders), the per-type table, the texts whose
     numbers come from the results, the glossary and the downloads."""
     from flygnn.metric_format import format_value
-    from flygnn.report import book_figures, budget, findings, key_findings, per_type, replicates, study, validation
+    from flygnn.report import (
+        book_figures,
+        budget,
+        configuration,
+        findings,
+        key_findings,
+        per_type,
+        replicates,
+        study,
+        validation,
+    )
     from flygnn.report.glossary import glossary_table
     from flygnn.report.summary import metric_cell
     from flygnn.report.training import load_training
@@ -321,6 +331,7 @@ def book_parts(
         out / "replicates.qmd": GENERATED_NOTE + replicates.project_replicates_part(layout, published),
         out / "stimulus.qmd": GENERATED_NOTE + book_figures.stimulus_ablation(layout, published, draw),
         out / "sweep.qmd": GENERATED_NOTE + book_figures.sigma_sweep(layout, published, draw),
+        out / "configuration.qmd": GENERATED_NOTE + configuration.project_configuration_part(layout, published),
         out / "key-findings.qmd": GENERATED_NOTE
         + key_findings.project_key_findings_part(layout, conditions, metrics, published),
         out / "matched-budget.qmd": GENERATED_NOTE + budget.project_matched_budget_part(layout, conditions, published),

@@ -41,6 +41,23 @@ def spread_text(spread: Spread) -> str:
     return f"{score_text(spread.low)}–{score_text(spread.high)}"
 
 
+def runs_text(runs: Spread) -> str:
+    """The range of the runs and their number; the one value when there is one run."""
+    return f"{spread_text(runs)} (n = {runs.n})" if runs.n > 1 else f"{score_text(runs.mean)} (n = 1)"
+
+
+def separation(base: Spread, other: Spread) -> str:
+    """How one group of runs lies against another (``base``): "higher" / "lower" when the ranges do
+    not overlap (only with two runs or more in each), "overlap" when they do, "n/a" otherwise."""
+    if base.n < 2 or other.n < 2:
+        return "n/a"
+    if other.low > base.high:
+        return "higher"
+    if other.high < base.low:
+        return "lower"
+    return "overlap"
+
+
 def where_published_lies(spread: Spread, published: float | None) -> str:
     """Where a published value lies against a spread: "within", "above" or "below"; "n/a" when the
     spread has fewer than two runs, "" when nothing was published."""

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from flygnn.analysis.per_type import VOLTAGE_SD
-from flygnn.analysis.replicates import Spread, is_replicate_of, spread
+from flygnn.analysis.replicates import is_replicate_of, spread
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.markdown import escape_markdown
-from flygnn.report.replicates import REPLICATE_RECIPE, score_text, spread_text
+from flygnn.report.replicates import REPLICATE_RECIPE, runs_text, separation
 from flygnn.report.template import render
 
 DEFAULT_STIMULUS = "natural"
@@ -51,23 +51,6 @@ def _pairs(natural: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, An
     ]
 
 
-def _runs_text(runs: Spread) -> str:
-    """The range of the runs and their number; the one value when there is one run."""
-    return f"{spread_text(runs)} (n = {runs.n})" if runs.n > 1 else f"{score_text(runs.mean)} (n = 1)"
-
-
-def _separation(natural: Spread, other: Spread) -> str:
-    """How the other stimulus' runs lie against the natural ones: "higher" / "lower" when the ranges
-    do not overlap (only with two runs or more on each), "overlap" when they do, "n/a" otherwise."""
-    if natural.n < 2 or other.n < 2:
-        return "n/a"
-    if other.low > natural.high:
-        return "higher"
-    if other.high < natural.low:
-        return "lower"
-    return "overlap"
-
-
 def stimulus_table(
     rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], recipe: str = REPLICATE_RECIPE
 ) -> list[dict[str, Any]]:
@@ -87,10 +70,10 @@ def stimulus_table(
                     {
                         "metric": metric,
                         "label": labels[metric],
-                        "natural": _runs_text(a),
-                        "other": _runs_text(b),
+                        "natural": runs_text(a),
+                        "other": runs_text(b),
                         "paired": ", ".join(f"{d:+.5f}" for d in _pairs(natural, runs, metric)) or "—",
-                        "verdict": _separation(a, b),
+                        "verdict": separation(a, b),
                     }
                 )
             groups.append(
@@ -210,12 +193,23 @@ def _fixed(value: float, digits: int) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+# below these a difference is a tie: voltage SDs within 5 % of each other (0.143 against 0.142 is
+# no larger range), τ̂ errors within one percentage point (the resolution the sentence prints)
+SAME_SD = 0.05
+SAME_ERROR = 0.01
+
+
 def _judged(name: str, natural: Mapping[str, float], other: Mapping[str, float], stimulus: str) -> tuple[str, str]:
     """(verdict, clause) for one type: "agrees" when the stimulus with the larger voltage SD also
-    has the smaller τ̂ error, "disagrees" when it has the larger one, "undecided" on a tie or a gap."""
+    has the smaller τ̂ error, "disagrees" when it has the larger one, "undecided" on a tie (voltage
+    SDs within :data:`SAME_SD` of each other, errors within :data:`SAME_ERROR`) or a gap."""
     on = {DEFAULT_STIMULUS: natural, stimulus: other}
     values = [natural["sd"], other["sd"], natural["error"], other["error"]]
-    if not all(math.isfinite(v) for v in values) or natural["sd"] == other["sd"] or natural["error"] == other["error"]:
+    if (
+        not all(math.isfinite(v) for v in values)
+        or abs(natural["sd"] - other["sd"]) <= SAME_SD * max(natural["sd"], other["sd"])
+        or abs(natural["error"] - other["error"]) < SAME_ERROR
+    ):
         return "undecided", name
     larger = stimulus if other["sd"] > natural["sd"] else DEFAULT_STIMULUS
     smaller = DEFAULT_STIMULUS if larger == stimulus else stimulus

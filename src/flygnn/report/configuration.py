@@ -1,0 +1,122 @@
+"""Noise or configuration: ``#tbl-configuration-ablation``.
+
+The study trains σ = 0 with a configuration of its own (d = 4, no anchor, no L1 on W) and
+every σ > 0 with another (d = 2, anchor, L1). A gap between σ = 0 and σ = 0.05 may then be
+the noise's or the configuration's. Runs of σ = 0.05 with σ = 0's configuration (the plan's
+``configuration: 0.0`` runs) separate the two: against σ = 0's own runs only the noise
+differs, against σ = 0.05's own runs only the configuration does. Numbers come from the
+replicate records (``data/replicates/*.csv``); the words from the template
+``templates/configuration.qmd.j2``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flygnn.analysis.replicates import spread
+from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.report.replicates import REPLICATE_RECIPE, runs_text, separation
+from flygnn.report.template import render
+
+NOISELESS = 0.0  # the σ whose configuration the ablation runs borrow
+NOISY = 0.05  # the σ the ablation runs are simulated at
+
+
+def _runs(
+    rows: Sequence[Mapping[str, Any]], sigma: float, configuration: float, recipe: str
+) -> list[Mapping[str, Any]]:
+    """The recipe's runs on the natural stimulus at ``sigma``, trained with ``configuration``'s settings."""
+    return [
+        row
+        for row in rows
+        if row["recipe"] == recipe
+        and row["stimulus"] == "natural"
+        and math.isclose(float(row["sigma"]), sigma, abs_tol=1e-9)
+        and math.isclose(float(row["configuration"]), configuration, abs_tol=1e-9)
+    ]
+
+
+def _explanation(noise: str, configuration: str) -> str:
+    """What the two comparisons of one metric say together."""
+    moved = {verdict for verdict in (noise, configuration) if verdict in ("higher", "lower")}
+    if "n/a" in (noise, configuration):
+        return "too few runs to tell"
+    if not moved:
+        return "neither the noise nor the configuration moves it beyond run-to-run spread"
+    if noise in moved and configuration in moved:
+        return f"both move it: the noise {noise}, the configuration {configuration}"
+    if noise in moved:
+        return f"the noise moves it ({noise} at σ = {NOISY:g}), the configuration does not"
+    return f"the configuration moves it ({configuration} with σ = {NOISY:g}'s), the noise does not"
+
+
+def configuration_table(
+    rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], recipe: str = REPLICATE_RECIPE
+) -> list[dict[str, Any]]:
+    """The rows of ``#tbl-configuration-ablation``, one per metric: the runs of σ = 0 and of σ = 0.05
+    with σ = 0's configuration and of σ = 0.05 with its own (range and number), what adding the noise
+    does at σ = 0's configuration and what σ = 0.05's configuration does at σ = 0.05 ("higher" /
+    "lower" / "overlap" / "n/a", as :func:`flygnn.report.replicates.separation`), and the two read
+    together."""
+    groups = (
+        _runs(rows, NOISELESS, NOISELESS, recipe),
+        _runs(rows, NOISY, NOISELESS, recipe),
+        _runs(rows, NOISY, NOISY, recipe),
+    )
+    table = []
+    for metric in UPSTREAM_METRICS:
+        noiseless, borrowed, own = (spread(float(r[metric]) for r in runs) for runs in groups)
+        noise, configuration = separation(noiseless, borrowed), separation(borrowed, own)
+        table.append(
+            {
+                "label": labels[metric],
+                "runs": [runs_text(noiseless), runs_text(borrowed), runs_text(own)],
+                "noise": noise,
+                "configuration": configuration,
+                "explanation": _explanation(noise, configuration),
+            }
+        )
+    return table
+
+
+def configuration_part(
+    rows: Sequence[Mapping[str, Any]],
+    labels: Mapping[str, str],
+    planned: int,
+    recipe: str = REPLICATE_RECIPE,
+) -> str:
+    """``chapters/_generated/configuration.qmd``: the table and one sentence per metric, or, while no
+    run of σ = 0.05 with σ = 0's configuration is recorded, a sentence saying so (``planned``: how
+    many the plan lists)."""
+    return render(
+        "configuration.qmd.j2",
+        rows=configuration_table(rows, labels, recipe) if _runs(rows, NOISY, NOISELESS, recipe) else [],
+        planned=planned,
+        recipe=recipe,
+        noiseless=f"{NOISELESS:g}",
+        noisy=f"{NOISY:g}",
+    )
+
+
+def project_configuration_part(layout, published) -> str:
+    """:func:`configuration_part` for a project: its records and plan (``data/replicates``)."""
+    from flygnn.replicate_runs import REPLICATES_FOLDER, load_plan, read_replicates
+    from flygnn.report.markdown import escape_prose
+
+    folder = layout.project_root / REPLICATES_FOLDER
+    plan = folder / "plan.yaml"
+    planned = (
+        sum(
+            run.recipe == REPLICATE_RECIPE
+            and run.configuration is not None
+            and math.isclose(run.configuration, NOISELESS, abs_tol=1e-9)
+            and math.isclose(run.sigma, NOISY, abs_tol=1e-9)
+            for run in load_plan(plan)
+        )
+        if plan.is_file()
+        else 0
+    )
+    labels = {row.metric: escape_prose(row.label) for row in published.rows}
+    return configuration_part(read_replicates(folder), labels, planned)
