@@ -251,15 +251,20 @@ def analysis_scores(metrics: Path | None, loaded, truth) -> tuple[dict[str, floa
     if metrics is not None and metrics.is_file():
         try:
             document = json.loads(metrics.read_text())
-            scored_bundle = document.get("inputs", {}).get("bundle")
-            if scored_bundle is not None and scored_bundle != loaded.fingerprint():
-                raise UsageError(
-                    f"{metrics} scores bundle {scored_bundle}, not {loaded.path} ({loaded.fingerprint()}); "
-                    "pass the metrics.json of this bundle's condition."
-                )
-            values = {name: document["metrics"][name]["value"] for name in SCORES}
+            entries = {name: document["metrics"][name] for name in SCORES}
+            values = {name: entry["value"] for name, entry in entries.items()}
+            # each entry records the fingerprint of the bundle it scored (the top level: path and sha256)
+            recorded = {entry.get("inputs", {}).get("bundle") for entry in entries.values()}
+            top = document.get("inputs", {}).get("bundle")
+            recorded.add(top.get("sha256") if isinstance(top, dict) else top)
         except (json.JSONDecodeError, AttributeError, KeyError, TypeError) as exc:
             raise UsageError(f"{metrics} is not a flygnn metrics.json with the four scores ({exc!r}).") from None
+        other = sorted(str(f) for f in recorded - {None, loaded.fingerprint()})
+        if other:
+            raise UsageError(
+                f"{metrics} scores bundle {', '.join(other)}, not {loaded.path} ({loaded.fingerprint()}); "
+                "pass the metrics.json of this bundle's condition."
+            )
         return {name: math.nan if value is None else float(value) for name, value in values.items()}, str(metrics)
     from flygnn.analysis.scoring import recovery_metrics
 

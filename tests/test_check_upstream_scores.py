@@ -150,7 +150,7 @@ def test_a_missing_bundle_is_one_line_of_error(tmp_path, capsys):
 def test_the_command_line_agrees_with_the_analysis_and_flags_a_wrong_metrics_file(
     tmp_path, capsys, tiny_network, synthetic_truth
 ):
-    from flygnn.bundle import save_bundle
+    from flygnn.bundle import bundle_fingerprint, save_bundle
 
     model, activity = random_gnn(tiny_network, synthetic_truth)
     meta = {
@@ -171,12 +171,23 @@ def test_the_command_line_agrees_with_the_analysis_and_flags_a_wrong_metrics_fil
 
     scores = recovery_metrics(model, activity, synthetic_truth)
     scores["tau_R2"] += 1e-4
+    fingerprint = bundle_fingerprint(bundle)
     missing.parent.mkdir()
-    missing.write_text(json.dumps({"metrics": {name: {"value": value} for name, value in scores.items()}}))
+    missing.write_text(  # as flygnn analyze writes it: the bundle at the top level and in every entry
+        json.dumps(
+            {
+                "inputs": {"bundle": {"path": "data/bundles/sigma-0p05", "sha256": fingerprint}},
+                "metrics": {
+                    name: {"value": value, "inputs": {"bundle": fingerprint}} for name, value in scores.items()
+                },
+            }
+        )
+    )
     assert checker.main(args) == 1
     assert "DISAGREE: tau_R2" in capsys.readouterr().out
 
-    missing.write_text(json.dumps({"inputs": {"bundle": "0123456789abcdef"}, "metrics": {}}))
+    other = {name: {"value": value, "inputs": {"bundle": "0123456789abcdef"}} for name, value in scores.items()}
+    missing.write_text(json.dumps({"metrics": other}))
     assert checker.main(args) == 2  # the metrics of another model: a usage error, not a disagreement
     assert capsys.readouterr().err.count("\n") == 1
 
