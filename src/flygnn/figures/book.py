@@ -122,7 +122,7 @@ def recovery_curves_figure(
                 finite = np.isfinite(y)
                 ax.plot(x[finite], y[finite], color=color, marker="o", markersize=2.5, linewidth=1.3)
             if column == 0:
-                ax.set_ylabel(axis_label)
+                ax.set_ylabel(typeset_symbols(axis_label))
             ax.grid(True, linewidth=0.3, alpha=0.5)
         if metric.endswith("_R2"):
             _r2_limits(axes[row])

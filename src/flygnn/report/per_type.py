@@ -373,7 +373,7 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
             f"- **Neurons that never pass a signal.** {_neurons(int(unidentifiable.sum()))} stay mostly below 0 "
             f"(μ + s ≤ 0) — {described}. ReLU(v) is then 0 almost always, so the gain of their message "
             "function, and with it their outgoing weights, cannot be read from the traces; upstream scores "
-            "them with s\\_g = 1 (`W_corrected_R2_identifiable` leaves them out)."
+            "them with s~g~ = 1 (`W_corrected_R2_identifiable` leaves them out)."
         )
     tau = r.column("tau_true")
     fastest = float(np.nanmin(tau))
