@@ -404,3 +404,16 @@ def test_the_chapters_fingerprint_follows_the_code_that_writes_them(tmp_path, mo
     before = stage.chapters_fingerprint(layout, conditions)
     monkeypatch.setattr(stage, "_report_code_digest", lambda: "another version of the templates")
     assert stage.chapters_fingerprint(layout, conditions) != before
+
+
+@pytest.mark.parametrize("module", ["report/templates/stimulus.qmd.j2", "figures/book.py", "figures/style.py"])
+def test_the_code_digest_covers_the_templates_and_the_book_figures_code(monkeypatch, module):
+    """A changed figure of the book's own (recovery curves, replicate figures) is drawn again."""
+    import flygnn
+    from flygnn.stages import report as stage
+
+    before = stage._report_code_digest()
+    target = Path(flygnn.__file__).parent / module
+    read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read_bytes(self) + (b"#" if self == target else b""))
+    assert stage._report_code_digest() != before

@@ -146,15 +146,19 @@ def _digest(layout: ProjectLayout, files: Sequence[Path]) -> str:
 
 
 def _report_code_digest() -> str:
-    """The sha256 of the code that writes the chapters (flygnn.report: its modules and templates), so
-    that a changed template or table writer regenerates the parts even at the same version number."""
+    """The sha256 of the code that writes the chapters and draws the book's own figures
+    (flygnn.report: its modules and templates; flygnn.figures: the recovery curves, metrics
+    against σ, the replicate figures and the style they share), so that a changed template,
+    table writer or figure regenerates the parts even at the same version number."""
+    import flygnn.figures
     import flygnn.report
 
-    package = Path(flygnn.report.__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".j2") and p.is_file()):
-        digest.update(f"{path.relative_to(package).as_posix()}\n".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for module in (flygnn.report, flygnn.figures):
+        package = Path(module.__file__).parent
+        for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".j2") and p.is_file()):
+            digest.update(f"{module.__name__}/{path.relative_to(package).as_posix()}\n".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
@@ -164,7 +168,8 @@ def chapters_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition])
     ``data/published.yaml``, ``_quarto.yml``, everything under ``chapters/``, each condition's
     records and the files of its bundle the book reads (training history, loss figure), the
     replicate records and their recipes (``#tbl-replicates``, the key findings), the archived
-    training records (``#tbl-matched-budget``) and the code that writes the parts (flygnn.report)."""
+    training records (``#tbl-matched-budget``) and the code that writes the parts and draws the
+    book's figures (flygnn.report, flygnn.figures)."""
     from flygnn.replicate_runs import REPLICATES_FOLDER, UNFINISHED_FOLDER, recipes_file
     from flygnn.report.budget import RECORDS_FOLDER
 
