@@ -417,3 +417,14 @@ def test_the_code_digest_covers_the_templates_and_the_book_figures_code(monkeypa
     read_bytes = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: read_bytes(self) + (b"#" if self == target else b""))
     assert stage._report_code_digest() != before
+
+
+def test_a_redrawn_book_figure_is_a_new_book(tmp_path):
+    """The recovery curves redrawn by new figure code, the chapter text the same: render again."""
+    layout = analysed_and_stamped(tmp_path, with_chapters=True)
+    conditions = load_conditions(layout.conditions_file)
+    figure = layout.results / "book-figures" / "recovery-curves.png"
+    assert figure.is_file()
+    before = book_fingerprint(layout, conditions)
+    figure.write_bytes(figure.read_bytes() + b"\0")
+    assert book_fingerprint(layout, conditions) != before

@@ -260,7 +260,9 @@ def book_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition]) -> 
     """The sha256 of every file the book is made from: the Quarto project's sources (``_quarto.yml``,
     ``index.qmd``, ``chapters/`` with the generated parts), each condition's records (a manifest
     is rewritten by every analysis, so it stands for the figures and notebooks made with it),
-    the files under ``results/`` the book links, and flygnn's version (the post-render step)."""
+    the files under ``results/`` the book links, the book's own figures (``results/book-figures/``:
+    one redrawn with the same chapter text is a new book) and flygnn's version (the post-render step)."""
+    from flygnn.report.book_figures import FOLDER as BOOK_FIGURES
     from flygnn.report.per_type import ASSETS
     from flygnn.report.study import DOWNLOADS
 
@@ -269,7 +271,7 @@ def book_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition]) -> 
     for condition in conditions:
         result = layout.result(condition.name)
         files += [result.manifest, result.metrics, result.per_type]
-    for folder in (layout.results / DOWNLOADS, layout.results / ASSETS):
+    for folder in (layout.results / DOWNLOADS, layout.results / ASSETS, layout.results / BOOK_FIGURES):
         files += sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
     return _digest(layout, files)
 
