@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import logging
 import os
 import time
@@ -155,7 +156,7 @@ def _report_code_digest() -> str:
 
     digest = hashlib.sha256()
     for module in (flygnn.report, flygnn.figures):
-        package = Path(module.__file__).parent
+        package = Path(inspect.getfile(module)).parent
         for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".j2") and p.is_file()):
             digest.update(f"{module.__name__}/{path.relative_to(package).as_posix()}\n".encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
