@@ -91,9 +91,10 @@ def embeddings_pairs_figure(embedding: np.ndarray, neuron_type: np.ndarray, type
     title = f"embedding a by pairs of dimensions (d = {d}, {n:,} neurons)".replace(" (", "\n(")
     if len(pairs) == 1:
         axes[0, 0].set_title(title, fontsize=8)
-    else:
+        fig.tight_layout()
+    else:  # small panels: little room between them
         fig.suptitle(title, fontsize=8)
-    fig.tight_layout(pad=0.4, h_pad=0.3, w_pad=0.3)
+        fig.tight_layout(pad=0.4, h_pad=0.3, w_pad=0.3)
     add_type_legend(fig, type_names, ncol=7)
     return fig
 
