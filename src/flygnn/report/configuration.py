@@ -40,16 +40,16 @@ def _runs(
 
 def _explanation(noise: str, configuration: str) -> str:
     """What the two comparisons of one metric say together."""
-    moved = {verdict for verdict in (noise, configuration) if verdict in ("higher", "lower")}
     if "n/a" in (noise, configuration):
         return "too few runs to tell"
-    if not moved:
-        return "neither the noise nor the configuration moves it beyond run-to-run spread"
-    if noise in moved and configuration in moved:
+    noise_moves, configuration_moves = noise in ("higher", "lower"), configuration in ("higher", "lower")
+    if noise_moves and configuration_moves:
         return f"both move it: the noise {noise}, the configuration {configuration}"
-    if noise in moved:
+    if noise_moves:
         return f"the noise moves it ({noise} at σ = {NOISY:g}), the configuration does not"
-    return f"the configuration moves it ({configuration} with σ = {NOISY:g}'s), the noise does not"
+    if configuration_moves:
+        return f"the configuration moves it ({configuration} with σ = {NOISY:g}'s), the noise does not"
+    return "neither the noise nor the configuration moves it beyond run-to-run spread"
 
 
 def configuration_table(
