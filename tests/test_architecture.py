@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("schema",),  # how config files are read and checked, with messages a user can act on
     (
         "atomic",
+        "code_digest",
         "conditions",
         "locks",
         "metric_format",

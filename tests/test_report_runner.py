@@ -149,6 +149,19 @@ def test_unchanged_condition_is_skipped_and_force_is_not(tmp_path):
     )
 
 
+def test_an_edit_of_the_library_the_notebooks_import_makes_the_results_stale(tmp_path, monkeypatch):
+    import flygnn.stages.analyze as analyze
+
+    layout = analysed_copy(tmp_path)
+    conditions = load_conditions(layout.conditions_file)
+    assert all(plan.current for plan in AnalysisRunner(layout, **QUIET).plan(conditions))
+    # what an edit of flygnn.figures.style (imported by every figure module) does to the digest
+    monkeypatch.setattr(analyze, "source_digest", lambda names: "edited " + ",".join(names))
+    plans = AnalysisRunner(layout, **QUIET).plan(conditions)
+    assert not any(plan.current for plan in plans)
+    assert all(plan.inputs["code"].startswith("edited ") for plan in plans)
+
+
 @pytest.mark.slow
 def test_forced_run_does_not_copy_a_truncated_cache(tmp_path, caplog):
     from flygnn.notebook.cache import cached_arrays

@@ -406,9 +406,19 @@ def test_the_chapters_fingerprint_follows_the_code_that_writes_them(tmp_path, mo
     assert stage.chapters_fingerprint(layout, conditions) != before
 
 
-@pytest.mark.parametrize("module", ["report/templates/stimulus.qmd.j2", "figures/book.py", "figures/style.py"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "report/templates/stimulus.qmd.j2",
+        "figures/book.py",
+        "figures/style.py",
+        "analysis/replicates.py",
+        "metric_names.py",
+    ],
+)
 def test_the_code_digest_covers_the_templates_and_the_book_figures_code(monkeypatch, module):
-    """A changed figure of the book's own (recovery curves, replicate figures) is drawn again."""
+    """A changed figure of the book's own (recovery curves, replicate figures) is drawn again, and
+    so is a part whose numbers come from library code the report imports (the spreads)."""
     import flygnn
     from flygnn.stages import report as stage
 

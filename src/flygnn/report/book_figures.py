@@ -18,7 +18,6 @@ draws nothing. A condition without data is named in the caption, never a failure
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -60,12 +59,14 @@ def _number(value: Any) -> float | None:
 
 def _draw_if_changed(directory: Path, stem: str, inputs: Any, draw: Callable[[], Any], code_module: Any = None) -> Path:
     """Draw and save ``stem`` unless ``<stem>.key`` records the same inputs and drawing code
-    (``code_module``: the module that draws it, :mod:`flygnn.figures.book` by default)."""
+    (``code_module``: the module that draws it, :mod:`flygnn.figures.book` by default, with the
+    flygnn modules it imports: the style, the limits)."""
     from flygnn.atomic import write_text
+    from flygnn.code_digest import source_digest
     from flygnn.figures import book
     from flygnn.figures.style import apply_style, save_figure
 
-    code = Path(inspect.getfile(code_module or book)).read_bytes()
+    code = source_digest([(code_module or book).__name__]).encode()
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode() + code).hexdigest()
     record = directory / f"{stem}.key"
     png, pdf = directory / f"{stem}.png", directory / f"{stem}.pdf"

@@ -11,7 +11,8 @@ and its failing notebook in ``failed/``, until the next successful run.
 
 Whether a condition is up to date is decided here and only here, from content: the
 fingerprints of everything its analysis reads (bundle, dataset, notebooks, flygnn's
-version) and the notebook parameters, against those recorded in its ``manifest.json``
+version and the library code the notebooks import) and the notebook parameters, against
+those recorded in its ``manifest.json``
 (``plan``; docs/staleness.md). Inputs that would fail every notebook (a missing bundle, a
 missing ground truth) are found before any kernel starts. One analysis of a condition runs
 at a time (a lock under ``results/.locks/``); the leftovers of a killed one are removed by
@@ -41,6 +42,7 @@ from typing import Any
 from flygnn import __version__
 from flygnn.atomic import atomic_directory, leftovers, remove_tree, write_json
 from flygnn.bundle import bundle_fingerprint, file_sha256
+from flygnn.code_digest import notebook_imports, source_digest
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.locks import exclusive_lock
@@ -116,8 +118,17 @@ class AnalysisRunner:
             )
         return templates
 
-    def inputs(self, meta: dict[str, Any], bundle_dir: Path, templates: dict[str, Path]) -> dict[str, Any]:
-        """Fingerprints of everything the analysis of one condition reads."""
+    @staticmethod
+    def code_digest(templates: dict[str, Path]) -> str:
+        """The digest of the library code the notebooks import (flygnn.analysis, flygnn.figures,
+        and what those import), so that an edit there redraws the figures at the same version."""
+        return source_digest(sorted(set().union(*(notebook_imports(path) for path in templates.values()))))
+
+    def inputs(
+        self, meta: dict[str, Any], bundle_dir: Path, templates: dict[str, Path], code: str | None = None
+    ) -> dict[str, Any]:
+        """Fingerprints of everything the analysis of one condition reads (``code``: the
+        :meth:`code_digest` of ``templates`` when already computed)."""
         dataset = self.layout.training_dataset(meta)
         return {
             "bundle": {"path": self.layout.relative(bundle_dir), "sha256": bundle_fingerprint(bundle_dir)},
@@ -128,6 +139,7 @@ class AnalysisRunner:
             ),
             "notebooks": {name: file_sha256(path) for name, path in templates.items()},
             "flygnn": __version__,
+            "code": code if code is not None else self.code_digest(templates),
         }
 
     def parameters(self, condition: Condition, meta: dict[str, Any], cwd: Path) -> dict[str, Any]:
@@ -168,13 +180,14 @@ class AnalysisRunner:
     def plan(self, conditions: Sequence[Condition], force: bool = False) -> list[ConditionPlan]:
         """Check every condition's inputs and whether its results are current (seconds, no kernel)."""
         templates = self.templates()
+        code = self.code_digest(templates)
         plans = []
         for condition in conditions:
             plan = ConditionPlan(condition, force=force)
             bundle_dir = self.layout.bundle_dir(condition.name)
             try:
                 plan.meta = read_bundle_meta(condition, bundle_dir, self.layout)
-                plan.inputs = self.inputs(plan.meta, bundle_dir, templates)
+                plan.inputs = self.inputs(plan.meta, bundle_dir, templates, code)
             except FlygnnError as exc:
                 plan.problem = str(exc)
             else:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from flygnn import __version__
 from flygnn.atomic import write_json
+from flygnn.code_digest import source_digest
 from flygnn.conditions import Condition
 from flygnn.errors import FlygnnError
 from flygnn.locks import exclusive_lock
@@ -148,19 +149,22 @@ def _digest(layout: ProjectLayout, files: Sequence[Path]) -> str:
 
 def _report_code_digest() -> str:
     """The sha256 of the code that writes the chapters and draws the book's own figures
-    (flygnn.report: its modules and templates; flygnn.figures: the recovery curves, metrics
-    against σ, the replicate figures and the style they share), so that a changed template,
-    table writer or figure regenerates the parts even at the same version number."""
+    (every module of flygnn.report and flygnn.figures, the flygnn modules they import, and
+    the chapter templates), so that a changed template, table writer, figure or the analysis
+    code it calls regenerates the parts even at the same version number."""
     import flygnn.figures
     import flygnn.report
 
-    digest = hashlib.sha256()
+    modules, templates = [], []
     for module in (flygnn.report, flygnn.figures):
         package = Path(inspect.getfile(module)).parent
-        for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".j2") and p.is_file()):
-            digest.update(f"{module.__name__}/{path.relative_to(package).as_posix()}\n".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+        for path in sorted(p for p in package.rglob("*") if p.is_file()):
+            if path.suffix == ".py":
+                parts = path.relative_to(package).with_suffix("").parts
+                modules.append(".".join([module.__name__, *parts[: -1 if parts[-1] == "__init__" else None]]))
+            elif path.suffix == ".j2":
+                templates.append(path)
+    return source_digest(modules, templates)
 
 
 def chapters_fingerprint(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
