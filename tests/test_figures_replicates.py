@@ -28,6 +28,18 @@ def test_sweep_draws_zero_apart_and_every_run():
     assert [list(np.round(line.get_ydata(), 4)) for line in stars] == [[0.5277, 0.9997]]
 
 
+def test_sweep_axis_spans_the_published_points_beyond_the_runs():
+    """One sweep run at σ = 0.01: the study's σ = 0.05 and 0.5 values stay on the axis."""
+    fig = plot_sigma_sweep(
+        METRICS[:1], {0.01: {"tau_R2": points([0.9])}}, {"tau_R2": {0.0: 0.53, 0.05: 0.99, 0.5: 1.0}}
+    )
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.01", "0.05", "0.5"]
+    low, high = ax.get_xlim()
+    stars = next(line for line in ax.lines if line.get_marker() == "*" and len(line.get_xdata()))
+    assert all(low < x < high for x in stars.get_xdata())
+
+
 def test_ablation_puts_the_default_stimulus_first():
     data = {0.05: {"mixed": {"tau_R2": points([0.9])}, "natural": {"tau_R2": points([0.8])}}}
     fig = plot_stimulus_ablation(METRICS[:1], data, {})

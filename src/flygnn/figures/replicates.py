@@ -61,7 +61,10 @@ def plot_sigma_sweep(
     points: σ → metric → the runs at that σ; published: metric → σ → the study's value.
     """
     sigmas = sorted(points)
-    x0 = zero_position(sigmas)
+    # the axis spans the runs and the published points: a sweep that has reached only some σ
+    # still shows the study's values beside it
+    shown = sorted(set(sigmas) | {s for name, _ in metrics for s in published.get(name, {})})
+    x0 = zero_position(shown)
     n = len(metrics)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
@@ -74,11 +77,11 @@ def plot_sigma_sweep(
         if marks:
             ax.plot([s if s > 0 else x0 for s, _ in marks], [v for _, v in marks], **PUBLISHED_STYLE)
         ax.set_xscale("log")
-        ticks = [x0] + [s for s in sigmas if s > 0]
-        ax.set_xticks(ticks, ["0"] + [f"{s:g}" for s in sigmas if s > 0], rotation=60 if len(ticks) > 4 else 0)
+        ticks = [x0] + [s for s in shown if s > 0]
+        ax.set_xticks(ticks, ["0"] + [f"{s:g}" for s in shown if s > 0], rotation=60 if len(ticks) > 4 else 0)
         ax.minorticks_off()
         ax.set_xlim(x0 / 1.8, max(ticks) * 1.8)
-        if any(s > 0 for s in sigmas):
+        if any(s > 0 for s in shown):
             # a break between σ = 0 and the positive σ: the log axis has no 0
             ax.axvline(x0 * ZERO_OFFSET**0.5, color="0.6", lw=0.8, ls=(0, (2, 2)))
         ax.set_title(typeset_symbols(label))
