@@ -61,8 +61,13 @@ def test_a_seed_apart_from_the_others_is_named_and_a_top_run_is_not():
         record(3, 0.99945, 0.9992),
     ]
     assert seeds_apart(rows, "W_corrected_R2", "W R²") == [
-        "training seed 1 lies below every other seed on W R²: its 2 runs 0.96295–0.98088 against "
-        "0.99917–0.99945 for the 3 others"
+        "training seed 1 lies below every other seed on W R²: its 2 runs (on 2 simulated datasets: the seed "
+        "sets it, not one dataset) 0.96295–0.98088 against 0.99917–0.99945 for the 3 others"
     ]
+    # two runs on one dataset say nothing about datasets
+    same_data = [*rows[:2], record(1, 0.97, 0.97), *rows[3:]]
+    assert seeds_apart(same_data, "W_corrected_R2", "W R²")[0].startswith(
+        "training seed 1 lies below every other seed on W R²: its 2 runs 0.96295–0.97000"
+    )
     assert "two groups of runs, not one bell" in replicates_part(rows, PUBLISHED, LABELS)
     assert seeds_apart(rows[:1] + rows[3:], "W_corrected_R2", "W R²") == []

@@ -134,10 +134,12 @@ def seeds_apart(runs: Sequence[Mapping[str, Any]], metric: str, label: str) -> l
     1/APART_FACTOR of it), by a gap wider than the others' own range — as sentences: a spread
     that is two groups, not one bell (needs two runs of other seeds)."""
     by_seed: dict[int, list[float]] = {}
+    datasets: dict[int, set[int]] = {}
     for run in runs:
         value = float(run[metric])
         if math.isfinite(value):
             by_seed.setdefault(int(run["train_seed"]), []).append(value)
+            datasets.setdefault(int(run["train_seed"]), set()).add(int(run["simulation_seed"]))
     sentences = []
     for seed, values in sorted(by_seed.items()):
         others = [v for s, vs in by_seed.items() if s != seed for v in vs]
@@ -151,6 +153,8 @@ def seeds_apart(runs: Sequence[Mapping[str, Any]], metric: str, label: str) -> l
         else:
             continue
         runs_text = f"its {len(values)} runs" if len(values) > 1 else "its run"
+        if len(datasets[seed]) > 1:
+            runs_text += f" (on {len(datasets[seed])} simulated datasets: the seed sets it, not one dataset)"
         sentences.append(
             f"training seed {seed} lies {side} every other seed on {label}: {runs_text} "
             f"{_range_text(values)} against {_range_text(others)} for the {len(others)} others"
