@@ -125,6 +125,19 @@ def test_replicate_writes_one_reproducible_row(tmp_path, monkeypatch, capsys):
     assert "60 iterations" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_a_run_at_an_unpublished_sigma_trains_with_the_configuration_it_names(tmp_path, monkeypatch):
+    """The sweep's path: σ = 0.01 has no published configuration, σ = 0.05's is named."""
+    layout = make_project(tmp_path, bundles=False)
+    monkeypatch.chdir(tmp_path)
+    argv = ["replicate", "--recipe", "smoke", "--sigma", "0.01", "--configuration", "0.05", "--train-seed", "1"]
+    assert main([*argv, "--no-progress"]) == 0
+    (row,) = read_replicates(layout.root / "data" / "replicates")
+    assert (row["sigma"], row["configuration"], row["condition"]) == (0.01, 0.05, "sigma-0p01")
+    assert row["command"] == ReplicateRun("smoke", 0.01, train_seed=1, configuration=0.05).command()
+    assert all(math.isfinite(float(row[name])) for name in UPSTREAM_METRICS)
+
+
 def test_a_plan_expands_lists_and_refuses_unknown_keys(tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(
