@@ -253,3 +253,23 @@ def test_cli_training_outside_a_project_needs_explicit_paths(dataset, tmp_path, 
     assert main(["train", "--condition", "sigma-0p05", "--preset", "smoke", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "no flygnn project found at or above" in err and "Traceback" not in err
+
+
+def test_a_warning_of_the_periodic_scoring_is_shown_once_per_message():
+    import warnings
+
+    from flygnn.stages.train import warn_each_message_once
+
+    @warn_each_message_once
+    def score(n):
+        with warnings.catch_warnings():  # what resets Python's own once-per-place memory
+            warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.warn("34 neuron(s) never changed voltage", UserWarning, stacklevel=1)
+        if n == 2:
+            warnings.warn("something new", UserWarning, stacklevel=1)
+        return n
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        assert [score(n) for n in range(4)] == [0, 1, 2, 3]
+    assert [str(w.message) for w in caught] == ["34 neuron(s) never changed voltage", "something new"]

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,29 @@ def _warn_rate_change(state: TrainingState, config: TrainingConfig) -> None:
             "(set by --lr-factor / --lr-steps, default 1)",
             file=sys.stderr,
         )
+
+
+def warn_each_message_once(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` whose warnings are shown the first time their text appears, not on every call.
+
+    The periodic scoring sees the same frames every time, so a warning about them (neurons that
+    never move at σ = 0) would repeat every ``score_every`` iterations: Python's once-per-place
+    rule does not hold, because any ``warnings.catch_warnings`` on the way (the model's, the
+    clustering's) resets what it remembers."""
+    seen: set[tuple[type, str]] = set()
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = function(*args, **kwargs)
+        for warning in caught:
+            key = (warning.category, str(warning.message))
+            if key not in seen:
+                seen.add(key)
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        return result
+
+    return wrapped
 
 
 def train_condition(
@@ -236,6 +260,7 @@ def train_condition(
     activity = frames.activity(config.activity_frames, config.seed)
     ground_truth = ds.ground_truth()
 
+    @warn_each_message_once
     def scorer(model) -> dict[str, float]:
         return recovery_metrics(model, activity, ground_truth)
 
