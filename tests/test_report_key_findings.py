@@ -144,7 +144,7 @@ def test_the_part_words_the_verdicts_and_links_their_evidence():
     assert "The shortfall: W corrected R² at σ\u00a0=\u00a00.05 (0.9786 against 0.9852)." in prose
     assert (
         "At σ\u00a0=\u00a00.5, 2 replicate runs of the `fast` recipe put the published W corrected slope within their "
-        "run-to-run spread and the published W corrected R² below it and τ R² above it (@tbl-replicates" in prose
+        "run-to-run spread, τ R² above it and W corrected R² below it (@tbl-replicates" in prose
     )
     assert "At σ\u00a0=\u00a00.05 no replicate runs exist yet" in prose
     assert "Clustering accuracy has no published value, so no verdict." in text
