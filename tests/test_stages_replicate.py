@@ -178,6 +178,28 @@ def test_next_run_prefers_an_interrupted_run_and_skips_locked_and_done_ones(tmp_
     assert next_run(layout, [runs[0]]) is None
 
 
+def test_the_list_shows_how_far_each_unfinished_run_is(tmp_path, monkeypatch, capsys):
+    layout = make_project(tmp_path, bundles=False)
+    plan = layout.root / "data" / "replicates" / "plan.yaml"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text("runs:\n  - {recipe: fast, sigma: 0.5, train_seed: [1, 2, 3]}\n")
+    runs = load_plan(plan)
+    record_path(layout, runs[0]).write_text("done")
+    # a committed state at 2,000 and a newer one in the working folder at 4,000: the newer counts
+    committed = unfinished_path(layout, runs[1])
+    committed.mkdir(parents=True)
+    (committed / META_FILE).write_text('{"iteration": 2000}')
+    state = layout.root / CACHE_FOLDER / runs[1].name / "state"
+    state.mkdir(parents=True)
+    (state / META_FILE).write_text('{"iteration": 4000}')
+    monkeypatch.chdir(layout.root)
+    assert main(["replicate", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:2] == ["resumable", "4,000/16,000"]
+    assert lines[2].split()[0] == "todo" and "--train-seed 3" in lines[2]
+    assert lines[-1] == "1 done, 1 resumable, 1 todo"
+
+
 def test_a_stopped_runs_state_is_kept_for_a_commit_and_restored_on_a_fresh_machine(tmp_path):
     layout = make_project(tmp_path, bundles=False)
     run = ReplicateRun("fast", 0.05, train_seed=2)

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from flygnn.errors import FlygnnError
     from flygnn.project import ProjectLayout
     from flygnn.replicate_runs import PLAN_FILE, REPLICATES_FOLDER, ReplicateRun, load_plan, record_path
-    from flygnn.stages.replicate import next_run, run_replicate, run_status
+    from flygnn.stages.replicate import next_run, run_progress, run_replicate, run_status
     from flygnn.stimulus import KINDS
 
     layout = ProjectLayout.find()
@@ -86,8 +86,15 @@ def run(args: argparse.Namespace) -> int:
         if args.per_type:
             return _per_type(layout, runs)
         if args.list:
+            counts: dict[str, int] = {}
             for planned in runs:
-                print(f"{run_status(layout, planned):9}  {planned.command()}")
+                status = run_status(layout, planned)
+                counts[status] = counts.get(status, 0) + 1
+                done = run_progress(layout, planned) if status in ("running", "resumable") else None
+                total = planned.resolved_recipe().iterations
+                progress = f"{done:,}/{total:,}" if done is not None else ""
+                print(f"{status:9}  {progress:>13}  {planned.command()}")
+            print(", ".join(f"{counts[s]} {s}" for s in ("done", "running", "resumable", "todo") if s in counts))
             return 0
         replicate = next_run(layout, runs)
         if replicate is None:

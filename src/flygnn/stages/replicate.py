@@ -369,6 +369,18 @@ def run_status(layout: ProjectLayout, run: ReplicateRun) -> str:
     return "todo"
 
 
+def run_progress(layout: ProjectLayout, run: ReplicateRun) -> int | None:
+    """The iteration of the newest saved state of a run without a record (its working folder's or
+    the committed one under ``data/replicates/unfinished/``); None when it has none."""
+    from flygnn.train.state import peek_iteration
+
+    if record_path(layout, run).is_file():
+        return None
+    work = project_root(layout) / CACHE_FOLDER / run.name
+    found = [peek_iteration(work / "state"), peek_iteration(unfinished_path(layout, run))]
+    return max((i for i in found if i is not None), default=None)
+
+
 def next_run(layout: ProjectLayout, runs: list[ReplicateRun]) -> ReplicateRun | None:
     """The run to work on next: the first resumable one, else the first still to do (None: nothing left)."""
     status = {run: run_status(layout, run) for run in runs}
