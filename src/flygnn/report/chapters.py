@@ -288,6 +288,7 @@ def book_parts(
         key_findings,
         per_type,
         replicates,
+        shortfalls,
         study,
         validation,
     )
@@ -335,6 +336,8 @@ def book_parts(
         out / "key-findings.qmd": GENERATED_NOTE
         + key_findings.project_key_findings_part(layout, conditions, metrics, published),
         out / "matched-budget.qmd": GENERATED_NOTE + budget.project_matched_budget_part(layout, conditions, published),
+        out / "shortfalls.qmd": GENERATED_NOTE
+        + shortfalls.project_shortfalls_part(layout, conditions, metrics, published),
     }
     for section in SECTIONS:
         files[out / f"findings-{section.name}.qmd"] = GENERATED_NOTE + findings.findings(
