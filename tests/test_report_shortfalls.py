@@ -86,3 +86,37 @@ def test_nothing_that_reaches_the_value_says_the_gap_stays():
     )
     assert short.reached_by == []
     assert "None of these reaches the published 0.9898" in shortfalls_part([short])
+
+
+def test_an_excess_is_flagged_with_each_explanation_tested():
+    from flygnn.report.shortfalls import excesses_part, find_excesses
+
+    condition = Condition.of_sigma(SIGMA)
+    published = {"V_rest_R2": {SIGMA: 0.79}, "W_corrected_R2": {SIGMA: 0.9898}}
+    labels = {"V_rest_R2": "V_rest R²", "W_corrected_R2": "W corrected R²"}
+    metrics = {condition.name: {"V_rest_R2": 0.96, "W_corrected_R2": 0.999}}  # W: above, but by < 0.05
+    rows = [dict.fromkeys(RECOVERY_METRICS, 0.5) | {"iteration": i, "V_rest_R2": v} for i, v in
+            {0: 0.1, 10_000: 0.80, 100_000: 0.95, 130_000: 0.96}.items()]  # fmt: skip
+    bundle = TrainingRun("sigma-0p5", SIGMA, {"config": {"batch_size": 2}}, rows)
+    replicates = [
+        record(1, 0.99, 0.99, V_rest_R2=0.14),
+        record(2, 0.99, 0.99, V_rest_R2=0.94),
+        record(1, 0.99, 0.99, stimulus="mixed", V_rest_R2=0.88),
+    ]
+    (excess,) = find_excesses(
+        [condition], metrics, published, labels, {condition.name: bundle}, {SIGMA: 128_000}, replicates
+    )
+    assert (excess.budget_iteration, excess.at_budget, excess.first_passed) == (100_000, 0.95, 10_000)
+    assert excess.training_ruled_out
+    text = excesses_part([excess])
+    assert "**V_rest R² at σ = 0.5: 0.9600 against 0.7900 (+0.1700).**" in text
+    assert "at 100,000 iterations, the last score before the study's 128,000, ours was at 0.9500" in text
+    assert "first passed the published value at iteration 10,000, so the excess is not a longer training" in text
+    assert "reached 0.14000–0.94000, some above the published value and some below" in text
+    assert "procedural mix reached 0.88000; it also lies above the published value" in text
+    # a short history that never passed it: training length stays open
+    short = TrainingRun("b", SIGMA, {"config": {"batch_size": 2}}, rows[:2])
+    (open_case,) = find_excesses([condition], metrics, published, labels, {condition.name: short}, {SIGMA: 128_000}, [])
+    assert open_case.at_budget == 0.80 and not open_case.training_ruled_out
+    assert "ours stopped at 10,000 iterations, fewer than the study's 128,000, at 0.8000" in excesses_part([open_case])
+    assert "No committed bundle exceeds" in excesses_part([])

@@ -338,6 +338,7 @@ def book_parts(
         out / "matched-budget.qmd": GENERATED_NOTE + budget.project_matched_budget_part(layout, conditions, published),
         out / "shortfalls.qmd": GENERATED_NOTE
         + shortfalls.project_shortfalls_part(layout, conditions, metrics, published),
+        out / "excesses.qmd": GENERATED_NOTE + shortfalls.project_excesses_part(layout, conditions, metrics, published),
     }
     for section in SECTIONS:
         files[out / f"findings-{section.name}.qmd"] = GENERATED_NOTE + findings.findings(

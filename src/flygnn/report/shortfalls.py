@@ -12,8 +12,15 @@ gap, each piece with its number:
   another σ's configuration.
 
 Which of them reached the published value decides the closing sentence: keep training with
-that, or the gap stays and the book says so. Python gathers the numbers, the template
-``templates/shortfalls.qmd.j2`` words them.
+that, or the gap stays and the book says so.
+
+The other side, ``chapters/_generated/excesses.qmd``: every value where a committed bundle
+*exceeds* the study by more than :data:`EXCESS_FLAG` (V_rest R² at σ > 0), with the tests of
+the explanations the book offers: training length (the bundle's score at the study's number
+of iterations, and where it first passed the published value), luck (the replicate runs'
+spread) and the stimulus (the runs on the procedural mix); the scorer is tested once for all
+in ``#sec-scorer-check``. Python gathers the numbers, the templates
+``templates/shortfalls.qmd.j2`` and ``templates/excesses.qmd.j2`` word them.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from flygnn.train.history import scored_rows, scores_at
 
 # how far back the bundle's own history is read for "more of the same training"
 PLATEAU_WINDOW = 30_000
+# an excess over the published value this large is flagged and its explanations tested
+# (ten times the key findings' "matches" tolerance)
+EXCESS_FLAG = 0.05
 
 
 @dataclass(frozen=True)
@@ -207,6 +217,122 @@ def find_shortfalls(
     return found
 
 
+@dataclass(frozen=True)
+class Excess:
+    """A value where ours exceeds the study by more than :data:`EXCESS_FLAG`, and the tests of its
+    explanations: ``budget_iteration`` / ``at_budget`` (ours at the study's number of iterations,
+    or at the end of our history when it stopped before that; None without a history),
+    ``first_passed`` (the first scored iteration at or above the published value), ``seeds`` /
+    ``mixed`` (the replicate runs' values on the natural movies / the procedural mix)."""
+
+    label: str
+    sigma: str
+    ours: float
+    published: float
+    study_iterations: int | None
+    budget_iteration: int | None
+    at_budget: float | None
+    first_passed: int | None
+    seeds: tuple[float, ...]
+    mixed: tuple[float, ...]
+    stopped_early: bool = False  # our history ends before the study's number of iterations
+
+    @property
+    def training_ruled_out(self) -> bool:
+        """Ours already exceeded the published value by the study's own number of iterations."""
+        return self.at_budget is not None and self.at_budget - self.published > EXCESS_FLAG
+
+    def values(self, which: str) -> str:
+        values = getattr(self, which)
+        return spread_text(spread(values)) if len(values) > 1 else score_text(values[0])
+
+    @property
+    def seeds_reading(self) -> str:
+        above = [v for v in self.seeds if v >= self.published]
+        if not self.seeds or len(self.seeds) < 2:
+            return ""
+        if len(above) == len(self.seeds):
+            return "all above the published value: the excess holds whatever the seed"
+        if not above:
+            return "all below the published value: these runs do not show the excess"
+        return "some above the published value and some below: one run can land on either side"
+
+    @property
+    def mixed_reading(self) -> str:
+        if not self.mixed:
+            return ""
+        best = max(self.mixed)
+        if best - self.published > EXCESS_FLAG:
+            where = f"the best of them, {score_text(best)}," if len(self.mixed) > 1 else "it"
+            return f"; {where} also lies above the published value, so the excess does not need our natural movies"
+        if best < self.published:
+            return ", below the published value: the excess does not show on this stimulus"
+        return ", near the published value"
+
+
+def find_excesses(
+    conditions: Sequence[Condition],
+    metrics: Mapping[str, Mapping[str, Any] | None],
+    published: Mapping[str, Mapping[float, float]],
+    labels: Mapping[str, str],
+    bundles: Mapping[str, TrainingRun | None],
+    study_iterations: Mapping[float, int],
+    replicate_rows: Sequence[Mapping[str, Any]],
+    recipe: str = REPLICATE_RECIPE,
+) -> list[Excess]:
+    """Every R² where a committed bundle exceeds the published value by more than :data:`EXCESS_FLAG`,
+    largest first. ``study_iterations``: σ → the study's number of iterations there."""
+    found = []
+    for condition in conditions:
+        reader = Reader(metrics.get(condition.name), condition)
+        at_sigma = [r for r in replicate_rows if math.isclose(float(r["sigma"]), condition.sigma, abs_tol=1e-9)]
+        bundle = bundles.get(condition.name)
+        iterations = next((n for s, n in study_iterations.items() if condition.matches(s)), None)
+        for metric, by_sigma in published.items():
+            target = next((v for s, v in by_sigma.items() if condition.matches(s)), None)
+            ours = reader.value(metric)
+            if target is None or ours is None or metric.endswith("slope") or ours - target <= EXCESS_FLAG:
+                continue
+            history = [
+                r
+                for r in scored_rows(bundle.history if bundle else [])
+                if math.isfinite(float(r.get(metric, math.nan)))
+            ]
+            at = scores_at(history, iterations) if iterations is not None else (history[-1] if history else None)
+            passed = next((int(r["iteration"]) for r in history if float(r[metric]) >= target), None)
+
+            def runs(stimulus: str, metric: str = metric, at_sigma: list = at_sigma) -> tuple[float, ...]:
+                return tuple(
+                    float(r[metric])
+                    for r in at_sigma
+                    if is_replicate_of(r, recipe, stimulus=stimulus) and math.isfinite(float(r[metric]))
+                )
+
+            found.append(
+                Excess(
+                    label=labels.get(metric, metric),
+                    sigma=f"σ = {condition.sigma:g}",
+                    ours=float(ours),
+                    published=float(target),
+                    study_iterations=iterations,
+                    budget_iteration=int(at["iteration"]) if at is not None else None,
+                    at_budget=float(at[metric]) if at is not None else None,
+                    first_passed=passed,
+                    seeds=runs("natural"),
+                    mixed=runs("mixed"),
+                    stopped_early=bool(history)
+                    and iterations is not None
+                    and int(history[-1]["iteration"]) < iterations,
+                )
+            )
+    return sorted(found, key=lambda e: e.ours - e.published, reverse=True)
+
+
+def excesses_part(excesses: Sequence[Excess], recipe: str = REPLICATE_RECIPE) -> str:
+    """``chapters/_generated/excesses.qmd``."""
+    return render("excesses.qmd.j2", excesses=excesses, flag=f"{EXCESS_FLAG:g}", recipe=recipe)
+
+
 def shortfalls_part(shortfalls: Sequence[Shortfall]) -> str:
     """``chapters/_generated/shortfalls.qmd``."""
     return render("shortfalls.qmd.j2", shortfalls=shortfalls, window=f"{PLATEAU_WINDOW:,}", score=score_text)
@@ -230,3 +356,17 @@ def project_shortfalls_part(layout, conditions, metrics, published) -> str:
     labels = {row.metric: escape_prose(row.label) for row in published.rows}
     rows = read_replicates(layout.project_root / REPLICATES_FOLDER)
     return shortfalls_part(find_shortfalls(conditions, metrics, values, labels, bundles, archived_runs, rows))
+
+
+def project_excesses_part(layout, conditions, metrics, published) -> str:
+    """:func:`excesses_part` for a project: its bundles' histories and replicate records."""
+    from flygnn.replicate_runs import REPLICATES_FOLDER, read_replicates
+    from flygnn.report.markdown import escape_prose
+    from flygnn.report.study import study_schedule
+
+    bundles = {c.name: TrainingRun.from_folder(layout.bundle_dir(c.name), c.name) for c in conditions}
+    study = {c.sigma: int(schedule["iterations"]) for c in conditions if (schedule := study_schedule(c.sigma))}
+    values = {row.metric: row.published for row in published.rows if row.published}
+    labels = {row.metric: escape_prose(row.label) for row in published.rows}
+    rows = read_replicates(layout.project_root / REPLICATES_FOLDER)
+    return excesses_part(find_excesses(conditions, metrics, values, labels, bundles, study, rows))
