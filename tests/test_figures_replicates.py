@@ -60,3 +60,14 @@ def test_ablation_joins_the_runs_with_the_same_seeds():
     fig = plot_stimulus_ablation(METRICS[:1], data, {})
     joins = [line for line in fig.axes[0].lines if line.get_linestyle() == "-" and len(line.get_xdata()) == 2]
     assert [list(line.get_ydata()) for line in joins] == [[0.96, 0.98]]
+
+
+def test_the_legend_takes_the_empty_panel_when_there_is_one():
+    five = [*METRICS, ("W_corrected_R2", "W R²"), ("W_corrected_slope", "slope"), ("clustering_accuracy", "c")]
+    data = {0.5: {name: points([0.9]) for name, _ in five}}
+    fig = plot_sigma_sweep(five, data, {})
+    assert not fig.legends, "no row below the panels"
+    spare = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(spare) == 1 and not spare[0].axison and spare[0] is fig.axes[5]
+    # a full grid keeps the legend below it
+    assert plot_sigma_sweep(METRICS, {0.5: {n: points([0.9]) for n, _ in METRICS}}, {}).legends

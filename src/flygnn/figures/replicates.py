@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -68,7 +69,7 @@ def plot_sigma_sweep(
     n = len(metrics)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
-    fig, axes = subplots(nrows, ncols, figsize=(3.0 * ncols, 2.5 * nrows), layout="constrained", squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(3.0 * ncols, 2.3 * nrows), layout="constrained", squeeze=False)
     for ax, (name, label) in zip(axes.flat, metrics, strict=False):
         for sigma in sigmas:
             if name in points[sigma]:
@@ -86,20 +87,27 @@ def plot_sigma_sweep(
             ax.axvline(x0 * ZERO_OFFSET**0.5, color="0.6", lw=0.8, ls=(0, (2, 2)))
         ax.set_title(typeset_symbols(label))
         ax.set_xlabel("σ")
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
     handles = [
         axes.flat[0].plot([], [], "o", ms=3.5, color=color, alpha=0.55)[0],
         axes.flat[0].errorbar([], [], yerr=[], fmt="_", color=color, capsize=3)[0],
         axes.flat[0].plot([], [], **PUBLISHED_STYLE)[0],
     ]
-    fig.legend(
-        handles,
-        ["one run", "range of the runs (tick: mean)", "published"],
-        loc="outside lower center",
-        ncol=3,
-    )
+    _legend(fig, list(axes.flat)[n:], handles, ["one run", "range of the runs (tick: mean)", "published"])
     return fig
+
+
+def _legend(fig: Figure, spare: Sequence[Any], handles: Sequence[Any], labels: Sequence[str]) -> None:
+    """The legend in the first panel the metrics leave empty (the grid's last row), else in a row
+    below the panels; the other spare panels are hidden. A legend in the empty slot costs the
+    printed page no height."""
+    for ax in spare:
+        ax.set_visible(False)
+    if spare:
+        spare[0].set_visible(True)
+        spare[0].axis("off")
+        spare[0].legend(handles, labels, loc="center", frameon=False)
+    else:
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(handles))
 
 
 def plot_stimulus_ablation(
@@ -123,7 +131,7 @@ def plot_stimulus_ablation(
     n = len(metrics)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
-    fig, axes = subplots(nrows, ncols, figsize=(3.0 * ncols, 2.5 * nrows), layout="constrained", squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(3.0 * ncols, 2.3 * nrows), layout="constrained", squeeze=False)
     width = 0.7 / max(len(stimuli), 1)
     for ax, (name, label) in zip(axes.flat, metrics, strict=False):
         for g, sigma in enumerate(sigmas):
@@ -145,10 +153,8 @@ def plot_stimulus_ablation(
         ax.set_xticks(range(len(sigmas)), [f"σ = {s:g}" for s in sigmas])
         ax.set_xlim(-0.6, len(sigmas) - 0.4)
         ax.set_title(typeset_symbols(label))
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
     handles = [axes.flat[0].plot([], [], "o", color=colors[s])[0] for s in stimuli]
     handles.append(axes.flat[0].plot([], [], "-", color="0.6", lw=0.7)[0])
     handles.append(axes.flat[0].plot([], [], **PUBLISHED_STYLE)[0])
-    fig.legend(handles, [*stimuli, "same seeds", "published"], loc="outside lower center", ncol=len(handles))
+    _legend(fig, list(axes.flat)[n:], handles, [*stimuli, "same seeds", "published"])
     return fig

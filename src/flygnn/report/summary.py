@@ -315,8 +315,10 @@ def additional_metrics_table(
         rows = [[Cell("(none recorded)", span=width)]]
     header = [["Metric", "Definition"] + [keep_together(escape_markdown(c.label)) for c in conditions]]
     values = [cell for r in metric_rows for cell in r[2:]]
-    longest_name = max((len(r[0]) for r in metric_rows), default=10)
-    widths = [longest_name, 32] + [_value_width(values or ["0"], *header[0][2:])] * len(conditions)
+    # the printed length of a name (its Markdown escapes do not print); the definitions, words
+    # that wrap, get the room the names leave
+    longest_name = max((len(r[0].replace("\\", "")) for r in metric_rows), default=10)
+    widths = [longest_name, 48] + [_value_width(values or ["0"], *header[0][2:])] * len(conditions)
     grid = GridTable(header, rows, ["left", "left"] + ["right"] * len(conditions), widths)
     caption = (
         "Metrics beyond the published summary table, by section, for each noise level σ "
