@@ -118,15 +118,20 @@ def matched_budget_part(
     return render("matched-budget.qmd.j2", groups=budget_groups(runs, study, published))
 
 
+def archived_runs(layout) -> list[TrainingRun]:
+    """The archived runs under ``data/records/`` (labelled "archived: <folder>"), readable ones only."""
+    records = layout.root / RECORDS_FOLDER
+    folders = sorted(p for p in records.iterdir() if p.is_dir()) if records.is_dir() else []
+    runs = [TrainingRun.from_folder(folder, f"archived: {folder.name}") for folder in folders]
+    return [run for run in runs if run is not None]
+
+
 def project_matched_budget_part(layout, conditions, published) -> str:
     """:func:`matched_budget_part` for a project: the conditions' bundles and the archived records."""
     from flygnn.report.study import study_schedule
 
     runs = [TrainingRun.from_folder(layout.bundle_dir(c.name), f"this report ({c.name})") for c in conditions]
-    records = layout.root / RECORDS_FOLDER
-    if records.is_dir():
-        for folder in sorted(p for p in records.iterdir() if p.is_dir()):
-            runs.append(TrainingRun.from_folder(folder, f"archived: {folder.name}"))
+    runs.extend(archived_runs(layout))
     study = {c.sigma: schedule for c in conditions if (schedule := study_schedule(c.sigma)) is not None}
     values = {row.metric: row.published for row in published.rows}
     return matched_budget_part([run for run in runs if run is not None], study, values)

@@ -70,6 +70,11 @@ class Shortfall:
         return [item.what for item in self.evidence if item.reaches]
 
 
+def _scored(history: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """The scored rows of a training history that hold a finite value of ``metric``."""
+    return [row for row in scored_rows(history) if math.isfinite(float(row.get(metric, math.nan)))]
+
+
 def _reaches(metric: str, value: float, published: float) -> bool:
     return verdict(metric, value, published) != SHORT
 
@@ -77,7 +82,7 @@ def _reaches(metric: str, value: float, published: float) -> bool:
 def plateau(metric: str, run: TrainingRun, published: float, window: int = PLATEAU_WINDOW) -> Evidence | None:
     """How the bundle's own score moved over its last ``window`` iterations (None without a
     scored history that long), and the iterations that pace would need to reach ``published``."""
-    rows = [row for row in scored_rows(run.history) if math.isfinite(float(row.get(metric, math.nan)))]
+    rows = _scored(run.history, metric)
     if not rows:
         return None
     end = rows[-1]
@@ -103,7 +108,7 @@ def archived(metric: str, runs: Sequence[TrainingRun], published: float) -> Evid
     """Where the archived runs at this σ (the study's schedule, another preset) ended."""
     ends = []
     for run in runs:
-        rows = [row for row in scored_rows(run.history) if math.isfinite(float(row.get(metric, math.nan)))]
+        rows = _scored(run.history, metric)
         if rows:
             ends.append((run, int(rows[-1]["iteration"]), float(rows[-1][metric])))
     if not ends:
@@ -293,11 +298,7 @@ def find_excesses(
             ours = reader.value(metric)
             if target is None or ours is None or metric.endswith("slope") or ours - target <= EXCESS_FLAG:
                 continue
-            history = [
-                r
-                for r in scored_rows(bundle.history if bundle else [])
-                if math.isfinite(float(r.get(metric, math.nan)))
-            ]
+            history = _scored(bundle.history if bundle else [], metric)
             at = scores_at(history, iterations) if iterations is not None else (history[-1] if history else None)
             passed = next((int(r["iteration"]) for r in history if float(r[metric]) >= target), None)
 
@@ -338,35 +339,31 @@ def shortfalls_part(shortfalls: Sequence[Shortfall]) -> str:
     return render("shortfalls.qmd.j2", shortfalls=shortfalls, window=f"{PLATEAU_WINDOW:,}", score=score_text)
 
 
-def project_shortfalls_part(layout, conditions, metrics, published) -> str:
-    """:func:`shortfalls_part` for a project: its bundles, archived records and replicate records."""
+def _project_inputs(layout, conditions, published):
+    """What both project parts read: the bundles' training records, the published values
+    (metric → σ → value), the metric labels and the replicate records."""
     from flygnn.replicate_runs import REPLICATES_FOLDER, read_replicates
-    from flygnn.report.budget import RECORDS_FOLDER
     from flygnn.report.markdown import escape_prose
 
     bundles = {c.name: TrainingRun.from_folder(layout.bundle_dir(c.name), c.name) for c in conditions}
-    records = layout.root / RECORDS_FOLDER
-    archived_runs = []
-    if records.is_dir():
-        for folder in sorted(p for p in records.iterdir() if p.is_dir()):
-            run = TrainingRun.from_folder(folder, f"archived: {folder.name}")
-            if run is not None:
-                archived_runs.append(run)
     values = {row.metric: row.published for row in published.rows if row.published}
     labels = {row.metric: escape_prose(row.label) for row in published.rows}
-    rows = read_replicates(layout.project_root / REPLICATES_FOLDER)
-    return shortfalls_part(find_shortfalls(conditions, metrics, values, labels, bundles, archived_runs, rows))
+    return bundles, values, labels, read_replicates(layout.project_root / REPLICATES_FOLDER)
+
+
+def project_shortfalls_part(layout, conditions, metrics, published) -> str:
+    """:func:`shortfalls_part` for a project: its bundles, archived records and replicate records."""
+    from flygnn.report.budget import archived_runs
+
+    bundles, values, labels, rows = _project_inputs(layout, conditions, published)
+    found = find_shortfalls(conditions, metrics, values, labels, bundles, archived_runs(layout), rows)
+    return shortfalls_part(found)
 
 
 def project_excesses_part(layout, conditions, metrics, published) -> str:
     """:func:`excesses_part` for a project: its bundles' histories and replicate records."""
-    from flygnn.replicate_runs import REPLICATES_FOLDER, read_replicates
-    from flygnn.report.markdown import escape_prose
     from flygnn.report.study import study_schedule
 
-    bundles = {c.name: TrainingRun.from_folder(layout.bundle_dir(c.name), c.name) for c in conditions}
+    bundles, values, labels, rows = _project_inputs(layout, conditions, published)
     study = {c.sigma: int(schedule["iterations"]) for c in conditions if (schedule := study_schedule(c.sigma))}
-    values = {row.metric: row.published for row in published.rows if row.published}
-    labels = {row.metric: escape_prose(row.label) for row in published.rows}
-    rows = read_replicates(layout.project_root / REPLICATES_FOLDER)
     return excesses_part(find_excesses(conditions, metrics, values, labels, bundles, study, rows))
