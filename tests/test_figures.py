@@ -393,9 +393,14 @@ def test_dynamics_figure(fitted, tmp_path):
     assert fig.axes[0].get_xlabel() == "Re λ (1/s)"
     rate = 1 / fitted["tau"].max()  # the limits: from the true τ alone
     assert fig.axes[0].get_xlim() == fig.axes[1].get_ylim() == pytest.approx((-2 * rate, 0.25 * rate))
-    text = fig.axes[1].get_legend().get_title().get_text()  # the numbers head the legend, placed off the curves
-    assert f"mean |Δ Re λ| / |Re λ| by rank = {metrics['jacobian_rightmost_error'].value:.3f}" in text
-    assert f"{int(dynamics.active_.sum()):,} neurons with μ > 0" in fig._suptitle.get_text()
+    title = fig._suptitle.get_text()  # the numbers are in the figure's title, not over the curves
+    assert f"mean |Δ Re λ| / |Re λ| by rank = {metrics['jacobian_rightmost_error'].value:.3f}" in title
+    assert f"{int(dynamics.active_.sum()):,} neurons with μ > 0" in title
+    fig.canvas.draw()
+    legend = fig.axes[1].get_legend().get_window_extent()
+    for line in fig.axes[1].get_lines()[:2]:  # true, learned
+        points = line.get_transform().transform(line.get_xydata())
+        assert legend.count_contains(points) == 0, f"the legend of (b) covers the {line.get_label()} curve"
     assert_units_on_every_axis(fig)
     saved(fig, tmp_path, "spectral-dynamics")
 
