@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.report.sweep import sweep_part, sweep_points
+from flygnn.report.sweep import sweep_findings, sweep_part, sweep_points
 
 
 def record(sigma: float, seed: int, value: float, recipe: str = "sweep", stimulus: str = "natural") -> dict:
@@ -28,3 +30,58 @@ def test_the_part_shows_the_figure_or_says_how_many_runs_the_plan_lists():
     assert "σ = 0.05's\npublished configuration" in text
     empty = sweep_part([record(0.05, 1, 0.9, recipe="fast")], "x.png", planned=16, configuration="0.05")
     assert "#fig-sigma-sweep" not in empty and "`data/replicates/plan.yaml` lists 16" in empty
+
+
+def _at(sigma: float, seed: int, recipe: str = "sweep", **values: float) -> dict:
+    """A record whose metrics are all 0.9 but ``values``; a ``fast`` one trained with its own σ's configuration."""
+    row = record(sigma, seed, 0.9, recipe=recipe)
+    if recipe == "fast":
+        row["configuration"] = sigma
+    return row | values
+
+
+def test_a_change_along_sigma_is_weighed_against_the_widest_range_of_the_seeds():
+    # one sweep run per σ: W R² rises by 0.3, τ R² dips by 0.02 at σ = 0.1; the fast recipe's
+    # seeds span 0.1 (W) and 0.05 (τ) at σ = 0.5 and less at σ = 0.05
+    rows = [
+        _at(0.01, 1, W_corrected_R2=0.6),
+        _at(0.1, 1, W_corrected_R2=0.8, tau_R2=0.88),
+        _at(1.0, 1, W_corrected_R2=0.9),
+    ]
+    rows += [_at(0.5, 1, "fast", W_corrected_R2=0.9, tau_R2=0.95), _at(0.5, 2, "fast", W_corrected_R2=1.0, tau_R2=1.0)]
+    rows += [_at(0.05, 1, "fast", W_corrected_R2=0.90), _at(0.05, 2, "fast", W_corrected_R2=0.95)]
+    findings = {f["label"]: f for f in sweep_findings(rows, {"W_corrected_R2": "W", "tau_R2": "τ"})}
+    w, tau = findings["W"], findings["τ"]
+    assert w["shape"] == "rises with σ" and w["points"] == [
+        "0.60000 (σ = 0.01)",
+        "0.80000 (σ = 0.1)",
+        "0.90000 (σ = 1)",
+    ]
+    assert w["change"] == "0.3" and w["beyond"] is True
+    assert (w["yardstick"].width, w["yardstick"].recipe, w["yardstick"].sigma, w["yardstick"].n) == (
+        pytest.approx(0.1), "fast", 0.5, 2,
+    )  # fmt: skip
+    assert tau["shape"] == "is lowest at σ = 0.1" and tau["beyond"] is False  # 0.02 within 0.05
+    assert findings["V_rest_R2"]["beyond"] is False  # unchanged along σ, and no seed range: 0 ≤ 0
+    assert findings["V_rest_R2"]["shape"] == "is the same at every σ"
+    text = sweep_part(rows, "x.png", planned=16, configuration="0.05", labels={"W_corrected_R2": "W"})
+    assert (
+        "- **W** rises with σ: 0.60000 (σ = 0.01), 0.80000 (σ = 0.1), 0.90000 (σ = 1); it changes by 0.3, more" in text
+    )
+    assert "not told apart from seed luck" in text and "one run per σ so far" in text
+
+
+def test_the_sweeps_own_seeds_set_the_range_once_a_sigma_has_two():
+    rows = [_at(0.01, 1, tau_R2=0.5), _at(0.01, 2, tau_R2=0.7), _at(1.0, 1, tau_R2=0.9)]
+    rows += [_at(0.5, 1, "fast", tau_R2=0.1), _at(0.5, 2, "fast", tau_R2=0.9)]  # wider, but another recipe
+    (tau,) = [f for f in sweep_findings(rows, {}) if f["label"] == "tau_R2"]
+    assert (tau["yardstick"].recipe, tau["yardstick"].width) == ("sweep", pytest.approx(0.2))
+    assert tau["points"][0] == "0.60000 (σ = 0.01)" and tau["beyond"] is True  # 0.9 − 0.6 = 0.3 > 0.2
+    assert "the widest range of the sweep's own seeds" in sweep_part(rows, "x.png", planned=16, configuration="0.05")
+
+
+def test_no_findings_with_one_sigma_or_without_any_seed_range():
+    assert sweep_findings([_at(0.01, 1), _at(0.01, 2)], {}) == []
+    (first, *_) = sweep_findings([_at(0.01, 1, W_corrected_R2=0.5), _at(1.0, 1)], {})
+    assert first["yardstick"] is None and first["beyond"] is None
+    assert "no run-to-run range is measured yet" in sweep_part([_at(0.01, 1), _at(1.0, 1)], "x.png", 16, "0.05")

@@ -317,4 +317,7 @@ def sigma_sweep(layout: ProjectLayout, published: PublishedTable, draw: bool = T
     runs = {sigma: {m: MetricPoints(v, spread(v)) for m, v in by_metric.items()} for sigma, by_metric in points.items()}
     path = _replicate_figure(layout, published, SWEEP_FIGURE, points, lambda m, v: plot_sigma_sweep(m, runs, v), draw)
     configuration = f"{load_recipe(SWEEP_RECIPE, 0.05).configuration:g}"
-    return sweep_part(rows, None if path is None else _relative(path, layout), planned, configuration)
+    from flygnn.report.markdown import escape_prose
+
+    labels = {row.metric: escape_prose(row.label) for row in published.rows}
+    return sweep_part(rows, None if path is None else _relative(path, layout), planned, configuration, labels)

@@ -3,15 +3,20 @@
 The sweep's runs (recipe ``sweep`` in ``src/flygnn/presets/recipes.yaml``) keep one
 configuration along σ, so that what changes between two points is the noise and nothing
 else; they are their own record (``data/replicates/*.csv``), never columns of the σ-grids.
-Python selects and groups the records; the template ``templates/sweep.qmd.j2`` words them.
+Python selects and groups the records and compares each metric's change along σ with the
+widest run-to-run range measured (:func:`sweep_findings`); the template
+``templates/sweep.qmd.j2`` words them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from flygnn.analysis.replicates import Spread, spread
 from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.report.replicates import REPLICATE_RECIPE, score_text, spreads_by_sigma
 from flygnn.report.template import render
 
 SWEEP_RECIPE = "sweep"
@@ -35,15 +40,94 @@ def sweep_points(rows: Sequence[Mapping[str, Any]], recipe: str = SWEEP_RECIPE) 
     }
 
 
+@dataclass(frozen=True)
+class Yardstick:
+    """The widest run-to-run range (max − min over seeds) of one metric: where it was measured
+    (``recipe`` at ``sigma``, from ``n`` runs)."""
+
+    width: float
+    recipe: str
+    sigma: float
+    n: int
+
+
+def widest_range(groups: Mapping[float, Spread], recipe: str) -> Yardstick | None:
+    """The widest range among the σ with two runs or more (None: no such σ)."""
+    ranged = [(s.high - s.low, sigma, s.n) for sigma, s in groups.items() if s.n >= 2]
+    if not ranged:
+        return None
+    width, sigma, n = max(ranged)
+    return Yardstick(width, recipe, sigma, n)
+
+
+def _shape(sigmas: Sequence[float], means: Sequence[float]) -> str:
+    """How the means go along σ: "rises with σ", "falls with σ", or where they peak or dip."""
+    steps = [b - a for a, b in zip(means, means[1:], strict=False)]
+    if all(step == 0 for step in steps):
+        return "is the same at every σ"
+    if all(step > 0 for step in steps):
+        return "rises with σ"
+    if all(step < 0 for step in steps):
+        return "falls with σ"
+    top, bottom = max(range(len(means)), key=means.__getitem__), min(range(len(means)), key=means.__getitem__)
+    if 0 < top < len(means) - 1:
+        return f"is highest at σ = {sigmas[top]:g}"
+    if 0 < bottom < len(means) - 1:
+        return f"is lowest at σ = {sigmas[bottom]:g}"
+    return "goes up and down along σ"
+
+
+def sweep_findings(
+    rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], recipe: str = SWEEP_RECIPE
+) -> list[dict[str, Any]]:
+    """Per metric, what the sweep's runs say along σ (empty with fewer than two σ).
+
+    Each entry: ``label``; ``shape`` (:func:`_shape` of the means); ``points`` ("0.80769 (σ = 0.01)",
+    the mean where a σ has several runs); ``change`` (the largest minus the smallest mean);
+    ``yardstick`` (:class:`Yardstick`: the widest range of the sweep's own seeds where a σ has
+    two runs, else of the replicate recipe's seeds at its σ, else None) and ``beyond`` (whether
+    the change exceeds it; None without one). A change beyond the widest range seen at any σ is
+    more than seed luck; within it, these runs cannot tell it from seed luck.
+    """
+    runs = sweep_runs(rows, recipe)
+    if len(runs) < 2:
+        return []
+    replicates = spreads_by_sigma(rows, REPLICATE_RECIPE)
+    findings = []
+    for metric in UPSTREAM_METRICS:
+        groups = {sigma: spread(float(run[metric]) for run in group) for sigma, group in runs.items()}
+        groups = {sigma: s for sigma, s in groups.items() if s.n}
+        if len(groups) < 2:
+            continue
+        sigmas, means = list(groups), [s.mean for s in groups.values()]
+        yardstick = widest_range(groups, recipe) or widest_range(
+            {sigma: by_metric[metric] for sigma, by_metric in replicates.items()}, REPLICATE_RECIPE
+        )
+        change = max(means) - min(means)
+        findings.append(
+            {
+                "label": labels.get(metric, metric),
+                "shape": _shape(sigmas, means),
+                "points": [f"{score_text(mean)} (σ = {sigma:g})" for sigma, mean in zip(sigmas, means, strict=True)],
+                "change": f"{change:.2g}",
+                "yardstick": yardstick,
+                "beyond": None if yardstick is None else change > yardstick.width,
+            }
+        )
+    return findings
+
+
 def sweep_part(
     rows: Sequence[Mapping[str, Any]],
     figure: str | None,
     planned: int,
     configuration: str,
+    labels: Mapping[str, str] | None = None,
     recipe: str = SWEEP_RECIPE,
 ) -> str:
     """``chapters/_generated/sweep.qmd``: the figure (``figure``: its path) and what it rests on, or
-    a sentence saying that no sweep run is recorded yet (``planned``: how many the plan lists)."""
+    a sentence saying that no sweep run is recorded yet (``planned``: how many the plan lists);
+    below the figure, :func:`sweep_findings` (``labels``: metric → its name in the book)."""
     runs = sweep_runs(rows, recipe)
     return render(
         "sweep.qmd.j2",
@@ -54,4 +138,11 @@ def sweep_part(
         planned=planned,
         configuration=configuration,
         recipe=recipe,
+        findings=sweep_findings(rows, labels or {}, recipe),
+        spread_source=(
+            "one run per σ so far: the widest range of the `fast` recipe's training seeds at one σ stands in "
+            "for the spread along the sweep"
+            if all(len(group) == 1 for group in runs.values())
+            else "the spread: the widest range of the sweep's own seeds at one σ"
+        ),
     )
