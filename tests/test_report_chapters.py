@@ -100,6 +100,9 @@ def test_a_wide_grid_is_stacked_in_the_pdf_only_as_wide_as_fits_a_page(tmp_path)
     (layout.result_dir("sigma-0") / "figures" / "weights.png").write_bytes(b"not a png")
     assert chapters.png_size(layout.result_dir("sigma-0") / "figures" / "weights.png") is None
     assert 'pdf-stacked-width="0.29"' in chapters.sigma_grid(family, THREE, layout)  # measured on the others
+    # a grid that must share its page with more text: 5.4 / 3 − 0.3 = 1.5 in high
+    lower = dataclasses.replace(family, pdf_height_in=5.4)
+    assert 'pdf-stacked-width="0.22"' in chapters.sigma_grid(lower, THREE, layout)
 
 
 def test_the_printed_width_of_a_panel_stacked_or_side_by_side(tmp_path):

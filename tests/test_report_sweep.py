@@ -53,9 +53,9 @@ def test_a_change_along_sigma_is_weighed_against_the_widest_range_of_the_seeds()
     findings = {f["label"]: f for f in sweep_findings(rows, {"W_corrected_R2": "W", "tau_R2": "τ"})}
     w, tau = findings["W"], findings["τ"]
     assert w["shape"] == "rises with σ" and w["points"] == [
-        "0.60000 (σ = 0.01)",
-        "0.80000 (σ = 0.1)",
-        "0.90000 (σ = 1)",
+        "0.60000 at σ = 0.01",
+        "0.80000 at σ = 0.1",
+        "0.90000 at σ = 1",
     ]
     assert w["change"] == "0.3" and w["beyond"] is True
     assert (w["yardstick"].width, w["yardstick"].recipe, w["yardstick"].sigma, w["yardstick"].n) == (
@@ -66,9 +66,10 @@ def test_a_change_along_sigma_is_weighed_against_the_widest_range_of_the_seeds()
     assert findings["V_rest_R2"]["shape"] == "is the same at every σ"
     text = sweep_part(rows, "x.png", planned=16, configuration="0.05", labels={"W_corrected_R2": "W"})
     assert (
-        "- **W** rises with σ: 0.60000 (σ = 0.01), 0.80000 (σ = 0.1), 0.90000 (σ = 1); it changes by 0.3, more" in text
+        "- **W** rises with σ, 0.60000 at σ = 0.01, 0.80000 at σ = 0.1, 0.90000 at σ = 1: a change of 0.3, beyond"
+        in text
     )
-    assert "not told apart from seed luck" in text and "one run per σ so far" in text
+    assert "within the widest seed range (0.05: 2 `fast` runs at σ = 0.5)" in text and "one run per σ so far" in text
 
 
 def test_the_sweeps_own_seeds_set_the_range_once_a_sigma_has_two():
@@ -76,7 +77,7 @@ def test_the_sweeps_own_seeds_set_the_range_once_a_sigma_has_two():
     rows += [_at(0.5, 1, "fast", tau_R2=0.1), _at(0.5, 2, "fast", tau_R2=0.9)]  # wider, but another recipe
     (tau,) = [f for f in sweep_findings(rows, {}) if f["label"] == "tau_R2"]
     assert (tau["yardstick"].recipe, tau["yardstick"].width) == ("sweep", pytest.approx(0.2))
-    assert tau["points"][0] == "0.60000 (σ = 0.01)" and tau["beyond"] is True  # 0.9 − 0.6 = 0.3 > 0.2
+    assert tau["points"][0] == "0.60000 at σ = 0.01" and tau["beyond"] is True  # 0.9 − 0.6 = 0.3 > 0.2
     assert "the widest range of the sweep's own seeds" in sweep_part(rows, "x.png", planned=16, configuration="0.05")
 
 
@@ -84,4 +85,12 @@ def test_no_findings_with_one_sigma_or_without_any_seed_range():
     assert sweep_findings([_at(0.01, 1), _at(0.01, 2)], {}) == []
     (first, *_) = sweep_findings([_at(0.01, 1, W_corrected_R2=0.5), _at(1.0, 1)], {})
     assert first["yardstick"] is None and first["beyond"] is None
-    assert "no run-to-run range is measured yet" in sweep_part([_at(0.01, 1), _at(1.0, 1)], "x.png", 16, "0.05")
+    assert "with no seed range measured yet" in sweep_part([_at(0.01, 1), _at(1.0, 1)], "x.png", 16, "0.05")
+
+
+def test_a_long_sweep_is_told_by_its_ends_and_its_extremes():
+    values = {0.0: 0.5, 0.01: 0.6, 0.02: 0.95, 0.05: 0.9, 0.1: 0.7, 0.2: 0.4, 0.5: 0.8, 1.0: 0.85}
+    rows = [_at(sigma, 1, tau_R2=value) for sigma, value in values.items()]
+    (tau,) = [f for f in sweep_findings(rows, {}) if f["label"] == "tau_R2"]
+    assert tau["shape"] == "is highest at σ = 0.02" and tau["change"] == "0.55"
+    assert tau["points"] == ["0.50000 at σ = 0", "0.95000 at σ = 0.02", "0.40000 at σ = 0.2", "0.85000 at σ = 1"]

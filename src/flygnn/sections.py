@@ -32,6 +32,11 @@ class FigureFamily:
     # wide: in the PDF its σ-grid stacks the panels, one noise level per row, as wide as lets
     # them all fit one page (flygnn.report.chapters.sigma_grid); the HTML keeps the row
     stack_in_pdf: bool = False
+    # the height (inches) a stacked σ-grid takes in the PDF with its sub-captions, where it must
+    # share its page with more text than the default leaves room for (None: the default,
+    # flygnn.report.chapters.PDF_FIGURE_HEIGHT_IN); its text must still print legibly, so a
+    # lower grid needs its figure drawn lower (tests/test_notebooks.py checks the printed size)
+    pdf_height_in: float | None = None
     # the quantity has the same unit in every condition's figure: its axes are shared across σ
     # (limits from the truth or fixed ranges, flygnn.figures.limits) and the notebook writes them
     # to figures/<name>.limits.json; False where each condition's axes are its own (learned embeddings, UMAP)
@@ -192,6 +197,7 @@ SPECTRAL_DYNAMICS = FigureFamily(
     "from the true τ alone (−2/τ_max to a quarter of 1/τ_max past the stability boundary 0), "
     "the same at every noise level, so small gaps look small; values beyond are drawn at the edge and counted.",
     stack_in_pdf=True,
+    pdf_height_in=5.9,  # on the appendix's page, below its two paragraphs
 )
 
 ROLLOUT = FigureFamily(

@@ -298,7 +298,8 @@ def dynamics_figure(dynamics, metrics: dict, true_tau: np.ndarray) -> Figure:
     ``metrics``: :func:`flygnn.analysis.dynamics_metrics` of it; ``true_tau``: (N,) the true τ (s),
     which sets the limits (:func:`dynamics_limits`)."""
     true, learned = dynamics.eigenvalues_true_, dynamics.eigenvalues_learned_
-    fig, axes = subplots(1, 2, figsize=(6.6, 2.55))
+    # low enough that its text prints legibly in the appendix's shorter σ-grid (sections.SPECTRAL_DYNAMICS)
+    fig, axes = subplots(1, 2, figsize=(6.6, 2.2))
     re_limits, im_limits = dynamics_limits(true_tau)
 
     ax = axes[0]

@@ -103,7 +103,8 @@ def _pdf_stacked_width(family: FigureFamily, panels: Sequence[Path]) -> float | 
     if not family.stack_in_pdf or not sizes:
         return None
     # the PDF prints the type legend once (#fig-type-colours), not under the grid
-    per_panel = PDF_FIGURE_HEIGHT_IN / len(panels) - PDF_SUBCAPTION_IN
+    height = family.pdf_height_in if family.pdf_height_in is not None else PDF_FIGURE_HEIGHT_IN
+    per_panel = height / len(panels) - PDF_SUBCAPTION_IN
     aspect = min(width / tall for width, tall in sizes)
     return max(0.1, min(1.0, per_panel * aspect / PDF_TEXT_WIDTH_IN))
 

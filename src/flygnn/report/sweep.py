@@ -77,13 +77,24 @@ def _shape(sigmas: Sequence[float], means: Sequence[float]) -> str:
     return "goes up and down along σ"
 
 
+def _telling(means: Sequence[float]) -> list[int]:
+    """The indices of the means a sentence needs: the first, the last, and the highest and lowest
+    between them, in σ order."""
+    last = len(means) - 1
+    inner = range(1, last)
+    picks = {0, last}
+    if inner:
+        picks |= {max(inner, key=means.__getitem__), min(inner, key=means.__getitem__)}
+    return sorted(picks)
+
+
 def sweep_findings(
     rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], recipe: str = SWEEP_RECIPE
 ) -> list[dict[str, Any]]:
     """Per metric, what the sweep's runs say along σ (empty with fewer than two σ).
 
-    Each entry: ``label``; ``shape`` (:func:`_shape` of the means); ``points`` ("0.80769 (σ = 0.01)",
-    the mean where a σ has several runs); ``change`` (the largest minus the smallest mean);
+    Each entry: ``label``; ``shape`` (:func:`_shape` of the means); ``points`` ("0.80769 at σ = 0.01": the first
+    and the last σ and the extremes between them; the mean where a σ has several runs); ``change`` (the largest minus the smallest mean);
     ``yardstick`` (:class:`Yardstick`: the widest range of the sweep's own seeds where a σ has
     two runs, else of the replicate recipe's seeds at its σ, else None) and ``beyond`` (whether
     the change exceeds it; None without one). A change beyond the widest range seen at any σ is
@@ -108,7 +119,7 @@ def sweep_findings(
             {
                 "label": labels.get(metric, metric),
                 "shape": _shape(sigmas, means),
-                "points": [f"{score_text(mean)} (σ = {sigma:g})" for sigma, mean in zip(sigmas, means, strict=True)],
+                "points": [f"{score_text(means[i])} at σ = {sigmas[i]:g}" for i in _telling(means)],
                 "change": f"{change:.2g}",
                 "yardstick": yardstick,
                 "beyond": None if yardstick is None else change > yardstick.width,
@@ -140,9 +151,8 @@ def sweep_part(
         recipe=recipe,
         findings=sweep_findings(rows, labels or {}, recipe),
         spread_source=(
-            "one run per σ so far: the widest range of the `fast` recipe's training seeds at one σ stands in "
-            "for the spread along the sweep"
+            "one run per σ so far, so the widest range of the `fast` recipe's training seeds at one σ stands in"
             if all(len(group) == 1 for group in runs.values())
-            else "the spread: the widest range of the sweep's own seeds at one σ"
+            else "against the widest range of the sweep's own seeds at one σ"
         ),
     )
