@@ -189,13 +189,11 @@ SPECTRAL_ALIGNMENT = FigureFamily(
 SPECTRAL_DYNAMICS = FigureFamily(
     "spectral-dynamics",
     "Spectrum of the linearised dynamics",
-    "The 100 rightmost eigenvalues (1/s) of the Jacobian J = diag(1/τ)(−I + W·D) of the "
-    "dynamics at the mean training voltage μ (D = diag(ReLU′(μ))), true (τ, W) and learned "
-    "(τ̂, W*), on the neurons with μ > 0 (every other neuron adds exactly −1/τ). These "
-    "slowest modes are set mostly by the longest time constants: a flat run in (b) is a "
-    "group of neurons with one τ whose eigenvalue the coupling leaves at −1/τ. The axes come "
-    "from the true τ alone (−2/τ_max to a quarter of 1/τ_max past the stability boundary 0), "
-    "the same at every noise level, so small gaps look small; values beyond are drawn at the edge and counted.",
+    "The 100 rightmost eigenvalues (1/s) of the Jacobian J = diag(1/τ)(−I + W·D) at the mean "
+    "training voltage μ, true (τ, W) and learned (τ̂, W*), on the neurons with μ > 0. A flat run in "
+    "(b) is a group of neurons with one τ whose eigenvalue the coupling leaves at −1/τ. The axes "
+    "come from the true τ alone (−2/τ_max to a quarter of 1/τ_max right of the stability boundary 0), "
+    "the same at every noise level; values beyond are drawn at the edge and counted.",
     stack_in_pdf=True,
     pdf_height_in=5.9,  # on the appendix's page, below its two paragraphs
 )

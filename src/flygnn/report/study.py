@@ -251,7 +251,7 @@ def downloads(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
     items = [
         f"- The summary table (@tbl-summary) as CSV, one row per metric and noise level: [summary.csv]({href(summary)})"
     ]
-    files = [f"- {escape_markdown(layout.relative(summary))}"]
+    files = [f"{escape_markdown(layout.relative(summary))} (the summary table)"]
     for condition in conditions:
         folder = layout.result(condition.name)
         links = [f"[{folder.metrics.name}]({href(folder.metrics)})"]
@@ -260,9 +260,10 @@ def downloads(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
             links.append(f"[{folder.per_type.name}]({href(folder.per_type)}) (@tbl-per-type-recovery)")
             names.append(escape_markdown(layout.relative(folder.per_type)))
         items.append(f"- {keep_together(escape_markdown(condition.label))}: " + ", ".join(links))
-        files.append(f"- {keep_together(escape_markdown(condition.label))}: " + ", ".join(names))
+        files.append(f"for {keep_together(escape_markdown(condition.label))}: " + " and ".join(names))
+    # in print, one paragraph: a list of paths that link nowhere is not worth a third of a page
     return (
         '::: {.content-visible when-format="html"}\n' + "\n".join(items) + "\n:::\n\n"
         '::: {.content-visible unless-format="html"}\n'
-        "The HTML version of this report links these files; in the project they are:\n\n" + "\n".join(files) + "\n:::\n"
+        "The HTML version of this report links these files; in the project they are " + "; ".join(files) + ".\n:::\n"
     )

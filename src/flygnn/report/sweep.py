@@ -16,7 +16,7 @@ from typing import Any
 
 from flygnn.analysis.replicates import Spread, spread
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.report.replicates import REPLICATE_RECIPE, score_text, spreads_by_sigma
+from flygnn.report.replicates import REPLICATE_RECIPE, spreads_by_sigma
 from flygnn.report.template import render
 
 SWEEP_RECIPE = "sweep"
@@ -60,20 +60,24 @@ def widest_range(groups: Mapping[float, Spread], recipe: str) -> Yardstick | Non
     return Yardstick(width, recipe, sigma, n)
 
 
-def _shape(sigmas: Sequence[float], means: Sequence[float]) -> str:
-    """How the means go along σ: "rises with σ", "falls with σ", or where they peak or dip."""
+def _shape(sigmas: Sequence[float], means: Sequence[float], tolerance: float = 0.0) -> str:
+    """How the means go along σ, steps no larger than ``tolerance`` (the seed range) counted as
+    flat: "rises with σ", "rises to σ = 0.2, then levels", "falls …", "peaks at σ = 0.2",
+    "dips at …", or "varies along σ" (no step beyond the tolerance)."""
     steps = [b - a for a, b in zip(means, means[1:], strict=False)]
-    if all(step == 0 for step in steps):
-        return "is the same at every σ"
-    if all(step > 0 for step in steps):
-        return "rises with σ"
-    if all(step < 0 for step in steps):
-        return "falls with σ"
-    top, bottom = max(range(len(means)), key=means.__getitem__), min(range(len(means)), key=means.__getitem__)
-    if 0 < top < len(means) - 1:
-        return f"is highest at σ = {sigmas[top]:g}"
-    if 0 < bottom < len(means) - 1:
-        return f"is lowest at σ = {sigmas[bottom]:g}"
+    moves = [(i, step) for i, step in enumerate(steps) if abs(step) > tolerance]
+    if not moves:
+        return "varies along σ"
+    if all(step > 0 for _, step in moves) or all(step < 0 for _, step in moves):
+        verb = "rises" if moves[0][1] > 0 else "falls"
+        last = moves[-1][0] + 1  # the σ the last move reaches
+        return f"{verb} with σ" if last == len(steps) else f"{verb} to σ = {sigmas[last]:g}, then levels"
+    inner = range(1, len(means) - 1)
+    top, bottom = max(inner, key=means.__getitem__), min(inner, key=means.__getitem__)
+    if means[top] > max(means[0], means[-1]):
+        return f"peaks at σ = {sigmas[top]:g}"
+    if means[bottom] < min(means[0], means[-1]):
+        return f"dips at σ = {sigmas[bottom]:g}"
     return "goes up and down along σ"
 
 
@@ -93,8 +97,10 @@ def sweep_findings(
 ) -> list[dict[str, Any]]:
     """Per metric, what the sweep's runs say along σ (empty with fewer than two σ).
 
-    Each entry: ``label``; ``shape`` (:func:`_shape` of the means); ``points`` ("0.80769 at σ = 0.01": the first
-    and the last σ and the extremes between them; the mean where a σ has several runs); ``change`` (the largest minus the smallest mean);
+    Each entry: ``label``; ``shape`` (:func:`_shape` of the means, steps within the
+    yardstick flat); ``scores`` and ``at`` (the means to three decimals, "0.808, 0.987", and their σ, "0.01, 0.2":
+    the first and the last σ and the extremes between them); ``change`` (the largest minus the
+    smallest mean);
     ``yardstick`` (:class:`Yardstick`: the widest range of the sweep's own seeds where a σ has
     two runs, else of the replicate recipe's seeds at its σ, else None) and ``beyond`` (whether
     the change exceeds it; None without one). A change beyond the widest range seen at any σ is
@@ -115,11 +121,13 @@ def sweep_findings(
             {sigma: by_metric[metric] for sigma, by_metric in replicates.items()}, REPLICATE_RECIPE
         )
         change = max(means) - min(means)
+        shown = _telling(means)
         findings.append(
             {
                 "label": labels.get(metric, metric),
-                "shape": _shape(sigmas, means),
-                "points": [f"{score_text(means[i])} at σ = {sigmas[i]:g}" for i in _telling(means)],
+                "shape": _shape(sigmas, means, yardstick.width if yardstick else 0.0),
+                "scores": ", ".join(f"{means[i]:.3f}" for i in shown),
+                "at": ", ".join(f"{sigmas[i]:g}" for i in shown),
                 "change": f"{change:.2g}",
                 "yardstick": yardstick,
                 "beyond": None if yardstick is None else change > yardstick.width,
@@ -151,8 +159,8 @@ def sweep_part(
         recipe=recipe,
         findings=sweep_findings(rows, labels or {}, recipe),
         spread_source=(
-            "one run per σ so far, so the widest range of the `fast` recipe's training seeds at one σ stands in"
+            "one run per σ so far, so the seed range is the widest of the `fast` recipe's at one σ"
             if all(len(group) == 1 for group in runs.values())
-            else "against the widest range of the sweep's own seeds at one σ"
+            else "the seed range: the widest of the sweep's own seeds at one σ"
         ),
     )
