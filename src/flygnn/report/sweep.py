@@ -97,14 +97,14 @@ def sweep_findings(
 ) -> list[dict[str, Any]]:
     """Per metric, what the sweep's runs say along σ (empty with fewer than two σ).
 
-    Each entry: ``label``; ``shape`` (:func:`_shape` of the means, steps within the
-    yardstick flat); ``scores`` and ``at`` (the means to three decimals, "0.808, 0.987", and their σ, "0.01, 0.2":
-    the first and the last σ and the extremes between them); ``change`` (the largest minus the
-    smallest mean);
-    ``yardstick`` (:class:`Yardstick`: the widest range of the sweep's own seeds where a σ has
-    two runs, else of the replicate recipe's seeds at its σ, else None) and ``beyond`` (whether
-    the change exceeds it; None without one). A change beyond the widest range seen at any σ is
-    more than seed luck; within it, these runs cannot tell it from seed luck.
+    Each entry: ``label``; ``shape`` (:func:`_shape` of the means, steps within the yardstick
+    counted as flat); ``scores`` and ``at`` (the means to three decimals, "0.808, 0.987", and
+    their σ, "0.01, 0.2": the first and the last σ and the extremes between them); ``change``
+    (the largest minus the smallest mean); ``yardstick`` (:class:`Yardstick`: the widest range of
+    the sweep's own seeds where a σ has two runs, else of the replicate recipe's seeds at its σ,
+    else None) and ``beyond`` (whether the change exceeds it; None without one). A change beyond
+    the widest range seen at any σ is more than seed luck; within it, these runs cannot tell it
+    from seed luck.
     """
     runs = sweep_runs(rows, recipe)
     if len(runs) < 2:
