@@ -282,7 +282,6 @@ def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bo
     from flygnn.analysis.replicates import spread
     from flygnn.figures.replicates import MetricPoints, plot_stimulus_ablation
     from flygnn.replicate_runs import PER_TYPE_FOLDER, REPLICATES_FOLDER, read_per_type_records, read_replicates
-    from flygnn.report.markdown import escape_prose
     from flygnn.report.stimulus import STIMULUS_FIGURE, stimulus_part, stimulus_points
 
     rows = read_replicates(layout.project_root / REPLICATES_FOLDER)
@@ -298,7 +297,7 @@ def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bo
     path = _replicate_figure(
         layout, published, STIMULUS_FIGURE, points, lambda m, v: plot_stimulus_ablation(m, runs, v), draw
     )
-    escaped = {row.metric: escape_prose(row.label) for row in published.rows}
+    escaped = published.labels
     return stimulus_part(rows, escaped, None if path is None else _relative(path, layout), per_type=per_type)
 
 
@@ -317,7 +316,4 @@ def sigma_sweep(layout: ProjectLayout, published: PublishedTable, draw: bool = T
     runs = {sigma: {m: MetricPoints(v, spread(v)) for m, v in by_metric.items()} for sigma, by_metric in points.items()}
     path = _replicate_figure(layout, published, SWEEP_FIGURE, points, lambda m, v: plot_sigma_sweep(m, runs, v), draw)
     configuration = f"{load_recipe(SWEEP_RECIPE, 0.05).configuration:g}"
-    from flygnn.report.markdown import escape_prose
-
-    labels = {row.metric: escape_prose(row.label) for row in published.rows}
-    return sweep_part(rows, None if path is None else _relative(path, layout), planned, configuration, labels)
+    return sweep_part(rows, None if path is None else _relative(path, layout), planned, configuration, published.labels)

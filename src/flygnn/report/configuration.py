@@ -103,7 +103,6 @@ def configuration_part(
 def project_configuration_part(layout, published) -> str:
     """:func:`configuration_part` for a project: its records and plan (``data/replicates``)."""
     from flygnn.replicate_runs import REPLICATES_FOLDER, load_plan, read_replicates
-    from flygnn.report.markdown import escape_prose
 
     folder = layout.project_root / REPLICATES_FOLDER
     plan = folder / "plan.yaml"
@@ -118,5 +117,5 @@ def project_configuration_part(layout, published) -> str:
         if plan.is_file()
         else 0
     )
-    labels = {row.metric: escape_prose(row.label) for row in published.rows}
+    labels = published.labels
     return configuration_part(read_replicates(folder), labels, planned)

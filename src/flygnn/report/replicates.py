@@ -16,7 +16,6 @@ from typing import Any
 from flygnn.analysis.replicates import Spread, is_replicate_of, summarize
 from flygnn.metric_format import format_value
 from flygnn.metric_names import UPSTREAM_METRICS, W_CORRECTED_R2
-from flygnn.report.markdown import escape_prose
 from flygnn.report.summary import value_at
 from flygnn.report.template import render
 
@@ -209,7 +208,7 @@ def project_replicates_part(layout, published) -> str:
 
     rows = read_replicates(layout.root / REPLICATES_FOLDER)
     values = {row.metric: row.published for row in published.rows}
-    labels = {row.metric: escape_prose(row.label) for row in published.rows}
+    labels = published.labels
     description = _recipe_description(load_recipe, rows)
     return replicates_part(rows, values, labels, REPLICATE_RECIPE, description)
 

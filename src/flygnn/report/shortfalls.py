@@ -343,11 +343,10 @@ def _project_inputs(layout, conditions, published):
     """What both project parts read: the bundles' training records, the published values
     (metric → σ → value), the metric labels and the replicate records."""
     from flygnn.replicate_runs import REPLICATES_FOLDER, read_replicates
-    from flygnn.report.markdown import escape_prose
 
     bundles = {c.name: TrainingRun.from_folder(layout.bundle_dir(c.name), c.name) for c in conditions}
     values = {row.metric: row.published for row in published.rows if row.published}
-    labels = {row.metric: escape_prose(row.label) for row in published.rows}
+    labels = published.labels
     return bundles, values, labels, read_replicates(layout.project_root / REPLICATES_FOLDER)
 
 

@@ -69,6 +69,11 @@ class PublishedTable:
     def metrics(self) -> list[str]:
         return [row.metric for row in self.rows]
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """metric → its row's text, escaped for the book's prose."""
+        return {row.metric: escape_prose(row.label) for row in self.rows}
+
 
 class PublishedRowEntry(Strict):
     """One row of data/published.yaml."""
