@@ -5,8 +5,8 @@ files (``_quarto.yml``, ``index.qmd``, ``chapters/``, ``data/published.yaml``,
 ``Snakefile``), a conditions file, fake bundles and one stand-in notebook per
 analysis section. A stand-in notebook takes the real parameters, writes a 1×1 PNG
 per figure family and a metrics fragment whose values come from the bundle
-(``test_quality``), and raises when the bundle asks it to (``test_fail_section``),
-so tests can drive every path of the runner in seconds without a trained model.
+(``test_quality``), and raises (``test_fail_section``) or ends its kernel
+(``test_die_section``) when the bundle asks it to, so tests can drive every path of the runner in seconds without a trained model.
 ``analysed_copy`` is such a project already analysed; ``write_fake_history`` and
 ``write_fake_per_type`` add a bundle's training history and a condition's per-type table.
 """
@@ -58,6 +58,11 @@ out = pathlib.Path(output_dir)
 meta = json.loads((pathlib.Path(bundle) / {META_FILE!r}).read_text())
 if meta.get("test_fail_section") == {section.name!r}:
     raise RuntimeError("stand-in failure in {section.name}")
+if meta.get("test_die_section") == {section.name!r}:
+    # a kernel that dies (a crash in a C library, the out-of-memory killer) after saying why
+    import os
+    os.write(2, b"stand-in kernel dies in {section.name}\\n")
+    os._exit(1)
 if meta.get("test_hold_section") == {section.name!r}:
     # a long notebook: say which process runs it, then wait while the test holds it
     import os, time

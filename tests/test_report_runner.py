@@ -26,6 +26,7 @@ from flygnn.stages.analysis_inputs import (
     validate_metrics_fragment,
 )
 from flygnn.stages.analyze import AnalysisRunner
+from flygnn.stages.report import report_run
 
 QUIET: dict = {}
 
@@ -213,6 +214,19 @@ def test_failing_notebook_stops_its_condition_and_keeps_previous_results(tmp_pat
     executed = nbformat.read(failed / "embeddings.ipynb", as_version=4)
     assert any(o.get("ename") == "RuntimeError" for c in executed.cells for o in c.get("outputs", []))
     assert not list(layout.results.glob(".*.tmp")), "the staging folder was removed"
+
+
+def test_a_dead_kernel_is_reported_with_its_last_words_and_nothing_on_the_terminal(tmp_path, capfd):
+    layout = analysed_copy(tmp_path)
+    set_bundle_field(layout, "sigma-0", test_die_section="embeddings")
+    with report_run(layout) as log:
+        [run] = AnalysisRunner(layout, **QUIET).run([Condition("sigma-0", 0.0, "σ = 0")])
+    assert run.status == "failed"
+    assert "analysis/embeddings.ipynb failed while executing: DeadKernelError" in run.message
+    assert "the kernel printed" in run.message and "stand-in kernel dies in embeddings" in run.message
+    assert "stand-in kernel dies" in log.read_text(), "the run's log keeps all the kernel printed"
+    assert "stand-in kernel dies" not in capfd.readouterr().err
+    assert not list(layout.results.rglob("*.kernel.log")), "the kernel's log is not left among the results"
 
 
 def test_notebook_that_saves_no_figure_fails_its_condition(tmp_path):

@@ -77,8 +77,23 @@ METRICS_FORMAT = "flygnn-metrics/1"
 # notebook, the interrupt jupyter_client sends before shutting it down) is noise here:
 # errors in a cell reach the executed notebook, a dead kernel the failure message
 KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
+# how much of a dead kernel's own output a failure message quotes
+KERNEL_TAIL_LINES = 5
 
 logger = logging.getLogger(__name__)
+
+
+def _kernel_output(log: Path, notebook: str) -> str:
+    """What the kernel printed outside the notebook's cells: logged (to the run's log file,
+    not the terminal), the file removed so that it is not published with the notebooks."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace").strip()
+        log.unlink()
+    except FileNotFoundError:
+        return ""
+    if text:
+        logger.info("the kernel of %s printed, outside its cells:\n%s", notebook, text)
+    return text
 
 
 def _now() -> str:
@@ -350,11 +365,13 @@ class AnalysisRunner:
             "notebook": final.relative_to(staging.path).as_posix(),
             "started": started,
         }
+        kernel_log = staging.notebooks / f".{section.name}.kernel.log"
         try:
             execute_notebook(
                 template,
                 running,
                 staging.path,
+                kernel_log=kernel_log,
                 parameters=parameters,
                 kernel_name=kernel,
                 language="python",
@@ -368,14 +385,21 @@ class AnalysisRunner:
             record.update(status="failed", seconds=round(seconds, 3), **details)
             event("failed", seconds)
             where = (
-                f"cell {details['cell_index']} (In [{details['execution_count']}])"
+                f"in cell {details['cell_index']} (In [{details['execution_count']}])"
                 if details["cell_index"] is not None
                 else "while executing"
             )
-            message = f"notebook {shown} failed in {where}: {details['error']}"
+            message = f"notebook {shown} failed {where}: {details['error']}"
             if details["source_head"]:
                 message += "\n  the cell begins:\n    " + details["source_head"].replace("\n", "\n    ")
+            printed = _kernel_output(kernel_log, shown)
+            if printed and details["cell_index"] is None:  # a dead kernel may have said why
+                tail = printed.splitlines()[-KERNEL_TAIL_LINES:]
+                message += "\n  the kernel printed (last lines; all of it in the run's log):\n    " + "\n    ".join(
+                    tail
+                )
             raise NotebookFailed(section.name, message, record) from exc
+        _kernel_output(kernel_log, shown)
         published = self.layout.result(condition.name).notebook(section.name)
         record_portable_paths(running, template, published, self.layout.root)
         os.replace(running, final)

@@ -8,6 +8,10 @@ worker thread, where nbclient leaves the signals alone, and the main thread wait
 KeyboardInterrupt (Ctrl-C, or SIGTERM through ``flygnn.cli``) it stops every process this
 one started, lets the worker end, and re-raises, so the staging folder is discarded and
 the locks released on the way out.
+
+The kernel's own output, what it prints outside the notebook's cells (a library's C-level
+warning, the traceback ipykernel 7 sometimes logs as it shuts down), goes to a log file
+beside the notebook instead of the user's terminal; the caller decides what to keep of it.
 """
 
 from __future__ import annotations
@@ -49,11 +53,28 @@ def stop_child_processes(grace_s: float = STOP_GRACE_S, kill: bool = False) -> l
     return [child.pid for child in children]
 
 
-def execute_notebook(template: Path, output: Path, cwd: Path, **papermill_options: Any) -> None:
-    """``papermill.execute_notebook(template, output, cwd=cwd, ...)``, interruptible (see above)."""
+def kernel_logging_to(log: Path) -> type:
+    """A jupyter_client kernel manager whose kernels write their stdout and stderr to ``log``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            with open(log, "ab") as handle:  # the kernel process holds its own copy of the descriptor
+                await super().start_kernel(**{"stdout": handle, "stderr": handle, **kw})
+
+    return KernelManager
+
+
+def execute_notebook(
+    template: Path, output: Path, cwd: Path, kernel_log: Path | None = None, **papermill_options: Any
+) -> None:
+    """``papermill.execute_notebook(template, output, cwd=cwd, ...)``, interruptible (see above);
+    with ``kernel_log``, the kernel's own output is appended to that file."""
     import papermill
 
     failure: list[BaseException] = []
+    if kernel_log is not None:
+        papermill_options["kernel_manager_class"] = kernel_logging_to(kernel_log)
 
     def work() -> None:
         try:
