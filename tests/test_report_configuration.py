@@ -5,7 +5,7 @@ from __future__ import annotations
 from replicate_records import record
 
 from flygnn.metric_names import UPSTREAM_METRICS
-from flygnn.report.configuration import configuration_part, configuration_table
+from flygnn.report.configuration import configuration_part, configuration_reading, configuration_table
 
 LABELS = {m: m.replace("_", " ") for m in UPSTREAM_METRICS}
 
@@ -27,12 +27,25 @@ def test_the_noise_and_the_configuration_are_each_compared_with_only_one_thing_c
     assert w["runs"] == ["0.90100–0.90200 (n = 2)", "0.95100–0.95200 (n = 2)", "0.95100–0.95200 (n = 2)"]
     # W: the noise lifts it, the configuration does not; τ: the other way round
     assert (w["noise"], w["configuration"]) == ("higher", "overlap")
-    assert w["explanation"] == "the noise moves it (higher at σ = 0.05), the configuration does not"
+    assert (w["noise_moves"], w["configuration_moves"]) == ("raises W corrected R2 by 0.05", None)
     assert (tau["noise"], tau["configuration"]) == ("overlap", "higher")
-    assert tau["explanation"] == "the configuration moves it (higher with σ = 0.05's), the noise does not"
+    assert (tau["noise_moves"], tau["configuration_moves"]) == (None, "raises tau R2 by 0.2")
     # every run scores V_rest R2 0.9: nothing moves it
-    assert (
-        rows["V rest R2"]["explanation"] == "neither the noise nor the configuration moves it beyond run-to-run spread"
+    assert rows["V rest R2"]["noise_moves"] is rows["V rest R2"]["configuration_moves"] is None
+    assert configuration_reading(list(rows.values())) == {
+        "noise": "raises W corrected R2 by 0.05, and no other metric beyond run-to-run spread",
+        "configuration": "raises tau R2 by 0.2, and no other metric beyond run-to-run spread",
+    }
+
+
+def test_the_reading_names_every_effect_or_says_there_is_none():
+    lower = runs(0.05, 0.05, 0.80, 0.50)  # σ = 0.05's own configuration lowers both W and τ
+    rows = configuration_table(runs(0.0, 0.0, 0.90, 0.70) + runs(0.05, 0.0, 0.90, 0.70) + lower, LABELS)
+    reading = configuration_reading(rows)
+    assert reading is not None
+    assert reading["noise"] == "moves no metric beyond run-to-run spread"
+    assert reading["configuration"] == (
+        "lowers W corrected R2 by 0.1 and lowers tau R2 by 0.2, and no other metric beyond run-to-run spread"
     )
 
 
@@ -41,7 +54,8 @@ def test_one_run_in_a_group_gives_no_verdict():
         runs(0.0, 0.0, 0.9, 0.7) + runs(0.05, 0.0, 0.95, 0.7)[:1] + runs(0.05, 0.05, 1, 1), LABELS
     )
     assert {row["noise"] for row in rows} == {"n/a"}
-    assert {row["explanation"] for row in rows} == {"too few runs to tell"}
+    assert {row["noise_moves"] for row in rows} == {None}, "no claim from one run"
+    assert configuration_reading(rows) is None
     assert rows[0]["runs"][1] == "0.95100 (n = 1)"
 
 
@@ -57,4 +71,9 @@ def test_the_part_has_its_table_or_says_the_runs_are_not_recorded_yet():
         "| W corrected R2 | 0.90100–0.90200 (n = 2) | 0.95100–0.95200 (n = 2) | 0.95100–0.95200 (n = 2) | higher | overlap |"
         in text
     )
-    assert "- **W corrected R2**: the noise moves it (higher at σ = 0.05), the configuration does not." in text
+    assert (
+        "raises W corrected R2 by 0.05 and raises tau R2 by 0.01, and no other metric beyond run-to-run spread;" in text
+    )
+    one = configuration_part(records + runs(0.05, 0.0, 0.95, 0.71)[:1], LABELS, planned=2)
+    assert "{#tbl-configuration-ablation}" in one and "| n/a | n/a |" in one
+    assert "A group with fewer than two runs tells no difference from run-to-run spread yet" in one

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flygnn.analysis.replicates import spread
+from flygnn.analysis.replicates import Spread, spread
 from flygnn.metric_names import UPSTREAM_METRICS
 from flygnn.report.replicates import REPLICATE_RECIPE, runs_text, separation
 from flygnn.report.template import render
@@ -38,18 +38,20 @@ def _runs(
     ]
 
 
-def _explanation(noise: str, configuration: str) -> str:
-    """What the two comparisons of one metric say together."""
-    if "n/a" in (noise, configuration):
-        return "too few runs to tell"
-    noise_moves, configuration_moves = noise in ("higher", "lower"), configuration in ("higher", "lower")
-    if noise_moves and configuration_moves:
-        return f"both move it: the noise {noise}, the configuration {configuration}"
-    if noise_moves:
-        return f"the noise moves it ({noise} at σ = {NOISY:g}), the configuration does not"
-    if configuration_moves:
-        return f"the configuration moves it ({configuration} with σ = {NOISY:g}'s), the noise does not"
-    return "neither the noise nor the configuration moves it beyond run-to-run spread"
+def _moves(label: str, verdict: str, before: Spread, after: Spread) -> str | None:
+    """ "raises <label> by <size>" when the groups' ranges are apart, else None (no claim inside the spread)."""
+    if verdict not in ("higher", "lower"):
+        return None
+    verb = "raises" if verdict == "higher" else "lowers"
+    return f"{verb} {label} by {abs(after.mean - before.mean):.2g}"
+
+
+def _clause(moves: Sequence[str], total: int) -> str:
+    """What one change does to the metrics, all of them named with a size, or that it moves none."""
+    if not moves:
+        return "moves no metric beyond run-to-run spread"
+    listed = moves[0] if len(moves) == 1 else ", ".join(moves[:-1]) + " and " + moves[-1]
+    return listed if len(moves) == total else f"{listed}, and no other metric beyond run-to-run spread"
 
 
 def configuration_table(
@@ -58,8 +60,8 @@ def configuration_table(
     """The rows of ``#tbl-configuration-ablation``, one per metric: the runs of σ = 0 and of σ = 0.05
     with σ = 0's configuration and of σ = 0.05 with its own (range and number), what adding the noise
     does at σ = 0's configuration and what σ = 0.05's configuration does at σ = 0.05 ("higher" /
-    "lower" / "overlap" / "n/a", as :func:`flygnn.report.replicates.separation`), and the two read
-    together."""
+    "lower" / "overlap" / "n/a", as :func:`flygnn.report.replicates.separation`), and each change's
+    effect with its size (the difference of the groups' means) where the ranges are apart, else None."""
     groups = (
         _runs(rows, NOISELESS, NOISELESS, recipe),
         _runs(rows, NOISY, NOISELESS, recipe),
@@ -75,10 +77,22 @@ def configuration_table(
                 "runs": [runs_text(noiseless), runs_text(borrowed), runs_text(own)],
                 "noise": noise,
                 "configuration": configuration,
-                "explanation": _explanation(noise, configuration),
+                "noise_moves": _moves(labels[metric], noise, noiseless, borrowed),
+                "configuration_moves": _moves(labels[metric], configuration, borrowed, own),
             }
         )
     return table
+
+
+def configuration_reading(table: Sequence[Mapping[str, Any]]) -> dict[str, str] | None:
+    """The table read in two clauses, what adding the noise does and what σ = 0.05's configuration
+    does, every effect with its size; None while a group has fewer than two runs."""
+    if any("n/a" in (row["noise"], row["configuration"]) for row in table):
+        return None
+    return {
+        change: _clause([row[f"{change}_moves"] for row in table if row[f"{change}_moves"]], len(table))
+        for change in ("noise", "configuration")
+    }
 
 
 def configuration_part(
@@ -87,12 +101,14 @@ def configuration_part(
     planned: int,
     recipe: str = REPLICATE_RECIPE,
 ) -> str:
-    """``chapters/_generated/configuration.qmd``: the table and one sentence per metric, or, while no
-    run of σ = 0.05 with σ = 0's configuration is recorded, a sentence saying so (``planned``: how
-    many the plan lists)."""
+    """``chapters/_generated/configuration.qmd``: the table and what it says (or that a group has too
+    few runs to say anything yet), or, while no run of σ = 0.05 with σ = 0's configuration is
+    recorded, a sentence saying so (``planned``: how many the plan lists)."""
+    table = configuration_table(rows, labels, recipe) if _runs(rows, NOISY, NOISELESS, recipe) else []
     return render(
         "configuration.qmd.j2",
-        rows=configuration_table(rows, labels, recipe) if _runs(rows, NOISY, NOISELESS, recipe) else [],
+        rows=table,
+        reading=configuration_reading(table) if table else None,
         planned=planned,
         recipe=recipe,
         noiseless=f"{NOISELESS:g}",
