@@ -254,6 +254,18 @@ def overprinted(words: list[Word]) -> list[tuple[Word, Word]]:
     return pairs
 
 
+def test_the_page_count_is_read_from_the_root_of_the_page_tree(tmp_path):
+    pdf = tmp_path / "book.pdf"
+    pdf.write_bytes(
+        b"%PDF-1.7\n1 0 obj\n<< /Type /Pages /Count 5 /Kids [2 0 R 3 0 R] >>\nendobj\n"
+        b"2 0 obj\n<< /Type /Pages /Parent 1 0 R /Count 2 /Kids [] >>\nendobj\n"
+        b"3 0 obj\n<</Type/Pages/Parent 1 0 R/Count 3/Kids[]>>\nendobj\n4 0 obj\n<< /Type /Outlines /Count 9 >>\n"
+    )
+    assert quarto.pdf_page_count(pdf) == 5
+    pdf.write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /ObjStm /N 3 >>\nstream\nx\nendstream\n")
+    assert quarto.pdf_page_count(pdf) is None, "a page tree hidden in an object stream is not guessed"
+
+
 def test_the_layout_check_finds_overprinted_words():
     row = [Word(1, 10, 10, 60, 20, "W_raw_R2"), Word(1, 70, 10, 90, 20, "0.51")]
     assert overprinted(row) == []
@@ -329,6 +341,7 @@ def test_quarto_renders_the_html_book_and_the_pdf(rendered_book):
     layout, conditions, book, _ = rendered_book
     assert (book / "index.html").is_file()
     assert (book / "flygnn-report.pdf").read_bytes()[:5] == b"%PDF-"
+    assert quarto.pdf_page_count(book / "flygnn-report.pdf") == len(pdf_words(book / "flygnn-report.pdf"))
     config = book_check.load_quarto_config(layout)
     assert quarto.verify_render(book, layout, config, conditions) == []
     assert not list(book.rglob("stale.ipynb")), "the resource globs match the project's results/, not the old _book/"

@@ -93,6 +93,17 @@ class _PageScan(HTMLParser):
             self.unresolved = True
 
 
+# the root of a PDF's page tree, as Typst writes it (uncompressed): its /Count is the page count
+PAGE_TREE = re.compile(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)")
+
+
+def pdf_page_count(pdf: Path) -> int | None:
+    """The number of pages of ``pdf``, from its page tree (the largest /Count of a /Pages node);
+    None where the tree is not readable as plain text (an object stream)."""
+    counts = [int(n) for n in PAGE_TREE.findall(pdf.read_bytes())]
+    return max(counts) if counts else None
+
+
 def output_file_stem(config: dict[str, Any]) -> str:
     return str(config["book"].get("output-file") or "index")
 
@@ -198,14 +209,17 @@ def render_book(
             + f"\n{kept}; the render is in {layout.relative(staging)}/ for inspection."
         )
     _swap_into_place(staging, target)
+    pdf = target / f"{output_file_stem(config)}.pdf"
+    pages = pdf_page_count(pdf) if pdf.is_file() else None
     write_json(
         layout.render_record,
         {
             "rendered": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "quarto": ".".join(map(str, version)),
             "output": layout.relative(target),
+            "pdf_pages": pages,
         },
     )
-    pdf = target / f"{output_file_stem(config)}.pdf"
-    log(f"book: {layout.relative(target)}/index.html" + (f" and {layout.relative(pdf)}" if pdf.is_file() else ""))
+    shown = f" and {layout.relative(pdf)}" + (f" ({pages} pages)" if pages else "") if pdf.is_file() else ""
+    log(f"book: {layout.relative(target)}/index.html{shown}")
     return target
