@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flygnn.notebook.cache import cached_arrays
+from flygnn.notebook.cache import cache_key, cached_arrays, computing_code
 
 
 def test_cached_arrays_compute_once_and_reuse(tmp_path):
@@ -55,3 +55,30 @@ def test_failed_computation_leaves_no_cache(tmp_path):
     except RuntimeError:
         pass
     assert not list(tmp_path.glob("*.npz"))
+
+
+def test_the_code_that_computes_a_quantity_is_part_of_its_key(tmp_path):
+    """An edit of flygnn.analysis (or of what it imports) or of the notebook context makes every
+    cached quantity stale; an edit of the figures, which only draw them, does not."""
+    import shutil
+    from pathlib import Path
+
+    import flygnn
+
+    package = tmp_path / "flygnn"
+    shutil.copytree(Path(flygnn.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert computing_code(package) == computing_code(), "the copy computes what the installed package does"
+    before = computing_code(package)
+    for edited, stale in [
+        ("figures/style.py", False),
+        ("analysis/gauge.py", True),
+        ("model.py", True),  # imported by flygnn.analysis
+        ("notebook/context.py", True),
+    ]:
+        path = package / edited
+        original = path.read_text()
+        path.write_text(original + "\n# edited\n")
+        assert (computing_code(package) != before) is stale, edited
+        path.write_text(original)
+    assert computing_code(package) == before
+    assert cache_key("bundle") != cache_key("other bundle")

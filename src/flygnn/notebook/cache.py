@@ -1,15 +1,18 @@
 """The per-condition cache the section notebooks share: ``<output_dir>/cache/<name>-<key>.npz``.
 
 Quantities that several sections use or that take long are computed once per
-condition, keyed by the fingerprints of their inputs, written atomically and guarded
-by a file lock, so notebooks running in parallel never compute the same thing twice.
-Only plain arrays are stored: a cache file is never unpickled.
+condition, keyed by the fingerprints of their inputs and by the digest of the code that
+computes them (:func:`computing_code`), written atomically and guarded by a file lock, so
+notebooks running in parallel never compute the same thing twice and an edit of that code
+never serves a quantity the old code computed. Only plain arrays are stored: a cache file
+is never unpickled.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -19,9 +22,15 @@ from typing import Any
 import numpy as np
 
 from flygnn.atomic import read_cached_arrays, write_cached_arrays
+from flygnn.code_digest import source_digest
 
-# Bump when a cached quantity's definition changes, so old caches are not reused.
-CACHE_VERSION = 2  # 2: upstream-rule gauge attributes, 1000-point fits, upstream clustering
+# The cache files' layout. A change of what a quantity is needs no bump: the code that
+# computes it is part of every key (computing_code).
+CACHE_VERSION = 2
+# what computes the cached quantities: flygnn.analysis, with every flygnn module it imports,
+# and the notebook context, whose methods call it and choose what is stored
+COMPUTING_MODULES = ("flygnn.analysis",)
+COMPUTING_FILES = ("notebook/context.py",)
 
 
 @contextlib.contextmanager
@@ -67,9 +76,24 @@ def unreadable_cache_files(directory: str | Path, names: list[str]) -> set[str]:
     }
 
 
+def computing_code(root: Path | None = None) -> str:
+    """The digest of the code that computes the cached quantities (:data:`COMPUTING_MODULES`
+    and :data:`COMPUTING_FILES`) under the flygnn package folder ``root`` (the installed one)."""
+    if root is None:
+        return _installed_computing_code()
+    return source_digest(COMPUTING_MODULES, [root / name for name in COMPUTING_FILES], root=root)
+
+
+@functools.cache
+def _installed_computing_code() -> str:  # once per kernel: the code does not change under it
+    return computing_code(Path(__file__).resolve().parents[1])
+
+
 def cache_key(*parts: Any) -> str:
-    """16 hex digits naming a cached quantity's inputs (fingerprints, options) and :data:`CACHE_VERSION`."""
-    return hashlib.sha256(json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """16 hex digits naming a cached quantity's inputs (fingerprints, options), the code that
+    computes it (:func:`computing_code`) and :data:`CACHE_VERSION`."""
+    key = [CACHE_VERSION, computing_code(), *parts]
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def restore(cls, arrays: dict[str, np.ndarray], scalars: dict[str, Any] | None = None):
