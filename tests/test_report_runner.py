@@ -223,8 +223,10 @@ def test_a_dead_kernel_is_reported_with_its_last_words_and_nothing_on_the_termin
         [run] = AnalysisRunner(layout, **QUIET).run([Condition("sigma-0", 0.0, "σ = 0")])
     assert run.status == "failed"
     assert "analysis/embeddings.ipynb failed while executing: DeadKernelError" in run.message
-    assert "the kernel printed" in run.message and "stand-in kernel dies in embeddings" in run.message
+    assert "the kernel's last words:\n    stand-in kernel dies in embeddings" in run.message
     assert "stand-in kernel dies" in log.read_text(), "the run's log keeps all the kernel printed"
+    record = json.loads((layout.result_dir("sigma-0") / "failed" / "manifest.json").read_text())
+    assert "stand-in kernel dies in embeddings" in record["notebooks"][-1]["kernel_output"]
     assert "stand-in kernel dies" not in capfd.readouterr().err
     assert not list(layout.results.rglob("*.kernel.log")), "the kernel's log is not left among the results"
 

@@ -84,8 +84,8 @@ logger = logging.getLogger(__name__)
 
 
 def _kernel_output(log: Path, notebook: str) -> str:
-    """What the kernel printed outside the notebook's cells: logged (to the run's log file,
-    not the terminal), the file removed so that it is not published with the notebooks."""
+    """What the kernel printed outside the notebook's cells: logged (to the log file of a
+    `flygnn report`, never the terminal), the file removed so that it is not published."""
     try:
         text = log.read_text(encoding="utf-8", errors="replace").strip()
         log.unlink()
@@ -393,11 +393,11 @@ class AnalysisRunner:
             if details["source_head"]:
                 message += "\n  the cell begins:\n    " + details["source_head"].replace("\n", "\n    ")
             printed = _kernel_output(kernel_log, shown)
+            if printed:  # kept with the failure record (results/<condition>/failed/manifest.json)
+                record["kernel_output"] = printed
             if printed and details["cell_index"] is None:  # a dead kernel may have said why
                 tail = printed.splitlines()[-KERNEL_TAIL_LINES:]
-                message += "\n  the kernel printed (last lines; all of it in the run's log):\n    " + "\n    ".join(
-                    tail
-                )
+                message += "\n  the kernel's last words:\n    " + "\n    ".join(tail)
             raise NotebookFailed(section.name, message, record) from exc
         _kernel_output(kernel_log, shown)
         published = self.layout.result(condition.name).notebook(section.name)
