@@ -92,6 +92,20 @@ def test_unchanged_figures_are_not_redrawn(project):
     assert figure.stat().st_mtime_ns != stamp
 
 
+def test_conditions_missing_the_same_metrics_for_the_same_reason_share_one_line(project):
+    layout, conditions = project
+    for name in ("sigma-0", "sigma-0p5"):
+        path = layout.result_dir(name) / "metrics.json"
+        document = json.loads(path.read_text())
+        document["metrics"]["tau_R2"].update(value=None)
+        path.write_text(json.dumps(document))
+    chapters.build_chapters(layout, conditions, **QUIET)
+    lines = [line for line in generated(layout, "summary-table.qmd").splitlines() if line.startswith("- Not available")]
+    assert lines == [
+        "- Not available for σ\u00a0=\u00a00 and σ\u00a0=\u00a00.5 (undefined: metrics.json holds no finite value): τ R²."
+    ]
+
+
 def test_nan_and_missing_metrics_read_not_available_with_the_reason(project):
     layout, conditions = project
     for name, edit in (

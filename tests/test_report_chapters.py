@@ -332,7 +332,7 @@ def test_placeholders_let_a_fresh_clone_load(tmp_path):
     assert [p for p in check.problems if "does not exist" not in p] == [], "ids and references are consistent"
     table = (layout.generated / "summary-table.qmd").read_text()
     assert ["W corrected R²", "n/a", "0.9263", "n/a", "0.9898"] in grid_cells(table)
-    assert "Not available for σ\u00a0=\u00a00 (not analysed yet)" in table
+    assert "Not available for σ\u00a0=\u00a00 and σ\u00a0=\u00a00.5 (not analysed yet)" in table, "one line for both"
     findings = (layout.generated / "key-findings.qmd").read_text()
     assert "No condition has been analysed yet" in findings and "{#tbl-key-findings}" in findings
     assert "| W corrected R² | n/a vs 0.9263 — not analysed yet | n/a vs 0.9898 — not analysed yet |" in findings

@@ -21,6 +21,8 @@ from flygnn.figures.style import subplots, typeset_symbols
 PUBLISHED_STYLE = {"marker": "*", "color": "black", "markersize": 9, "linestyle": "none", "zorder": 5}
 # where σ = 0 sits on the logarithmic σ axis: this factor below the smallest positive σ
 ZERO_OFFSET = 10**0.8
+# one metric's panel (inches); three to a row, a row printed at the text width takes ~1.7 in
+PANEL_SIZE = (3.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ def plot_sigma_sweep(
     n = len(metrics)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
-    fig, axes = subplots(nrows, ncols, figsize=(3.0 * ncols, 2.3 * nrows), layout="constrained", squeeze=False)
+    fig, axes = subplots(
+        nrows, ncols, figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout="constrained", squeeze=False
+    )
     for ax, (name, label) in zip(axes.flat, metrics, strict=False):
         for sigma in sigmas:
             if name in points[sigma]:
@@ -131,7 +135,9 @@ def plot_stimulus_ablation(
     n = len(metrics)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
-    fig, axes = subplots(nrows, ncols, figsize=(3.0 * ncols, 2.3 * nrows), layout="constrained", squeeze=False)
+    fig, axes = subplots(
+        nrows, ncols, figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout="constrained", squeeze=False
+    )
     width = 0.7 / max(len(stimuli), 1)
     for ax, (name, label) in zip(axes.flat, metrics, strict=False):
         for g, sigma in enumerate(sigmas):

@@ -38,19 +38,26 @@ def _runs(
     ]
 
 
-def _moves(label: str, verdict: str, before: Spread, after: Spread) -> str | None:
-    """ "raises <label> by <size>" when the groups' ranges are apart, else None (no claim inside the spread)."""
+def _moves(label: str, verdict: str, before: Spread, after: Spread) -> tuple[str, str] | None:
+    """("raises" or "lowers", "<label> by <size>") when the groups' ranges are apart, else None
+    (no claim inside the spread)."""
     if verdict not in ("higher", "lower"):
         return None
-    verb = "raises" if verdict == "higher" else "lowers"
-    return f"{verb} {label} by {abs(after.mean - before.mean):.2g}"
+    if len(label) > 1 and label[0].isupper() and label[1].islower():  # "Clustering accuracy", not "W corrected R²"
+        label = label[0].lower() + label[1:]
+    return ("raises" if verdict == "higher" else "lowers"), f"{label} by {abs(after.mean - before.mean):.2g}"
 
 
-def _clause(moves: Sequence[str], total: int) -> str:
-    """What one change does to the metrics, all of them named with a size, or that it moves none."""
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _clause(moves: Sequence[tuple[str, str]], total: int) -> str:
+    """What one change does to the metrics, each named with its size, or that it moves none."""
     if not moves:
         return "moves no metric beyond run-to-run spread"
-    listed = moves[0] if len(moves) == 1 else ", ".join(moves[:-1]) + " and " + moves[-1]
+    verbs = dict.fromkeys(verb for verb, _ in moves)  # in the metrics' order
+    listed = _listed([f"{verb} {_listed([what for v, what in moves if v == verb])}" for verb in verbs])
     return listed if len(moves) == total else f"{listed}, and no other metric beyond run-to-run spread"
 
 

@@ -255,7 +255,7 @@ def notebook_index(conditions: Sequence[Condition], layout: ProjectLayout) -> st
         "Each page shows a notebook as papermill left it (never re-executed): the parameters it injected, "
         "every cell and its stored output; the .ipynb is the file itself.\n\n" + table + "\n:::\n\n"
         '::: {.content-visible unless-format="html"}\n'
-        "The executed notebooks, one per analysis section and noise level, are pages of the HTML version of "
-        "this report, which shows each with the parameters papermill injected and its stored outputs; in the "
-        f"project they are {folder}/\\<condition\\>/notebooks/\\<section\\>.ipynb.\n:::\n"
+        "The executed notebooks (one per section and noise level, with the parameters papermill injected "
+        "and their stored outputs) are pages of the HTML version; in the project they are "
+        f"{folder}/\\<condition\\>/notebooks/\\<section\\>.ipynb.\n:::\n"
     )

@@ -251,19 +251,26 @@ def downloads(layout: ProjectLayout, conditions: Sequence[Condition]) -> str:
     items = [
         f"- The summary table (@tbl-summary) as CSV, one row per metric and noise level: [summary.csv]({href(summary)})"
     ]
-    files = [f"{escape_markdown(layout.relative(summary))} (the summary table)"]
+    held: dict[str, tuple[str, ...]] = {}  # condition label → the files its folder holds
     for condition in conditions:
         folder = layout.result(condition.name)
         links = [f"[{folder.metrics.name}]({href(folder.metrics)})"]
-        names = [escape_markdown(layout.relative(folder.metrics))]
+        names = [folder.metrics.name]
         if folder.per_type.is_file():
             links.append(f"[{folder.per_type.name}]({href(folder.per_type)}) (@tbl-per-type-recovery)")
-            names.append(escape_markdown(layout.relative(folder.per_type)))
-        items.append(f"- {keep_together(escape_markdown(condition.label))}: " + ", ".join(links))
-        files.append(f"for {keep_together(escape_markdown(condition.label))}: " + " and ".join(names))
-    # in print, one paragraph: a list of paths that link nowhere is not worth a third of a page
+            names.append(folder.per_type.name)
+        label = keep_together(escape_markdown(condition.label))
+        items.append(f"- {label}: " + ", ".join(links))
+        held[f"{label}: {escape_markdown(layout.relative(folder.path))}/"] = tuple(names)
+    # in print, one short paragraph: a list of paths that link nowhere is not worth a third of a page
+    if len(set(held.values())) == 1:
+        files = " and ".join(next(iter(held.values())))
+        each = f"each noise level's {escape_markdown(files)} ({'; '.join(held)})"
+    else:
+        each = "; ".join(f"{where} ({escape_markdown(' and '.join(names))})" for where, names in held.items())
     return (
         '::: {.content-visible when-format="html"}\n' + "\n".join(items) + "\n:::\n\n"
         '::: {.content-visible unless-format="html"}\n'
-        "The HTML version of this report links these files; in the project they are " + "; ".join(files) + ".\n:::\n"
+        f"The HTML version of this report links these files: the summary table as CSV "
+        f"({escape_markdown(layout.relative(summary))}) and {each}.\n:::\n"
     )

@@ -205,15 +205,20 @@ LISTED_NAMES = 6  # more "n/a" cells of one column and reason are counted, not a
 
 
 def _reasons(missing: dict[tuple[str, str], list[str]]) -> str:
-    """The "n/a" cells of a table, one line per condition and reason."""
+    """The "n/a" cells of a table, one line per reason and set of metrics (the conditions that
+    share both on one line)."""
     if not missing:
         return ""
-    lines = []
+    grouped: dict[tuple[str, str], list[str]] = {}
     for (label, reason), names in missing.items():
         shown = ", ".join(names[:LISTED_NAMES])
         if len(names) > LISTED_NAMES:
             shown += f" and {len(names) - LISTED_NAMES} more"
-        lines.append(f"- Not available for {keep_together(label)} ({escape_message(reason)}): {shown}.")
+        grouped.setdefault((reason, shown), []).append(keep_together(label))
+    lines = []
+    for (reason, shown), labels in grouped.items():
+        where = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+        lines.append(f"- Not available for {where} ({escape_message(reason)}): {shown}.")
     return "\n" + "\n".join(lines) + "\n"
 
 
