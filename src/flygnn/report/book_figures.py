@@ -297,8 +297,7 @@ def stimulus_ablation(layout: ProjectLayout, published: PublishedTable, draw: bo
     path = _replicate_figure(
         layout, published, STIMULUS_FIGURE, points, lambda m, v: plot_stimulus_ablation(m, runs, v), draw
     )
-    escaped = published.labels
-    return stimulus_part(rows, escaped, None if path is None else _relative(path, layout), per_type=per_type)
+    return stimulus_part(rows, published.labels, None if path is None else _relative(path, layout), per_type=per_type)
 
 
 def sigma_sweep(layout: ProjectLayout, published: PublishedTable, draw: bool = True) -> str:

@@ -52,7 +52,7 @@ from flygnn.errors import FlygnnError
 from flygnn.metric_names import TAU_R2, UPSTREAM_METRICS
 from flygnn.project import ProjectLayout
 from flygnn.report.book_check import INCLUDE, chapter_files, check_book, load_quarto_config
-from flygnn.report.markdown import GENERATED_NOTE, escape_markdown, escape_prose, posix_relpath
+from flygnn.report.markdown import GENERATED_NOTE, escape_markdown, escape_prose, listed, posix_relpath
 from flygnn.report.notebook_pages import page_href
 from flygnn.report.provenance import (
     ConditionResults,
@@ -212,10 +212,9 @@ def section_more(section: Section, conditions: Sequence[Condition], layout: Proj
 
 def conditions_sentence(conditions: Sequence[Condition]) -> str:
     labels = [escape_markdown(c.label) for c in conditions]
-    listed = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
     count = "one noise level" if len(labels) == 1 else f"{len(labels)} noise levels"
     return (
-        f"{GENERATED_NOTE}This report covers {count} (intrinsic noise σ of the simulator): {listed}; "
+        f"{GENERATED_NOTE}This report covers {count} (intrinsic noise σ of the simulator): {listed(labels)}; "
         "each figure shows them side by side.\n"
     )
 

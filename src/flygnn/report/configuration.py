@@ -17,6 +17,7 @@ from typing import Any
 
 from flygnn.analysis.replicates import Spread, spread
 from flygnn.metric_names import UPSTREAM_METRICS
+from flygnn.report.markdown import listed
 from flygnn.report.replicates import REPLICATE_RECIPE, runs_text, separation
 from flygnn.report.template import render
 
@@ -48,17 +49,13 @@ def _moves(label: str, verdict: str, before: Spread, after: Spread) -> tuple[str
     return ("raises" if verdict == "higher" else "lowers"), f"{label} by {abs(after.mean - before.mean):.2g}"
 
 
-def _listed(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _clause(moves: Sequence[tuple[str, str]], total: int) -> str:
     """What one change does to the metrics, each named with its size, or that it moves none."""
     if not moves:
         return "moves no metric beyond run-to-run spread"
     verbs = dict.fromkeys(verb for verb, _ in moves)  # in the metrics' order
-    listed = _listed([f"{verb} {_listed([what for v, what in moves if v == verb])}" for verb in verbs])
-    return listed if len(moves) == total else f"{listed}, and no other metric beyond run-to-run spread"
+    named = listed([f"{verb} {listed([what for v, what in moves if v == verb])}" for verb in verbs])
+    return named if len(moves) == total else f"{named}, and no other metric beyond run-to-run spread"
 
 
 def configuration_table(

@@ -33,6 +33,11 @@ FULL_WIDTH = 72
 ALIGNMENTS = {"left": (":", "="), "right": ("=", ":"), "center": (":", ":")}
 
 
+def listed(parts: Sequence[str]) -> str:
+    """Items in prose: "a", "a and b", "a, b and c"."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def posix_relpath(path: Path, start: Path) -> str:
     """``path`` relative to ``start`` with forward slashes, as a Markdown link or image wants it."""
     return Path(os.path.relpath(path, start)).as_posix()

@@ -32,6 +32,7 @@ from flygnn.report.markdown import (
     escape_markdown,
     escape_message,
     keep_together,
+    listed,
     pipe_table,
     table,
 )
@@ -262,10 +263,6 @@ def _neurons(count: int) -> str:
     return f"{count:,} neuron" + ("" if count == 1 else "s")
 
 
-def _listed(parts: Sequence[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
 def ceiling_sentence(results: Sequence[PerTypeResults], tau_r2: dict[str, str]) -> str:
     """Beside the per-type table: for each condition with neurons scored τ̂ = 1, the τ R² ceiling."""
     sentences = []
@@ -353,9 +350,9 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
     zero = r.column("zero_range_neurons").astype(int)
     zero_no_input = r.column("zero_range_no_input_neurons").astype(int)
     if zero.sum():
-        listed = _listed([f"{escape_markdown(n)} ({z})" for n, z in zip(names, zero, strict=False) if z])
+        never_move = listed([f"{escape_markdown(n)} ({z})" for n, z in zip(names, zero, strict=False) if z])
         parts.append(
-            f"- **Neurons that never move.** {_neurons(int(zero.sum()))} — {listed} — never change voltage at {label}; "
+            f"- **Neurons that never move.** {_neurons(int(zero.sum()))} — {never_move} — never change voltage at {label}; "
             f"{zero_no_input.sum():,} of them have no incoming edge at this lattice size (they sit at its "
             "border), so without noise nothing drives them. With an empty voltage range the learned slope is "
             "0, and upstream's rules then give them τ̂ = V̂~rest~ = 1."
@@ -368,7 +365,7 @@ def sigma_zero(results: Sequence[PerTypeResults], published_tau: dict[str, str],
                 continue
             key = "all of" if u == n else "most of" if u > n / 2 else "some of"
             groups[key].append(f"{escape_markdown(name)} ({u} of {n})" if key != "all of" else escape_markdown(name))
-        described = "; ".join(f"{key} {_listed(members)}" for key, members in groups.items() if members)
+        described = "; ".join(f"{key} {listed(members)}" for key, members in groups.items() if members)
         parts.append(
             f"- **Neurons that never pass a signal.** {_neurons(int(unidentifiable.sum()))} stay mostly below 0 "
             f"(μ + s ≤ 0) — {described}. ReLU(v) is then 0 almost always, so the gain of their message "

@@ -31,6 +31,7 @@ from flygnn.report.markdown import (
     escape_message,
     escape_prose,
     keep_together,
+    listed,
     table,
 )
 from flygnn.schema import Number, Strict, read_yaml, validated
@@ -217,8 +218,7 @@ def _reasons(missing: dict[tuple[str, str], list[str]]) -> str:
         grouped.setdefault((reason, shown), []).append(keep_together(label))
     lines = []
     for (reason, shown), labels in grouped.items():
-        where = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-        lines.append(f"- Not available for {where} ({escape_message(reason)}): {shown}.")
+        lines.append(f"- Not available for {listed(labels)} ({escape_message(reason)}): {shown}.")
     return "\n" + "\n".join(lines) + "\n"
 
 
